@@ -1,0 +1,662 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout/openai"
+)
+
+// SamplingParams are the per-job sampling settings. Temperature is always
+// sent (0 means greedy); TopP and MaxTokens are sent only when positive, so
+// zero leaves the server's default. Note that vLLM's default max_tokens on
+// /v1/completions is 16: set MaxTokens.
+type SamplingParams struct {
+	Temperature float64
+	TopP        float64
+	MaxTokens   int
+	Stop        []string
+}
+
+// GenerateRequest asks for N continuations of one step prefix.
+type GenerateRequest struct {
+	Question string // the problem text
+	Prefix   string // the solution text so far (byte-exact step prefix; may be "")
+	N        int
+	// Seed: sample i uses seed Seed+i (vLLM semantics: a request with n and
+	// seed S draws the same samples as n requests with seeds S..S+n-1).
+	Seed     int64
+	Params   SamplingParams
+	RouteKey string // requests with the same key go to the same backend (prefix-cache affinity); "" = any
+}
+
+// Sample is one generated continuation.
+type Sample struct {
+	Text         string
+	FinishReason string // "stop", "length", … as reported by the server
+}
+
+// GenerateResult holds the N samples of one request.
+type GenerateResult struct {
+	Samples          []Sample // len == N, in seed order
+	PromptTokens     int
+	CompletionTokens int
+	CachedTokens     int    // prompt tokens served from the prefix cache, when the server reports it
+	Backend          string // base URL of the backend that answered
+}
+
+// Generator produces continuations; *Client and *Pool implement it.
+type Generator interface {
+	Generate(ctx context.Context, req GenerateRequest) (GenerateResult, error)
+}
+
+// API selects the inference endpoint.
+type API string
+
+const (
+	// APICompletions is POST /v1/completions with a prompt rendered from the
+	// prompt template: works with base and instruct models alike and gives
+	// full control over the bytes the model sees.
+	APICompletions API = "completions"
+	// APIChat is POST /v1/chat/completions with the question as the user
+	// turn and the prefix as a partial assistant turn the server continues
+	// (vLLM's and SGLang's continue_final_message), under the model's own
+	// chat template. Chat templates may strip trailing whitespace from the
+	// partial turn, so the continuation can start after a slightly different
+	// byte sequence than the prefix; prefer completions when that matters.
+	APIChat API = "chat"
+)
+
+// ParseAPI parses "completions" or "chat" ("" means completions).
+func ParseAPI(s string) (API, error) {
+	switch API(strings.ToLower(strings.TrimSpace(s))) {
+	case "", APICompletions:
+		return APICompletions, nil
+	case APIChat:
+		return APIChat, nil
+	}
+	return "", fmt.Errorf("rollout: unknown API %q (want %q or %q)", s, APICompletions, APIChat)
+}
+
+// ClientOptions configure one inference backend.
+type ClientOptions struct {
+	BaseURL        string        // the OpenAI-compatible root, ending in /v1, e.g. http://127.0.0.1:8000/v1
+	Model          string        // the served model name
+	API            API           // default APICompletions
+	PromptTemplate string        // completions only; "" = DefaultPromptTemplate
+	APIKey         string        // sent as Authorization: Bearer
+	Timeout        time.Duration // per HTTP attempt, including reading the body; default 120s
+	MaxRetries     int           // retries after the first attempt; default 5, negative = none
+	BackoffBase    time.Duration // default 200ms
+	BackoffMax     time.Duration // default 10s
+	// MaxN is the largest n the server accepts in one request; 0 means no
+	// limit. Set 1 for servers without n>1 (llama.cpp server, TGI): a
+	// request for N samples is then sent as ceil(N/MaxN) concurrent requests
+	// with seeds Seed, Seed+MaxN, …, which draws the same samples on servers
+	// with vLLM's seed semantics.
+	MaxN       int
+	HTTPClient *http.Client // nil = a tuned default (keep-alives, many idle connections per host)
+}
+
+// Defaults of ClientOptions.
+const (
+	DefaultTimeout     = 120 * time.Second
+	DefaultMaxRetries  = 5
+	DefaultBackoffBase = 200 * time.Millisecond
+	DefaultBackoffMax  = 10 * time.Second
+)
+
+// maxResponseBytes bounds a response body; anything larger is treated as a
+// broken response.
+const maxResponseBytes = 64 << 20
+
+// Client talks to one OpenAI-compatible inference server. It is safe for
+// concurrent use.
+type Client struct {
+	base       string
+	model      string
+	api        API
+	prompt     *PromptTemplate
+	apiKey     string
+	timeout    time.Duration
+	maxN       int
+	hc         *http.Client
+	retry      retryPolicy
+	endpoint   string // base + path of the generation endpoint
+	authHeader string
+}
+
+// NewClient validates opt and returns a client.
+func NewClient(opt ClientOptions) (*Client, error) {
+	base, err := normaliseBaseURL(opt.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(opt.Model) == "" {
+		return nil, errors.New("rollout: ClientOptions.Model is required")
+	}
+	api, err := ParseAPI(string(opt.API))
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:    base,
+		model:   opt.Model,
+		api:     api,
+		apiKey:  opt.APIKey,
+		timeout: opt.Timeout,
+		maxN:    opt.MaxN,
+		hc:      opt.HTTPClient,
+	}
+	if api == APICompletions {
+		c.prompt, err = ParsePromptTemplate(opt.PromptTemplate)
+		if err != nil {
+			return nil, fmt.Errorf("rollout: ClientOptions.PromptTemplate: %w", err)
+		}
+		c.endpoint = base + "/completions"
+	} else {
+		if opt.PromptTemplate != "" {
+			return nil, errors.New("rollout: ClientOptions.PromptTemplate applies to the completions API only; the chat API uses the model's chat template")
+		}
+		c.endpoint = base + "/chat/completions"
+	}
+	if c.timeout < 0 {
+		return nil, fmt.Errorf("rollout: ClientOptions.Timeout must be >= 0, got %v", opt.Timeout)
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxN < 0 {
+		return nil, fmt.Errorf("rollout: ClientOptions.MaxN must be >= 0, got %d", opt.MaxN)
+	}
+	retries := opt.MaxRetries
+	switch {
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = 0
+	}
+	bo := Backoff{Base: opt.BackoffBase, Max: opt.BackoffMax}
+	if bo.Base < 0 || bo.Max < 0 {
+		return nil, errors.New("rollout: ClientOptions.BackoffBase and BackoffMax must be >= 0")
+	}
+	if bo.Base == 0 {
+		bo.Base = DefaultBackoffBase
+	}
+	if bo.Max == 0 {
+		bo.Max = DefaultBackoffMax
+	}
+	if bo.Max < bo.Base {
+		return nil, fmt.Errorf("rollout: ClientOptions.BackoffMax (%v) is below BackoffBase (%v)", bo.Max, bo.Base)
+	}
+	c.retry = retryPolicy{maxRetries: retries, backoff: bo}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	if c.apiKey != "" {
+		c.authHeader = "Bearer " + c.apiKey
+	}
+	return c, nil
+}
+
+func normaliseBaseURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", errors.New("rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: missing host", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: must not carry a query or fragment", raw)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// defaultHTTPClient keeps plenty of idle connections per host: a worker
+// runs up to PoolOptions.MaxConcurrency requests against each backend and
+// should not reopen a TCP connection for each of them. No client-wide
+// timeout: each attempt carries its own deadline.
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2048
+	t.MaxIdleConnsPerHost = 512
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// BaseURL returns the normalised base URL (no trailing slash).
+func (c *Client) BaseURL() string { return c.base }
+
+// Model returns the served model name requests ask for.
+func (c *Client) Model() string { return c.model }
+
+// Generate asks the server for req.N continuations of req.Prefix, retrying
+// transient failures (see APIError for what is permanent). Every attempt
+// sends the same seeds, so a retry asks for the same samples.
+func (c *Client) Generate(ctx context.Context, req GenerateRequest) (GenerateResult, error) {
+	if err := validateRequest(req); err != nil {
+		return GenerateResult{}, c.invalid(err)
+	}
+	return c.retry.run(ctx, func(ctx context.Context, _ int) (GenerateResult, attemptOutcome, bool) {
+		res, o := c.attempt(ctx, req)
+		return res, o, false
+	})
+}
+
+func (c *Client) invalid(err error) error {
+	return &APIError{Backend: c.base, Message: err.Error(), Permanent: true, Err: err}
+}
+
+func validateRequest(req GenerateRequest) error {
+	switch {
+	case req.N < 1:
+		return fmt.Errorf("rollout: GenerateRequest.N must be >= 1, got %d", req.N)
+	case req.Params.MaxTokens < 0:
+		return fmt.Errorf("rollout: SamplingParams.MaxTokens must be >= 0, got %d", req.Params.MaxTokens)
+	case req.Params.Temperature < 0 || req.Params.Temperature != req.Params.Temperature:
+		return fmt.Errorf("rollout: SamplingParams.Temperature must be >= 0, got %v", req.Params.Temperature)
+	case req.Params.TopP < 0 || req.Params.TopP > 1 || req.Params.TopP != req.Params.TopP:
+		return fmt.Errorf("rollout: SamplingParams.TopP must be in [0, 1], got %v", req.Params.TopP)
+	}
+	return nil
+}
+
+// APIError is a permanent error, or the last error once retries are
+// exhausted, from an inference backend.
+type APIError struct {
+	Backend   string // base URL
+	Status    int    // HTTP status of the last attempt; 0 if no response arrived (or the request was invalid)
+	Message   string // the server's message, or a description of the failure
+	Permanent bool   // retrying the same request cannot succeed (400, 401, 403, 404, 413, 422, invalid request)
+	Attempts  int    // HTTP attempts made
+	Err       error  // the last underlying cause
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("rollout: ")
+	b.WriteString(e.Backend)
+	if e.Status != 0 {
+		b.WriteString(": ")
+		b.WriteString(strconv.Itoa(e.Status))
+		if t := http.StatusText(e.Status); t != "" {
+			b.WriteString(" ")
+			b.WriteString(t)
+		}
+	}
+	if !e.Permanent {
+		fmt.Fprintf(&b, ": giving up after %d attempts", e.Attempts)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is (or wraps) an APIError that retrying
+// cannot fix: the task should be dead-lettered rather than redelivered.
+func IsPermanent(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.Permanent
+}
+
+// outcomeKind classifies one HTTP attempt.
+type outcomeKind int
+
+const (
+	outcomeOK          outcomeKind = iota
+	outcomeThrottled               // 429 or 503: the server is alive but overloaded
+	outcomeServerError             // other 5xx, 408
+	outcomeTimeout                 // the per-attempt deadline passed
+	outcomeUnreachable             // connection refused, unknown host
+	outcomeConnError               // connection reset, closed mid-response
+	outcomeBadResponse             // 2xx with an unreadable body or the wrong number of choices
+	outcomePermanent               // other 4xx
+	outcomeCanceled                // the caller's context ended
+)
+
+// unhealthy reports whether the outcome counts against the backend's health.
+func (k outcomeKind) unhealthy() bool {
+	switch k {
+	case outcomeServerError, outcomeTimeout, outcomeUnreachable, outcomeConnError, outcomeBadResponse:
+		return true
+	}
+	return false
+}
+
+// attemptOutcome is what one attempt against one backend produced; the pool
+// feeds it to the backend's health and concurrency bookkeeping.
+type attemptOutcome struct {
+	kind       outcomeKind
+	backend    string
+	status     int           // HTTP status, 0 if no response
+	retryAfter time.Duration // from Retry-After, 0 if absent
+	message    string        // server message or failure description
+	err        error         // nil iff kind == outcomeOK
+}
+
+// label names the outcome for per-backend counts: the HTTP status code, or
+// the kind of transport failure. The set of values is bounded.
+func (o attemptOutcome) label() string {
+	switch o.kind {
+	case outcomeTimeout:
+		return "timeout"
+	case outcomeUnreachable:
+		return "unreachable"
+	case outcomeConnError:
+		return "conn_error"
+	case outcomeCanceled:
+		return "canceled"
+	case outcomeBadResponse:
+		if o.status == 0 || o.status/100 == 2 {
+			return "bad_response"
+		}
+	}
+	if o.status == 0 {
+		return "error"
+	}
+	return strconv.Itoa(o.status)
+}
+
+// severity orders failures when the sub-requests of one attempt disagree.
+func (k outcomeKind) severity() int {
+	switch k {
+	case outcomeOK:
+		return 0
+	case outcomeCanceled:
+		return 9
+	case outcomePermanent:
+		return 8
+	case outcomeUnreachable:
+		return 7
+	case outcomeThrottled:
+		return 6
+	}
+	return 5
+}
+
+// attempt makes one attempt: one HTTP request, or ceil(N/MaxN) concurrent
+// ones when the server caps n. It never retries.
+func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResult, attemptOutcome) {
+	chunk := req.N
+	if c.maxN > 0 && c.maxN < chunk {
+		chunk = c.maxN
+	}
+	type part struct {
+		off, n int
+		resp   *openai.Response
+		o      attemptOutcome
+	}
+	parts := make([]part, 0, (req.N+chunk-1)/chunk)
+	for off := 0; off < req.N; off += chunk {
+		parts = append(parts, part{off: off, n: min(chunk, req.N-off)})
+	}
+	run := func(p *part) {
+		body, err := c.requestBody(req, p.n, req.Seed+int64(p.off))
+		if err != nil {
+			p.o = attemptOutcome{kind: outcomePermanent, backend: c.base, message: err.Error(), err: err}
+			return
+		}
+		p.resp, p.o = c.post(ctx, body, p.n)
+	}
+	if len(parts) == 1 {
+		run(&parts[0])
+	} else {
+		var wg sync.WaitGroup
+		for i := range parts {
+			wg.Go(func() { run(&parts[i]) })
+		}
+		wg.Wait()
+	}
+
+	res := GenerateResult{Samples: make([]Sample, 0, req.N), Backend: c.base}
+	worst := attemptOutcome{kind: outcomeOK, backend: c.base, status: http.StatusOK}
+	for i := range parts {
+		p := &parts[i]
+		if p.o.kind != outcomeOK {
+			if p.o.kind.severity() > worst.kind.severity() {
+				worst = p.o
+			}
+			continue
+		}
+		for _, ch := range p.resp.Choices {
+			res.Samples = append(res.Samples, Sample{Text: ch.Content(), FinishReason: ch.FinishReason})
+		}
+		res.PromptTokens += p.resp.Usage.PromptTokens
+		res.CompletionTokens += p.resp.Usage.CompletionTokens
+		res.CachedTokens += p.resp.Usage.CachedTokens()
+	}
+	if worst.kind != outcomeOK {
+		return GenerateResult{}, worst
+	}
+	return res, worst
+}
+
+// requestBody renders the JSON body asking for n samples starting at seed.
+func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, error) {
+	temp := req.Params.Temperature
+	var topP *float64
+	if req.Params.TopP > 0 {
+		v := req.Params.TopP
+		topP = &v
+	}
+	if c.api == APIChat {
+		body := openai.ChatRequest{
+			Model:       c.model,
+			Messages:    []openai.ChatMessage{{Role: "user", Content: req.Question}},
+			N:           n,
+			Seed:        &seed,
+			Temperature: &temp,
+			TopP:        topP,
+			MaxTokens:   req.Params.MaxTokens,
+			Stop:        req.Params.Stop,
+		}
+		// An empty assistant turn cannot be continued (vLLM and
+		// transformers reject a final message that does not appear in the
+		// rendered chat), so an empty prefix is an ordinary new turn.
+		if req.Prefix != "" {
+			body.Messages = append(body.Messages, openai.ChatMessage{Role: "assistant", Content: req.Prefix})
+			body.ContinueFinalMessage = true
+			body.AddGenerationPrompt = new(false)
+		} else {
+			body.AddGenerationPrompt = new(true)
+		}
+		return json.Marshal(body)
+	}
+	prompt, err := c.prompt.Render(req.Question, req.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("rendering prompt template: %w", err)
+	}
+	return json.Marshal(openai.CompletionRequest{
+		Model:       c.model,
+		Prompt:      prompt,
+		N:           n,
+		Seed:        &seed,
+		Temperature: &temp,
+		TopP:        topP,
+		MaxTokens:   req.Params.MaxTokens,
+		Stop:        req.Params.Stop,
+	})
+}
+
+// post sends one HTTP request under the per-attempt deadline and classifies
+// the result.
+func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response, attemptOutcome) {
+	o := attemptOutcome{backend: c.base}
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		o.kind, o.message, o.err = outcomePermanent, err.Error(), err
+		return nil, o
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "application/json")
+	if c.authHeader != "" {
+		hreq.Header.Set("Authorization", c.authHeader)
+	}
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		return nil, c.transportFailure(ctx, err)
+	}
+	defer resp.Body.Close()
+	o.status = resp.StatusCode
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+
+	if resp.StatusCode/100 != 2 {
+		o.message = errorMessage(data, resp.StatusCode)
+		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
+		switch {
+		case ctx.Err() != nil:
+			o.kind = outcomeCanceled
+			o.err = ctx.Err()
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+			o.kind = outcomeThrottled
+			o.retryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+			o.kind = outcomeServerError
+			o.retryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		default:
+			o.kind = outcomePermanent
+		}
+		return nil, o
+	}
+	if readErr != nil {
+		fo := c.transportFailure(ctx, readErr)
+		fo.status = resp.StatusCode
+		return nil, fo
+	}
+	if len(data) > maxResponseBytes {
+		o.kind, o.message = outcomeBadResponse, fmt.Sprintf("response body larger than %d bytes", maxResponseBytes)
+		o.err = errors.New(o.message)
+		return nil, o
+	}
+	var r openai.Response
+	if err := json.Unmarshal(data, &r); err != nil {
+		o.kind, o.message = outcomeBadResponse, "invalid JSON response: "+err.Error()
+		o.err = fmt.Errorf("invalid JSON response: %w", err)
+		return nil, o
+	}
+	if err := checkChoices(&r, n); err != nil {
+		o.kind, o.message, o.err = outcomeBadResponse, err.Error(), err
+		return nil, o
+	}
+	o.kind = outcomeOK
+	return &r, o
+}
+
+// checkChoices sorts the choices by index and checks they are exactly
+// 0..n-1.
+func checkChoices(r *openai.Response, n int) error {
+	if len(r.Choices) != n {
+		return fmt.Errorf("response has %d choices, asked for n=%d", len(r.Choices), n)
+	}
+	slices.SortStableFunc(r.Choices, func(a, b openai.Choice) int { return a.Index - b.Index })
+	for i, ch := range r.Choices {
+		if ch.Index != i {
+			return fmt.Errorf("response choice indices are not 0..%d (found index %d at position %d)", n-1, ch.Index, i)
+		}
+	}
+	return nil
+}
+
+// transportFailure classifies an error that left no usable response.
+func (c *Client) transportFailure(ctx context.Context, err error) attemptOutcome {
+	o := attemptOutcome{backend: c.base, message: err.Error(), err: err}
+	var nerr net.Error
+	var dnsErr *net.DNSError
+	switch {
+	case ctx.Err() != nil:
+		o.kind, o.err = outcomeCanceled, ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()):
+		o.kind = outcomeTimeout
+		o.message = fmt.Sprintf("no complete response within %v", c.timeout)
+		o.err = fmt.Errorf("%s: %w", o.message, err)
+	case errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr):
+		o.kind = outcomeUnreachable
+	default:
+		o.kind = outcomeConnError
+	}
+	return o
+}
+
+// errorMessage extracts the server's message from an error body, falling
+// back to a trimmed snippet of the body, then to the status text.
+func errorMessage(data []byte, status int) string {
+	var eb openai.ErrorBody
+	if json.Unmarshal(data, &eb) == nil {
+		if m := strings.TrimSpace(eb.Text()); m != "" {
+			return m
+		}
+	}
+	s := strings.Join(strings.Fields(string(data)), " ")
+	const maxSnippet = 300
+	if len(s) > maxSnippet {
+		s = strings.ToValidUTF8(s[:maxSnippet], "") + "…"
+	}
+	if s == "" {
+		s = http.StatusText(status)
+	}
+	return s
+}
+
+// retryPolicy runs attempts with capped, jittered exponential backoff.
+type retryPolicy struct {
+	maxRetries int
+	backoff    Backoff
+}
+
+// attemptFunc makes attempt number i (0-based). skipDelay asks for the next
+// attempt to start at once (the pool sets it when it fails over to another
+// backend).
+type attemptFunc func(ctx context.Context, i int) (res GenerateResult, o attemptOutcome, skipDelay bool)
+
+func (p retryPolicy) run(ctx context.Context, try attemptFunc) (GenerateResult, error) {
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return GenerateResult{}, fmt.Errorf("rollout: generate: %w", err)
+		}
+		res, o, skip := try(ctx, i)
+		switch {
+		case o.kind == outcomeOK:
+			return res, nil
+		case o.kind == outcomeCanceled:
+			return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, ctx.Err())
+		case o.kind == outcomePermanent:
+			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
+		case i >= p.maxRetries:
+			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
+		}
+		var d time.Duration
+		if !skip {
+			d = p.backoff.retryDelay(i, o.retryAfter)
+		}
+		if err := sleepCtx(ctx, d); err != nil {
+			return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, err)
+		}
+	}
+}

@@ -1,0 +1,37 @@
+// Package rollout produces Monte-Carlo rollouts: it asks GPU inference
+// servers for N continuations of each step prefix of a solution, and moves
+// that work through a queue to any number of workers.
+//
+// # Inference client
+//
+// Client speaks the OpenAI-compatible HTTP API of vLLM, SGLang, llama.cpp
+// server and TGI (wire types in package rollout/openai). With APICompletions
+// it renders a prompt from a text/template over the question and the prefix
+// (DefaultPromptTemplate unless configured) and POSTs {base}/completions; with
+// APIChat it POSTs {base}/chat/completions with the question as the user turn
+// and the prefix as a partial assistant turn continued in place
+// (continue_final_message, add_generation_prompt false). One request asks for
+// all N samples with n=N and seed S; on vLLM that draws the same samples as N
+// requests with seeds S..S+N-1, so a retried or resumed request gets the same
+// samples back. Servers that reject n>1 are served by ClientOptions.MaxN,
+// which splits the request with consecutive seeds.
+//
+// Failures are classified per attempt. 429, 5xx, per-attempt timeouts,
+// refused or reset connections, truncated or malformed bodies and responses
+// with the wrong number of choices are retried with exponential backoff and
+// full jitter, honouring Retry-After. Other 4xx (bad request, auth, unknown
+// model, context too long) are permanent: Generate returns an *APIError with
+// Permanent set and the server's message, and IsPermanent tells a worker to
+// dead-letter the task instead of redelivering it. Exhausted retries return
+// an *APIError with Permanent unset wrapping the last cause.
+//
+// # Backend pool
+//
+// Pool spreads requests over backends serving the same model. Requests with
+// the same RouteKey (one solution) go to the same backend by rendezvous
+// hashing, so each step prefix extends one the backend has just cached.
+// Backends that refuse connections or fail repeatedly are skipped for a
+// while, their keys falling to each key's next choice; each backend's
+// concurrency limit shrinks on 429/503 and grows back (AIMD). Backends
+// reports per-backend state for metrics.
+package rollout
