@@ -1,0 +1,155 @@
+package redisq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+// JobStats are a job's counters in Redis, each bumped once per task.
+type JobStats struct {
+	TasksDone        int64 // tasks completed with samples
+	TasksFailed      int64 // tasks dead-lettered
+	Samples          int64
+	PromptTokens     int64
+	CompletionTokens int64
+	CachedTokens     int64
+}
+
+// Stats returns a job's counters.
+func (q *Queue) Stats(ctx context.Context, jobID string) (JobStats, error) {
+	if err := checkName("stats: job", jobID); err != nil {
+		return JobStats{}, err
+	}
+	m, err := q.rdb.HGetAll(ctx, keysOfJob(jobID).stats).Result()
+	if err != nil {
+		return JobStats{}, fmt.Errorf("stats: job %s: %w", jobID, err)
+	}
+	get := func(f string) int64 {
+		n, _ := strconv.ParseInt(m[f], 10, 64)
+		return n
+	}
+	return JobStats{
+		TasksDone:        get(statTasksDone),
+		TasksFailed:      get(statTasksFailed),
+		Samples:          get(statSamples),
+		PromptTokens:     get(statPromptTokens),
+		CompletionTokens: get(statCompletionTokens),
+		CachedTokens:     get(statCachedTokens),
+	}, nil
+}
+
+// ForgetJob lets a finished job's keys (results, results stream, enqueued
+// set, counters) expire after ttl, or deletes them now if ttl <= 0, and
+// drops this process's cursor for the job. Until they expire, a
+// re-requested task still gets its stored result.
+func (q *Queue) ForgetJob(ctx context.Context, jobID string, ttl time.Duration) error {
+	if err := checkName("forget: job", jobID); err != nil {
+		return err
+	}
+	keys := keysOfJob(jobID).all()
+	// All keys share one hash tag, so the pipeline goes to one node.
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			if ttl > 0 {
+				p.Expire(ctx, k, ttl)
+			} else {
+				p.Del(ctx, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget: job %s: %w", jobID, err)
+	}
+	q.mu.Lock()
+	delete(q.jobs, jobID)
+	q.mu.Unlock()
+	return nil
+}
+
+// PendingStats describe a model's work stream.
+type PendingStats struct {
+	// Length is the number of entries in the stream: tasks waiting and
+	// tasks leased (finished tasks are deleted).
+	Length int64
+	// Pending is the number of leased entries (delivered, not acknowledged).
+	Pending int64
+}
+
+// Waiting is the number of tasks not yet delivered.
+func (p PendingStats) Waiting() int64 { return max(0, p.Length-p.Pending) }
+
+// Pending returns the length of the model's work stream and the number of
+// its entries out on lease.
+func (q *Queue) Pending(ctx context.Context, model string) (PendingStats, error) {
+	if err := checkName("pending: model", model); err != nil {
+		return PendingStats{}, err
+	}
+	mk := keysOfModel(model)
+	var ps PendingStats
+	var err error
+	if ps.Length, err = q.rdb.XLen(ctx, mk.work).Result(); err != nil {
+		return ps, fmt.Errorf("pending: model %s: %w", model, err)
+	}
+	p, err := q.rdb.XPending(ctx, mk.work, q.opt.Group).Result()
+	switch {
+	case isNoGroup(err):
+		// No worker has read the stream yet.
+	case err != nil:
+		return ps, fmt.Errorf("pending: model %s: %w", model, err)
+	default:
+		ps.Pending = p.Count
+	}
+	return ps, nil
+}
+
+// DeadLetter is one entry of a model's dead-letter stream.
+type DeadLetter struct {
+	ID         string // the dead-letter stream entry id
+	Task       rollout.Task
+	Cause      string
+	Deliveries int
+	Consumer   string // the consumer that gave up
+	At         time.Time
+}
+
+// DeadLetters returns up to n of the model's most recent dead letters,
+// newest first. A task payload that does not decode is returned with only
+// its cause.
+func (q *Queue) DeadLetters(ctx context.Context, model string, n int) ([]DeadLetter, error) {
+	if err := checkName("dead letters: model", model); err != nil {
+		return nil, err
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("dead letters: n must be at least 1, got %d", n)
+	}
+	ms, err := q.rdb.XRevRangeN(ctx, keysOfModel(model).dead, "+", "-", int64(n)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("dead letters: model %s: %w", model, err)
+	}
+	out := make([]DeadLetter, 0, len(ms))
+	for _, m := range ms {
+		d := DeadLetter{ID: m.ID}
+		if s, ok := m.Values[deadTask].(string); ok {
+			_ = json.Unmarshal([]byte(s), &d.Task)
+		}
+		d.Cause, _ = m.Values[deadCause].(string)
+		d.Consumer, _ = m.Values[deadConsumer].(string)
+		d.Deliveries, _ = strconv.Atoi(fmt.Sprint(m.Values[deadDeliveries]))
+		msec, _, _ := strings.Cut(m.ID, "-")
+		if ts, err := strconv.ParseInt(msec, 10, 64); err == nil {
+			d.At = time.UnixMilli(ts)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

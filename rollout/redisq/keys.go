@@ -1,0 +1,63 @@
+package redisq
+
+// Key layout. Every key carries a hash tag, so all keys of one job live in
+// one Redis Cluster slot and so do all keys of one model; every Lua script
+// touches keys of a single tag.
+//
+//	shepherd:{job:<id>}:results   hash   task id -> TaskResult JSON (written once)
+//	shepherd:{job:<id>}:rstream   stream results in completion order (field "r")
+//	shepherd:{job:<id>}:enq       set    task ids added to a work stream
+//	shepherd:{job:<id>}:stats     hash   counters bumped once per task
+//	shepherd:{model:<name>}:work  stream pending tasks (fields "t", "p"); never trimmed
+//	shepherd:{model:<name>}:dead  stream dead letters, trimmed to ~DeadLetterMax
+const keyPrefix = "shepherd:"
+
+// jobKeys are the keys of one job.
+type jobKeys struct {
+	results, rstream, enq, stats string
+}
+
+func keysOfJob(jobID string) jobKeys {
+	tag := keyPrefix + "{job:" + jobID + "}:"
+	return jobKeys{
+		results: tag + "results",
+		rstream: tag + "rstream",
+		enq:     tag + "enq",
+		stats:   tag + "stats",
+	}
+}
+
+// all lists the job's keys, for expiry.
+func (k jobKeys) all() []string { return []string{k.results, k.rstream, k.enq, k.stats} }
+
+// modelKeys are the keys of one model.
+type modelKeys struct {
+	work, dead string
+}
+
+func keysOfModel(model string) modelKeys {
+	tag := keyPrefix + "{model:" + model + "}:"
+	return modelKeys{work: tag + "work", dead: tag + "dead"}
+}
+
+// Stream entry fields.
+const (
+	fieldTask   = "t" // work entry: the task's JSON
+	fieldPrior  = "p" // work entry: deliveries of the task's earlier entries
+	fieldResult = "r" // results stream entry: the TaskResult JSON
+
+	deadTask       = "task"
+	deadCause      = "cause"
+	deadDeliveries = "deliveries"
+	deadConsumer   = "consumer"
+)
+
+// Stats hash fields.
+const (
+	statTasksDone        = "tasks_done"
+	statTasksFailed      = "tasks_failed"
+	statSamples          = "samples"
+	statPromptTokens     = "prompt_tokens"
+	statCompletionTokens = "completion_tokens"
+	statCachedTokens     = "cached_tokens"
+)

@@ -1,0 +1,373 @@
+package redisq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+// enqueueChunk bounds the tasks one script call handles, so that a huge
+// batch does not hold Redis for long.
+const enqueueChunk = 512
+
+// Queue is the Redis Streams rollout.Queue and rollout.Leaser. It is safe
+// for concurrent use; one value per process is enough.
+type Queue struct {
+	rdb redis.UniversalClient
+	opt Options
+
+	closed   chan struct{}
+	closeOne sync.Once
+
+	mu      sync.Mutex
+	groups  map[string]bool      // models whose consumer group exists
+	reclaim map[string]string    // XAUTOCLAIM scan position, by model
+	jobs    map[string]*jobState // results cursors, by job
+}
+
+var (
+	_ rollout.Queue  = (*Queue)(nil)
+	_ rollout.Leaser = (*Queue)(nil)
+)
+
+// New returns a queue over client (a *redis.Client, *redis.ClusterClient or
+// failover client). Closing the queue does not close the client.
+func New(client redis.UniversalClient, opt Options) *Queue {
+	return &Queue{
+		rdb:     client,
+		opt:     opt.withDefaults(),
+		closed:  make(chan struct{}),
+		groups:  map[string]bool{},
+		reclaim: map[string]string{},
+		jobs:    map[string]*jobState{},
+	}
+}
+
+// Options returns the queue's options, defaults filled in.
+func (q *Queue) Options() Options { return q.opt }
+
+// Close makes blocked and later Reserve and Results calls return
+// rollout.ErrClosed (within Options.Block). Tasks already reserved can
+// still be completed, retried or failed.
+func (q *Queue) Close() error {
+	q.closeOne.Do(func() { close(q.closed) })
+	return nil
+}
+
+func (q *Queue) isClosed() bool {
+	select {
+	case <-q.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkName rejects names that would break the key layout: braces would
+// move the hash tag.
+func checkName(field, v string) error {
+	if v == "" {
+		return fmt.Errorf("%s is empty", field)
+	}
+	if strings.ContainsAny(v, "{}") {
+		return fmt.Errorf("%s %q contains '{' or '}'", field, v)
+	}
+	return nil
+}
+
+// Enqueue implements rollout.Queue. It is idempotent per (job, task ID):
+// a task whose result is already stored gets that result re-published to
+// its job's results stream (a restarted scheduler that asks again for a
+// finished task receives its result), a task already enqueued is left
+// alone, and only new tasks are added to their model's work stream.
+//
+// Per job, one script decides atomically what to do with each task; the
+// new tasks are then added to the work streams, and only then marked as
+// enqueued in the job's set. A failure between the steps can therefore
+// only cause a duplicate work entry on a later Enqueue of the same task
+// (harmless: results are written once), never a task marked enqueued that
+// no worker will see.
+func (q *Queue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
+	type jobBatch struct {
+		jobID string
+		tasks []rollout.Task
+		seen  map[string]bool
+	}
+	var order []*jobBatch
+	byJob := map[string]*jobBatch{}
+	for i, t := range tasks {
+		if err := checkName("task "+strconv.Itoa(i)+": job", t.JobID); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		if err := checkName("task "+strconv.Itoa(i)+": model", t.Model); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		if t.ID == "" {
+			return fmt.Errorf("enqueue: task %d: id is empty", i)
+		}
+		b := byJob[t.JobID]
+		if b == nil {
+			b = &jobBatch{jobID: t.JobID, seen: map[string]bool{}}
+			byJob[t.JobID] = b
+			order = append(order, b)
+		}
+		if !b.seen[t.ID] {
+			b.seen[t.ID] = true
+			b.tasks = append(b.tasks, t)
+		}
+	}
+	for _, b := range order {
+		for start := 0; start < len(b.tasks); start += enqueueChunk {
+			if err := q.enqueueJob(ctx, b.jobID, b.tasks[start:min(start+enqueueChunk, len(b.tasks))]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// enqueueJob enqueues tasks of one job.
+func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Task) error {
+	jk := keysOfJob(jobID)
+	ids := make([]any, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.results, jk.rstream, jk.enq}, ids...).Slice()
+	if err != nil {
+		return fmt.Errorf("enqueue: job %s: %w", jobID, err)
+	}
+	if len(res) != len(tasks)+1 {
+		return fmt.Errorf("enqueue: job %s: unexpected reply of %d items for %d tasks", jobID, len(res), len(tasks))
+	}
+	// The results cursor starts before anything this Enqueue re-published.
+	last, _ := res[0].(string)
+	q.initCursor(jobID, last)
+
+	var order []string
+	byModel := map[string][]any{}
+	var added []any
+	for i, t := range tasks {
+		if st, _ := res[i+1].(int64); st != 0 {
+			continue
+		}
+		b, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Errorf("enqueue: task %s: %w", t.ID, err)
+		}
+		if _, ok := byModel[t.Model]; !ok {
+			order = append(order, t.Model)
+		}
+		byModel[t.Model] = append(byModel[t.Model], string(b))
+		added = append(added, t.ID)
+	}
+	for _, model := range order {
+		mk := keysOfModel(model)
+		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.work}, byModel[model]...).Err(); err != nil {
+			return fmt.Errorf("enqueue: model %s: %w", model, err)
+		}
+	}
+	if len(added) > 0 {
+		if err := q.rdb.SAdd(ctx, jk.enq, added...).Err(); err != nil {
+			return fmt.Errorf("enqueue: job %s: %w", jobID, err)
+		}
+	}
+	return nil
+}
+
+// ensureGroup creates the model's consumer group (and stream) once. The
+// group starts at id 0, so tasks enqueued before any worker started are
+// delivered too.
+func (q *Queue) ensureGroup(ctx context.Context, model string) error {
+	q.mu.Lock()
+	ok := q.groups[model]
+	q.mu.Unlock()
+	if ok {
+		return nil
+	}
+	err := q.rdb.XGroupCreateMkStream(ctx, keysOfModel(model).work, q.opt.Group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create consumer group for model %s: %w", model, err)
+	}
+	q.mu.Lock()
+	q.groups[model] = true
+	q.mu.Unlock()
+	return nil
+}
+
+// forgetGroup makes the next call recreate the group (after NOGROUP: the
+// stream was deleted or Redis lost its data).
+func (q *Queue) forgetGroup(model string) {
+	q.mu.Lock()
+	delete(q.groups, model)
+	q.mu.Unlock()
+}
+
+func isNoGroup(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "NOGROUP")
+}
+
+// Reserve implements rollout.Queue. Each round first reclaims deliveries
+// whose lease expired (XAUTOCLAIM with min idle = LeaseTTL), then reads new
+// entries (XREADGROUP ... >), blocking up to Options.Block when there was
+// nothing to reclaim. A reclaimed task past MaxDeliveries is dead-lettered
+// instead of handed out: its holders kept dying.
+func (q *Queue) Reserve(ctx context.Context, model string, max int) ([]rollout.Task, error) {
+	if max < 1 {
+		return nil, fmt.Errorf("reserve: max must be at least 1, got %d", max)
+	}
+	if err := checkName("reserve: model", model); err != nil {
+		return nil, err
+	}
+	for {
+		if q.isClosed() {
+			return nil, rollout.ErrClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := q.ensureGroup(ctx, model); err != nil {
+			return nil, err
+		}
+		tasks, err := q.reclaimExpired(ctx, model, max)
+		if err == nil && len(tasks) < max {
+			block := q.blockFor(ctx)
+			if len(tasks) > 0 {
+				block = -1 // do not wait: there is work to hand out
+			}
+			var fresh []rollout.Task
+			fresh, err = q.readNew(ctx, model, max-len(tasks), block)
+			tasks = append(tasks, fresh...)
+		}
+		if isNoGroup(err) {
+			q.forgetGroup(model)
+			if len(tasks) == 0 {
+				continue
+			}
+			err = nil
+		}
+		if err != nil {
+			if len(tasks) > 0 {
+				return tasks, nil // leased already; the error will recur
+			}
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			return nil, fmt.Errorf("reserve: model %s: %w", model, err)
+		}
+		if len(tasks) > 0 {
+			return tasks, nil
+		}
+	}
+}
+
+// blockFor is how long one blocking read may wait: Options.Block, or less
+// when ctx ends sooner.
+func (q *Queue) blockFor(ctx context.Context) time.Duration {
+	block := q.opt.Block
+	if dl, ok := ctx.Deadline(); ok {
+		block = min(block, time.Until(dl))
+	}
+	return max(block, time.Millisecond) // 0 would block forever
+}
+
+// reclaimExpired claims up to max entries whose lease expired.
+func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]rollout.Task, error) {
+	mk := keysOfModel(model)
+	q.mu.Lock()
+	start := q.reclaim[model]
+	q.mu.Unlock()
+	if start == "" {
+		start = "0-0"
+	}
+	res, err := reclaimScript.Run(ctx, q.rdb, []string{mk.work},
+		q.opt.Group, q.opt.Consumer, q.opt.LeaseTTL.Milliseconds(), start, max).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) == 0 || (len(res)-1)%4 != 0 {
+		return nil, fmt.Errorf("unexpected XAUTOCLAIM reply of %d items", len(res))
+	}
+	next, _ := res[0].(string)
+	q.mu.Lock()
+	q.reclaim[model] = next
+	q.mu.Unlock()
+	var tasks []rollout.Task
+	for i := 1; i < len(res); i += 4 {
+		id, _ := res[i].(string)
+		payload, _ := res[i+1].(string)
+		prior, _ := strconv.Atoi(fmt.Sprint(res[i+2]))
+		count, _ := res[i+3].(int64)
+		t, ok := q.decodeTask(ctx, model, id, payload, prior+int(count))
+		if !ok {
+			continue
+		}
+		if t.Deliveries > q.opt.MaxDeliveries {
+			cause := fmt.Errorf("gave up after %d deliveries: lease expired (the worker holding it stopped)", t.Deliveries-1)
+			if err := q.fail(ctx, t, cause); err != nil {
+				return tasks, err
+			}
+			continue
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, nil
+}
+
+// readNew reads up to n entries never delivered before.
+func (q *Queue) readNew(ctx context.Context, model string, n int, block time.Duration) ([]rollout.Task, error) {
+	mk := keysOfModel(model)
+	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group:    q.opt.Group,
+		Consumer: q.opt.Consumer,
+		Streams:  []string{mk.work, ">"},
+		Count:    int64(n),
+		Block:    block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tasks []rollout.Task
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			payload, _ := m.Values[fieldTask].(string)
+			prior, _ := strconv.Atoi(fmt.Sprint(m.Values[fieldPrior]))
+			if t, ok := q.decodeTask(ctx, model, m.ID, payload, prior+1); ok {
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	return tasks, nil
+}
+
+// decodeTask turns a work entry into a task. An entry that does not decode
+// can never be run: it goes straight to the dead-letter stream.
+func (q *Queue) decodeTask(ctx context.Context, model, id, payload string, deliveries int) (rollout.Task, bool) {
+	var t rollout.Task
+	err := json.Unmarshal([]byte(payload), &t)
+	if err == nil && (t.ID == "" || t.JobID == "") {
+		err = errors.New("task without id or job")
+	}
+	if err != nil {
+		mk := keysOfModel(model)
+		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.work, mk.dead},
+			q.opt.Group, id, q.opt.DeadLetterMax, payload, "undecodable work entry: "+err.Error(), deliveries, q.opt.Consumer).Err()
+		return t, false
+	}
+	t.Model = model
+	t.Receipt = id
+	t.Deliveries = deliveries
+	return t, true
+}

@@ -1,0 +1,180 @@
+package redisq
+
+import "github.com/redis/go-redis/v9"
+
+// Every script touches keys of one hash tag only (one job or one model), so
+// each runs on Redis Cluster. Operations that span a job and a model run a
+// job script and a model script in an order that makes a crash between them
+// harmless (see queue.go).
+
+// enqueueCheckScript decides, atomically for the batch, what Enqueue does
+// with each task of one job.
+var enqueueCheckScript = redis.NewScript(`
+-- KEYS[1] job results hash, KEYS[2] job results stream, KEYS[3] job enqueued set
+-- ARGV    task ids
+-- Returns the id of the results stream's last entry before this call
+-- ("0-0" when there is none), then one status per task: 0 = to be added to
+-- the work stream, 1 = already enqueued, 2 = finished (its stored result is
+-- re-published to the results stream).
+local last = '0-0'
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if #top > 0 then last = top[1][1] end
+local out = {last}
+for i, id in ipairs(ARGV) do
+  local r = redis.call('HGET', KEYS[1], id)
+  if r then
+    redis.call('XADD', KEYS[2], '*', 'r', r)
+    out[i + 1] = 2
+  elseif redis.call('SISMEMBER', KEYS[3], id) == 1 then
+    out[i + 1] = 1
+  else
+    out[i + 1] = 0
+  end
+end
+return out
+`)
+
+// enqueueAddScript appends tasks to a model's work stream.
+var enqueueAddScript = redis.NewScript(`
+-- KEYS[1] model work stream
+-- ARGV    task JSONs
+-- Appends one entry per task (no prior deliveries) and returns their ids.
+local ids = {}
+for i, t in ipairs(ARGV) do
+  ids[i] = redis.call('XADD', KEYS[1], '*', 't', t, 'p', 0)
+end
+return ids
+`)
+
+// reclaimScript takes over expired leases.
+var reclaimScript = redis.NewScript(`
+-- KEYS[1] model work stream
+-- ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle time (ms, the lease TTL),
+-- ARGV[4] scan start id, ARGV[5] count
+-- Claims pending entries idle for at least the lease TTL (XAUTOCLAIM bumps
+-- their delivery counts) and returns the next scan start id, then for each
+-- claimed entry: id, task JSON, deliveries of earlier copies, delivery
+-- count of this entry. Pending entries whose stream entry was deleted are
+-- acknowledged and skipped.
+local res = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local out = {res[1]}
+for _, e in ipairs(res[2]) do
+  if type(e) == 'table' and type(e[2]) == 'table' then
+    local id, f = e[1], e[2]
+    local task, prior = '', '0'
+    for j = 1, #f, 2 do
+      if f[j] == 't' then task = f[j + 1] elseif f[j] == 'p' then prior = f[j + 1] end
+    end
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+    local n = 1
+    if #p > 0 then n = p[1][4] end
+    table.insert(out, id)
+    table.insert(out, task)
+    table.insert(out, prior)
+    table.insert(out, n)
+  elseif type(e) == 'table' and e[1] then
+    redis.call('XACK', KEYS[1], ARGV[1], e[1])
+  end
+end
+return out
+`)
+
+// extendScript is the owner-checked heartbeat.
+var extendScript = redis.NewScript(`
+-- KEYS[1] model work stream
+-- ARGV[1] group, ARGV[2] consumer, ARGV[3..] entry ids
+-- For each entry this consumer owns, resets its idle time (XCLAIM JUSTID
+-- leaves the delivery count alone); returns the ids it does not own, whose
+-- leases are lost (reclaimed by another consumer, or finished).
+local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #p > 0 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
+`)
+
+// recordScript writes a task's result once.
+var recordScript = redis.NewScript(`
+-- KEYS[1] job results hash, KEYS[2] job stats hash, KEYS[3] job results stream
+-- ARGV[1] task id, ARGV[2] TaskResult JSON, ARGV[3] "1" if the task failed,
+-- ARGV[4] samples, ARGV[5] prompt tokens, ARGV[6] completion tokens,
+-- ARGV[7] cached prompt tokens
+-- The first write of a task's result wins: it bumps the job's counters and
+-- appends the result to the results stream, and the script returns 1. A
+-- later write (redelivery, stale lease holder) changes nothing and returns 0.
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+if ARGV[3] == '1' then
+  redis.call('HINCRBY', KEYS[2], 'tasks_failed', 1)
+else
+  redis.call('HINCRBY', KEYS[2], 'tasks_done', 1)
+  redis.call('HINCRBY', KEYS[2], 'samples', ARGV[4])
+  redis.call('HINCRBY', KEYS[2], 'prompt_tokens', ARGV[5])
+  redis.call('HINCRBY', KEYS[2], 'completion_tokens', ARGV[6])
+  redis.call('HINCRBY', KEYS[2], 'cached_tokens', ARGV[7])
+end
+redis.call('XADD', KEYS[3], '*', 'r', ARGV[2])
+return 1
+`)
+
+// ackScript ends a delivery.
+var ackScript = redis.NewScript(`
+-- KEYS[1] model work stream
+-- ARGV[1] group, ARGV[2] entry id
+-- Acknowledges and deletes the entry: the work stream is never trimmed, so
+-- finished entries leave it one by one. Returns the number deleted.
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+`)
+
+// deadLetterScript moves a task to the dead-letter stream.
+var deadLetterScript = redis.NewScript(`
+-- KEYS[1] model work stream, KEYS[2] model dead-letter stream
+-- ARGV[1] group, ARGV[2] entry id ("" if none), ARGV[3] dead-letter bound,
+-- ARGV[4] task JSON, ARGV[5] cause, ARGV[6] deliveries, ARGV[7] consumer
+-- Appends the task and its cause to the dead-letter stream, trimmed to about
+-- ARGV[3] entries (only this stream is ever trimmed), then acknowledges and
+-- deletes the work entry. Returns the dead letter's id.
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
+  'task', ARGV[4], 'cause', ARGV[5], 'deliveries', ARGV[6], 'consumer', ARGV[7])
+if ARGV[2] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
+return id
+`)
+
+// retryScript hands a task back for an early redelivery.
+var retryScript = redis.NewScript(`
+-- KEYS[1] model work stream
+-- ARGV[1] group, ARGV[2] consumer, ARGV[3] entry id
+-- If this consumer owns the entry, replaces it by a copy at the stream's
+-- tail that carries the deliveries so far (earlier copies' plus this
+-- entry's delivery count), so the next free worker gets it without waiting
+-- for the lease to expire. Returns the copy's id, or nil when the lease was
+-- lost (the new holder owns the task now).
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #p == 0 then
+  return false
+end
+local e = redis.call('XRANGE', KEYS[1], ARGV[3], ARGV[3])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+redis.call('XDEL', KEYS[1], ARGV[3])
+if #e == 0 then
+  return false
+end
+local f, task, prior = e[1][2], nil, 0
+for j = 1, #f, 2 do
+  if f[j] == 't' then task = f[j + 1] elseif f[j] == 'p' then prior = tonumber(f[j + 1]) end
+end
+if not task then
+  return false
+end
+return redis.call('XADD', KEYS[1], '*', 't', task, 'p', prior + p[1][4])
+`)
