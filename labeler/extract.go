@@ -1,0 +1,379 @@
+package labeler
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Answer extraction.
+//
+// ExtractAnswer looks for the final answer of a response with the following
+// markers, most specific first; the first kind that yields a non-empty
+// answer wins, and within a kind the last occurrence wins:
+//
+//  1. \boxed{...} or \fbox{...} (nested braces allowed), or \boxed 5
+//     without braces;
+//  2. "#### x" (GSM8K);
+//  3. "the answer is x", "the final answer is: x" (case-insensitive);
+//  4. "Answer: x" (case-insensitive, anywhere);
+//  5. "A: x" at the start of a line;
+//  6. the last number in the text (1,000, -2.5, 3/4, .5).
+//
+// Markers 2 to 5 take the rest of their line, cut at the first sentence
+// end (a period followed by white space outside $...$ and braces). The
+// answer is trimmed of white space, '$', markdown '*' and trailing periods,
+// so it is always a non-empty substring of the text. A last number that is
+// the denominator of a \frac{...}{...} gives the whole fraction.
+
+// numberRe matches the numbers of the last-number fallback; every match
+// ends with a digit.
+var numberRe = regexp.MustCompile(`\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?|\.\d+`)
+
+// The markers are found by scanning backwards from the end of the text
+// rather than with regular expressions: responses can be megabytes long and
+// the answer is nearly always near the end.
+
+// ExtractAnswer returns the final answer of a response and whether one was
+// found. Nothing found is ok=false, never an empty-string match. The answer
+// is always a substring of text.
+func ExtractAnswer(text string) (answer string, ok bool) {
+	if a, ok := lastBoxed(text); ok {
+		return a, true
+	}
+	if a, ok := lastHashes(text); ok {
+		return a, true
+	}
+	if a, ok := lastAnswerMarker(text, matchIs); ok {
+		return a, true
+	}
+	if a, ok := lastAnswerMarker(text, matchColon); ok {
+		return a, true
+	}
+	if a, ok := lastALine(text); ok {
+		return a, true
+	}
+	return lastNumber(text)
+}
+
+// GoldAnswer returns the gold answer carried by s: the text after the last
+// "####" if there is one (GSM8K), else the content of the last \boxed{} if s
+// contains one (MATH solutions), else s trimmed.
+func GoldAnswer(s string) string {
+	if i := strings.LastIndex(s, "####"); i >= 0 {
+		if a := strings.TrimSpace(s[i+4:]); a != "" {
+			return a
+		}
+	}
+	if strings.Contains(s, `\boxed`) || strings.Contains(s, `\fbox`) {
+		if a, ok := lastBoxed(s); ok {
+			return a
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// cleanAnswer trims white space, '$', markdown emphasis '*' and trailing
+// periods from an answer candidate.
+func cleanAnswer(s string) string {
+	for {
+		t := strings.TrimSpace(s)
+		t = strings.Trim(t, "$*")
+		t = strings.TrimRight(t, ".")
+		if t == s {
+			return t
+		}
+		s = t
+	}
+}
+
+// lastBoxed returns the content of the last complete, non-empty \boxed or
+// \fbox in s.
+func lastBoxed(s string) (string, bool) {
+	end := len(s)
+	for end > 0 {
+		i := lastIndexAny2(s[:end], `\boxed`, `\fbox`)
+		if i < 0 {
+			return "", false
+		}
+		end = i
+		j := i + len(`\boxed`)
+		if strings.HasPrefix(s[i:], `\fbox`) {
+			j = i + len(`\fbox`)
+		}
+		if a, ok := boxArgument(s, j); ok {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+func lastIndexAny2(s, a, b string) int {
+	i, j := strings.LastIndex(s, a), strings.LastIndex(s, b)
+	if j > i {
+		return j
+	}
+	return i
+}
+
+// boxArgument reads the argument of a box command whose name ends at j.
+func boxArgument(s string, j int) (string, bool) {
+	if j < len(s) && isASCIILetter(s[j]) {
+		return "", false // another command, like \boxedsomething
+	}
+	k := j
+	for k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+		k++
+	}
+	if k < len(s) && s[k] == '{' {
+		close := matchBraceAt(s, k)
+		if close < 0 {
+			return "", false
+		}
+		a := cleanAnswer(s[k+1 : close])
+		return a, a != ""
+	}
+	if k == j {
+		return "", false // \boxed5 is not a box
+	}
+	// \boxed 5: one token up to white space or '$'.
+	e := k
+	for e < len(s) && s[e] != ' ' && s[e] != '\t' && s[e] != '\n' && s[e] != '\r' && s[e] != '$' {
+		e++
+	}
+	a := cleanAnswer(s[k:e])
+	return a, a != ""
+}
+
+// matchBraceAt returns the index of the '}' closing the '{' at s[open],
+// or -1. Escaped braces \{ and \} do not count.
+func matchBraceAt(s string, open int) int {
+	depth := 0
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++ // skip the escaped character
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func lastHashes(s string) (string, bool) {
+	end := len(s)
+	for end > 0 {
+		i := strings.LastIndex(s[:end], "####")
+		if i < 0 {
+			return "", false
+		}
+		end = i
+		if a := cleanAnswer(answerLine(s, i+4)); a != "" {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// lastAnswerMarker returns the answer after the last marker "answer"
+// (case-insensitive, at a word start) completed by match, that is followed
+// by a non-empty answer. match returns the end of the marker or -1.
+func lastAnswerMarker(s string, match func(s string, j int) int) (string, bool) {
+	end := len(s)
+	for {
+		i := lastIndexFold(s[:end], "answer")
+		if i < 0 {
+			return "", false
+		}
+		end = i
+		if i > 0 && isAnsWordByte(s[i-1]) {
+			continue
+		}
+		k := match(s, i+len("answer"))
+		if k < 0 {
+			continue
+		}
+		if a := cleanAnswer(firstSentence(answerLine(s, k))); a != "" {
+			return a, true
+		}
+	}
+}
+
+// matchIs matches `\s+is\b\s*:?` (case-insensitive) at s[j:].
+func matchIs(s string, j int) int {
+	k := skipAnswerSpace(s, j)
+	if k == j || k+2 > len(s) || s[k]|0x20 != 'i' || s[k+1]|0x20 != 's' || k+2 < len(s) && isAnsWordByte(s[k+2]) {
+		return -1
+	}
+	k = skipAnswerSpace(s, k+2)
+	if k < len(s) && s[k] == ':' {
+		k++
+	}
+	return k
+}
+
+// matchColon matches `\s*:` at s[j:].
+func matchColon(s string, j int) int {
+	k := skipAnswerSpace(s, j)
+	if k < len(s) && s[k] == ':' {
+		return k + 1
+	}
+	return -1
+}
+
+func skipAnswerSpace(s string, j int) int {
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r' || s[j] == '\f') {
+		j++
+	}
+	return j
+}
+
+// lastALine returns the answer after the last "A:" at the start of a line
+// (after spaces or tabs) that is followed by a non-empty answer.
+func lastALine(s string) (string, bool) {
+	end := len(s)
+	for {
+		i := strings.LastIndex(s[:end], "A:")
+		if i < 0 {
+			return "", false
+		}
+		end = i
+		k := i
+		for k > 0 && (s[k-1] == ' ' || s[k-1] == '\t') {
+			k--
+		}
+		if k > 0 && s[k-1] != '\n' {
+			continue
+		}
+		if a := cleanAnswer(firstSentence(answerLine(s, i+2))); a != "" {
+			return a, true
+		}
+	}
+}
+
+// lastIndexFold is strings.LastIndex for a lower-case ASCII word, matching
+// it in any case.
+func lastIndexFold(s, word string) int {
+	for i := len(s) - len(word); i >= 0; i-- {
+		if s[i]|0x20 != word[0] {
+			continue
+		}
+		k := 1
+		for k < len(word) && s[i+k]|0x20 == word[k] {
+			k++
+		}
+		if k == len(word) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isAnsWordByte(c byte) bool { return isASCIILetter(c) || isASCIIDigit(c) || c == '_' }
+
+func answerLine(s string, i int) string {
+	r := s[i:]
+	if j := strings.IndexAny(r, "\n\r"); j >= 0 {
+		r = r[:j]
+	}
+	return r
+}
+
+// firstSentence cuts s at the first period followed by white space that is
+// outside $...$ and outside braces.
+func firstSentence(s string) string {
+	inMath, depth := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '$':
+			inMath = !inMath
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case '.':
+			if !inMath && depth <= 0 && i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\t') {
+				return s[:i]
+			}
+		}
+	}
+	return s
+}
+
+// lastNumber returns the last number in s. A minus sign belongs to the
+// number unless it follows a digit, letter or closing bracket (then it is
+// a binary minus). Only the text around the last digit is searched.
+func lastNumber(s string) (string, bool) {
+	d := len(s) - 1
+	for d >= 0 && !isASCIIDigit(s[d]) {
+		d--
+	}
+	if d < 0 {
+		return "", false
+	}
+	// Start the window at a byte that cannot be inside a number, so the
+	// matches in it are those of the whole text.
+	start := d
+	for start > 0 && d-start < 4096 && (isASCIIDigit(s[start-1]) || strings.IndexByte(",./", s[start-1]) >= 0) {
+		start--
+	}
+	w := s[start : d+1]
+	locs := numberRe.FindAllStringIndex(w, -1)
+	if len(locs) == 0 {
+		return "", false
+	}
+	i, j := start+locs[len(locs)-1][0], start+locs[len(locs)-1][1]
+	i, j = widenFraction(s, i, j)
+	if i > 0 && s[i-1] == '-' {
+		neg := true
+		if i > 1 {
+			r, _ := utf8.DecodeLastRuneInString(s[:i-1])
+			if unicode.IsLetter(r) || unicode.IsDigit(r) || r == ')' || r == ']' || r == '}' {
+				neg = false
+			}
+		}
+		if neg {
+			i--
+		}
+	}
+	return s[i:j], true
+}
+
+// widenFraction widens the number s[i:j] to the whole fraction when it is
+// the denominator of \frac{...}{...} (or \dfrac, \tfrac): the last number
+// of "is $-\frac{24}{25}$" is -\frac{24}{25}, not 25.
+func widenFraction(s string, i, j int) (int, int) {
+	if i < 2 || j >= len(s) || s[j] != '}' || s[i-1] != '{' || s[i-2] != '}' {
+		return i, j
+	}
+	// Find the '{' opening the numerator that ends at s[i-2], within a
+	// bounded distance.
+	depth := 0
+	for k := i - 2; k >= 0 && i-k < 256; k-- {
+		switch s[k] {
+		case '}':
+			depth++
+		case '{':
+			depth--
+			if depth == 0 {
+				for _, cmd := range []string{`\frac`, `\dfrac`, `\tfrac`} {
+					if strings.HasSuffix(s[:k], cmd) {
+						return k - len(cmd), j + 1
+					}
+				}
+				return i, j
+			}
+		}
+	}
+	return i, j
+}
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

@@ -1,0 +1,106 @@
+package labeler
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestExtractAnswer(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+		ok               bool
+	}{
+		// \boxed and \fbox
+		{"boxed", `so $x = \boxed{5}$.`, "5", true},
+		{"boxed nested braces", `\boxed{\frac{1}{2}}`, `\frac{1}{2}`, true},
+		{"boxed deep nesting", `\boxed{\left\{ \frac{\sqrt{2}}{3} \right\}}`, `\left\{ \frac{\sqrt{2}}{3} \right\}`, true},
+		{"boxed last wins", `first \boxed{1}, then \boxed{2}`, "2", true},
+		{"fbox", `hence \fbox{7}`, "7", true},
+		{"boxed without braces", `$\boxed 5$`, "5", true},
+		{"boxed without braces at end", `answer \boxed 12`, "12", true},
+		{"boxed beats later marker", "\\boxed{3}\nThe answer is 4", "3", true},
+		{"final answer is boxed", `The final answer is $\boxed{\text{(C)}}$. I hope it is correct.`, `\text{(C)}`, true},
+		{"empty box skipped", `\boxed{4} and \boxed{}`, "4", true},
+		{"unclosed box skipped", `\boxed{4} and then \boxed{12`, "4", true},
+		{"boxed trailing period inside", `\boxed{5.}`, "5", true},
+		{"not a box command", `\boxedfoo 3 and 4`, "4", true},
+		{"escaped braces", `\boxed{\{1,2\}}`, `\{1,2\}`, true},
+		// #### (GSM8K)
+		{"hashes", "She makes 9 * 2 = $<<9*2=18>>18\n#### 18", "18", true},
+		{"hashes with comma", "#### 1,000", "1,000", true},
+		{"hashes last wins", "#### 1\n#### 2", "2", true},
+		{"hashes beat answer is", "#### 7\nThe answer is 8", "7", true},
+		// the answer is
+		{"answer is colon", "Step 3: 16 - 7 = 9.\nThe answer is: 18", "18", true},
+		{"final answer is", "so the final answer is 42.", "42", true},
+		{"answer is case", "THE ANSWER IS 7", "7", true},
+		{"answer is dollar", "The answer is $\\frac{3}{4}$.", `\frac{3}{4}`, true},
+		{"answer is sentence end", "The answer is 3.5. I checked it twice.", "3.5", true},
+		{"answer is last wins", "The answer is 1.\nWait, the answer is 2.", "2", true},
+		{"answer is empty skipped", "The answer is 5\nthe answer is", "5", true},
+		{"answer is beats Answer:", "Answer: 3\nThe answer is 4", "4", true},
+		// Answer:
+		{"Answer colon", "Work.\nAnswer: 42", "42", true},
+		{"Final Answer colon", "Final Answer: $x = 2$", "x = 2", true},
+		{"answer colon lower", "answer: 12 apples", "12 apples", true},
+		// A: at line start
+		{"A line", "Janet sells 9 eggs.\nA: 18", "18", true},
+		{"A line indented", "text\n  A: 5", "5", true},
+		{"A not at line start", "Q: what is it? A: 5 is it", "5", true},
+		{"A line last wins", "A: 1\nmore\nA: 2", "2", true},
+		// last number
+		{"last number", "there are 3 apples and 5 oranges", "5", true},
+		{"last number comma", "the total is 1,234,567 dollars", "1,234,567", true},
+		{"last number decimal", "it costs 2.50 now", "2.50", true},
+		{"last number negative", "so x = -3", "-3", true},
+		{"last number binary minus", "compute 7-3", "3", true},
+		{"last number fraction", "the ratio is 3/4", "3/4", true},
+		{"last number leading dot", "about .5 of them", ".5", true},
+		{"last number sentence period", "The result is 12.", "12", true},
+		{"calculator notes", "2 * 9 = <<2*9=18>>18 per day", "18", true},
+		{"two does not become twelve", "12 and then 2", "2", true},
+		{"last number fraction latex", `so $\cos \angle RPS = -\frac{24}{25}$`, `-\frac{24}{25}`, true},
+		{"last number fraction latex nested", `the value is \(-\frac{2\sqrt{3}}{3}\).`, `-\frac{2\sqrt{3}}{3}`, true},
+		{"last number dfrac", `area \(\dfrac{8\pi}{5}\) square units`, `\dfrac{8\pi}{5}`, true},
+		{"last number not a fraction", `we get {2}{3} here`, "3", true},
+		{"last number binom is not a fraction", `\binom{5}{2}`, "2", true},
+		// markdown emphasis
+		{"bold answer", "The final answer is **12**.", "12", true},
+		{"bold marker", "**Answer:** 7", "7", true},
+		{"bold last number", "there are **36** rectangles", "36", true},
+		// nothing
+		{"empty", "", "", false},
+		{"no number", "I do not know.", "", false},
+		{"only markers", "The answer is: \n#### \n\\boxed{}", "", false},
+		{"only dollar", "The answer is $", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ExtractAnswer(tc.text)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("ExtractAnswer(%q) = %q, %v; want %q, %v", tc.text, got, ok, tc.want, tc.ok)
+			}
+			if ok && (got == "" || !strings.Contains(tc.text, got)) {
+				t.Errorf("answer %q is empty or not a substring of the text", got)
+			}
+		})
+	}
+}
+
+func TestGoldAnswer(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n#### 18", "18"},
+		{"#### 1\nmore\n#### 2 ", "2"},
+		{`The area is $\boxed{864 \mbox{ inches}^2}$.`, `864 \mbox{ inches}^2`},
+		{`first \boxed{1} then \boxed{\frac{1}{2}}`, `\frac{1}{2}`},
+		{"  \\frac{3}{4}\n", `\frac{3}{4}`},
+		{"72", "72"},
+		{`\boxed{unclosed`, `\boxed{unclosed`},
+		{"####", "####"},
+	}
+	for _, tc := range tests {
+		if got := GoldAnswer(tc.in); got != tc.want {
+			t.Errorf("GoldAnswer(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package labeler
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fuzzCallBound is the time one grader call may take in the fuzz targets. It
+// is generous so that -race and a loaded machine do not make it flaky;
+// typical calls take microseconds.
+const fuzzCallBound = time.Second
+
+// fuzzWatchdog turns a hang into a crash the fuzzer records: if the returned
+// stop is not called within 10s, the process panics.
+func fuzzWatchdog(what string, args ...string) (stop func() bool) {
+	return time.AfterFunc(10*time.Second, func() {
+		panic(fmt.Sprintf("%s hung on %q", what, args))
+	}).Stop
+}
+
+var fuzzTexts = []string{
+	"", "5", "The answer is: 18", "#### 1,000", "Janet sells 9 eggs.\nA: 18",
+	`So $x = \boxed{\frac{1}{2}}$.`, `\boxed 5`, `\boxed{`, `\boxed{}`, `\fbox{\{1,2\}}`,
+	"The final answer is $\\boxed{\\text{(C)}}$. I hope it is correct.",
+	"Answer: 42.", "answer is $", "-3/4", "1,234.5 and -.5", "x = -3", "<<2*9=18>>18",
+	"\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "A:", "####", "ки", "The answer is 3.5. Done",
+}
+
+var fuzzAnswers = []string{
+	"", "5", "12", "2", `90^\circ`, `864 \mbox{ inches}^2`, `15\mbox{ cm}^2`, `\frac12`, "0.5",
+	"1,000", "(1,2]", "(1,2)", "1, 2", "x=1 or x=2", `\text{Evelyn}`, "2x+2", "2(x+1)",
+	`2\frac{1}{2}`, "2 1/2", `50\%`, "5 dollars", `\$5`, "(A)", `\text{(B)}`, "1.5e6",
+	`\sqrt[3]{8}`, `2\sqrt{3}`, `\pi`, `(-\infty, 0]`, `\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}`,
+	`1 \pm \sqrt{19}`, `\{1\pm\sqrt{5},-2\}`, `5x - 7y + 11z + 4 = 0`, `x \in [-2,7]`, `(0,9) \cup (9,36)`,
+	`\cot x`, "52_8", "6 - 5i", `\left(`, `\frac{`, "((((", "2^{2^{2^{2}}}", "99!", `\sqrt[0]{2}`,
+	"1/0", "0/0", `\binom{5}{-1}`, `\log_{1} 2`, "$", "=", "x=", `\begin{pmatrix}`, `\{\}`, ",,", " or ",
+}
+
+func FuzzExtractAnswer(f *testing.F) {
+	for _, s := range fuzzTexts {
+		f.Add(s)
+	}
+	for _, s := range fuzzAnswers {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		defer fuzzWatchdog("ExtractAnswer", text)()
+		start := time.Now()
+		a, ok := ExtractAnswer(text)
+		if d := time.Since(start); d > fuzzCallBound {
+			t.Fatalf("ExtractAnswer took %v", d)
+		}
+		if !ok {
+			if a != "" {
+				t.Fatalf("ok=false with answer %q", a)
+			}
+			return
+		}
+		if a == "" {
+			t.Fatal("ok=true with an empty answer")
+		}
+		if !strings.Contains(text, a) {
+			t.Fatalf("answer %q is not a substring of the text", a)
+		}
+		if cleanAnswer(a) != a {
+			t.Fatalf("answer %q is not trimmed", a)
+		}
+		if b, ok2 := ExtractAnswer(text); b != a || ok2 != ok {
+			t.Fatalf("not deterministic: %q then %q", a, b)
+		}
+	})
+}
+
+func FuzzEquivalent(f *testing.F) {
+	for _, r := range equivRules {
+		for _, c := range r.cases {
+			f.Add(c.a, c.b)
+		}
+	}
+	for i, s := range fuzzAnswers {
+		f.Add(s, fuzzAnswers[(i+1)%len(fuzzAnswers)])
+	}
+	memo := NewGrader(GraderOptions{MemoSize: 4096})
+	f.Fuzz(func(t *testing.T, a, b string) {
+		defer fuzzWatchdog("equivalent", a, b)()
+		start := time.Now()
+		// answersEquivalent, not Equivalent: a panic must reach the fuzzer
+		// instead of being recovered into "false".
+		ab := answersEquivalent(a, b)
+		if d := time.Since(start); d > fuzzCallBound {
+			t.Fatalf("equivalent took %v", d)
+		}
+		if ba := answersEquivalent(b, a); ab != ba {
+			t.Fatalf("not symmetric: equivalent(a, b) = %v, equivalent(b, a) = %v", ab, ba)
+		}
+		if aa := answersEquivalent(a, a); aa != (strings.TrimSpace(a) != "") {
+			t.Fatalf("equivalent(a, a) = %v for %q", aa, a)
+		}
+		if m := memo.Equivalent(a, b); m != ab {
+			t.Fatalf("memoised verdict %v differs from %v", m, ab)
+		}
+		if m := memo.Equivalent(a, b); m != ab {
+			t.Fatalf("memo hit %v differs from %v", m, ab)
+		}
+	})
+}
+
+func FuzzGrade(f *testing.F) {
+	for i, s := range fuzzTexts {
+		f.Add(fuzzAnswers[i%len(fuzzAnswers)], s)
+	}
+	f.Add("18", "Janet sells 9 eggs.\nA: 18")
+	f.Add(`\frac{1}{2}`, `So the answer is $\boxed{0.5}$.`)
+	g := NewGrader(GraderOptions{})
+	f.Fuzz(func(t *testing.T, gold, response string) {
+		defer fuzzWatchdog("Grade", gold, response)()
+		start := time.Now()
+		v := g.Grade(gold, response)
+		if d := time.Since(start); d > fuzzCallBound {
+			t.Fatalf("Grade took %v", d)
+		}
+		a, ok := ExtractAnswer(response)
+		if v.Answer != a || v.Found != ok {
+			t.Fatalf("Grade found %q (%v), ExtractAnswer %q (%v)", v.Answer, v.Found, a, ok)
+		}
+		if !v.Found && v.Correct {
+			t.Fatal("correct without an answer")
+		}
+		if v.Correct != answersEquivalent(gold, a) && v.Found {
+			t.Fatalf("Grade says %v, equivalent says %v", v.Correct, !v.Correct)
+		}
+		if v.Found && !g.Grade(v.Answer, response).Correct {
+			t.Fatalf("the extracted answer %q does not grade as correct against itself", v.Answer)
+		}
+	})
+}
