@@ -1,0 +1,80 @@
+package labeler
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestProblemSolutionForms(t *testing.T) {
+	var p Problem
+	err := json.Unmarshal([]byte(`{"id": "p", "question": "q?", "answer": "The answer is #### 1,000", "solutions": [
+		"a\nb",
+		{"id": "t", "text": "c\n\nd"},
+		{"id": "s", "steps": ["e", " ", "f"]}]}`), &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sols, err := p.Prepare("line1", InputLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		id    string
+		steps []string
+	}{{"p-0", []string{"a", "b"}}, {"t", []string{"c", "d"}}, {"s", []string{"e", "f"}}}
+	for i, w := range want {
+		if sols[i].SolutionID != w.id || strings.Join(sols[i].Solution.StepTexts(), "|") != strings.Join(w.steps, "|") {
+			t.Errorf("solution %d: id %q steps %q, want %q %q", i, sols[i].SolutionID, sols[i].Solution.StepTexts(), w.id, w.steps)
+		}
+		if sols[i].Gold != "1,000" && sols[i].Gold != "1000" {
+			t.Errorf("gold answer %q, want the part after ####", sols[i].Gold)
+		}
+	}
+}
+
+func TestProblemValidation(t *testing.T) {
+	cases := []struct {
+		json, want string
+		lim        InputLimits
+	}{
+		{`{"question": "q", "answer": "1", "solutions": ["a"]}`, "", InputLimits{}},
+		{`{"id": "x", "answer": "1", "solutions": ["a"]}`, `problem x: field "question"`, InputLimits{}},
+		{`{"id": "x", "question": "q", "solutions": ["a"]}`, `field "answer"`, InputLimits{}},
+		{`{"id": "x", "question": "q", "answer": "1"}`, `field "solutions"`, InputLimits{}},
+		{`{"id": "x", "question": "q", "answer": "1", "solutions": ["  "]}`, "solutions[0] (x-0): solution is empty", InputLimits{}},
+		{`{"id": "x", "question": "q", "answer": "1", "solutions": [{"id": "a", "text": "t", "steps": ["s"]}]}`, "not both", InputLimits{}},
+		{`{"id": "x", "question": "q", "answer": "1", "solutions": [{"id": "a", "text": "1"}, {"id": "a", "text": "2"}]}`, `duplicate solution id "a"`, InputLimits{}},
+		{`{"id": "x", "question": "q", "answer": "1", "solutions": ["a", "b"]}`, "2 solutions, more than the limit of 1", InputLimits{MaxSolutions: 1}},
+		{`{"id": "x", "question": "q", "answer": "1", "solutions": ["a\nb\nc"]}`, "limit", InputLimits{SplitOptions: SplitOptions{Mode: SplitLine, MaxSteps: 2}}},
+	}
+	for _, c := range cases {
+		var p Problem
+		if err := json.Unmarshal([]byte(c.json), &p); err != nil {
+			t.Fatalf("%s: %v", c.json, err)
+		}
+		_, err := p.Prepare("line7", c.lim)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", c.json, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: error %v, want it to contain %q", c.json, err, c.want)
+		}
+	}
+	var p Problem
+	if err := json.Unmarshal([]byte(`{"solutions": [{"txt": "a"}]}`), &p); err == nil || !strings.Contains(err.Error(), "txt") {
+		t.Errorf("unknown solution field: %v", err)
+	}
+}
+
+func TestNewRecord(t *testing.T) {
+	labels := []StepLabel{Measure(3, 4), Measure(0, 4), {Source: Inferred}, {Source: Outcome}}
+	r := NewRecord("p", "s", "q", []string{"a", "b", "c", "d"}, labels, false, Binary, "m", "g/1")
+	if r.FirstErrorStep != 1 || r.MinScore == nil || *r.MinScore != 0 || r.SoftLabels[2] != nil || *r.SoftLabels[0] != 0.75 {
+		t.Errorf("record: %+v", r)
+	}
+	b, _ := json.Marshal(r)
+	if !strings.Contains(string(b), `"soft_labels":[0.75,0,null,0]`) || !strings.Contains(string(b), `"labels":[true,false,false,false]`) {
+		t.Errorf("json: %s", b)
+	}
+}
