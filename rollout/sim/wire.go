@@ -1,0 +1,234 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/shepherd-prm/shepherd/rollout/openai"
+)
+
+// The request bodies are the openai package's, with the fields the real
+// servers accept in more than one shape (prompt, stop, message content)
+// widened; the outer field shadows the embedded one when decoding.
+
+type completionBody struct {
+	openai.CompletionRequest
+	Prompt promptList `json:"prompt"`
+	Stop   stopList   `json:"stop"`
+	Stream bool       `json:"stream"`
+}
+
+type chatBody struct {
+	openai.ChatRequest
+	Messages            []chatMessageIn `json:"messages"`
+	Stop                stopList        `json:"stop"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Stream              bool            `json:"stream"`
+}
+
+type chatMessageIn struct {
+	Role    string         `json:"role"`
+	Content messageContent `json:"content"`
+}
+
+// promptList is a prompt given as a string or a list of strings.
+type promptList []string
+
+func (p *promptList) UnmarshalJSON(b []byte) error {
+	l, err := stringOrList(b)
+	if err != nil {
+		return errors.New(`"prompt" must be a string or a list of strings (token ids are not supported)`)
+	}
+	*p = l
+	return nil
+}
+
+// stopList is a stop given as a string or a list of strings.
+type stopList []string
+
+func (s *stopList) UnmarshalJSON(b []byte) error {
+	l, err := stringOrList(b)
+	if err != nil {
+		return errors.New(`"stop" must be a string or a list of strings`)
+	}
+	*s = l
+	return nil
+}
+
+func stringOrList(b []byte) ([]string, error) {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return nil, nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		err := json.Unmarshal(b, &s)
+		return []string{s}, err
+	}
+	var l []string
+	err := json.Unmarshal(b, &l)
+	return l, err
+}
+
+// messageContent is a message's content given as a string, null, or a list
+// of content parts of which the text parts are concatenated.
+type messageContent string
+
+func (m *messageContent) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*m = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		err := json.Unmarshal(b, &s)
+		*m = messageContent(s)
+		return err
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return errors.New(`a message's "content" must be a string or a list of content parts`)
+	}
+	var s string
+	for _, p := range parts {
+		if p.Type == "text" {
+			s += p.Text
+		}
+	}
+	*m = messageContent(s)
+	return nil
+}
+
+// decodeError turns a JSON decoding error into a message naming the problem
+// in the client's terms.
+func decodeError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON in the request body at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Sprintf("the request body must be a JSON object, got a JSON %s", typ.Value)
+		}
+		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "CompletionRequest."), "ChatRequest.")
+		return fmt.Sprintf("field %q must be %s, got a JSON %s", field, jsonKind(typ.Type), typ.Value)
+	case err.Error() == "unexpected end of JSON input":
+		return "invalid JSON in the request body: unexpected end of input"
+	}
+	return "invalid request body: " + err.Error()
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
+}
+
+// The response bodies follow vLLM's field for field, including the nulls it
+// always sends; a client decodes them into the openai package's types.
+
+type usage struct {
+	PromptTokens        int                        `json:"prompt_tokens"`
+	TotalTokens         int                        `json:"total_tokens"`
+	CompletionTokens    int                        `json:"completion_tokens"`
+	PromptTokensDetails openai.PromptTokensDetails `json:"prompt_tokens_details"`
+}
+
+type completionChoice struct {
+	Index          int    `json:"index"`
+	Text           string `json:"text"`
+	Logprobs       any    `json:"logprobs"`
+	FinishReason   string `json:"finish_reason"`
+	StopReason     any    `json:"stop_reason"`
+	PromptLogprobs any    `json:"prompt_logprobs"`
+}
+
+type chatMessageOut struct {
+	Role             string `json:"role"`
+	Content          string `json:"content"`
+	ReasoningContent any    `json:"reasoning_content"`
+	ToolCalls        []any  `json:"tool_calls"`
+}
+
+type chatChoice struct {
+	Index        int            `json:"index"`
+	Message      chatMessageOut `json:"message"`
+	Logprobs     any            `json:"logprobs"`
+	FinishReason string         `json:"finish_reason"`
+	StopReason   any            `json:"stop_reason"`
+}
+
+type response struct {
+	ID                string `json:"id"`
+	Object            string `json:"object"`
+	Created           int64  `json:"created"`
+	Model             string `json:"model"`
+	Choices           any    `json:"choices"`
+	Usage             usage  `json:"usage"`
+	SystemFingerprint any    `json:"system_fingerprint"`
+}
+
+type errorInfo struct {
+	Message string `json:"message"`
+	Type    string `json:"type"`
+	Param   any    `json:"param"`
+	Code    int    `json:"code"`
+}
+
+type errorResponse struct {
+	Error errorInfo `json:"error"`
+}
+
+type modelPermission struct {
+	ID                 string `json:"id"`
+	Object             string `json:"object"`
+	Created            int64  `json:"created"`
+	AllowCreateEngine  bool   `json:"allow_create_engine"`
+	AllowSampling      bool   `json:"allow_sampling"`
+	AllowLogprobs      bool   `json:"allow_logprobs"`
+	AllowSearchIndices bool   `json:"allow_search_indices"`
+	AllowView          bool   `json:"allow_view"`
+	AllowFineTuning    bool   `json:"allow_fine_tuning"`
+	Organization       string `json:"organization"`
+	Group              any    `json:"group"`
+	IsBlocking         bool   `json:"is_blocking"`
+}
+
+type modelCard struct {
+	ID          string            `json:"id"`
+	Object      string            `json:"object"`
+	Created     int64             `json:"created"`
+	OwnedBy     string            `json:"owned_by"`
+	Root        string            `json:"root"`
+	Parent      any               `json:"parent"`
+	MaxModelLen int               `json:"max_model_len"`
+	Permission  []modelPermission `json:"permission"`
+}
+
+type modelList struct {
+	Object string      `json:"object"`
+	Data   []modelCard `json:"data"`
+}
