@@ -1,0 +1,41 @@
+package rollout
+
+import (
+	"context"
+	"time"
+)
+
+// Queue carries rollout tasks from a job's scheduler to workers and their
+// results back. Delivery is at least once: a task may be handed out again
+// after a retry or a lost lease, so Complete must be idempotent per task.
+// The in-process MemQueue and the Redis Streams queue implement it.
+type Queue interface {
+	// Enqueue adds tasks for workers of their model.
+	Enqueue(ctx context.Context, tasks ...Task) error
+	// Reserve waits until at least one task for model is ready and returns
+	// up to max of them, leased to the caller.
+	Reserve(ctx context.Context, model string, max int) ([]Task, error)
+	// Complete records a task's result (at most once per task) and ends its
+	// lease.
+	Complete(ctx context.Context, t Task, r TaskResult) error
+	// Retry hands a task back for a later delivery after a passing error;
+	// past the queue's delivery limit it dead-letters the task instead.
+	Retry(ctx context.Context, t Task, cause error) error
+	// Fail dead-letters a task after a permanent error: its job gets a
+	// failed result for it.
+	Fail(ctx context.Context, t Task, cause error) error
+	// Results waits for results of a job and returns those not yet
+	// returned, in completion order.
+	Results(ctx context.Context, jobID string) ([]TaskResult, error)
+}
+
+// Leaser is implemented by queues whose deliveries are leases that expire
+// unless the holder extends them (the Redis queue): a worker that dies stops
+// extending, and another worker reclaims its tasks.
+type Leaser interface {
+	// Extend renews the leases of tasks the caller holds. It reports the
+	// tasks whose lease was lost to another worker.
+	Extend(ctx context.Context, tasks []Task) (lost []Task, err error)
+	// LeaseTTL is how long a lease lasts unless extended.
+	LeaseTTL() time.Duration
+}

@@ -1,0 +1,223 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+)
+
+// DefaultDrainTimeout bounds how long a stopping worker lets its in-flight
+// tasks finish before handing them back.
+const DefaultDrainTimeout = 30 * time.Second
+
+// Worker pulls rollout tasks for one model, generates them on a Generator,
+// grades every sample and reports the result. It pulls only as many tasks
+// as it has free slots, so a slow backend pushes back on the queue instead
+// of piling up leased work.
+type Worker struct {
+	Queue        Queue
+	Generator    Generator
+	Grader       *labeler.Grader
+	Model        string
+	Concurrency  int           // tasks in flight; default 16
+	DrainTimeout time.Duration // default DefaultDrainTimeout
+	// OnResult, when set, sees every task outcome (for progress and metrics).
+	OnResult func(Task, TaskResult, error)
+	// OnQueueError, when set, sees every failed attempt to reserve tasks.
+	OnQueueError func(error)
+}
+
+// queueBackoff paces a worker's attempts to reach its queue during an outage.
+var queueBackoff = Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second}
+
+// Run works until ctx is cancelled, then stops pulling, gives in-flight
+// tasks DrainTimeout to finish and hands back the rest. It returns nil after
+// a clean stop.
+func (w *Worker) Run(ctx context.Context) error {
+	slots := w.Concurrency
+	if slots <= 0 {
+		slots = 16
+	}
+	drain := w.DrainTimeout
+	if drain <= 0 {
+		drain = DefaultDrainTimeout
+	}
+	// Tasks run under their own context so that stopping the worker does not
+	// abort generations that are about to finish.
+	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTasks()
+
+	free := make(chan struct{}, slots)
+	for range slots {
+		free <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	held := newHeldSet()
+	if l, ok := w.Queue.(Leaser); ok {
+		hbCtx, stopHB := context.WithCancel(taskCtx)
+		defer stopHB()
+		go w.heartbeat(hbCtx, l, held)
+	}
+	var err error
+	outage := 0
+	for err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+			continue
+		case <-free:
+		}
+		n := 1
+		for len(free) > 0 && n < slots { // take every other free slot too
+			<-free
+			n++
+		}
+		var tasks []Task
+		tasks, err = w.Queue.Reserve(ctx, w.Model, n)
+		for range n - len(tasks) {
+			free <- struct{}{}
+		}
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+			// The queue is unreachable (a Redis restart, say): keep the
+			// worker alive and try again with backoff.
+			if w.OnQueueError != nil {
+				w.OnQueueError(err)
+			}
+			outage++
+			if sleepCtx(ctx, queueBackoff.Delay(min(outage, 8))) == nil {
+				err = nil
+			}
+			continue
+		}
+		outage = 0
+		for _, t := range tasks {
+			wg.Add(1)
+			held.add(t)
+			go func() {
+				defer wg.Done()
+				defer func() { free <- struct{}{} }()
+				defer held.remove(t)
+				w.process(taskCtx, t)
+			}()
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(drain):
+		cancelTasks() // in-flight tasks are handed back by process
+		<-stopped
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (w *Worker) process(ctx context.Context, t Task) {
+	res, err := w.Generator.Generate(ctx, GenerateRequest{
+		Question: t.Question,
+		Prefix:   t.Prefix,
+		N:        t.N,
+		Seed:     t.Seed + int64(t.From),
+		Params:   t.Params,
+		RouteKey: t.RouteKey,
+	})
+	// Queue calls use a fresh context: the result must be recorded even when
+	// the worker is stopping.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var tr TaskResult
+	switch {
+	case err == nil:
+		tr = w.grade(t, res)
+		err = w.Queue.Complete(qctx, t, tr)
+	case IsPermanent(err):
+		tr = TaskResult{Failed: true, Error: err.Error()}
+		_ = w.Queue.Fail(qctx, t, err)
+	default:
+		_ = w.Queue.Retry(qctx, t, err)
+	}
+	if w.OnResult != nil {
+		w.OnResult(t, tr, err)
+	}
+}
+
+// grade turns generated samples into graded ones. A sample cut off by
+// max_tokens never reached a final answer, so it counts as incorrect even
+// if its last number happens to equal the gold answer.
+func (w *Worker) grade(t Task, res GenerateResult) TaskResult {
+	tr := TaskResult{
+		TaskID:           t.ID,
+		JobID:            t.JobID,
+		Samples:          make([]SampleResult, len(res.Samples)),
+		PromptTokens:     res.PromptTokens,
+		CompletionTokens: res.CompletionTokens,
+		CachedTokens:     res.CachedTokens,
+		Backend:          res.Backend,
+	}
+	for i, s := range res.Samples {
+		sr := SampleResult{Text: s.Text, FinishReason: s.FinishReason}
+		if s.FinishReason != "length" {
+			v := w.Grader.Grade(t.Gold, s.Text)
+			sr.Answer, sr.Found, sr.Correct = v.Answer, v.Found, v.Correct
+		}
+		tr.Samples[i] = sr
+	}
+	return tr
+}
+
+// heartbeat extends the leases of held tasks at a third of their TTL, so
+// two missed beats still leave the lease alive.
+func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet) {
+	tick := time.NewTicker(max(l.LeaseTTL()/3, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if tasks := held.list(); len(tasks) > 0 {
+			// A lost lease is harmless: the task's writes are idempotent and
+			// the new holder computes the same samples.
+			_, _ = l.Extend(ctx, tasks)
+		}
+	}
+}
+
+// heldSet is the tasks a worker is running, for heartbeats.
+type heldSet struct {
+	mu    sync.Mutex
+	tasks map[string]Task
+}
+
+func newHeldSet() *heldSet { return &heldSet{tasks: map[string]Task{}} }
+
+func (h *heldSet) key(t Task) string { return t.JobID + "\x00" + t.ID + "\x00" + t.Receipt }
+
+func (h *heldSet) add(t Task) {
+	h.mu.Lock()
+	h.tasks[h.key(t)] = t
+	h.mu.Unlock()
+}
+
+func (h *heldSet) remove(t Task) {
+	h.mu.Lock()
+	delete(h.tasks, h.key(t))
+	h.mu.Unlock()
+}
+
+func (h *heldSet) list() []Task {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Task, 0, len(h.tasks))
+	for _, t := range h.tasks {
+		out = append(out, t)
+	}
+	return out
+}
