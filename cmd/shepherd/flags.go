@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -27,10 +28,13 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err == nil && fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
-	if err != nil && err != flag.ErrHelp {
+	if errors.Is(err, flag.ErrHelp) {
+		return flag.ErrHelp
+	}
+	if err != nil {
 		return usageError{err.Error()}
 	}
-	return err
+	return nil
 }
 
 // stringList is a repeatable string flag.

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/sim"
+)
+
+// backendFlags are the inference-server options shared by every command
+// that generates rollouts.
+type backendFlags struct {
+	backends       stringList
+	model          string
+	api            string
+	promptTemplate string
+	apiKey         string
+	timeout        time.Duration
+	maxRetries     int
+	maxN           int
+	concurrency    int
+}
+
+func (b *backendFlags) register(fs *flag.FlagSet) {
+	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator")
+	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
+	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
+	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}} and {{.Prefix}}")
+	fs.StringVar(&b.apiKey, "api-key", "", "bearer token for the inference servers (default $OPENAI_API_KEY)")
+	fs.DurationVar(&b.timeout, "timeout", rollout.DefaultTimeout, "per-request timeout")
+	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
+	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
+	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
+}
+
+// open builds the backend pool, starting the built-in simulator for 'sim'.
+// The returned stop function shuts down what open started.
+func (b *backendFlags) open() (*rollout.Pool, func(), error) {
+	if len(b.backends) == 0 {
+		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
+	}
+	var stops []func()
+	stop := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	model := b.model
+	key := b.apiKey
+	if key == "" {
+		key = os.Getenv("OPENAI_API_KEY")
+	}
+	tmpl := ""
+	if b.promptTemplate != "" {
+		data, err := os.ReadFile(b.promptTemplate)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--prompt-template: %w", err)
+		}
+		tmpl = string(data)
+	}
+	api, err := rollout.ParseAPI(b.api)
+	if err != nil {
+		return nil, nil, usageErrorf("--api: %v", err)
+	}
+	var clients []*rollout.Client
+	for _, u := range b.backends {
+		for _, one := range strings.Split(u, ",") {
+			one = strings.TrimSpace(one)
+			if one == "" {
+				continue
+			}
+			if one == "sim" {
+				if model == "" {
+					model = "sim"
+				}
+				url, s, err := sim.Start(sim.Options{Model: model})
+				if err != nil {
+					stop()
+					return nil, nil, fmt.Errorf("starting the simulator: %w", err)
+				}
+				stops = append(stops, s)
+				one = url
+			}
+			if model == "" {
+				stop()
+				return nil, nil, usageErrorf("--model is required with a real backend")
+			}
+			c, err := rollout.NewClient(rollout.ClientOptions{
+				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
+				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN,
+			})
+			if err != nil {
+				stop()
+				return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
+			}
+			clients = append(clients, c)
+		}
+	}
+	if len(clients) == 0 {
+		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
+	}
+	b.model = model
+	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return pool, stop, nil
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+func init() {
+	register("label", command{summary: "label the steps of solutions with Monte-Carlo rollouts", run: runLabel})
+}
+
+// Limits on labeling input.
+const (
+	maxLineBytes = 64 << 20
+	maxN         = 1024
+)
+
+type labelFlags struct {
+	in, out    string
+	backend    backendFlags
+	n          int
+	strategy   string
+	seed       int64
+	temp, topP float64
+	maxTokens  int
+	stop       stringList
+	split      string
+	splitTag   string
+	maxSteps   int
+	reuse      bool
+	window     int
+	resume     bool
+	progress   string
+}
+
+func runLabel(ctx context.Context, e env, args []string) error {
+	var f labelFlags
+	fs := newFlagSet(e, "label", "--in FILE --backend URL|sim [flags]")
+	fs.StringVar(&f.in, "in", "-", "input JSONL, one problem per line ('-' is stdin)")
+	fs.StringVar(&f.out, "out", "-", "output JSONL, one labelled solution per line ('-' is stdout)")
+	f.backend.register(fs)
+	fs.IntVar(&f.n, "n", 8, "rollouts per step prefix")
+	fs.StringVar(&f.strategy, "strategy", "exhaustive", "labeling strategy: exhaustive or binary")
+	fs.Int64Var(&f.seed, "seed", 0, "job seed; every rollout's seed derives from it")
+	fs.Float64Var(&f.temp, "temperature", 0.7, "sampling temperature")
+	fs.Float64Var(&f.topP, "top-p", 1.0, "nucleus sampling top_p")
+	fs.IntVar(&f.maxTokens, "max-tokens", 1024, "tokens per rollout at most; a rollout cut off here counts as incorrect")
+	fs.Var(&f.stop, "stop", "stop string for rollouts (repeatable)")
+	fs.StringVar(&f.split, "split", "auto", "step splitting: auto, line, paragraph, step or tag")
+	fs.StringVar(&f.splitTag, "split-tag", "", "step tag for --split tag (default ки)")
+	fs.IntVar(&f.maxSteps, "max-steps", labeler.DefaultMaxSteps, "steps per solution at most")
+	fs.BoolVar(&f.reuse, "reuse", true, "count a rollout that reproduces the solution's next steps as a rollout from those prefixes too")
+	fs.IntVar(&f.window, "window", 256, "solutions labelled at once; identical prefixes among them are rolled out once")
+	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
+	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	strategy, err := labeler.ParseStrategy(f.strategy)
+	if err != nil {
+		return usageErrorf("--strategy: %v", err)
+	}
+	mode, err := labeler.ParseSplitMode(f.split)
+	if err != nil {
+		return usageErrorf("--split: %v", err)
+	}
+	switch {
+	case f.n < 1 || f.n > maxN:
+		return usageErrorf("--n must be between 1 and %d, got %d", maxN, f.n)
+	case f.maxTokens < 1:
+		return usageErrorf("--max-tokens must be at least 1, got %d", f.maxTokens)
+	case f.temp < 0:
+		return usageErrorf("--temperature must not be negative, got %g", f.temp)
+	case f.topP <= 0 || f.topP > 1:
+		return usageErrorf("--top-p must be in (0, 1], got %g", f.topP)
+	case f.resume && f.out == "-":
+		return usageErrorf("--resume needs --out FILE")
+	}
+	limits := labeler.InputLimits{SplitOptions: labeler.SplitOptions{Mode: mode, Tag: f.splitTag, MaxSteps: f.maxSteps}}
+
+	in, closeIn, err := openInput(e, f.in)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	out, done, err := openOutput(e, f.out, f.resume)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+
+	pool, stopBackends, err := f.backend.open()
+	if err != nil {
+		return err
+	}
+	defer stopBackends()
+
+	queue := rollout.NewMemQueue(0)
+	defer queue.Close()
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	worker := &rollout.Worker{
+		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,
+		Concurrency: f.backend.concurrency * len(pool.Backends()),
+	}
+	wctx, stopWorker := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = worker.Run(wctx) }()
+	defer func() { stopWorker(); wg.Wait() }()
+
+	src := &jsonlSource{r: newLineReader(in), limits: limits, skip: done}
+	bar := newProgress(e, f.progress, f.in)
+	start := time.Now()
+	var errorsSeen int
+	stats, err := rollout.RunJob(ctx, queue, grader, rollout.JobOptions{
+		ID: "label", Model: f.backend.model, Strategy: strategy, N: f.n, Seed: f.seed,
+		Params: rollout.SamplingParams{Temperature: f.temp, TopP: f.topP, MaxTokens: f.maxTokens, Stop: f.stop},
+		Reuse:  f.reuse, Window: f.window,
+		OnProgress: func(s rollout.JobStats) { bar.update(s) },
+	}, src, func(r labeler.Record) error {
+		if len(r.FailedSteps) > 0 {
+			errorsSeen++
+		}
+		return out.Write(r)
+	})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	cached := 0.0
+	if stats.PromptTokens > 0 {
+		cached = 100 * float64(stats.CachedTokens) / float64(stats.PromptTokens)
+	}
+	dest := f.out
+	if dest == "-" {
+		dest = "stdout"
+	}
+	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
+		stats.Solutions, stats.Steps, src.skipped, stats.Samples, stats.SharedSamples, stats.CompletionTokens, stats.PromptTokens, cached, secs, stats.FailedTasks, errorsSeen, dest)
+	return nil
+}
+
+// jsonlSource reads problems line by line and yields their prepared
+// solutions, skipping those already done.
+type jsonlSource struct {
+	r       *lineReader
+	limits  labeler.InputLimits
+	skip    map[solutionKey]bool
+	pending []labeler.PreparedSolution
+	skipped int
+}
+
+type solutionKey struct{ problem, solution string }
+
+func (s *jsonlSource) Next() (labeler.PreparedSolution, error) {
+	for len(s.pending) == 0 {
+		line, n, err := s.r.next()
+		if err != nil {
+			return labeler.PreparedSolution{}, err
+		}
+		var p labeler.Problem
+		if err := json.Unmarshal(line, &p); err != nil {
+			return labeler.PreparedSolution{}, fmt.Errorf("input line %d: %v", n, err)
+		}
+		sols, err := p.Prepare("line"+strconv.Itoa(n), s.limits)
+		if err != nil {
+			return labeler.PreparedSolution{}, fmt.Errorf("input line %d: %v", n, err)
+		}
+		for _, sol := range sols {
+			if s.skip[solutionKey{sol.ProblemID, sol.SolutionID}] {
+				s.skipped++
+				continue
+			}
+			s.pending = append(s.pending, sol)
+		}
+	}
+	sol := s.pending[0]
+	s.pending = s.pending[1:]
+	return sol, nil
+}
+
+// lineReader yields non-blank lines with their 1-based numbers.
+type lineReader struct {
+	sc *bufio.Scanner
+	n  int
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+	return &lineReader{sc: sc}
+}
+
+func (l *lineReader) next() ([]byte, int, error) {
+	for l.sc.Scan() {
+		l.n++
+		if line := l.sc.Bytes(); len(trimSpace(line)) > 0 {
+			return line, l.n, nil
+		}
+	}
+	if err := l.sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, l.n + 1, fmt.Errorf("input line %d is longer than the limit of %d bytes", l.n+1, maxLineBytes)
+		}
+		return nil, l.n, err
+	}
+	return nil, l.n, io.EOF
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func openInput(e env, path string) (io.Reader, func(), error) {
+	if path == "-" || path == "" {
+		return e.stdin, func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--in: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
