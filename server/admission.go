@@ -1,0 +1,27 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// admit is admission control: a new job is refused with RESOURCE_EXHAUSTED
+// while its model's work stream holds MaxQueuedTasks tasks or more (tasks
+// waiting and tasks out on lease), so that a backlog does not grow without
+// bound. A retry of a submitted request is answered without it.
+func (s *Server) admit(ctx context.Context, model string) error {
+	if s.opt.MaxQueuedTasks < 0 {
+		return nil
+	}
+	ps, err := s.q.Pending(ctx, model)
+	if err != nil {
+		return storageError(err)
+	}
+	if ps.Length >= int64(s.opt.MaxQueuedTasks) {
+		return status.Errorf(codes.ResourceExhausted,
+			"model %q has %d rollout tasks queued, at the limit of %d: retry later with the same request_id", model, ps.Length, s.opt.MaxQueuedTasks)
+	}
+	return nil
+}

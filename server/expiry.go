@@ -1,0 +1,60 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const expiryBatch = 256
+
+// expiryLoop cleans up after finished jobs whose time to live has passed:
+// their keys expired on their own; this drops their index entries and
+// deletes the queue's keys of the job for good (a worker that finished a
+// task of a cancelled job late may have re-created them). Every server
+// runs it; the steps are idempotent.
+func (s *Server) expiryLoop(ctx context.Context) {
+	t := time.NewTicker(min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.expire(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("expiring finished jobs", "error", err)
+		}
+	}
+}
+
+func (s *Server) expire(ctx context.Context) error {
+	for {
+		members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+			Key: expiryKey, Start: "-inf", Stop: strconv.FormatInt(nowMS(), 10), ByScore: true, Count: expiryBatch,
+		}).Result()
+		if err != nil || len(members) == 0 {
+			return err
+		}
+		for _, m := range members {
+			id, owner, _ := strings.Cut(m, " ")
+			if err := s.rdb.ZRem(ctx, indexKey(owner), id).Err(); err != nil {
+				return err
+			}
+			if validJobID(id) {
+				if err := s.q.ForgetJob(ctx, id, 0); err != nil {
+					return err
+				}
+			}
+			if err := s.rdb.ZRem(ctx, expiryKey, m).Err(); err != nil {
+				return err
+			}
+		}
+		if len(members) < expiryBatch {
+			return nil
+		}
+	}
+}

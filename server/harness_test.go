@@ -1,0 +1,322 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/redisq"
+	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
+	"github.com/shepherd-prm/shepherd/rollout/sim"
+)
+
+const simModel = "sim"
+
+// harness is a private Redis with rollout workers against the simulator,
+// and shepherd servers over bufconn.
+type harness struct {
+	t    *testing.T
+	rdb  redis.UniversalClient
+	qopt redisq.Options
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	rs := redistest.Start(t)
+	return newHarnessOn(t, redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64}))
+}
+
+func newHarnessOn(t *testing.T, rdb redis.UniversalClient) *harness {
+	t.Cleanup(func() { rdb.Close() })
+	return &harness{t: t, rdb: rdb, qopt: redisq.Options{LeaseTTL: 2 * time.Second, Block: 100 * time.Millisecond, MaxDeliveries: 3}}
+}
+
+// simPool starts a simulator and returns a backend pool on it.
+func simPool(t *testing.T, opt sim.Options) *rollout.Pool {
+	t.Helper()
+	opt.Model = simModel
+	hs := httptest.NewServer(sim.New(opt))
+	t.Cleanup(hs.Close)
+	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: simModel, Timeout: 5 * time.Second,
+		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond, MaxRetries: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+// startWorker runs a rollout worker on the Redis queue until the test ends.
+func (h *harness) startWorker(opt sim.Options) {
+	h.t.Helper()
+	pool := simPool(h.t, opt)
+	q := redisq.New(h.rdb, h.qopt)
+	w := &rollout.Worker{Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: simModel,
+		Concurrency: 32, DrainTimeout: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = w.Run(ctx) }()
+	h.t.Cleanup(func() { cancel(); q.Close(); wg.Wait() })
+}
+
+// testServer is a running Server and a client connected to it.
+type testServer struct {
+	*Server
+	client shepherdv1.ShepherdServiceClient
+	conn   *grpc.ClientConn
+	served chan struct{}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startServer starts a Server on the harness's Redis with quick test
+// timings; opt's non-zero fields override them.
+func (h *harness) startServer(opt Options) *testServer {
+	h.t.Helper()
+	opt.Redis = h.rdb
+	opt.Queue = h.qopt
+	if opt.LeaseTTL == 0 {
+		opt.LeaseTTL = time.Second
+	}
+	if opt.ProgressInterval == 0 {
+		opt.ProgressInterval = 50 * time.Millisecond
+	}
+	if opt.SnapshotInterval == 0 {
+		opt.SnapshotInterval = 50 * time.Millisecond
+	}
+	if opt.StreamBlock == 0 {
+		opt.StreamBlock = 100 * time.Millisecond
+	}
+	if opt.ShutdownTimeout == 0 {
+		opt.ShutdownTimeout = 2 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = quietLogger()
+	}
+	s, err := New(opt)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	ts := &testServer{Server: s, served: make(chan struct{})}
+	go func() {
+		defer close(ts.served)
+		if err := s.Serve(context.Background(), lis); err != nil {
+			h.t.Errorf("Serve: %v", err)
+		}
+	}()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ts.conn = conn
+	ts.client = shepherdv1.NewShepherdServiceClient(conn)
+	h.t.Cleanup(func() {
+		conn.Close()
+		ts.Shutdown(time.Second)
+		<-ts.served
+	})
+	return ts
+}
+
+// stop shuts the server down as a deploy would.
+func (ts *testServer) stop() {
+	ts.conn.Close()
+	ts.Shutdown(time.Second)
+	<-ts.served
+}
+
+func withToken(ctx context.Context, token string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// simProblems is a simulator data set as API problems and as the
+// embedded path's prepared solutions.
+func simProblems(t *testing.T, seed int64, problems, perProblem int) ([]*shepherdv1.Problem, []labeler.PreparedSolution) {
+	t.Helper()
+	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5})
+	var out []*shepherdv1.Problem
+	var prepared []labeler.PreparedSolution
+	for _, p := range ds {
+		pp := &shepherdv1.Problem{Id: p.ID, Question: p.Question, Answer: p.Answer}
+		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
+		for _, s := range p.Solutions {
+			pp.Solutions = append(pp.Solutions, &shepherdv1.Solution{Id: s.ID, Body: &shepherdv1.Solution_Text{Text: s.Text}})
+			lp.Solutions = append(lp.Solutions, labeler.SolutionInput{ID: s.ID, Text: s.Text})
+		}
+		sols, err := lp.Prepare(p.ID, labeler.InputLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pp)
+		prepared = append(prepared, sols...)
+	}
+	return out, prepared
+}
+
+type sliceSource struct{ sols []labeler.PreparedSolution }
+
+func (s *sliceSource) Next() (labeler.PreparedSolution, error) {
+	if len(s.sols) == 0 {
+		return labeler.PreparedSolution{}, io.EOF
+	}
+	sol := s.sols[0]
+	s.sols = s.sols[1:]
+	return sol, nil
+}
+
+// embeddedLabels labels solutions the way `shepherd label` does: an
+// in-process queue and worker.
+func embeddedLabels(t *testing.T, sols []labeler.PreparedSolution, opt rollout.JobOptions) []labeler.Record {
+	t.Helper()
+	ctx := testCtx(t)
+	q := rollout.NewMemQueue(0)
+	defer q.Close()
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	w := &rollout.Worker{Queue: q, Generator: simPool(t, sim.Options{}), Grader: grader, Model: simModel, Concurrency: 32}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = w.Run(wctx) }()
+	defer func() { stop(); wg.Wait() }()
+	opt.Model = simModel
+	var recs []labeler.Record
+	if _, err := rollout.RunJob(ctx, q, grader, opt, &sliceSource{sols: sols}, func(r labeler.Record) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// streamed is what a client collected from a label stream.
+type streamed struct {
+	records []*shepherdv1.LabelRecord
+	cursors []string
+	final   *shepherdv1.Job
+	snaps   int
+}
+
+// collect reads a StreamLabels stream to its end; stopAfter > 0 stops
+// reading (and cancels the call) after that many records.
+func collect(t *testing.T, ctx context.Context, c shepherdv1.ShepherdServiceClient, jobID, cursor string, stopAfter int) (streamed, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.StreamLabels(ctx, &shepherdv1.StreamLabelsRequest{JobId: jobID, Cursor: cursor})
+	if err != nil {
+		return streamed{}, err
+	}
+	var out streamed
+	for {
+		msg, err := st.Recv()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		switch e := msg.Event.(type) {
+		case *shepherdv1.StreamLabelsResponse_Record:
+			out.records = append(out.records, e.Record)
+			out.cursors = append(out.cursors, msg.Cursor)
+			if stopAfter > 0 && len(out.records) == stopAfter {
+				return out, nil
+			}
+		case *shepherdv1.StreamLabelsResponse_Job:
+			out.snaps++
+			if !isLive(e.Job.State) {
+				out.final = e.Job
+			}
+		}
+	}
+}
+
+func recordKey(problem, solution string) string { return problem + "/" + solution }
+
+// compareWithEmbedded checks that streamed records carry the labels the
+// embedded path computes.
+func compareWithEmbedded(t *testing.T, got []*shepherdv1.LabelRecord, want []labeler.Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	byKey := map[string]labeler.Record{}
+	for _, r := range want {
+		byKey[recordKey(r.ProblemID, r.SolutionID)] = r
+	}
+	seen := map[string]bool{}
+	for _, g := range got {
+		k := recordKey(g.ProblemId, g.SolutionId)
+		if seen[k] {
+			t.Fatalf("record %s received twice", k)
+		}
+		seen[k] = true
+		w, ok := byKey[k]
+		if !ok {
+			t.Fatalf("unexpected record %s", k)
+		}
+		p := recordProto(w)
+		if !equalInts(g.Rollouts, p.Rollouts) || !equalInts(g.CorrectRollouts, p.CorrectRollouts) || !equalBools(g.Labels, p.Labels) ||
+			g.FirstErrorStep != p.FirstErrorStep || g.OutcomeCorrect != p.OutcomeCorrect || len(g.SoftLabels) != len(p.SoftLabels) ||
+			g.Prompt != p.Prompt || len(g.Completions) != len(p.Completions) || g.Strategy != p.Strategy {
+			t.Errorf("record %s differs:\n got  %v\n want %v", k, g, p)
+		}
+	}
+}
+
+func equalInts(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func submitReq(id string, problems []*shepherdv1.Problem, spec *shepherdv1.JobSpec) *shepherdv1.SubmitJobRequest {
+	return &shepherdv1.SubmitJobRequest{RequestId: id, Model: simModel, Spec: spec, Problems: problems}
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// heartbeatLoop extends the leases of the jobs this server schedules at a
+// third of their TTL, so that two missed beats still leave them alive. A
+// lost lease (taken over after an expiry, or deleted when the job finished
+// or was cancelled elsewhere) stops the job's scheduler here; so does a
+// lease that could not be renewed for a whole TTL, since another server
+// may have adopted the job by then.
+func (s *Server) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(max(s.opt.LeaseTTL/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, r := range s.runningJobs() {
+			s.renew(ctx, r)
+		}
+	}
+}
+
+func (s *Server) renew(ctx context.Context, r *runner) {
+	ok, err := s.store.renewLease(ctx, r.jobID, r.token, s.opt.LeaseTTL)
+	r.mu.Lock()
+	last := r.renewed
+	if err == nil && ok {
+		r.renewed = time.Now()
+	}
+	r.mu.Unlock()
+	switch {
+	case err != nil && ctx.Err() == nil && time.Since(last) > s.opt.LeaseTTL:
+		s.log.Warn("job lease not renewed for a whole TTL; stopping its scheduler", "job", r.jobID, "error", err)
+		r.stop(false)
+	case err == nil && !ok:
+		s.log.Info("job lease lost; stopping its scheduler", "job", r.jobID)
+		r.stop(false)
+	}
+}

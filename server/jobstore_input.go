@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+)
+
+// storedProblem is one entry of a job's input list: a problem with its
+// solutions already split at submit, so that a resumed job labels exactly
+// the steps that were accepted.
+type storedProblem struct {
+	ID        string           `json:"id"`
+	Question  string           `json:"q"`
+	Gold      string           `json:"gold"`
+	Solutions []storedSolution `json:"s"`
+}
+
+type storedSolution struct {
+	ID    string   `json:"id"`
+	Text  string   `json:"text"`
+	Steps [][3]int `json:"steps"` // start, end, prefix end of each step in Text
+}
+
+// encodeProblem encodes the prepared solutions of one problem.
+func encodeProblem(sols []labeler.PreparedSolution) (string, error) {
+	if len(sols) == 0 {
+		return "", fmt.Errorf("problem without solutions")
+	}
+	p := storedProblem{ID: sols[0].ProblemID, Question: sols[0].Question, Gold: sols[0].Gold}
+	for _, s := range sols {
+		ss := storedSolution{ID: s.SolutionID, Text: s.Solution.Text, Steps: make([][3]int, len(s.Solution.Steps))}
+		for i, st := range s.Solution.Steps {
+			ss.Steps[i] = [3]int{st.Start, st.End, st.PrefixEnd}
+		}
+		p.Solutions = append(p.Solutions, ss)
+	}
+	b, err := json.Marshal(p)
+	return string(b), err
+}
+
+// decodeProblem rebuilds the prepared solutions of an input entry.
+func decodeProblem(data string) ([]labeler.PreparedSolution, error) {
+	var p storedProblem
+	if err := json.Unmarshal([]byte(data), &p); err != nil {
+		return nil, err
+	}
+	out := make([]labeler.PreparedSolution, len(p.Solutions))
+	for i, s := range p.Solutions {
+		sol := labeler.Solution{Text: s.Text, Steps: make([]labeler.Step, len(s.Steps))}
+		for k, r := range s.Steps {
+			if r[0] < 0 || r[0] > r[1] || r[1] > r[2] || r[2] > len(s.Text) {
+				return nil, fmt.Errorf("problem %s: solution %s: step %d has a bad range", p.ID, s.ID, k)
+			}
+			sol.Steps[k] = labeler.Step{Text: s.Text[r[0]:r[1]], Start: r[0], End: r[1], PrefixEnd: r[2]}
+		}
+		out[i] = labeler.PreparedSolution{ProblemID: p.ID, SolutionID: s.ID, Question: p.Question, Gold: p.Gold, Solution: sol}
+	}
+	return out, nil
+}
+
+// solutionKey names a solution within its job by position, so that
+// duplicate problem ids in one job cannot collide.
+func solutionKey(problem, solution int) string {
+	return strconv.Itoa(problem) + "/" + strconv.Itoa(solution)
+}
+
+// inputChunk is how many problems the source loads at once.
+const inputChunk = 32
+
+// storedSource replays a job's stored input as a rollout.Source, skipping
+// solutions whose record is committed already. The solutions it yields
+// carry their solutionKey as SolutionID; realID maps it back.
+type storedSource struct {
+	ctx   context.Context
+	st    *store
+	keys  jobKeys
+	total int64 // problems in the input
+	next  int64 // index of the next problem to load
+
+	pending []labeler.PreparedSolution
+
+	mu      sync.Mutex
+	ids     map[string]string // solution key -> solution id, until emitted
+	skipped int
+}
+
+func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSource, error) {
+	k := keysOfJob(jobID)
+	n, err := st.rdb.LLen(ctx, k.input).Result()
+	if err != nil {
+		return nil, fmt.Errorf("job %s: input: %w", jobID, err)
+	}
+	return &storedSource{ctx: ctx, st: st, keys: k, total: n, ids: map[string]string{}}, nil
+}
+
+// Next implements rollout.Source.
+func (s *storedSource) Next() (labeler.PreparedSolution, error) {
+	for len(s.pending) == 0 {
+		if s.next >= s.total {
+			return labeler.PreparedSolution{}, io.EOF
+		}
+		if err := s.load(); err != nil {
+			return labeler.PreparedSolution{}, err
+		}
+	}
+	sol := s.pending[0]
+	s.pending = s.pending[1:]
+	return sol, nil
+}
+
+// load reads the next chunk of problems and queues the solutions not done.
+func (s *storedSource) load() error {
+	from := s.next
+	entries, err := s.st.rdb.LRange(s.ctx, s.keys.input, from, from+inputChunk-1).Result()
+	if err != nil {
+		return fmt.Errorf("reading the job's input: %w", err)
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("reading the job's input: problem %d of %d is missing", from, s.total)
+	}
+	s.next += int64(len(entries))
+	var sols []labeler.PreparedSolution
+	var keys []any
+	for i, e := range entries {
+		ps, err := decodeProblem(e)
+		if err != nil {
+			return fmt.Errorf("reading the job's input: problem %d: %w", from+int64(i), err)
+		}
+		for j := range ps {
+			key := solutionKey(int(from)+i, j)
+			keys = append(keys, key)
+			sols = append(sols, ps[j])
+		}
+	}
+	done, err := s.st.rdb.SMIsMember(s.ctx, s.keys.done, keys...).Result()
+	if err != nil {
+		return fmt.Errorf("reading the job's done set: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, sol := range sols {
+		if done[i] {
+			s.skipped++
+			continue
+		}
+		key := keys[i].(string)
+		s.ids[key] = sol.SolutionID
+		sol.SolutionID = key
+		s.pending = append(s.pending, sol)
+	}
+	return nil
+}
+
+// realID returns the solution id of a solution key and forgets it.
+func (s *storedSource) realID(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.ids[key]
+	delete(s.ids, key)
+	return id, ok
+}

@@ -1,0 +1,37 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// progressLoop writes the counters of the jobs this server schedules, at
+// most once per ProgressInterval per job and only when they changed, so
+// that a busy job does not write Redis on every batch of results.
+func (s *Server) progressLoop(ctx context.Context) {
+	t := time.NewTicker(s.opt.ProgressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, r := range s.runningJobs() {
+			r.mu.Lock()
+			dirty := r.dirty
+			r.dirty = false
+			r.mu.Unlock()
+			if !dirty {
+				continue
+			}
+			pairs, err := s.counts(ctx, r.jobID, r.shared())
+			if err == nil {
+				err = s.store.progress(ctx, r.jobID, pairs)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("writing job progress", "job", r.jobID, "error", err)
+			}
+		}
+	}
+}

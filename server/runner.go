@@ -1,0 +1,285 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/redisq"
+)
+
+// runner schedules one job on this server while it holds the job's lease:
+// it runs rollout.RunJob over the Redis queue with the job's stored input
+// as the source (solutions already committed are skipped) and commits each
+// record with the emit script. It sets the job's terminal state when
+// RunJob returns, unless it was stopped (shutdown, lost lease, cancel).
+type runner struct {
+	s      *Server
+	jobID  string
+	token  string // lease owner token
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu         sync.Mutex
+	release    bool // release the lease when stopping
+	renewed    time.Time
+	stats      rollout.JobStats // of the current run
+	sharedBase int64            // shared rollouts counted before the current run
+	dirty      bool             // stats changed since the last progress write
+	firstFail  string           // cause of the first failed task seen
+}
+
+// tryStart takes a job's lease and starts scheduling it, unless this
+// server runs it already, is stopping or is at MaxRunningJobs.
+func (s *Server) tryStart(jobID string) bool {
+	s.mu.Lock()
+	full := s.opt.MaxRunningJobs > 0 && len(s.runners) >= s.opt.MaxRunningJobs
+	if s.stopping || full || s.runners[jobID] != nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.mu.Unlock()
+	token := s.opt.ID + "/" + randomHex(6)
+	ctx, cancel := context.WithTimeout(s.runCtx, 5*time.Second)
+	ok, err := s.store.acquireLease(ctx, jobID, token, s.opt.LeaseTTL)
+	cancel()
+	if err != nil || !ok {
+		if err != nil && s.runCtx.Err() == nil {
+			s.log.Warn("taking a job lease", "job", jobID, "error", err)
+		}
+		return false
+	}
+	rctx, rcancel := context.WithCancel(s.runCtx)
+	r := &runner{s: s, jobID: jobID, token: token, ctx: rctx, cancel: rcancel, done: make(chan struct{}), release: true, renewed: time.Now()}
+	s.mu.Lock()
+	if s.stopping || s.runners[jobID] != nil {
+		s.mu.Unlock()
+		rcancel()
+		_ = s.store.releaseLease(context.WithoutCancel(rctx), jobID, token)
+		return false
+	}
+	s.runners[jobID] = r
+	s.mu.Unlock()
+	go r.run()
+	return true
+}
+
+// stop makes the runner return soon, releasing its lease or not.
+func (r *runner) stop(release bool) {
+	r.mu.Lock()
+	r.release = release
+	r.mu.Unlock()
+	r.cancel()
+}
+
+func (r *runner) run() {
+	log := r.s.log.With("job", r.jobID)
+	defer func() {
+		r.mu.Lock()
+		release := r.release
+		r.mu.Unlock()
+		if release {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+			if err := r.s.store.releaseLease(ctx, r.jobID, r.token); err != nil {
+				log.Warn("releasing the job lease", "error", err)
+			}
+			cancel()
+		}
+		r.s.mu.Lock()
+		if r.s.runners[r.jobID] == r {
+			delete(r.s.runners, r.jobID)
+		}
+		r.s.mu.Unlock()
+		if r.s.opt.MaxRunningJobs > 0 {
+			select {
+			case r.s.adoptNow <- struct{}{}:
+			default:
+			}
+		}
+		r.cancel()
+		close(r.done)
+	}()
+	log.Info("scheduling job")
+	failures := 0
+	for round := 1; ; round++ {
+		err := r.runOnce()
+		switch {
+		case r.ctx.Err() != nil:
+			log.Info("stopped scheduling job")
+			return
+		case err == nil, errors.Is(err, errNotLive), errors.Is(err, errJobNotFound):
+			return
+		}
+		// An error while the job store is unreachable is the store's, not
+		// the job's: it does not count towards FAILED. (If the lease cannot
+		// be renewed meanwhile, the heartbeat stops this runner and the job
+		// is adopted again later.)
+		if perr := r.s.rdb.Ping(r.ctx).Err(); perr != nil {
+			log.Warn("job scheduler error with the job store unreachable; starting it again", "error", err, "ping", perr)
+		} else {
+			failures++
+			if failures >= r.s.opt.RunAttempts {
+				log.Error("job failed", "error", err, "attempts", failures)
+				if err := r.s.finishJob(r.ctx, r.jobID, shepherdv1.JobState_JOB_STATE_FAILED, err.Error(), r.shared()); err != nil {
+					log.Warn("recording the job's failure", "error", err)
+				}
+				return
+			}
+			log.Warn("job scheduler error; starting it again", "error", err, "attempt", failures)
+		}
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-time.After(time.Duration(min(round, 5)) * time.Second):
+		}
+	}
+}
+
+// runOnce runs the job's scheduler over what is left of the job and sets
+// its terminal state.
+func (r *runner) runOnce() error {
+	ctx := r.ctx
+	m, err := r.s.store.get(ctx, r.jobID)
+	if err != nil {
+		return err
+	}
+	if !isLive(m.State) {
+		return r.s.finalize(ctx, m)
+	}
+	if _, err := r.s.store.start(ctx, r.jobID); err != nil {
+		return err
+	}
+	src, err := newStoredSource(ctx, r.s.store, r.jobID)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.sharedBase, r.stats = m.SharedRollouts, rollout.JobStats{}
+	r.mu.Unlock()
+
+	// A queue of its own per run: its results cursor starts fresh, as a
+	// restarted scheduler's must (see redisq.Queue.Results).
+	q := redisq.New(r.s.rdb, r.s.opt.Queue)
+	defer q.Close()
+	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, jobOptions(m, r.s.opt.Window, r.onProgress), src,
+		func(rec labeler.Record) error {
+			key := rec.SolutionID
+			if id, ok := src.realID(key); ok {
+				rec.SolutionID = id
+			}
+			_, err := r.s.store.emit(ctx, r.jobID, key, rec)
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	return r.complete(ctx)
+}
+
+// complete sets the terminal state of a job whose every record is
+// committed: PARTIAL if some steps failed, else SUCCEEDED.
+func (r *runner) complete(ctx context.Context) error {
+	m, err := r.s.store.get(ctx, r.jobID)
+	if err != nil {
+		return err
+	}
+	stats, err := r.s.q.Stats(ctx, r.jobID)
+	if err != nil {
+		return err
+	}
+	state, errText := shepherdv1.JobState_JOB_STATE_SUCCEEDED, ""
+	if stats.TasksFailed > 0 || m.SolutionsFailed > 0 {
+		state = shepherdv1.JobState_JOB_STATE_PARTIAL
+		errText = fmt.Sprintf("%d rollout tasks failed permanently; %d of %d solutions have failed steps (see their failed_steps)",
+			stats.TasksFailed, m.SolutionsFailed, m.SolutionsTotal)
+		r.mu.Lock()
+		if r.firstFail != "" {
+			errText += "; first error: " + r.firstFail
+		}
+		r.mu.Unlock()
+	}
+	return r.s.finishJob(ctx, r.jobID, state, errText, r.shared())
+}
+
+func (r *runner) onProgress(st rollout.JobStats) {
+	r.mu.Lock()
+	r.stats = st
+	r.dirty = true
+	r.mu.Unlock()
+}
+
+// shared is the job's shared rollouts: those of earlier runs plus this
+// run's (a resumed job counts again the sharing among re-admitted
+// solutions, so this is approximate across restarts).
+func (r *runner) shared() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sharedBase + int64(r.stats.SharedSamples)
+}
+
+// watchedQueue notes the cause of the first failed task a job sees.
+type watchedQueue struct {
+	rollout.Queue
+	r *runner
+}
+
+func (w *watchedQueue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult, error) {
+	res, err := w.Queue.Results(ctx, jobID)
+	for _, tr := range res {
+		if tr.Failed {
+			w.r.mu.Lock()
+			if w.r.firstFail == "" {
+				w.r.firstFail = tr.Error
+			}
+			w.r.mu.Unlock()
+			break
+		}
+	}
+	return res, err
+}
+
+// finishJob moves a live job to a terminal state with its final counts
+// and finalizes it.
+func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobState, errText string, shared int64) error {
+	pairs, err := s.counts(ctx, jobID, shared)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.finish(ctx, jobID, to, errText, pairs); err != nil {
+		return err
+	}
+	m, err := s.store.get(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	return s.finalize(ctx, m)
+}
+
+// counts are a job's task, rollout and token counters as meta fields,
+// from the queue's per-job counters (exact across restarts).
+func (s *Server) counts(ctx context.Context, jobID string, shared int64) ([]any, error) {
+	st, err := s.q.Stats(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	enq, err := s.q.Enqueued(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		fTasksTotal, enq,
+		fTasksDone, st.TasksDone + st.TasksFailed,
+		fTasksFailed, st.TasksFailed,
+		fRollouts, st.Samples,
+		fSharedRollouts, shared,
+		fPromptTokens, st.PromptTokens,
+		fCompletionTokens, st.CompletionTokens,
+		fCachedTokens, st.CachedTokens,
+	}, nil
+}
