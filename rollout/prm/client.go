@@ -1,0 +1,462 @@
+package prm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/openai"
+)
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// BaseURL is the server's root, e.g. http://127.0.0.1:8000. vLLM serves
+	// the pooling API at /pooling, outside /v1, so a trailing /v1 (the form
+	// the generation backends are given in) is dropped: both
+	// http://h:8000 and http://h:8000/v1 post to http://h:8000/pooling.
+	BaseURL     string
+	Model       string        // the served reward model's name; required
+	APIKey      string        // sent as Authorization: Bearer
+	Timeout     time.Duration // per HTTP attempt, including reading the body; default DefaultTimeout
+	MaxRetries  int           // retries after the first attempt; default rollout.DefaultMaxRetries, negative = none
+	BackoffBase time.Duration // default rollout.DefaultBackoffBase
+	BackoffMax  time.Duration // default rollout.DefaultBackoffMax
+	// HTTPClient nil means a client with keep-alives and many idle
+	// connections per host.
+	HTTPClient *http.Client
+}
+
+// DefaultTimeout bounds one pooling request. A forward pass over a few
+// thousand tokens takes well under a second on a GPU; a long queue on the
+// server is what this waits for.
+const DefaultTimeout = 60 * time.Second
+
+// maxResponseBytes bounds a response body.
+const maxResponseBytes = 64 << 20
+
+// probabilitySlack is how far outside [0, 1] a probability may stray by
+// rounding (half-precision softmax outputs) before it is rejected.
+const probabilitySlack = 1e-3
+
+// Client scores solutions with a process reward model served by vLLM's
+// pooling API. It is safe for concurrent use.
+type Client struct {
+	base       string
+	endpoint   string
+	model      string
+	authHeader string
+	timeout    time.Duration
+	maxRetries int
+	backoff    rollout.Backoff
+	hc         *http.Client
+}
+
+// NewClient validates opt and returns a client.
+func NewClient(opt ClientOptions) (*Client, error) {
+	base, err := normaliseBaseURL(opt.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(opt.Model) == "" {
+		return nil, errors.New("prm: ClientOptions.Model is required (the served reward model)")
+	}
+	c := &Client{base: base, endpoint: base + "/pooling", model: opt.Model, timeout: opt.Timeout, hc: opt.HTTPClient}
+	switch {
+	case c.timeout < 0:
+		return nil, fmt.Errorf("prm: ClientOptions.Timeout must be >= 0, got %v", opt.Timeout)
+	case c.timeout == 0:
+		c.timeout = DefaultTimeout
+	}
+	switch c.maxRetries = opt.MaxRetries; {
+	case c.maxRetries == 0:
+		c.maxRetries = rollout.DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	c.backoff = rollout.Backoff{Base: opt.BackoffBase, Max: opt.BackoffMax}
+	if c.backoff.Base < 0 || c.backoff.Max < 0 {
+		return nil, errors.New("prm: ClientOptions.BackoffBase and BackoffMax must be >= 0")
+	}
+	if c.backoff.Base == 0 {
+		c.backoff.Base = rollout.DefaultBackoffBase
+	}
+	if c.backoff.Max == 0 {
+		c.backoff.Max = rollout.DefaultBackoffMax
+	}
+	if c.backoff.Max < c.backoff.Base {
+		return nil, fmt.Errorf("prm: ClientOptions.BackoffMax (%v) is below BackoffBase (%v)", c.backoff.Max, c.backoff.Base)
+	}
+	if opt.APIKey != "" {
+		c.authHeader = "Bearer " + opt.APIKey
+	}
+	if c.hc == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 1024
+		t.MaxIdleConnsPerHost = 256
+		t.IdleConnTimeout = 90 * time.Second
+		c.hc = &http.Client{Transport: t}
+	}
+	return c, nil
+}
+
+func normaliseBaseURL(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", errors.New("prm: ClientOptions.BaseURL is required (the server root, e.g. http://127.0.0.1:8000)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: %w", raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: scheme must be http or https", raw)
+	case u.Host == "":
+		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: missing host", raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: must not carry a query or fragment", raw)
+	}
+	s = strings.TrimRight(s, "/")
+	s = strings.TrimSuffix(s, "/v1")
+	return strings.TrimRight(s, "/"), nil
+}
+
+// BaseURL returns the server root requests go to (no trailing slash).
+func (c *Client) BaseURL() string { return c.base }
+
+// Model returns the reward model's name.
+func (c *Client) Model() string { return c.model }
+
+// APIError is a permanent error, or the last error once retries are
+// exhausted, from a reward model server. Its semantics mirror
+// rollout.APIError: Permanent means retrying the same request cannot
+// succeed.
+type APIError struct {
+	Server    string // base URL
+	Status    int    // HTTP status of the last attempt; 0 if no response arrived (or the request was invalid)
+	Message   string // the server's message, or a description of the failure
+	Permanent bool   // a 4xx other than 408/429, an invalid request, or an answer that does not fit the layout
+	Attempts  int    // HTTP attempts made
+	Err       error  // the last underlying cause
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("prm: ")
+	b.WriteString(e.Server)
+	if e.Status != 0 {
+		b.WriteString(": ")
+		b.WriteString(strconv.Itoa(e.Status))
+		if t := http.StatusText(e.Status); t != "" {
+			b.WriteString(" ")
+			b.WriteString(t)
+		}
+	}
+	if !e.Permanent {
+		fmt.Fprintf(&b, ": giving up after %d attempts", e.Attempts)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is (or wraps) an APIError that retrying
+// cannot fix.
+func IsPermanent(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.Permanent
+}
+
+func (c *Client) invalid(format string, a ...any) error {
+	err := fmt.Errorf(format, a...)
+	return &APIError{Server: c.base, Message: err.Error(), Permanent: true, Err: err}
+}
+
+// ScoreSteps scores the steps of one solution: it renders question and
+// steps in layout, posts them, and returns the probability of the
+// layout's positive class at each step tag, in step order. A response with
+// another number of rows than steps is a permanent error that says how
+// many it expected and got (the model is not served with step pooling for
+// this layout's tag, or it tokenizes the tag differently).
+func (c *Client) ScoreSteps(ctx context.Context, layout Layout, question string, steps []string) ([]float64, error) {
+	layout = layout.orDefault()
+	input, err := layout.Render(question, steps)
+	if err != nil {
+		return nil, c.invalid("prm: %v", err)
+	}
+	rows, err := c.Pool(ctx, []string{input})
+	if err != nil {
+		return nil, err
+	}
+	return c.stepProbabilities(rows[0], len(steps), layout.PositiveIndex)
+}
+
+func (c *Client) stepProbabilities(rows [][]float64, steps, positive int) ([]float64, error) {
+	if len(rows) != steps {
+		return nil, c.permanent(http.StatusOK, fmt.Sprintf("expected %d step scores (one per step tag), got %d: is the model served with step pooling for this layout's step tag?", steps, len(rows)))
+	}
+	out := make([]float64, steps)
+	for k, row := range rows {
+		if positive >= len(row) {
+			return nil, c.permanent(http.StatusOK, fmt.Sprintf("step %d: the model returned %d classes, the positive class index is %d", k, len(row), positive))
+		}
+		p := row[positive]
+		if math.IsNaN(p) || p < -probabilitySlack || p > 1+probabilitySlack {
+			return nil, c.permanent(http.StatusOK, fmt.Sprintf("step %d: %v is not a probability (does the server apply softmax to the reward head?)", k, p))
+		}
+		out[k] = min(1, max(0, p))
+	}
+	return out, nil
+}
+
+func (c *Client) permanent(status int, msg string) error {
+	return &APIError{Server: c.base, Status: status, Message: msg, Permanent: true, Attempts: 1, Err: errors.New(msg)}
+}
+
+// Pool posts inputs to /pooling and returns each input's rows, in input
+// order. Transient failures (429 and 503 honouring Retry-After, other 5xx,
+// 408, timeouts, connection errors, truncated or invalid JSON, a response
+// that does not answer every input) are retried with capped, jittered
+// exponential backoff; other 4xx are permanent and carry the server's
+// message.
+func (c *Client) Pool(ctx context.Context, inputs []string) ([][][]float64, error) {
+	if len(inputs) == 0 {
+		return nil, c.invalid("prm: no input")
+	}
+	body, err := json.Marshal(PoolingRequest{Model: c.model, Input: inputs})
+	if err != nil {
+		return nil, c.invalid("prm: encoding request: %v", err)
+	}
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, err)
+		}
+		rows, o := c.attempt(ctx, body, len(inputs))
+		switch {
+		case o.kind == ok:
+			return rows, nil
+		case o.kind == canceled:
+			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, ctx.Err())
+		case o.kind == permanent:
+			return nil, &APIError{Server: c.base, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
+		case i >= c.maxRetries:
+			return nil, &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
+		}
+		if err := sleep(ctx, c.retryDelay(i, o.retryAfter)); err != nil {
+			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, err)
+		}
+	}
+}
+
+// retryDelay is the wait before retry i: the server's Retry-After as a
+// floor plus up to 10% jitter, else the jittered backoff.
+func (c *Client) retryDelay(i int, retryAfter time.Duration) time.Duration {
+	if retryAfter <= 0 {
+		return c.backoff.Delay(i)
+	}
+	retryAfter = min(retryAfter, rollout.MaxRetryAfter)
+	return retryAfter + time.Duration(rand.Int64N(int64(retryAfter/10)+1))
+}
+
+type outcomeKind int
+
+const (
+	ok outcomeKind = iota
+	transient
+	permanent
+	canceled
+)
+
+type outcome struct {
+	kind       outcomeKind
+	status     int
+	retryAfter time.Duration
+	message    string
+	err        error
+}
+
+func (c *Client) attempt(ctx context.Context, body []byte, n int) ([][][]float64, outcome) {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, outcome{kind: permanent, message: err.Error(), err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if c.authHeader != "" {
+		req.Header.Set("Authorization", c.authHeader)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.transportFailure(ctx, actx, err)
+	}
+	defer resp.Body.Close()
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	o := outcome{status: resp.StatusCode}
+	if resp.StatusCode/100 != 2 {
+		o.message = errorMessage(data, resp.StatusCode)
+		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
+		switch {
+		case ctx.Err() != nil:
+			o.kind, o.err = canceled, ctx.Err()
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+			o.kind = transient
+			o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		default:
+			o.kind = permanent
+		}
+		return nil, o
+	}
+	if readErr != nil {
+		fo := c.transportFailure(ctx, actx, readErr)
+		fo.status = resp.StatusCode
+		return nil, fo
+	}
+	o.kind = transient
+	if len(data) > maxResponseBytes {
+		o.message = fmt.Sprintf("response body larger than %d bytes", maxResponseBytes)
+		o.err = errors.New(o.message)
+		return nil, o
+	}
+	var r PoolingResponse
+	if err := json.Unmarshal(data, &r); err != nil {
+		o.message = "invalid JSON response: " + err.Error()
+		o.err = fmt.Errorf("invalid JSON response: %w", err)
+		return nil, o
+	}
+	rows, err := decodeRows(r, n)
+	if err != nil {
+		var pe permanentError
+		if errors.As(err, &pe) {
+			o.kind = permanent
+		}
+		o.message, o.err = err.Error(), err
+		return nil, o
+	}
+	o.kind = ok
+	return rows, o
+}
+
+// permanentError marks a response that is well-formed but can never fit:
+// asking again gets the same answer.
+type permanentError struct{ error }
+
+// decodeRows checks that the response answers inputs 0..n-1 exactly once
+// and decodes each answer's rows.
+func decodeRows(r PoolingResponse, n int) ([][][]float64, error) {
+	if len(r.Data) != n {
+		return nil, fmt.Errorf("response has %d outputs for %d inputs", len(r.Data), n)
+	}
+	items := slices.Clone(r.Data)
+	slices.SortStableFunc(items, func(a, b PoolingData) int { return a.Index - b.Index })
+	out := make([][][]float64, n)
+	for i, it := range items {
+		if it.Index != i {
+			return nil, fmt.Errorf("response output indices are not 0..%d (found index %d at position %d)", n-1, it.Index, i)
+		}
+		raw := bytes.TrimSpace(it.Data)
+		switch {
+		case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+			return nil, fmt.Errorf("data[%d] has no \"data\"", i)
+		case raw[0] == '"':
+			return nil, permanentError{fmt.Errorf("data[%d] is base64-encoded; the client asks for floats", i)}
+		}
+		var rows [][]float64
+		if err := json.Unmarshal(raw, &rows); err != nil {
+			var flat []float64
+			if json.Unmarshal(raw, &flat) == nil {
+				return nil, permanentError{fmt.Errorf("data[%d] is a flat vector of %d numbers, not one row of class probabilities per step tag: serve the reward model with step pooling (see the package documentation)", i, len(flat))}
+			}
+			return nil, fmt.Errorf("data[%d]: %v", i, err)
+		}
+		out[i] = rows
+	}
+	return out, nil
+}
+
+// transportFailure classifies an error that left no usable response:
+// the caller's cancellation ends the request, anything else (the attempt's
+// deadline, a refused or reset connection, a body cut short) is retried.
+func (c *Client) transportFailure(ctx, actx context.Context, err error) outcome {
+	switch {
+	case ctx.Err() != nil:
+		return outcome{kind: canceled, message: err.Error(), err: ctx.Err()}
+	case actx.Err() != nil:
+		msg := fmt.Sprintf("no complete response within %v", c.timeout)
+		return outcome{kind: transient, message: msg, err: fmt.Errorf("%s: %w", msg, err)}
+	}
+	return outcome{kind: transient, message: err.Error(), err: err}
+}
+
+// errorMessage extracts the server's message from an error body, falling
+// back to a trimmed snippet of the body, then to the status text.
+func errorMessage(data []byte, status int) string {
+	var eb openai.ErrorBody
+	if json.Unmarshal(data, &eb) == nil {
+		if m := strings.TrimSpace(eb.Text()); m != "" {
+			return m
+		}
+	}
+	s := strings.Join(strings.Fields(string(data)), " ")
+	const maxSnippet = 300
+	if len(s) > maxSnippet {
+		s = strings.ToValidUTF8(s[:maxSnippet], "") + "…"
+	}
+	if s == "" {
+		s = http.StatusText(status)
+	}
+	return s
+}
+
+// parseRetryAfter reads a Retry-After header (delay-seconds or an HTTP
+// date); zero when absent or malformed, capped at rollout.MaxRetryAfter.
+func parseRetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(h, 64); err == nil {
+		if secs < 0 || math.IsNaN(secs) {
+			return 0
+		}
+		if secs >= rollout.MaxRetryAfter.Seconds() {
+			return rollout.MaxRetryAfter
+		}
+		d = time.Duration(secs * float64(time.Second))
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, rollout.MaxRetryAfter))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

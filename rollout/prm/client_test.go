@@ -1,0 +1,390 @@
+package prm_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout/prm"
+)
+
+// poolingServer is a fake vLLM pooling server. Each request is passed to
+// handle with its 0-based arrival number; handle may answer itself (and
+// return true) or leave it to rows, which gives the rows of the one input.
+type poolingServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	inputs   []string
+	models   []string
+	paths    []string
+	auth     []string
+	attempts atomic.Int32
+	handle   func(w http.ResponseWriter, i int) bool
+	rows     func(input string) [][]float64
+}
+
+func newPoolingServer(t testing.TB, rows func(input string) [][]float64, handle func(w http.ResponseWriter, i int) bool) *poolingServer {
+	t.Helper()
+	ps := &poolingServer{rows: rows, handle: handle}
+	ps.Server = httptest.NewServer(http.HandlerFunc(ps.serve))
+	t.Cleanup(ps.Close)
+	return ps
+}
+
+func (ps *poolingServer) serve(w http.ResponseWriter, r *http.Request) {
+	i := int(ps.attempts.Add(1) - 1)
+	raw, _ := io.ReadAll(r.Body)
+	var req struct {
+		Model string `json:"model"`
+		Input any    `json:"input"`
+	}
+	_ = json.Unmarshal(raw, &req)
+	input, _ := req.Input.(string)
+	ps.mu.Lock()
+	ps.inputs = append(ps.inputs, input)
+	ps.models = append(ps.models, req.Model)
+	ps.paths = append(ps.paths, r.URL.Path)
+	ps.auth = append(ps.auth, r.Header.Get("Authorization"))
+	ps.mu.Unlock()
+	if ps.handle != nil && ps.handle(w, i) {
+		return
+	}
+	writePooling(w, req.Model, ps.rows(input))
+}
+
+// writePooling answers with vLLM's pooling response for one input.
+func writePooling(w http.ResponseWriter, model string, rows [][]float64) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"id": "pool-1", "object": "list", "created": 1730000000, "model": model,
+		"data":  []map[string]any{{"index": 0, "object": "pooling", "data": rows}},
+		"usage": map[string]any{"prompt_tokens": 10, "total_tokens": 10, "completion_tokens": 0},
+	})
+}
+
+func (ps *poolingServer) input(i int) string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.inputs[i]
+}
+
+// fixedRows answers every input with the given [p0, p1] rows.
+func fixedRows(rows ...[]float64) func(string) [][]float64 {
+	return func(string) [][]float64 { return rows }
+}
+
+func newClient(t testing.TB, base string, opt prm.ClientOptions) *prm.Client {
+	t.Helper()
+	opt.BaseURL = base
+	if opt.Model == "" {
+		opt.Model = "prm-7b"
+	}
+	if opt.BackoffBase == 0 {
+		opt.BackoffBase = time.Millisecond
+		opt.BackoffMax = 5 * time.Millisecond
+	}
+	c, err := prm.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const question = "Janet has 3 apples and buys 4 more. How many apples does she have?"
+
+var steps = []string{"She starts with 3 apples.", "3 + 4 = 7.\nSo she has 7.", `The answer is \boxed{7}.`}
+
+func TestScoreClientLayoutsSendExactInput(t *testing.T) {
+	rows := [][]float64{{0.9, 0.1}, {0.25, 0.75}, {0.5, 0.5}}
+	for _, c := range []struct {
+		layout prm.Layout
+		want   string
+		scores []float64
+	}{
+		{
+			layout: prm.MathShepherd,
+			want:   question + " She starts with 3 apples. ки\n3 + 4 = 7.\nSo she has 7. ки\nThe answer is \\boxed{7}. ки",
+			scores: []float64{0.9, 0.25, 0.5},
+		},
+		{
+			layout: prm.QwenPRM,
+			want: "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n" +
+				"<|im_start|>user\n" + question + "<|im_end|>\n" +
+				"<|im_start|>assistant\nShe starts with 3 apples.<extra_0>3 + 4 = 7.\nSo she has 7.<extra_0>The answer is \\boxed{7}.<extra_0><|im_end|><|endoftext|>",
+			scores: []float64{0.1, 0.75, 0.5},
+		},
+		{
+			layout: prm.Custom(" <step>", 1),
+			want:   question + "\nShe starts with 3 apples. <step>\n3 + 4 = 7.\nSo she has 7. <step>\nThe answer is \\boxed{7}. <step>",
+			scores: []float64{0.1, 0.75, 0.5},
+		},
+	} {
+		t.Run(string(c.layout.Name), func(t *testing.T) {
+			ps := newPoolingServer(t, fixedRows(rows...), nil)
+			cl := newClient(t, ps.URL+"/v1", prm.ClientOptions{APIKey: "secret"})
+			got, err := cl.ScoreSteps(context.Background(), c.layout, question, steps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in := ps.input(0); in != c.want {
+				t.Errorf("input\n got %q\nwant %q", in, c.want)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.scores) {
+				t.Errorf("scores %v, want %v", got, c.scores)
+			}
+			if ps.paths[0] != "/pooling" || ps.models[0] != "prm-7b" || ps.auth[0] != "Bearer secret" {
+				t.Errorf("path %q model %q auth %q", ps.paths[0], ps.models[0], ps.auth[0])
+			}
+		})
+	}
+}
+
+func TestScoreClientBaseURLForms(t *testing.T) {
+	ps := newPoolingServer(t, fixedRows([]float64{0.5, 0.5}), nil)
+	for _, base := range []string{ps.URL, ps.URL + "/", ps.URL + "/v1", ps.URL + "/v1/"} {
+		cl := newClient(t, base, prm.ClientOptions{})
+		if cl.BaseURL() != ps.URL {
+			t.Errorf("%s: base %s", base, cl.BaseURL())
+		}
+		if _, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, "q", []string{"s"}); err != nil {
+			t.Errorf("%s: %v", base, err)
+		}
+	}
+	for _, p := range ps.paths {
+		if p != "/pooling" {
+			t.Errorf("path %q", p)
+		}
+	}
+	for _, bad := range []string{"", "ftp://x", "http://", "http://h/?q=1"} {
+		if _, err := prm.NewClient(prm.ClientOptions{BaseURL: bad, Model: "m"}); err == nil {
+			t.Errorf("base %q accepted", bad)
+		}
+	}
+	if _, err := prm.NewClient(prm.ClientOptions{BaseURL: ps.URL}); err == nil {
+		t.Error("missing model accepted")
+	}
+}
+
+func TestScoreClientWrongCountIsPermanent(t *testing.T) {
+	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.8, 0.2}), nil)
+	cl := newClient(t, ps.URL, prm.ClientOptions{})
+	_, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	if err == nil || !strings.Contains(err.Error(), "expected 3 step scores (one per step tag), got 2") {
+		t.Fatalf("error %v", err)
+	}
+	if !prm.IsPermanent(err) || ps.attempts.Load() != 1 {
+		t.Errorf("permanent %v after %d attempts", prm.IsPermanent(err), ps.attempts.Load())
+	}
+}
+
+func TestScoreClientPermanent4xxCarriesMessage(t *testing.T) {
+	const msg = "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens."
+	ps := newPoolingServer(t, nil, func(w http.ResponseWriter, _ int) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error": {"message": %q, "type": "BadRequestError", "param": null, "code": 400}}`, msg)
+		return true
+	})
+	cl := newClient(t, ps.URL, prm.ClientOptions{})
+	_, err := cl.ScoreSteps(context.Background(), prm.QwenPRM, question, steps)
+	var ae *prm.APIError
+	if !errors.As(err, &ae) || !ae.Permanent || ae.Status != 400 || ae.Message != msg || ae.Attempts != 1 {
+		t.Fatalf("error %#v", err)
+	}
+	if !strings.Contains(err.Error(), msg) || ps.attempts.Load() != 1 {
+		t.Errorf("%v after %d attempts", err, ps.attempts.Load())
+	}
+}
+
+func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
+	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3}), func(w http.ResponseWriter, i int) bool {
+		switch i {
+		case 0:
+			http.Error(w, "upstream crashed", http.StatusInternalServerError)
+		case 1:
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			return false
+		}
+		return true
+	})
+	cl := newClient(t, ps.URL, prm.ClientOptions{})
+	got, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[0.9 0.6 0.7]" || ps.attempts.Load() != 3 {
+		t.Errorf("scores %v after %d attempts", got, ps.attempts.Load())
+	}
+	if ps.input(0) != ps.input(2) {
+		t.Error("a retry sent another input")
+	}
+}
+
+func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
+	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3}), func(w http.ResponseWriter, i int) bool {
+		if i == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"id": "pool-1", "object": "list", "data": [{"index": 0, "object": "pooling", "data": [[0.9, 0.`)
+			return true
+		}
+		return false
+	})
+	cl := newClient(t, ps.URL, prm.ClientOptions{})
+	got, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || ps.attempts.Load() != 2 {
+		t.Errorf("scores %v after %d attempts", got, ps.attempts.Load())
+	}
+
+	// Truncated every time: a transient failure that outlasts the retries.
+	always := newPoolingServer(t, nil, func(w http.ResponseWriter, _ int) bool {
+		_, _ = io.WriteString(w, `{"data": [`)
+		return true
+	})
+	cl = newClient(t, always.URL, prm.ClientOptions{MaxRetries: 2})
+	_, err = cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	var ae *prm.APIError
+	if !errors.As(err, &ae) || ae.Permanent || ae.Attempts != 3 || !strings.Contains(ae.Message, "invalid JSON") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestScoreClientHonoursRetryAfter(t *testing.T) {
+	ps := newPoolingServer(t, fixedRows([]float64{0.5, 0.5}), func(w http.ResponseWriter, i int) bool {
+		if i == 0 {
+			w.Header().Set("Retry-After", "0.3")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	cl := newClient(t, ps.URL, prm.ClientOptions{})
+	start := time.Now()
+	if _, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, "q", []string{"s"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("retried after %v, before Retry-After", d)
+	}
+}
+
+func TestScoreClientRetriesTimeouts(t *testing.T) {
+	ps := newPoolingServer(t, fixedRows([]float64{0.5, 0.5}), func(w http.ResponseWriter, i int) bool {
+		if i == 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return false
+	})
+	cl := newClient(t, ps.URL, prm.ClientOptions{Timeout: 100 * time.Millisecond})
+	if _, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, "q", []string{"s"}); err != nil {
+		t.Fatal(err)
+	}
+	if ps.attempts.Load() != 2 {
+		t.Errorf("%d attempts", ps.attempts.Load())
+	}
+}
+
+func TestScoreClientRejectsBadAnswersAndInputs(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		data string
+		want string
+	}{
+		{"logits", `[[2.5, -1.0]]`, "not a probability"},
+		{"flat vector", `[0.1, 0.9]`, "flat vector"},
+		{"too few classes", `[[1.0]]`, "positive class index is 1"},
+		{"base64", `"AAAA"`, "base64"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ps := newPoolingServer(t, nil, func(w http.ResponseWriter, _ int) bool {
+				fmt.Fprintf(w, `{"object": "list", "data": [{"index": 0, "object": "pooling", "data": %s}], "usage": {}}`, c.data)
+				return true
+			})
+			cl := newClient(t, ps.URL, prm.ClientOptions{})
+			_, err := cl.ScoreSteps(context.Background(), prm.QwenPRM, "q", []string{"s"})
+			if err == nil || !strings.Contains(err.Error(), c.want) || !prm.IsPermanent(err) || ps.attempts.Load() != 1 {
+				t.Fatalf("error %v (permanent %v, %d attempts)", err, prm.IsPermanent(err), ps.attempts.Load())
+			}
+		})
+	}
+
+	ps := newPoolingServer(t, fixedRows([]float64{0.5, 0.5}), nil)
+	cl := newClient(t, ps.URL, prm.ClientOptions{})
+	for _, c := range []struct {
+		layout   prm.Layout
+		question string
+		steps    []string
+		want     string
+	}{
+		{prm.MathShepherd, "q", []string{"a ки b"}, "step 0 contains the step tag"},
+		{prm.QwenPRM, "q<extra_0>", []string{"a"}, "question contains the step tag"},
+		{prm.MathShepherd, "q", nil, "no steps"},
+		{prm.Custom("", 0), "q", []string{"a"}, "step tag must not be empty"},
+		{prm.Layout{Name: prm.LayoutQwenPRM, StepTag: "<extra_0>", PositiveIndex: 0}, "q", []string{"a"}, "positive index"},
+	} {
+		_, err := cl.ScoreSteps(context.Background(), c.layout, c.question, c.steps)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !prm.IsPermanent(err) {
+			t.Errorf("%v %q %q: error %v", c.layout, c.question, c.steps, err)
+		}
+	}
+	if ps.attempts.Load() != 0 {
+		t.Errorf("invalid inputs sent %d requests", ps.attempts.Load())
+	}
+}
+
+func TestScoreClientCancel(t *testing.T) {
+	ps := newPoolingServer(t, nil, func(w http.ResponseWriter, _ int) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	cl := newClient(t, ps.URL, prm.ClientOptions{BackoffBase: 50 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxRetries: 100})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
+	defer cancel()
+	_, err := cl.ScoreSteps(ctx, prm.MathShepherd, "q", []string{"s"})
+	if !errors.Is(err, context.DeadlineExceeded) || prm.IsPermanent(err) {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestScoreParseLayout(t *testing.T) {
+	for _, c := range []struct {
+		name, tag string
+		pos       int
+		want      prm.Layout
+		err       string
+	}{
+		{"", "", -1, prm.MathShepherd, ""},
+		{"math-shepherd", "", -1, prm.MathShepherd, ""},
+		{"Qwen-PRM", "", -1, prm.QwenPRM, ""},
+		{"custom", "<s>", 2, prm.Custom("<s>", 2), ""},
+		{"custom", "", 0, prm.Layout{}, "needs a step tag"},
+		{"custom", "<s>", -1, prm.Layout{}, "needs the positive class index"},
+		{"custom", strings.Repeat("x", 65), 0, prm.Layout{}, "more than the limit of 64"},
+		{"qwen-prm", "<s>", -1, prm.Layout{}, "applies to layout custom only"},
+		{"math-shepherd", "", 1, prm.Layout{}, "applies to layout custom only"},
+		{"orm", "", -1, prm.Layout{}, "unknown layout"},
+	} {
+		got, err := prm.ParseLayout(c.name, c.tag, c.pos)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("ParseLayout(%q, %q, %d) error %v, want %q", c.name, c.tag, c.pos, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseLayout(%q, %q, %d) = %v, %v", c.name, c.tag, c.pos, got, err)
+		}
+	}
+}

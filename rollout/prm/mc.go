@@ -1,0 +1,154 @@
+package prm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+// scoreMC measures every step's soft label with rollouts: an in-process
+// labeling job (MemQueue, one Worker on s.Generator, RunJob with the
+// exhaustive strategy) over the distinct step lists. Rollouts are graded
+// against the gold answer when there is one; without one, against the
+// majority answer of rollouts from the question alone (see
+// referenceAnswer). It returns the step scores per distinct step list
+// (NaN where the rollouts failed) and the answer they were graded against.
+func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGold bool, opt MCOptions, uniq []labeler.Solution, st *ScoreStats) ([][]float64, string, error) {
+	g := s.grader
+	problemID := strings.TrimSpace(in.ID)
+	if problemID == "" {
+		problemID = "question"
+	}
+	if !hasGold {
+		ref, samples, err := s.referenceAnswer(ctx, in.Question, problemID, opt)
+		st.Rollouts += samples
+		if err != nil {
+			return nil, "", err
+		}
+		gold = ref
+	}
+
+	q := rollout.NewMemQueue(0)
+	defer q.Close()
+	w := &rollout.Worker{
+		Queue: q, Generator: s.Generator, Grader: g, Model: opt.Model,
+		Concurrency: s.concurrency(),
+		// Once the job is over nothing waits for a straggler's result.
+		DrainTimeout: time.Millisecond,
+	}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(wctx) })
+	defer func() { stop(); wg.Wait() }()
+
+	sols := make([]labeler.PreparedSolution, len(uniq))
+	for u, sol := range uniq {
+		sols[u] = labeler.PreparedSolution{ProblemID: problemID, SolutionID: strconv.Itoa(u), Question: in.Question, Gold: gold, Solution: sol}
+	}
+	out := make([][]float64, len(uniq))
+	stats, err := rollout.RunJob(ctx, q, g, rollout.JobOptions{
+		ID: "score", Model: opt.Model, Strategy: labeler.Exhaustive, N: opt.N, Seed: opt.Seed,
+		Params: opt.Params, Reuse: opt.Reuse, Window: len(uniq),
+	}, &sliceSource{sols: sols}, func(r labeler.Record) error {
+		u, err := strconv.Atoi(r.SolutionID)
+		if err != nil || u < 0 || u >= len(out) {
+			return fmt.Errorf("prm: unexpected solution id %q in the MC job", r.SolutionID)
+		}
+		out[u] = recordScores(r)
+		return nil
+	})
+	st.Rollouts += stats.Samples
+	st.FailedTasks += stats.FailedTasks
+	if err != nil {
+		return nil, "", fmt.Errorf("prm: MC rollouts: %w", err)
+	}
+	for u := range out {
+		if out[u] == nil {
+			return nil, "", fmt.Errorf("prm: MC rollouts: no labels for step list %d", u)
+		}
+	}
+	return out, gold, nil
+}
+
+// recordScores turns a label record into step scores: the soft label
+// where measured (the last step's is the candidate's own graded outcome),
+// NaN where the rollouts failed, the hard label elsewhere.
+func recordScores(r labeler.Record) []float64 {
+	failed := map[int]bool{}
+	for _, k := range r.FailedSteps {
+		failed[k] = true
+	}
+	out := make([]float64, len(r.Labels))
+	for k := range out {
+		switch {
+		case failed[k]:
+			out[k] = math.NaN()
+		case r.SoftLabels[k] != nil:
+			out[k] = *r.SoftLabels[k]
+		case r.Labels[k]:
+			out[k] = 1
+		}
+	}
+	return out
+}
+
+// referenceAnswer stands in for a missing gold answer: it samples
+// ReferenceN rollouts from the question alone (the empty prefix) and returns the
+// answer most of them reach, answers grouped by the grader's equivalence,
+// ties to the answer first reached. Rollouts cut off by max_tokens do not
+// vote. This is self-consistency's answer, so a step's score becomes the
+// share of its continuations that agree with what the policy most often
+// concludes on its own.
+func (s *Scorer) referenceAnswer(ctx context.Context, question, routeKey string, opt MCOptions) (string, int, error) {
+	res, err := s.Generator.Generate(ctx, rollout.GenerateRequest{
+		Question: question, Prefix: "", N: opt.ReferenceN, Seed: questionSeed(opt.Seed, question),
+		Params: opt.Params, RouteKey: routeKey,
+	})
+	if err != nil {
+		return "", 0, fmt.Errorf("prm: MC rollouts from the question (to find a reference answer without a gold one): %w", err)
+	}
+	answers := make([]string, len(res.Samples))
+	for i, smp := range res.Samples {
+		if smp.FinishReason == "length" {
+			continue
+		}
+		answers[i], _ = labeler.ExtractAnswer(smp.Text)
+	}
+	groups := labeler.GroupAnswers(answers, s.grader.Equivalent)
+	m := labeler.Majority(groups)
+	if m < 0 {
+		return "", len(res.Samples), errors.New(`prm: MC mode without a gold answer: none of the rollouts from the question reached a final answer; give "answer"`)
+	}
+	return groups[m].Answer, len(res.Samples), nil
+}
+
+// questionSeed derives the seed of the reference rollouts from the job
+// seed and the question, below 2^31 with room for sample indices.
+func questionSeed(seed int64, question string) int64 {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(seed))
+	h := sha256.Sum256(append(b[:], "reference\x00"+question...))
+	return int64(binary.BigEndian.Uint64(h[:8]) % (1<<31 - 1<<20))
+}
+
+type sliceSource struct{ sols []labeler.PreparedSolution }
+
+func (s *sliceSource) Next() (labeler.PreparedSolution, error) {
+	if len(s.sols) == 0 {
+		return labeler.PreparedSolution{}, io.EOF
+	}
+	sol := s.sols[0]
+	s.sols = s.sols[1:]
+	return sol, nil
+}
