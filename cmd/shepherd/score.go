@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/prm"
+	"github.com/shepherd-prm/shepherd/rollout/prm/prmsim"
+)
+
+func init() {
+	register("score", command{summary: "score candidate solutions step by step with a process reward model or rollouts, and pick the best", run: runScore})
+}
+
+// maxScoreLinesInFlight bounds the questions scored at once; the requests
+// they make are bounded by --concurrency.
+const maxScoreLinesInFlight = 256
+
+type scoreFlags struct {
+	in, out       string
+	prmURL        string
+	backend       backendFlags
+	layout        string
+	stepTag       string
+	positiveIndex int
+	aggregate     string
+	mode          string
+	split         string
+	splitTag      string
+	maxSteps      int
+	maxCandidates int
+	n             int
+	seed          int64
+	temp, topP    float64
+	maxTokens     int
+	reuse         bool
+}
+
+func runScore(ctx context.Context, e env, args []string) error {
+	var f scoreFlags
+	fs := newFlagSet(e, "score", "--in FILE (--prm URL|sim [--model NAME] | --mode mc --backend URL|sim) [flags]")
+	fs.StringVar(&f.in, "in", "-", `input JSONL, one {"id", "question", "answer" (optional), "candidates": [text | {"id", "text"} | {"id", "steps"}]} per line ('-' is stdin)`)
+	fs.StringVar(&f.out, "out", "-", "output JSONL, one result per input line, in order ('-' is stdout)")
+	fs.StringVar(&f.prmURL, "prm", "", "prm mode: root URL of a reward model served by vLLM's pooling API (a trailing /v1 is fine), or 'sim' for the built-in simulated PRM")
+	// --model, --concurrency, --api-key, --timeout and --max-retries serve
+	// both modes: the reward model and its requests in prm mode, the
+	// policy model and its rollouts in mc mode.
+	f.backend.register(fs)
+	fs.Lookup("model").Usage = `served model name: the reward model in prm mode (default "` + prmsim.DefaultModel + `" with --prm sim), the policy model in mc mode (default "sim" with --backend sim)`
+	fs.Lookup("concurrency").Usage = "requests in flight at most: PRM requests in prm mode, rollout requests per backend in mc mode"
+	fs.Lookup("api-key").Usage = "bearer token for the reward model or inference servers (default $OPENAI_API_KEY)"
+	for _, name := range []string{"backend", "api", "prompt-template", "max-n"} {
+		fs.Lookup(name).Usage = "mc mode: " + fs.Lookup(name).Usage
+	}
+	fs.StringVar(&f.layout, "layout", string(prm.LayoutMathShepherd), "prm mode: how the reward model reads steps: math-shepherd, qwen-prm or custom")
+	fs.StringVar(&f.stepTag, "step-tag", "", "--layout custom: the text after every step, where the model scores it")
+	fs.IntVar(&f.positiveIndex, "positive-index", -1, `--layout custom: index of the "step is good" class in the model's per-step output`)
+	fs.StringVar(&f.aggregate, "aggregate", "min", "how step scores become a candidate's score: min, prod, last or mean")
+	fs.StringVar(&f.mode, "mode", "prm", "where step scores come from: prm (a reward model) or mc (Monte-Carlo rollouts on --backend)")
+	fs.StringVar(&f.split, "split", "auto", "step splitting of candidate texts: auto, line, paragraph, step or tag")
+	fs.StringVar(&f.splitTag, "split-tag", "", "step tag for --split tag (default ки)")
+	fs.IntVar(&f.maxSteps, "max-steps", labeler.DefaultMaxSteps, "steps per candidate at most")
+	fs.IntVar(&f.maxCandidates, "max-candidates", prm.DefaultMaxCandidates, "candidates per question at most")
+	fs.IntVar(&f.n, "n", prm.DefaultMCRollouts, "mc mode: rollouts per step prefix")
+	fs.Int64Var(&f.seed, "seed", 0, "mc mode: seed every rollout's seed derives from")
+	fs.Float64Var(&f.temp, "temperature", 0.7, "mc mode: sampling temperature")
+	fs.Float64Var(&f.topP, "top-p", 1.0, "mc mode: nucleus sampling top_p")
+	fs.IntVar(&f.maxTokens, "max-tokens", prm.DefaultMCMaxTokens, "mc mode: tokens per rollout at most")
+	fs.BoolVar(&f.reuse, "reuse", true, "mc mode: count a rollout that reproduces a candidate's next steps as a rollout from those prefixes too")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	if f.backend.concurrency < 1 {
+		return usageErrorf("--concurrency must be at least 1, got %d", f.backend.concurrency)
+	}
+	if f.maxCandidates < 1 {
+		return usageErrorf("--max-candidates must be at least 1, got %d", f.maxCandidates)
+	}
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	scorer := &prm.Scorer{Grader: grader, Concurrency: f.backend.concurrency, MaxCandidates: f.maxCandidates}
+	switch opts.Mode {
+	case prm.ModePRM:
+		client, stop, err := f.openPRM(opts.Layout)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		scorer.PRM = client
+	case prm.ModeMC:
+		pool, stop, err := f.backend.open()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		scorer.Generator = pool
+		opts.MC.Model = f.backend.model
+	}
+
+	in, closeIn, err := openInput(e, f.in)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	w, commit, abort, err := gradeOpenOut(e, f.out)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := scoreStream(ctx, in, w, scorer, grader, opts, f.backend.concurrency)
+	if err == nil {
+		err = commit()
+	} else {
+		abort()
+	}
+	if err != nil {
+		return err
+	}
+	dest := f.out
+	if dest == "-" || dest == "" {
+		dest = "stdout"
+	}
+	work := fmt.Sprintf("%d PRM requests", st.prmRequests)
+	if opts.Mode == prm.ModeMC {
+		work = fmt.Sprintf("%d rollouts, %d failed tasks", st.rollouts, st.failedTasks)
+	}
+	acc := ""
+	if st.withGold > 0 {
+		acc = fmt.Sprintf("; of %d with a gold answer, correct: best-of-N %d, weighted %d, majority %d", st.withGold, st.bestCorrect, st.weightedCorrect, st.majorityCorrect)
+	}
+	fmt.Fprintf(e.stderr, "scored %d questions (%d candidates, %d distinct; %s) in %.1fs%s; scores in %s\n",
+		st.questions, st.candidates, st.unique, work, time.Since(start).Seconds(), acc, dest)
+	return nil
+}
+
+// options turns the flags into scoring options, checking that the flags
+// of one mode are not given in the other.
+func (f *scoreFlags) options() (prm.ScoreOptions, error) {
+	var o prm.ScoreOptions
+	mode, err := prm.ParseMode(f.mode)
+	if err != nil {
+		return o, usageErrorf("--mode: %v", err)
+	}
+	o.Mode = mode
+	if o.Aggregation, err = labeler.ParseAggregation(f.aggregate); err != nil {
+		return o, usageErrorf("--aggregate: %v", err)
+	}
+	split, err := labeler.ParseSplitMode(f.split)
+	if err != nil {
+		return o, usageErrorf("--split: %v", err)
+	}
+	o.Split = labeler.SplitOptions{Mode: split, Tag: f.splitTag, MaxSteps: f.maxSteps}
+	switch mode {
+	case prm.ModePRM:
+		if len(f.backend.backends) > 0 {
+			return o, usageErrorf("--backend applies to --mode mc; a reward model is given with --prm")
+		}
+		if f.prmURL == "" {
+			return o, usageErrorf("--prm is required in prm mode (the reward model server's URL, or sim)")
+		}
+		if o.Layout, err = prm.ParseLayout(f.layout, f.stepTag, f.positiveIndex); err != nil {
+			return o, usageErrorf("--layout: %v", err)
+		}
+	case prm.ModeMC:
+		if f.prmURL != "" {
+			return o, usageErrorf("--prm applies to --mode prm; rollouts run on --backend")
+		}
+		switch {
+		case f.n < 1 || f.n > prm.MaxMCRollouts:
+			return o, usageErrorf("--n must be between 1 and %d, got %d", prm.MaxMCRollouts, f.n)
+		case f.maxTokens < 1:
+			return o, usageErrorf("--max-tokens must be at least 1, got %d", f.maxTokens)
+		case f.temp < 0:
+			return o, usageErrorf("--temperature must not be negative, got %g", f.temp)
+		case f.topP <= 0 || f.topP > 1:
+			return o, usageErrorf("--top-p must be in (0, 1], got %g", f.topP)
+		}
+		o.MC = prm.MCOptions{N: f.n, Seed: f.seed, Reuse: f.reuse,
+			Params: rollout.SamplingParams{Temperature: f.temp, TopP: f.topP, MaxTokens: f.maxTokens}}
+	}
+	return o, nil
+}
+
+// openPRM builds the reward model client, starting the simulated PRM for
+// 'sim'. The returned stop function shuts down what it started.
+func (f *scoreFlags) openPRM(layout prm.Layout) (*prm.Client, func(), error) {
+	url, model, stop := f.prmURL, f.backend.model, func() {}
+	if url == "sim" {
+		if model == "" {
+			model = prmsim.DefaultModel
+		}
+		u, s, err := prmsim.Start(prmsim.Options{Model: model, Layout: layout})
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the simulated PRM: %w", err)
+		}
+		url, stop = u, s
+	} else if model == "" {
+		return nil, nil, usageErrorf("--model is required with a real --prm (the served reward model's name)")
+	}
+	key := f.backend.apiKey
+	if key == "" {
+		key = os.Getenv("OPENAI_API_KEY")
+	}
+	c, err := prm.NewClient(prm.ClientOptions{BaseURL: url, Model: model, APIKey: key, Timeout: f.backend.timeout, MaxRetries: f.backend.maxRetries})
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("--prm %s: %w", url, err)
+	}
+	return c, stop, nil
+}
+
+type scoreStats struct {
+	questions, candidates, unique      int
+	prmRequests, rollouts, failedTasks int
+	withGold, bestCorrect              int
+	weightedCorrect, majorityCorrect   int
+}
+
+// scoreItem is one input line on its way through the pipeline: a parse
+// error, or a Score call whose outcome arrives on done.
+type scoreItem struct {
+	line int
+	id   string
+	gold *string
+	err  error
+	done chan scoreOutcome
+}
+
+type scoreOutcome struct {
+	res prm.ScoreResult
+	err error
+}
+
+// scoreStream scores every line of r and writes the results to w in input
+// order. Lines are parsed in order; up to inflight questions are scored at
+// once (their requests bounded by the scorer's concurrency). The first
+// bad line or failed question stops the run with an error naming the line.
+func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc *prm.Scorer, g *labeler.Grader, opts prm.ScoreOptions, inflight int) (scoreStats, error) {
+	var st scoreStats
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inflight = min(max(inflight, 1), maxScoreLinesInFlight)
+	order := make(chan *scoreItem, inflight)
+	go func() {
+		defer close(order)
+		lr := newLineReader(r)
+		for {
+			line, n, err := lr.next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			it := &scoreItem{line: n}
+			var in prm.ScoreInput
+			in.Options = opts
+			if err == nil {
+				if err = json.Unmarshal(line, &in); err != nil {
+					err = fmt.Errorf("input line %d: %v", n, err)
+				}
+			}
+			if err != nil {
+				it.err = err
+				select {
+				case order <- it:
+				case <-ctx.Done():
+				}
+				return
+			}
+			if strings.TrimSpace(in.ID) == "" {
+				in.ID = "line" + strconv.Itoa(n)
+			}
+			it.id, it.gold, it.done = in.ID, in.Answer, make(chan scoreOutcome, 1)
+			select {
+			case order <- it:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				res, err := sc.Score(ctx, in)
+				it.done <- scoreOutcome{res, err}
+			}()
+		}
+	}()
+
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	var werr error
+	for it := range order {
+		if werr != nil {
+			continue // drain so the reader can finish
+		}
+		if it.err != nil {
+			werr = it.err
+			cancel()
+			continue
+		}
+		var out scoreOutcome
+		select {
+		case out = <-it.done:
+		case <-ctx.Done():
+			werr = ctx.Err()
+			continue
+		}
+		if out.err != nil {
+			werr = fmt.Errorf("input line %d (%s): %w", it.line, it.id, out.err)
+			cancel()
+			continue
+		}
+		if err := enc.Encode(out.res); err != nil {
+			werr = fmt.Errorf("writing output: %w", err)
+			cancel()
+			continue
+		}
+		st.add(out.res, it.gold, g)
+	}
+	return st, werr
+}
+
+func (st *scoreStats) add(res prm.ScoreResult, gold *string, g *labeler.Grader) {
+	st.questions++
+	st.candidates += res.Stats.Candidates
+	st.unique += res.Stats.Unique
+	st.prmRequests += res.Stats.PRMRequests
+	st.rollouts += res.Stats.Rollouts
+	st.failedTasks += res.Stats.FailedTasks
+	if gold == nil {
+		return
+	}
+	st.withGold++
+	ga := labeler.GoldAnswer(*gold)
+	if res.BestCorrect != nil && *res.BestCorrect {
+		st.bestCorrect++
+	}
+	if a := res.WeightedBestAnswer; a != nil && g.Equivalent(ga, *a) {
+		st.weightedCorrect++
+	}
+	if a := res.MajorityAnswer; a != nil && g.Equivalent(ga, *a) {
+		st.majorityCorrect++
+	}
+}
