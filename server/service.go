@@ -185,5 +185,13 @@ func (v *service) Score(ctx context.Context, r *shepherdv1.ScoreRequest) (*sheph
 	if v.s.opt.Scorer == nil {
 		return nil, status.Error(codes.Unimplemented, "scoring is not enabled on this server")
 	}
+	// The scorer sees the effective spec: defaults filled in and every
+	// limit of the labeling path checked.
+	spec, err := v.s.effectiveSpec(r.GetSpec())
+	if err != nil {
+		return nil, err
+	}
+	r = proto.Clone(r).(*shepherdv1.ScoreRequest)
+	r.Spec = spec
 	return v.s.opt.Scorer.Score(ctx, r)
 }
