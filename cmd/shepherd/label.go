@@ -42,6 +42,8 @@ type labelFlags struct {
 	window     int
 	resume     bool
 	progress   string
+	export     exportFlags // --format and the other output format flags (export.go)
+	imp        importFlags // --in-format, --gold-from (import.go)
 }
 
 func runLabel(ctx context.Context, e env, args []string) error {
@@ -64,6 +66,8 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.window, "window", 256, "solutions labelled at once; identical prefixes among them are rolled out once")
 	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	f.export.register(fs, labeler.FormatRecord)
+	f.imp.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,6 +91,9 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	case f.resume && f.out == "-":
 		return usageErrorf("--resume needs --out FILE")
 	}
+	if err := f.export.check(f.out, f.resume); err != nil {
+		return err
+	}
 	limits := labeler.InputLimits{SplitOptions: labeler.SplitOptions{Mode: mode, Tag: f.splitTag, MaxSteps: f.maxSteps}}
 
 	in, closeIn, err := openInput(e, f.in)
@@ -94,11 +101,21 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer closeIn()
+	in, stopImport, err := f.imp.wrap(ctx, in)
+	if err != nil {
+		return err
+	}
+	defer stopImport()
 	out, done, err := openOutput(e, f.out, f.resume)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
+	sink, err := f.export.sink(out)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
 
 	pool, stopBackends, err := f.backend.open()
 	if err != nil {
@@ -132,10 +149,13 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		if len(r.FailedSteps) > 0 {
 			errorsSeen++
 		}
-		return out.Write(r)
+		return sink.Write(r)
 	})
 	bar.finish()
 	if err != nil {
+		return err
+	}
+	if err := sink.Close(); err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+)
+
+func init() {
+	register("export", command{summary: "convert label records into a PRM trainer's format (trl, math-shepherd, openrlhf, chat; JSONL or Parquet)", run: runExport})
+}
+
+// exportFlags are the output format flags of export and label. The formats
+// themselves are described in labeler/formats.go and parquet.go.
+type exportFlags struct {
+	format, task, placeholder, rewardTokens string
+	soft, parquet                           bool
+
+	// set by check
+	f         labeler.Format
+	opt       labeler.ExportOptions
+	toParquet bool
+}
+
+func (x *exportFlags) register(fs *flag.FlagSet, def labeler.Format) {
+	fs.StringVar(&x.format, "format", string(def), "output format: record (shepherd's label records), trl (TRL prompt/completions/labels), math-shepherd (input/label with ки and +/-), openrlhf (input/value) or chat (messages); the trainer formats leave out solutions with failed steps")
+	fs.BoolVar(&x.soft, "soft", false, "trl, openrlhf: soft labels, the share of rollouts reaching the gold answer (the hard label as 1 or 0 where it was inferred, not measured)")
+	fs.BoolVar(&x.parquet, "parquet", false, "write Parquet instead of JSONL (implied by an --out ending in .parquet)")
+	fs.StringVar(&x.task, "task", "", "math-shepherd: the \"task\" field of every row (GSM8K, MATH); left out when empty")
+	fs.StringVar(&x.placeholder, "placeholder-token", "", "openrlhf: the placeholder written after every step; train with the same --placeholder_token (default ки)")
+	fs.StringVar(&x.rewardTokens, "reward-tokens", "", "openrlhf, chat: the label tokens of a correct and an incorrect step, space-separated; train with the same --reward_tokens (default \"+ -\")")
+}
+
+// check validates the flags. out is the --out path; resume is whether the
+// output is appended to (label --resume), which only label records allow.
+func (x *exportFlags) check(out string, resume bool) error {
+	f, err := labeler.ParseFormat(x.format)
+	if err != nil {
+		return usageErrorf("--format: %v", err)
+	}
+	opt := labeler.ExportOptions{Soft: x.soft, Task: x.task, StepTag: x.placeholder}
+	switch {
+	case x.soft && f != labeler.FormatTRL && f != labeler.FormatOpenRLHF:
+		return usageErrorf("--soft: the %s format carries label tokens or records, not soft labels (use --format trl or openrlhf)", f)
+	case x.task != "" && f != labeler.FormatMathShepherd:
+		return usageErrorf("--task applies to --format math-shepherd only")
+	case x.placeholder != "" && f != labeler.FormatOpenRLHF:
+		return usageErrorf("--placeholder-token applies to --format openrlhf only (math-shepherd always uses %s)", labeler.MathShepherdTag)
+	case x.rewardTokens != "" && f != labeler.FormatOpenRLHF && f != labeler.FormatChat:
+		return usageErrorf("--reward-tokens applies to --format openrlhf and chat only (math-shepherd always uses + and -)")
+	}
+	if x.rewardTokens != "" {
+		t := strings.Fields(x.rewardTokens)
+		if len(t) != 2 {
+			return usageErrorf("--reward-tokens wants two tokens, for a correct and an incorrect step (\"+ -\"), got %q", x.rewardTokens)
+		}
+		opt.Good, opt.Bad = t[0], t[1]
+	}
+	if err := opt.Check(f); err != nil {
+		return usageErrorf("--format %s: %v", f, err)
+	}
+	x.toParquet = x.parquet || strings.HasSuffix(strings.ToLower(out), ".parquet")
+	switch {
+	case x.toParquet && f == labeler.FormatRecord:
+		return usageErrorf("Parquet output (--parquet, or an --out ending in .parquet) takes --format trl, math-shepherd, openrlhf or chat")
+	case resume && f != labeler.FormatRecord:
+		return usageErrorf("--resume needs --format record: only label records say which solutions are done (label, then shepherd export)")
+	}
+	x.f, x.opt = f, opt
+	return nil
+}
+
+// exportSink converts records and writes the rows. Records with failed
+// steps have no label there, so the trainer formats leave them out.
+type exportSink struct {
+	f       labeler.Format
+	opt     labeler.ExportOptions
+	rows    rowWriter
+	written int
+	failed  int // records left out for their failed steps
+}
+
+// sink returns the exporting writer on top of out; check must have passed.
+func (x *exportFlags) sink(out *recordWriter) (*exportSink, error) {
+	s := &exportSink{f: x.f, opt: x.opt, rows: jsonRows{out}}
+	if x.toParquet {
+		pw, err := newParquetWriter(out.w, x.f, x.opt)
+		if err != nil {
+			return nil, err
+		}
+		s.rows = pw
+	}
+	return s, nil
+}
+
+// Write exports one record.
+func (s *exportSink) Write(r labeler.Record) error {
+	row, err := labeler.Export(r, s.f, s.opt)
+	if errors.Is(err, labeler.ErrFailedSteps) {
+		s.failed++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.rows.Write(row); err != nil {
+		return err
+	}
+	s.written++
+	return nil
+}
+
+// Close finishes the output (a Parquet footer); it may be called again.
+func (s *exportSink) Close() error { return s.rows.Close() }
+
+// jsonRows writes rows as JSON lines.
+type jsonRows struct{ w *recordWriter }
+
+func (j jsonRows) Write(row any) error { return j.w.Write(row) }
+func (jsonRows) Close() error          { return nil }
+
+// createOutput opens path for writing whole: rows go to a temporary file
+// beside it that commit renames into place, so a failed run leaves no half
+// written output (and an existing file untouched). "-" is stdout.
+func createOutput(e env, path string) (w *recordWriter, commit func() error, abort func(), err error) {
+	if path == "-" || path == "" {
+		return newRecordWriter(e.stdout, nil), func() error { return nil }, func() {}, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	w = newRecordWriter(f, f)
+	done := false
+	commit = func() error {
+		done = true
+		err := f.Chmod(0o644)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), path)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("--out %s: %w", path, err)
+		}
+		return nil
+	}
+	abort = func() {
+		if !done {
+			done = true
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	return w, commit, abort, nil
+}
+
+func runExport(ctx context.Context, e env, args []string) error {
+	var x exportFlags
+	var in, out string
+	fs := newFlagSet(e, "export", "--in labels.jsonl --format trl|math-shepherd|openrlhf|chat [--out FILE[.parquet]] [flags]")
+	fs.StringVar(&in, "in", "-", "label records, JSONL as shepherd label writes them ('-' is stdin)")
+	fs.StringVar(&out, "out", "-", "output file ('-' is stdout), written whole or not at all")
+	x.register(fs, labeler.FormatTRL)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := x.check(out, false); err != nil {
+		return err
+	}
+	r, closeIn, err := openInput(e, in)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	w, commit, abort, err := createOutput(e, out)
+	if err != nil {
+		return err
+	}
+	defer abort()
+	sink, err := x.sink(w)
+	if err != nil {
+		return err
+	}
+	lines := newLineReader(r)
+	for {
+		line, n, err := lines.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("--in: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var rec labeler.Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return fmt.Errorf("--in line %d: not a label record: %v", n, err)
+		}
+		if err := sink.Write(rec); err != nil {
+			return fmt.Errorf("--in line %d: %w", n, err)
+		}
+	}
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	kind := "JSONL"
+	if x.toParquet {
+		kind = "Parquet"
+	}
+	dest := out
+	if dest == "-" || dest == "" {
+		dest = "stdout"
+	}
+	fmt.Fprintf(e.stderr, "exported %d records as %s %s (%d left out for failed steps); rows in %s\n", sink.written, x.f, kind, sink.failed, dest)
+	return nil
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+)
+
+func init() {
+	register("import", command{summary: "convert a data set (GSM8K, MATH, ProcessBench, PRM800K, Math-Shepherd) into labeling input", run: runImport})
+}
+
+// importFlags are the input format flags of import and label. The
+// importers and their decisions are described in labeler/importers.go.
+type importFlags struct {
+	format   string
+	goldFrom stringList
+}
+
+func (m *importFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.format, "in-format", "jsonl", "layout of --in: jsonl (shepherd's labeling input), gsm8k, math (or math500), processbench, prm800k or math-shepherd; a file may be JSONL or one JSON array")
+	fs.Var(&m.goldFrom, "gold-from", "JSONL or JSON-array `FILE` of gold answers for rows that carry none, matched by id, then by question; the GSM8K and MATH test files serve as they are (repeatable)")
+}
+
+// options parses the input format and loads the gold answers.
+func (m *importFlags) options(ctx context.Context) (labeler.InputFormat, labeler.ImportOptions, error) {
+	f, err := labeler.ParseInputFormat(m.format)
+	if err != nil {
+		return "", labeler.ImportOptions{}, usageErrorf("--in-format: %v", err)
+	}
+	var opt labeler.ImportOptions
+	if len(m.goldFrom) > 0 {
+		opt.Gold = labeler.NewGoldIndex()
+	}
+	for _, path := range m.goldFrom {
+		if path == "-" || path == "" {
+			return "", opt, usageErrorf("--gold-from wants a file")
+		}
+		r, closeIn, err := openInput(env{}, path)
+		if err != nil {
+			return "", opt, fmt.Errorf("--gold-from %s: %w", path, err)
+		}
+		err = readRows(ctx, r, func(row []byte, n int, what string) error {
+			if err := opt.Gold.Add(row); err != nil {
+				return fmt.Errorf("%s %d: %v", what, n, err)
+			}
+			return nil
+		})
+		closeIn()
+		if err != nil {
+			return "", opt, fmt.Errorf("--gold-from %s: %w", path, err)
+		}
+	}
+	return f, opt, nil
+}
+
+// rowID names the problem of the n-th row when the row has no id: "line<n>"
+// for shepherd's own input (as label names it), else "<format>-<n>".
+func rowID(f labeler.InputFormat, n int) string {
+	if f == labeler.InputJSONL {
+		return "line" + strconv.Itoa(n)
+	}
+	return labeler.RowID(f, n)
+}
+
+// readRows calls fn with every row of r, a JSONL file or one JSON array,
+// and its number: the line number in JSONL (what is "line"), the 1-based
+// element number in an array ("element").
+func readRows(ctx context.Context, r io.Reader, fn func(row []byte, n int, what string) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipped := 0 // lines before the first non-blank byte
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c == '\n' {
+			skipped++
+		}
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		if err := br.UnreadByte(); err != nil {
+			return err
+		}
+		if c == '[' {
+			return readArray(ctx, br, fn)
+		}
+		break
+	}
+	lines := newLineReader(br)
+	for {
+		line, n, err := lines.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(line, n+skipped, "line"); err != nil {
+			return err
+		}
+	}
+}
+
+func readArray(ctx context.Context, r io.Reader, fn func(row []byte, n int, what string) error) error {
+	dec := json.NewDecoder(r)
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	for n := 1; dec.More(); n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("element %d: %v", n, err)
+		}
+		if len(raw) > maxLineBytes {
+			return fmt.Errorf("element %d is longer than the limit of %d bytes", n, maxLineBytes)
+		}
+		if err := fn(raw, n, "element"); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("the JSON array is not closed: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON array")
+	}
+	return nil
+}
+
+// wrap returns the labeling input read from in: in itself for plain input,
+// else the imported problems streamed as JSONL. stop releases the
+// converting goroutine.
+func (m *importFlags) wrap(ctx context.Context, in io.Reader) (r io.Reader, stop func(), err error) {
+	f, opt, err := m.options(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f == labeler.InputJSONL && opt.Gold == nil {
+		return in, func() {}, nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		enc := json.NewEncoder(pw)
+		enc.SetEscapeHTML(false)
+		pw.CloseWithError(readRows(ctx, in, func(row []byte, n int, _ string) error {
+			im, err := labeler.Import(f, row, rowID(f, n), opt)
+			if err != nil {
+				return err
+			}
+			return enc.Encode(im.Problem)
+		}))
+	}()
+	return pr, func() { pr.Close() }, nil
+}
+
+func runImport(ctx context.Context, e env, args []string) error {
+	var m importFlags
+	var in, out string
+	var skip bool
+	fs := newFlagSet(e, "import", "--in-format gsm8k|math|processbench|prm800k|math-shepherd --in FILE [--gold-from FILE] [--out FILE]")
+	fs.StringVar(&in, "in", "-", "data set file, JSONL or one JSON array ('-' is stdin)")
+	fs.StringVar(&out, "out", "-", "labeling input JSONL for shepherd label ('-' is stdout), written whole or not at all")
+	m.register(fs)
+	fs.BoolVar(&skip, "skip-unusable", false, "leave out rows without a gold answer or a solution instead of failing (the count is reported)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	f, opt, err := m.options(ctx)
+	if err != nil {
+		return err
+	}
+	r, closeIn, err := openInput(e, in)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	w, commit, abort, err := createOutput(e, out)
+	if err != nil {
+		return err
+	}
+	defer abort()
+	var rows, skipped int
+	var firstSkip error
+	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}
+	err = readRows(ctx, r, func(row []byte, n int, what string) error {
+		rows++
+		im, err := labeler.Import(f, row, rowID(f, n), opt)
+		if skip && errors.Is(err, labeler.ErrUnusable) {
+			skipped++
+			if firstSkip == nil {
+				firstSkip = err
+			}
+			return nil
+		}
+		if err == nil {
+			_, err = im.Problem.Prepare(rowID(f, n), check)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %d: %w", what, n, err)
+		}
+		return w.Write(im.Problem)
+	})
+	if err != nil {
+		return fmt.Errorf("--in: %w", err)
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	dest := out
+	if dest == "-" || dest == "" {
+		dest = "stdout"
+	}
+	why := ""
+	if firstSkip != nil {
+		why = fmt.Sprintf(" (the first: %v)", firstSkip)
+	}
+	fmt.Fprintf(e.stderr, "imported %d of %d %s rows, %d left out as unusable%s; problems in %s\n", w.count, rows, f, skipped, why, dest)
+	return nil
+}

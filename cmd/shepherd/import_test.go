@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+)
+
+// dataFile returns the path of a file of the reference data kept in
+// ../shared/data beside the checkout (or in $SHEPHERD_DATA); a missing data
+// set skips the test, or fails it in CI.
+func dataFile(t *testing.T, rel string) string {
+	t.Helper()
+	dir := os.Getenv("SHEPHERD_DATA")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := wd; ; d = filepath.Dir(d) {
+			if st, err := os.Stat(filepath.Join(d, "shared", "data")); err == nil && st.IsDir() {
+				dir = filepath.Join(d, "shared", "data")
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	p := filepath.Join(dir, rel)
+	if _, err := os.Stat(p); dir == "" || err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("reference data %s not found (set SHEPHERD_DATA or keep shared/ beside the checkout)", rel)
+		}
+		t.Skipf("reference data %s not found", rel)
+	}
+	return p
+}
+
+func readProblems(t *testing.T, jsonl string) []labeler.Problem {
+	t.Helper()
+	var out []labeler.Problem
+	for _, line := range strings.Split(strings.TrimSpace(jsonl), "\n") {
+		if line == "" {
+			continue
+		}
+		var p labeler.Problem
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestImportProcessBenchCommand imports ProcessBench's JSON arrays.
+func TestImportProcessBenchCommand(t *testing.T) {
+	gsm := dataFile(t, "processbench/gsm8k.json")
+	out := filepath.Join(t.TempDir(), "pb.jsonl")
+	code, _, stderr := runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, "--gold-from", dataFile(t, "gsm8k/test.jsonl"), "--out", out)
+	if code != 0 || !strings.Contains(stderr, "imported 400 of 400 processbench rows, 0 left out") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	probs := readProblems(t, readAll(t, out))
+	var raw []struct {
+		ID      string   `json:"id"`
+		Problem string   `json:"problem"`
+		Steps   []string `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(readAll(t, gsm)), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range probs {
+		if p.ID != raw[i].ID || p.Question != raw[i].Problem || len(p.Solutions) != 1 || !slices.Equal(p.Solutions[0].Steps, raw[i].Steps) || p.Answer == "" {
+			t.Fatalf("row %d: %+v", i, p)
+		}
+	}
+
+	// Without the gold answers, rows whose final answer is wrong are unusable.
+	code, _, stderr = runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, "--out", out)
+	if code != 1 || !strings.Contains(stderr, "element 1: processbench row processbench-1: unusable: no gold answer") || !strings.Contains(stderr, "--gold-from") {
+		t.Errorf("without gold: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("the earlier output is gone after a failed import: %v", err)
+	}
+	code, stdout, stderr := runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, "--skip-unusable")
+	if code != 0 || !strings.Contains(stderr, "imported 200 of 400 processbench rows, 200 left out as unusable (the first: processbench row processbench-1: unusable: no gold answer") {
+		t.Errorf("--skip-unusable: exit %d: %s", code, stderr)
+	}
+	if n := len(readProblems(t, stdout)); n != 200 {
+		t.Errorf("--skip-unusable wrote %d problems", n)
+	}
+}
+
+// TestImportCommandFormats imports a few rows of every data set, as JSONL
+// and as a JSON array, and labels them.
+func TestImportCommandFormats(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		format, file string
+		rows         int
+		gold         []string
+	}{
+		{"gsm8k", "gsm8k/test.jsonl", 3, nil},
+		{"math500", "prm800k/math_splits/test.jsonl", 3, nil},
+		{"math", "math/test.jsonl", 3, nil},
+		{"prm800k", "prm800k/samples/samples_prm800k.jsonl", 5, nil},
+		{"math-shepherd", "math-shepherd/samples_math-shepherd.jsonl", 7, []string{"gsm8k/train.jsonl"}},
+	}
+	for _, c := range cases {
+		lines := strings.SplitN(readAll(t, dataFile(t, c.file)), "\n", c.rows+1)[:c.rows]
+		jsonl := writeFile(t, dir, c.format+".jsonl", "\n"+strings.Join(lines, "\n")+"\n")
+		array := writeFile(t, dir, c.format+".json", " [\n"+strings.Join(lines, ",\n")+"]\n")
+		var outs []string
+		for _, in := range []string{jsonl, array} {
+			args := []string{"import", "--in-format", c.format, "--in", in}
+			for _, g := range c.gold {
+				args = append(args, "--gold-from", dataFile(t, g))
+			}
+			code, stdout, stderr := runShepherd(t, "", args...)
+			if code != 0 || !strings.Contains(stderr, "left out as unusable") {
+				t.Fatalf("%s %s: exit %d: %s", c.format, filepath.Base(in), code, stderr)
+			}
+			outs = append(outs, stdout)
+		}
+		// JSONL ids count lines (the leading blank one included), array ids elements.
+		jsonlProbs, arrayProbs := readProblems(t, outs[0]), readProblems(t, outs[1])
+		if len(jsonlProbs) != c.rows || len(arrayProbs) != c.rows {
+			t.Fatalf("%s: %d and %d problems", c.format, len(jsonlProbs), len(arrayProbs))
+		}
+		for i := range jsonlProbs {
+			a, b := jsonlProbs[i], arrayProbs[i]
+			if a.Question != b.Question || a.Answer != b.Answer || a.Answer == "" {
+				t.Errorf("%s row %d differs: %+v / %+v", c.format, i, a, b)
+			}
+			if strings.HasPrefix(b.ID, c.format) && (a.ID != labeler.RowID(labeler.InputFormat(c.format), i+2) || b.ID != labeler.RowID(labeler.InputFormat(c.format), i+1)) {
+				t.Errorf("%s row %d: ids %q / %q", c.format, i, a.ID, b.ID)
+			}
+		}
+		// label reads the data set directly.
+		args := []string{"label", "--in-format", c.format, "--in", jsonl, "--backend", "sim", "--n", "2", "--format", "trl", "--progress", "never"}
+		for _, g := range c.gold {
+			args = append(args, "--gold-from", dataFile(t, g))
+		}
+		code, stdout, stderr := runShepherd(t, "", args...)
+		if code != 0 || strings.Count(stdout, "\n") != c.rows {
+			t.Errorf("label --in-format %s: exit %d, %d rows: %s", c.format, code, strings.Count(stdout, "\n"), stderr)
+		}
+	}
+}
+
+func TestImportCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	prm := dataFile(t, "prm800k/samples/samples_prm800k.jsonl")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--in-format", "csv"}, 2, "unknown input format"},
+		{[]string{"--in-format", "prm800k", "--in", prm}, 1, "line 6: prm800k row prm800k-6: unusable: no gold answer: question.ground_truth_answer is null"},
+		{[]string{"--in-format", "gsm8k", "--in", writeFile(t, dir, "bad.jsonl", `{"question": "q", "answer": "a\n#### 1"}`+"\n[1]\n")}, 1, "line 2: gsm8k row gsm8k-2: not a JSON object"},
+		{[]string{"--in-format", "gsm8k", "--in", writeFile(t, dir, "open.json", `[{"question": "q", "answer": "a\n#### 1"}`)}, 1, "not closed"},
+		{[]string{"--in-format", "gsm8k", "--in", writeFile(t, dir, "trail.json", `[] []`)}, 1, "data after the JSON array"},
+		{[]string{"--in-format", "processbench", "--gold-from", writeFile(t, dir, "gold.jsonl", `{"question": "q"}`+"\n")}, 1, "--gold-from " + filepath.Join(dir, "gold.jsonl") + ": line 1: no answer"},
+		{[]string{"--in-format", "processbench", "--gold-from", "-"}, 2, "--gold-from wants a file"},
+	} {
+		code, _, stderr := runShepherd(t, "", append([]string{"import"}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d with %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+	// label names the row too, and writes nothing for it.
+	code, stdout, stderr := runShepherd(t, "", "label", "--in-format", "prm800k", "--in", prm, "--backend", "sim", "--progress", "never")
+	if code != 1 || !strings.Contains(stderr, "prm800k row prm800k-6: unusable: no gold answer") {
+		t.Errorf("label: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stdout, "prm800k-6") {
+		t.Errorf("label wrote the unusable row: %s", stdout)
+	}
+}
