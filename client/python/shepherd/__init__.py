@@ -1,0 +1,1 @@
+"""Generated gRPC stubs of the shepherd API (proto package shepherd.v1)."""
