@@ -109,6 +109,9 @@ type ClientOptions struct {
 	// with vLLM's seed semantics.
 	MaxN       int
 	HTTPClient *http.Client // nil = a tuned default (keep-alives, many idle connections per host)
+	// Observer sees every attempt of Client.Generate (nil: none). A Pool
+	// reports its attempts to PoolOptions.Observer instead.
+	Observer Observer
 }
 
 // Defaults of ClientOptions.
@@ -137,6 +140,7 @@ type Client struct {
 	retry      retryPolicy
 	endpoint   string // base + path of the generation endpoint
 	authHeader string
+	obs        Observer
 }
 
 // NewClient validates opt and returns a client.
@@ -160,6 +164,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		timeout: opt.Timeout,
 		maxN:    opt.MaxN,
 		hc:      opt.HTTPClient,
+		obs:     observerOr(opt.Observer),
 	}
 	if api == APICompletions {
 		c.prompt, err = ParsePromptTemplate(opt.PromptTemplate)
@@ -259,7 +264,9 @@ func (c *Client) Generate(ctx context.Context, req GenerateRequest) (GenerateRes
 		return GenerateResult{}, c.invalid(err)
 	}
 	return c.retry.run(ctx, func(ctx context.Context, _ int) (GenerateResult, attemptOutcome, bool) {
+		start := time.Now()
 		res, o := c.attempt(ctx, req)
+		observeAttempt(c.obs, o, res, time.Since(start))
 		return res, o, false
 	})
 }

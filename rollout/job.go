@@ -30,6 +30,10 @@ type JobOptions struct {
 	Window int
 	// OnProgress, when set, is called after each batch of results.
 	OnProgress func(JobStats)
+	// Observer sees the job's dead-lettered tasks, once each (nil: none).
+	// Labelled steps are reported by whoever commits the records (see
+	// ObserveRecord).
+	Observer Observer
 }
 
 // Source yields a job's solutions; io.EOF ends it.
@@ -326,6 +330,9 @@ func (s *scheduler) receive(r TaskResult) error {
 	e := ref.entry
 	if r.Failed {
 		s.stats.FailedTasks++
+		if s.opt.Observer != nil {
+			s.opt.Observer.DeadLettered()
+		}
 	} else {
 		if len(r.Samples) != ref.to-ref.from {
 			return fmt.Errorf("task %s: got %d samples, asked for %d", r.TaskID, len(r.Samples), ref.to-ref.from)

@@ -24,6 +24,9 @@ type PoolOptions struct {
 	// DownAfter is the number of consecutive failures that mark a backend
 	// down; default 3. A refused connection marks it down at once.
 	DownAfter int
+	// Observer sees every attempt (nil: none). Backends gives the
+	// per-backend gauges (limit, in flight) to read at scrape time.
+	Observer Observer
 }
 
 // Defaults of PoolOptions.
@@ -57,6 +60,7 @@ const (
 type Pool struct {
 	backends []*poolBackend
 	opt      PoolOptions
+	obs      Observer
 	retry    retryPolicy
 	rr       atomic.Uint64 // rotates ties for requests without a RouteKey
 	now      func() time.Time
@@ -111,7 +115,7 @@ func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
 	if opt.DownAfter == 0 {
 		opt.DownAfter = DefaultDownAfter
 	}
-	p := &Pool{opt: opt, now: time.Now}
+	p := &Pool{opt: opt, obs: observerOr(opt.Observer), now: time.Now}
 	seen := make(map[string]bool, len(clients))
 	for i, c := range clients {
 		if c == nil {
@@ -153,9 +157,12 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 		if err != nil {
 			return GenerateResult{}, attemptOutcome{kind: outcomeCanceled, backend: b.client.base, err: err}, false
 		}
+		start := time.Now()
 		res, o := b.client.attempt(ctx, req)
+		d := time.Since(start)
 		b.lim.release(slot, o.kind)
 		p.observe(b, o)
+		observeAttempt(p.obs, o, res, d)
 		failover := o.kind.unhealthy() && p.pick(req.RouteKey) != b
 		return res, o, failover
 	})

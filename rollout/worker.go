@@ -28,6 +28,9 @@ type Worker struct {
 	OnResult func(Task, TaskResult, error)
 	// OnQueueError, when set, sees every failed attempt to reserve tasks.
 	OnQueueError func(error)
+	// Observer sees graded samples, finished, redelivered and lost tasks
+	// and queue errors (nil: none).
+	Observer Observer
 }
 
 // queueBackoff paces a worker's attempts to reach its queue during an outage.
@@ -45,6 +48,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if drain <= 0 {
 		drain = DefaultDrainTimeout
 	}
+	obs := observerOr(w.Observer)
 	// Tasks run under their own context so that stopping the worker does not
 	// abort generations that are about to finish.
 	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
@@ -59,7 +63,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if l, ok := w.Queue.(Leaser); ok {
 		hbCtx, stopHB := context.WithCancel(taskCtx)
 		defer stopHB()
-		go w.heartbeat(hbCtx, l, held)
+		go w.heartbeat(hbCtx, l, held, obs)
 	}
 	var err error
 	outage := 0
@@ -86,6 +90,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			if w.OnQueueError != nil {
 				w.OnQueueError(err)
 			}
+			obs.QueueError()
 			outage++
 			if sleepCtx(ctx, queueBackoff.Delay(min(outage, 8))) == nil {
 				err = nil
@@ -94,13 +99,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		outage = 0
 		for _, t := range tasks {
+			if t.Deliveries > 1 {
+				obs.Redelivered()
+			}
 			wg.Add(1)
 			held.add(t)
 			go func() {
 				defer wg.Done()
 				defer func() { free <- struct{}{} }()
 				defer held.remove(t)
-				w.process(taskCtx, t)
+				w.process(taskCtx, t, obs)
 			}()
 		}
 	}
@@ -118,7 +126,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	return err
 }
 
-func (w *Worker) process(ctx context.Context, t Task) {
+func (w *Worker) process(ctx context.Context, t Task, obs Observer) {
+	start := time.Now()
 	res, err := w.Generator.Generate(ctx, GenerateRequest{
 		Question: t.Question,
 		Prefix:   t.Prefix,
@@ -132,16 +141,25 @@ func (w *Worker) process(ctx context.Context, t Task) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var tr TaskResult
+	result := TaskCompleted
 	switch {
 	case err == nil:
 		tr = w.grade(t, res)
-		err = w.Queue.Complete(qctx, t, tr)
+		for _, s := range tr.Samples {
+			obs.Rollout(RolloutResult(s))
+		}
+		if err = w.Queue.Complete(qctx, t, tr); err != nil {
+			result = TaskRetried // redelivered once its lease expires
+		}
 	case IsPermanent(err):
+		result = TaskFailed
 		tr = TaskResult{Failed: true, Error: err.Error()}
 		_ = w.Queue.Fail(qctx, t, err)
 	default:
+		result = TaskRetried
 		_ = w.Queue.Retry(qctx, t, err)
 	}
+	obs.TaskDone(result, time.Since(start))
 	if w.OnResult != nil {
 		w.OnResult(t, tr, err)
 	}
@@ -173,7 +191,7 @@ func (w *Worker) grade(t Task, res GenerateResult) TaskResult {
 
 // heartbeat extends the leases of held tasks at a third of their TTL, so
 // two missed beats still leave the lease alive.
-func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet) {
+func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet, obs Observer) {
 	tick := time.NewTicker(max(l.LeaseTTL()/3, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -185,7 +203,12 @@ func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet) {
 		if tasks := held.list(); len(tasks) > 0 {
 			// A lost lease is harmless: the task's writes are idempotent and
 			// the new holder computes the same samples.
-			_, _ = l.Extend(ctx, tasks)
+			lost, _ := l.Extend(ctx, tasks)
+			for _, t := range lost {
+				if held.markLost(t) {
+					obs.LeaseLost()
+				}
+			}
 		}
 	}
 }
@@ -194,9 +217,10 @@ func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet) {
 type heldSet struct {
 	mu    sync.Mutex
 	tasks map[string]Task
+	lost  map[string]bool // held tasks whose lease was lost, reported once
 }
 
-func newHeldSet() *heldSet { return &heldSet{tasks: map[string]Task{}} }
+func newHeldSet() *heldSet { return &heldSet{tasks: map[string]Task{}, lost: map[string]bool{}} }
 
 func (h *heldSet) key(t Task) string { return t.JobID + "\x00" + t.ID + "\x00" + t.Receipt }
 
@@ -209,7 +233,21 @@ func (h *heldSet) add(t Task) {
 func (h *heldSet) remove(t Task) {
 	h.mu.Lock()
 	delete(h.tasks, h.key(t))
+	delete(h.lost, h.key(t))
 	h.mu.Unlock()
+}
+
+// markLost notes that a held task's lease is lost and reports whether that
+// is news.
+func (h *heldSet) markLost(t Task) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := h.key(t)
+	if _, held := h.tasks[k]; !held || h.lost[k] {
+		return false
+	}
+	h.lost[k] = true
+	return true
 }
 
 func (h *heldSet) list() []Task {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
@@ -47,6 +48,9 @@ type Scorer interface {
 // RPCObserver sees every finished RPC: the full method name, its status
 // code and duration (for logs and metrics).
 type RPCObserver func(ctx context.Context, method string, code codes.Code, d time.Duration)
+
+// JobObserver sees a job reach a terminal state (for metrics).
+type JobObserver func(state shepherdv1.JobState)
 
 // Options configure a Server. Zero values take the defaults.
 type Options struct {
@@ -124,6 +128,12 @@ type Options struct {
 	Scorer Scorer
 	// OnRPC, when set, sees every finished RPC.
 	OnRPC RPCObserver
+	// Observer, when set, sees the work of the jobs this server schedules:
+	// their dead-lettered tasks and the steps of every record committed.
+	Observer rollout.Observer
+	// OnJobFinished, when set, sees every terminal transition this server
+	// makes (LiveJobs counts the jobs still live).
+	OnJobFinished JobObserver
 }
 
 func (o Options) withDefaults() (Options, error) {

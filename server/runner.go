@@ -167,13 +167,18 @@ func (r *runner) runOnce() error {
 	// restarted scheduler's must (see redisq.Queue.Results).
 	q := redisq.New(r.s.rdb, r.s.opt.Queue)
 	defer q.Close()
-	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, jobOptions(m, r.s.opt.Window, r.onProgress), src,
+	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
+	opts.Observer = r.s.opt.Observer
+	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
 			key := rec.SolutionID
 			if id, ok := src.realID(key); ok {
 				rec.SolutionID = id
 			}
-			_, err := r.s.store.emit(ctx, r.jobID, key, rec)
+			id, err := r.s.store.emit(ctx, r.jobID, key, rec)
+			if id != "" {
+				rollout.ObserveRecord(r.s.opt.Observer, rec) // committed now, not before
+			}
 			return err
 		})
 	if err != nil {
@@ -251,8 +256,12 @@ func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobS
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.finish(ctx, jobID, to, errText, pairs); err != nil {
+	st, err := s.store.finish(ctx, jobID, to, errText, pairs)
+	if err != nil {
 		return err
+	}
+	if st == to && s.opt.OnJobFinished != nil {
+		s.opt.OnJobFinished(to)
 	}
 	m, err := s.store.get(ctx, jobID)
 	if err != nil {

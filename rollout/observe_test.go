@@ -1,0 +1,146 @@
+package rollout_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/sim"
+)
+
+// recorder is a rollout.Observer that counts what it sees.
+type recorder struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func newRecorder() *recorder { return &recorder{counts: map[string]int{}} }
+
+func (r *recorder) add(k string, n int) {
+	r.mu.Lock()
+	r.counts[k] += n
+	r.mu.Unlock()
+}
+
+func (r *recorder) get(k string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[k]
+}
+
+func (r *recorder) InferenceRequest(backend, outcome string, d time.Duration) {
+	if backend == "" || d <= 0 {
+		r.add("bad request report", 1)
+	}
+	r.add("request "+outcome, 1)
+}
+
+func (r *recorder) Tokens(_ string, prompt, completion, cached int) {
+	r.add("prompt", prompt)
+	r.add("completion", completion)
+	r.add("cached", cached)
+}
+
+func (r *recorder) Rollout(result string)                   { r.add("rollout", 1); r.add("rollout "+result, 1) }
+func (r *recorder) TaskDone(result string, _ time.Duration) { r.add("task "+result, 1) }
+func (r *recorder) Redelivered()                            { r.add("redelivered", 1) }
+func (r *recorder) LeaseLost()                              { r.add("lease lost", 1) }
+func (r *recorder) QueueError()                             { r.add("queue error", 1) }
+func (r *recorder) DeadLettered()                           { r.add("dead lettered", 1) }
+func (r *recorder) StepLabelled(label bool, source string) {
+	r.add(fmt.Sprintf("step %v %s", label, source), 1)
+}
+
+// observedJob labels a small data set through a worker whose pool, worker
+// and job report to one recorder, against a simulator with opt's faults.
+func observedJob(t *testing.T, opt sim.Options, maxRetries int) (*recorder, rollout.JobStats) {
+	t.Helper()
+	opt.Model = "sim"
+	hs := httptest.NewServer(sim.New(opt))
+	t.Cleanup(hs.Close)
+	rec := newRecorder()
+	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: "sim", MaxRetries: maxRetries,
+		BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := rollout.NewMemQueue(3)
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: "sim", Concurrency: 4, Observer: rec}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(wctx) })
+	defer func() { stop(); wg.Wait(); q.Close() }()
+	stats, err := rollout.RunJob(ctx, q, grader, rollout.JobOptions{ID: "j", Model: "sim", N: 4, Seed: 1, Observer: rec},
+		&sliceSource{sols: simDataset(2, 3, 2)}, func(labeler.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	wg.Wait()
+	return rec, stats
+}
+
+func TestObserverSeesRequestsTokensAndRollouts(t *testing.T) {
+	rec, stats := observedJob(t, sim.Options{FailFirst: 1, FailStatus: 500}, 3)
+	if rec.get("request 500") != 1 || rec.get("request 200") == 0 || rec.get("bad request report") != 0 {
+		t.Errorf("requests: %v", rec.counts)
+	}
+	if rec.get("prompt") != stats.PromptTokens || rec.get("completion") != stats.CompletionTokens ||
+		rec.get("cached") != stats.CachedTokens || stats.CompletionTokens == 0 {
+		t.Errorf("tokens %v, job stats %+v", rec.counts, stats)
+	}
+	if rec.get("rollout") != stats.Samples || stats.Samples == 0 {
+		t.Errorf("%d rollouts reported, job has %d samples", rec.get("rollout"), stats.Samples)
+	}
+	if rec.get("task completed") != stats.Tasks || rec.get("dead lettered") != 0 || rec.get("redelivered") != 0 {
+		t.Errorf("tasks: %v, job stats %+v", rec.counts, stats)
+	}
+}
+
+func TestObserverSeesRedeliveries(t *testing.T) {
+	// No client retries: the first task's 500 hands it back to the queue.
+	rec, stats := observedJob(t, sim.Options{FailFirst: 1, FailStatus: 500}, -1)
+	if rec.get("task retried") != 1 || rec.get("redelivered") != 1 || rec.get("task completed") != stats.Tasks {
+		t.Errorf("counts %v, job stats %+v", rec.counts, stats)
+	}
+}
+
+func TestObserverSeesDeadLetters(t *testing.T) {
+	rec, stats := observedJob(t, sim.Options{FailFirst: 1 << 20, FailStatus: 400}, 3)
+	if stats.FailedTasks == 0 || rec.get("dead lettered") != stats.FailedTasks || rec.get("task failed") != stats.FailedTasks ||
+		rec.get("request 400") != stats.FailedTasks || rec.get("rollout") != 0 {
+		t.Errorf("counts %v, job stats %+v", rec.counts, stats)
+	}
+}
+
+func TestRolloutResult(t *testing.T) {
+	for _, c := range []struct {
+		s    rollout.SampleResult
+		want string
+	}{
+		{rollout.SampleResult{FinishReason: "stop", Found: true, Correct: true}, rollout.RolloutCorrect},
+		{rollout.SampleResult{FinishReason: "stop", Found: true}, rollout.RolloutIncorrect},
+		{rollout.SampleResult{FinishReason: "stop"}, rollout.RolloutNoAnswer},
+		{rollout.SampleResult{FinishReason: "length", Found: true}, rollout.RolloutTruncated},
+	} {
+		if got := rollout.RolloutResult(c.s); got != c.want {
+			t.Errorf("RolloutResult(%+v) = %s, want %s", c.s, got, c.want)
+		}
+	}
+}
+
+func TestObserveRecordNil(t *testing.T) {
+	rollout.ObserveRecord(nil, labeler.Record{Labels: []bool{true}}) // no panic
+}

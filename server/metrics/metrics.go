@@ -1,0 +1,230 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
+
+	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+// Version is the version reported by shepherd_build_info. Release builds
+// set it with -ldflags '-X github.com/shepherd-prm/shepherd/server/metrics.Version=v1.2.3';
+// otherwise it is the main module's version from the build info.
+var Version string
+
+const namespace = "shepherd"
+
+// Histogram buckets, in seconds. Inference requests and rollout tasks
+// take from milliseconds (a cached prefix, a short answer) to minutes (long
+// generations on a loaded GPU); RPCs include label streams that last as
+// long as their job.
+var (
+	requestBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300}
+	rpcBuckets     = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600}
+)
+
+// Metrics holds the metrics of one process on a registry of its own. It is
+// safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	rollouts        *prometheus.CounterVec
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	tokens          *prometheus.CounterVec
+	taskDuration    *prometheus.HistogramVec
+	redeliveries    prometheus.Counter
+	leasesLost      prometheus.Counter
+	deadLettered    prometheus.Counter
+	reserveErrors   prometheus.Counter
+	steps           *prometheus.CounterVec
+	jobsFinished    *prometheus.CounterVec
+	rpcs            *prometheus.CounterVec
+	rpcDuration     *prometheus.HistogramVec
+	collectErrors   *prometheus.CounterVec
+
+	pools *poolCollector
+}
+
+// New returns the metrics of a process playing component ("serve",
+// "worker", …, reported by shepherd_build_info), with the Go runtime and
+// process collectors registered next to them.
+func New(component string) *Metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{reg: reg}
+
+	m.rollouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "rollouts_total",
+		Help: "Graded rollout samples by result: correct, incorrect, no_answer (no final answer found) or truncated (cut off by max_tokens).",
+	}, []string{"result"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "inference_requests_total",
+		Help: "HTTP attempts against inference backends by backend and code: the HTTP status, or timeout, unreachable, conn_error, bad_response, canceled.",
+	}, []string{"backend", "code"})
+	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "inference_request_duration_seconds",
+		Help:    "Duration of HTTP attempts against inference backends, whatever their outcome.",
+		Buckets: requestBuckets,
+	}, []string{"backend"})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "inference_tokens_total",
+		Help: "Tokens reported by inference backends by kind: prompt, completion, and cached_prompt (the prompt tokens served from the prefix cache, included in prompt).",
+	}, []string{"backend", "kind"})
+	m.taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "rollout_task_duration_seconds",
+		Help:    "Time a worker spends on a rollout task, from delivery to reporting its result, by result: completed, retried (handed back) or failed (permanent error).",
+		Buckets: requestBuckets,
+	}, []string{"result"})
+	m.redeliveries = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "task_redeliveries_total",
+		Help: "Rollout tasks a worker received again after an earlier delivery (a retry or a reclaimed lease).",
+	})
+	m.leasesLost = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "task_leases_lost_total",
+		Help: "Rollout tasks whose lease another worker took over while this worker was running them.",
+	})
+	m.deadLettered = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "tasks_dead_lettered_total",
+		Help: "Rollout tasks that failed for good (permanent error or too many deliveries), as their job's scheduler saw them.",
+	})
+	m.reserveErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "queue_reserve_errors_total",
+		Help: "Failed attempts of a worker to reserve tasks from the queue.",
+	})
+	m.steps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "steps_labelled_total",
+		Help: "Steps of committed label records by hard label (1 or 0) and source: measured (from rollouts), inferred (by the strategy) or outcome (the solution's own graded answer).",
+	}, []string{"label", "source"})
+	m.jobsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "jobs_finished_total",
+		Help: "Jobs this server moved to a terminal state, by state: succeeded, partial, failed or cancelled.",
+	}, []string{"state"})
+	m.rpcs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "grpc_requests_total",
+		Help: "Finished gRPC requests by service, method and status code.",
+	}, []string{"service", "method", "code"})
+	m.rpcDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "grpc_request_duration_seconds",
+		Help:    "Duration of gRPC requests (streams: until they end) by service and method.",
+		Buckets: rpcBuckets,
+	}, []string{"service", "method"})
+	m.collectErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "collect_errors_total",
+		Help: "Failed reads of scrape-time gauges by source (queue, jobs); the gauges of a failed read are left out of that scrape.",
+	}, []string{"source"})
+
+	for _, c := range []prometheus.Collector{m.rollouts, m.requests, m.requestDuration, m.tokens, m.taskDuration,
+		m.redeliveries, m.leasesLost, m.deadLettered, m.reserveErrors, m.steps, m.jobsFinished,
+		m.rpcs, m.rpcDuration, m.collectErrors} {
+		f(c)
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help:        "Always 1; the labels describe the running binary.",
+		ConstLabels: prometheus.Labels{"component": component, "version": version(), "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	f(buildInfo)
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Series of the fixed label values exist from the start, at 0, so that
+	// rates and ratios are defined before the first event.
+	for _, r := range []string{rollout.RolloutCorrect, rollout.RolloutIncorrect, rollout.RolloutNoAnswer, rollout.RolloutTruncated} {
+		m.rollouts.WithLabelValues(r)
+	}
+	for _, r := range []string{rollout.TaskCompleted, rollout.TaskRetried, rollout.TaskFailed} {
+		m.taskDuration.WithLabelValues(r)
+	}
+	for _, l := range []string{"1", "0"} {
+		for _, s := range []string{rollout.SourceMeasured, rollout.SourceInferred, rollout.SourceOutcome} {
+			m.steps.WithLabelValues(l, s)
+		}
+	}
+	for _, s := range []shepherdv1.JobState{shepherdv1.JobState_JOB_STATE_SUCCEEDED, shepherdv1.JobState_JOB_STATE_PARTIAL,
+		shepherdv1.JobState_JOB_STATE_FAILED, shepherdv1.JobState_JOB_STATE_CANCELLED} {
+		m.jobsFinished.WithLabelValues(stateLabel(s))
+	}
+	return m
+}
+
+// version is Version, or the main module's version, or "unknown".
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "unknown"
+}
+
+// Registry is the process's registry: register more collectors on it.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition formats. A
+// collector that fails leaves its metrics out; the others are served.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Serve serves Handler at /metrics on lis until ctx ends.
+func (m *Metrics) Serve(ctx context.Context, lis net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// OnRPC counts a finished RPC; use it as server.Options.OnRPC.
+func (m *Metrics) OnRPC(_ context.Context, fullMethod string, code codes.Code, d time.Duration) {
+	service, method := splitMethod(fullMethod)
+	m.rpcs.WithLabelValues(service, method, code.String()).Inc()
+	m.rpcDuration.WithLabelValues(service, method).Observe(d.Seconds())
+}
+
+// splitMethod splits "/pkg.Service/Method".
+func splitMethod(full string) (service, method string) {
+	s := strings.TrimPrefix(full, "/")
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return "unknown", s
+}
+
+// JobFinished counts a terminal transition; use it as
+// server.Options.OnJobFinished.
+func (m *Metrics) JobFinished(state shepherdv1.JobState) {
+	m.jobsFinished.WithLabelValues(stateLabel(state)).Inc()
+}
+
+// stateLabel is "succeeded" for JOB_STATE_SUCCEEDED.
+func stateLabel(s shepherdv1.JobState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
+}
