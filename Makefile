@@ -3,16 +3,20 @@
 GO        ?= go
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.6.1
+APT_PACKAGES := redis-server prometheus
 
-.PHONY: test deps lint unit bench build
+.PHONY: test deps lint unit python bench build
 
-test: deps lint unit
+test: deps lint unit python
 
 build:
 	$(GO) build -o bin/shepherd ./cmd/shepherd
 
+# redis-server for the queue and server tests, prometheus (and promtool) for
+# the metrics and dashboard tests; the Python client's script installs its own.
 deps:
-	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 lint:
@@ -21,8 +25,12 @@ lint:
 	$(GOBIN)/staticcheck ./...
 
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
-# Benchmarks recorded in BENCHMARKS.md.
+python:
+	bash client/python/run_tests.sh
+
+# The benchmarks recorded in BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./... | tee bench.out
+	$(GO) test -run '^$$' -bench 'Strategies|Routing' -benchtime 1x -count 3 ./rollout/
+	$(GO) test -run '^$$' -bench 'Grade|Equivalent|Split' -count 5 ./labeler/
