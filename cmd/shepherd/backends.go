@@ -38,8 +38,9 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 }
 
 // open builds the backend pool, starting the built-in simulator for 'sim'.
-// The returned stop function shuts down what open started.
-func (b *backendFlags) open() (*rollout.Pool, func(), error) {
+// obs, when not nil, sees every inference request (for metrics). The
+// returned stop function shuts down what open started.
+func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error) {
 	if len(b.backends) == 0 {
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
@@ -104,7 +105,7 @@ func (b *backendFlags) open() (*rollout.Pool, func(), error) {
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
 	b.model = model
-	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency})
+	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs})
 	if err != nil {
 		stop()
 		return nil, nil, err

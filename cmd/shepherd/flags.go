@@ -22,9 +22,10 @@ func newFlagSet(e env, name, synopsis string) *flag.FlagSet {
 }
 
 // parseFlags parses args, then fills unset flags from SHEPHERD_* environment
-// variables (--max-tokens from SHEPHERD_MAX_TOKENS).
+// variables (--max-tokens from SHEPHERD_MAX_TOKENS), then from the --config
+// file of a command that has that flag (config.go).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := ff.Parse(fs, args, ff.WithEnvVarPrefix("SHEPHERD"))
+	err := ff.Parse(fs, args, append([]ff.Option{ff.WithEnvVarPrefix("SHEPHERD")}, configOptions()...)...)
 	if err == nil && fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q", fs.Arg(0))
 	}

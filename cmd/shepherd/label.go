@@ -44,6 +44,8 @@ type labelFlags struct {
 	progress   string
 	export     exportFlags // --format and the other output format flags (export.go)
 	imp        importFlags // --in-format, --gold-from (import.go)
+
+	remote labelServerFlags // --server and its connection flags (label_server.go)
 }
 
 func runLabel(ctx context.Context, e env, args []string) error {
@@ -68,6 +70,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	f.export.register(fs, labeler.FormatRecord)
 	f.imp.register(fs)
+	f.remote.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -116,8 +119,11 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer sink.Close()
+	if f.remote.addr != "" {
+		return runLabelServer(ctx, e, &f, strategy, mode, limits, in, sink, done)
+	}
 
-	pool, stopBackends, err := f.backend.open()
+	pool, stopBackends, err := f.backend.open(nil)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 		defer stop()
 		scorer.PRM = client
 	case prm.ModeMC:
-		pool, stop, err := f.backend.open()
+		pool, stop, err := f.backend.open(nil)
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,9 @@ for i, id in ipairs(ARGV) do
   local r = redis.call('HGET', KEYS[1], id)
   if r then
     redis.call('XADD', KEYS[2], '*', 'r', r)
+    -- Count it as enqueued too: it may have finished from a work entry
+    -- whose SADD was lost (a crash between XADD and SADD).
+    redis.call('SADD', KEYS[3], id)
     out[i + 1] = 2
   elseif redis.call('SISMEMBER', KEYS[3], id) == 1 then
     out[i + 1] = 1

@@ -1,0 +1,200 @@
+package client
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+)
+
+// Conversions between the API's messages and the labeler's types.
+
+// ProblemProto is a labeling input problem as an API message. A solution
+// must have either text or steps (the API carries one of them); a problem
+// without an id gets the server's default ("p<index>"), a solution without
+// one "<problem id>-<index>", as in `shepherd label`.
+func ProblemProto(p labeler.Problem) (*shepherdv1.Problem, error) {
+	out := &shepherdv1.Problem{Id: p.ID, Question: p.Question, Answer: p.Answer,
+		Solutions: make([]*shepherdv1.Solution, len(p.Solutions))}
+	for i, s := range p.Solutions {
+		sol := &shepherdv1.Solution{Id: s.ID}
+		switch {
+		case len(s.Steps) > 0 && s.Text != "":
+			return nil, fmt.Errorf("problem %s: solutions[%d]: give either text or steps, not both", p.ID, i)
+		case len(s.Steps) > 0:
+			sol.Body = &shepherdv1.Solution_Steps{Steps: &shepherdv1.Steps{Steps: s.Steps}}
+		default:
+			sol.Body = &shepherdv1.Solution_Text{Text: s.Text}
+		}
+		out.Solutions[i] = sol
+	}
+	return out, nil
+}
+
+// ProblemsProto converts problems with ProblemProto; an error names the
+// problem's index.
+func ProblemsProto(ps []labeler.Problem) ([]*shepherdv1.Problem, error) {
+	out := make([]*shepherdv1.Problem, len(ps))
+	for i, p := range ps {
+		var err error
+		if out[i], err = ProblemProto(p); err != nil {
+			return nil, fmt.Errorf("problems[%d]: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// ProblemOf is an API problem as labeling input.
+func ProblemOf(p *shepherdv1.Problem) labeler.Problem {
+	out := labeler.Problem{ID: p.GetId(), Question: p.GetQuestion(), Answer: p.GetAnswer(),
+		Solutions: make([]labeler.SolutionInput, len(p.GetSolutions()))}
+	for i, s := range p.GetSolutions() {
+		in := labeler.SolutionInput{ID: s.GetId()}
+		switch b := s.GetBody().(type) {
+		case *shepherdv1.Solution_Text:
+			in.Text = b.Text
+		case *shepherdv1.Solution_Steps:
+			in.Steps = b.Steps.GetSteps()
+		}
+		out.Solutions[i] = in
+	}
+	return out
+}
+
+// RecordOf is an API label record as the labeler's record: the same value
+// `shepherd label` writes as one JSONL line.
+func RecordOf(r *shepherdv1.LabelRecord) labeler.Record {
+	out := labeler.Record{
+		ProblemID:      r.GetProblemId(),
+		SolutionID:     r.GetSolutionId(),
+		Prompt:         r.GetPrompt(),
+		Completions:    r.GetCompletions(),
+		Labels:         r.GetLabels(),
+		SoftLabels:     make([]*float64, len(r.GetSoftLabels())),
+		Rollouts:       make([]int, len(r.GetRollouts())),
+		CorrectRollout: make([]int, len(r.GetCorrectRollouts())),
+		FirstErrorStep: int(r.GetFirstErrorStep()),
+		OutcomeCorrect: r.GetOutcomeCorrect(),
+		Strategy:       StrategyOf(r.GetStrategy()),
+		Model:          r.GetModel(),
+		GraderVersion:  r.GetGraderVersion(),
+	}
+	if out.Completions == nil {
+		out.Completions = []string{}
+	}
+	if out.Labels == nil {
+		out.Labels = []bool{}
+	}
+	for i, s := range r.GetSoftLabels() {
+		if s != nil && s.Value != nil {
+			v := s.GetValue()
+			out.SoftLabels[i] = &v
+		}
+	}
+	for i, n := range r.GetRollouts() {
+		out.Rollouts[i] = int(n)
+	}
+	for i, n := range r.GetCorrectRollouts() {
+		out.CorrectRollout[i] = int(n)
+	}
+	if r.MinScore != nil {
+		v := r.GetMinScore()
+		out.MinScore = &v
+	}
+	for _, k := range r.GetFailedSteps() {
+		out.FailedSteps = append(out.FailedSteps, int(k))
+	}
+	return out
+}
+
+// RecordProto is a labeler record as an API message.
+func RecordProto(r labeler.Record) *shepherdv1.LabelRecord {
+	out := &shepherdv1.LabelRecord{
+		ProblemId:       r.ProblemID,
+		SolutionId:      r.SolutionID,
+		Prompt:          r.Prompt,
+		Completions:     r.Completions,
+		Labels:          r.Labels,
+		SoftLabels:      make([]*shepherdv1.SoftLabel, len(r.SoftLabels)),
+		Rollouts:        make([]int32, len(r.Rollouts)),
+		CorrectRollouts: make([]int32, len(r.CorrectRollout)),
+		FirstErrorStep:  int32(r.FirstErrorStep),
+		MinScore:        r.MinScore,
+		OutcomeCorrect:  r.OutcomeCorrect,
+		Strategy:        StrategyProto(r.Strategy),
+		Model:           r.Model,
+		GraderVersion:   r.GraderVersion,
+	}
+	for i, s := range r.SoftLabels {
+		out.SoftLabels[i] = &shepherdv1.SoftLabel{Value: s}
+	}
+	for i, n := range r.Rollouts {
+		out.Rollouts[i] = int32(n)
+	}
+	for i, n := range r.CorrectRollout {
+		out.CorrectRollouts[i] = int32(n)
+	}
+	for _, k := range r.FailedSteps {
+		out.FailedSteps = append(out.FailedSteps, int32(k))
+	}
+	return out
+}
+
+// StrategyProto is a labeler strategy as an API value; "" is unspecified
+// (the server's default, exhaustive).
+func StrategyProto(s labeler.Strategy) shepherdv1.Strategy {
+	switch s {
+	case labeler.Exhaustive:
+		return shepherdv1.Strategy_STRATEGY_EXHAUSTIVE
+	case labeler.Binary:
+		return shepherdv1.Strategy_STRATEGY_BINARY
+	}
+	return shepherdv1.Strategy_STRATEGY_UNSPECIFIED
+}
+
+// StrategyOf is an API strategy as the labeler's; unspecified is "".
+func StrategyOf(s shepherdv1.Strategy) labeler.Strategy {
+	switch s {
+	case shepherdv1.Strategy_STRATEGY_EXHAUSTIVE:
+		return labeler.Exhaustive
+	case shepherdv1.Strategy_STRATEGY_BINARY:
+		return labeler.Binary
+	}
+	return ""
+}
+
+// SplitModeProto is a labeler split mode as an API value; "" is
+// unspecified (the server's default, auto).
+func SplitModeProto(m labeler.SplitMode) shepherdv1.SplitMode {
+	switch m {
+	case labeler.SplitAuto:
+		return shepherdv1.SplitMode_SPLIT_MODE_AUTO
+	case labeler.SplitLine:
+		return shepherdv1.SplitMode_SPLIT_MODE_LINE
+	case labeler.SplitParagraph:
+		return shepherdv1.SplitMode_SPLIT_MODE_PARAGRAPH
+	case labeler.SplitStepMarker:
+		return shepherdv1.SplitMode_SPLIT_MODE_STEP
+	case labeler.SplitTag:
+		return shepherdv1.SplitMode_SPLIT_MODE_TAG
+	}
+	return shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED
+}
+
+// IsTerminal reports whether a job state is terminal (SUCCEEDED, PARTIAL,
+// FAILED or CANCELLED): a job in it never changes again.
+func IsTerminal(s shepherdv1.JobState) bool {
+	switch s {
+	case shepherdv1.JobState_JOB_STATE_SUCCEEDED, shepherdv1.JobState_JOB_STATE_PARTIAL,
+		shepherdv1.JobState_JOB_STATE_FAILED, shepherdv1.JobState_JOB_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// StateName is a job state's short name: "queued", "running", "succeeded",
+// "partial", "failed" or "cancelled".
+func StateName(s shepherdv1.JobState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/client"
+	"github.com/shepherd-prm/shepherd/labeler"
+	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+// Bounds of one job submitted by label --server: the input is sent in
+// jobs of at most this many problems and about this many bytes of input,
+// one after the other (the server's defaults accept 10000 problems and 64
+// MiB per request).
+const (
+	serverBatchProblems = 1000
+	serverBatchBytes    = 16 << 20
+)
+
+// labelServerFlags are label's flags for labeling through a shepherd
+// server (`shepherd serve` and its workers) instead of in-process.
+type labelServerFlags struct {
+	addr            string
+	token           string
+	tlsCA           string
+	tlsCert, tlsKey string
+	insecure        bool
+}
+
+func (r *labelServerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.addr, "server", "", "label through the shepherd server at host:port instead of in-process: its workers run the rollouts on their backends (no --backend here) and it sets the window; records and summary are the same")
+	fs.StringVar(&r.token, "token", "", "--server: bearer token (prefer SHEPHERD_TOKEN: command lines are visible to other users)")
+	fs.StringVar(&r.tlsCA, "tls-ca", "", "--server: PEM CA bundle that signs the server's certificate (default: the system roots)")
+	fs.StringVar(&r.tlsCert, "tls-client-cert", "", "--server: PEM client certificate, for a server that requires mutual TLS")
+	fs.StringVar(&r.tlsKey, "tls-client-key", "", "--server: PEM key of --tls-client-cert")
+	fs.BoolVar(&r.insecure, "insecure", false, "--server: connect without TLS (plaintext)")
+}
+
+// runLabelServer is label's --server path: it reads and validates the
+// input like the embedded path, sends the solutions not yet in --out to
+// the server in jobs, and writes each job's records as they stream in
+// (resuming the stream across server restarts), then prints the same
+// summary line. An interrupted run cancels the job it was following.
+func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.Strategy, mode labeler.SplitMode,
+	limits labeler.InputLimits, in io.Reader, sink *exportSink, done map[solutionKey]bool) error {
+	r := &f.remote
+	switch {
+	case len(f.backend.backends) > 0:
+		return usageErrorf("--backend does not go with --server: the server's workers run the rollouts on their backends")
+	case f.backend.model == "":
+		return usageErrorf("--model is required with --server (a model the server's workers serve, e.g. sim)")
+	case r.insecure && (r.tlsCA != "" || r.tlsCert != "" || r.tlsKey != ""):
+		return usageErrorf("--insecure excludes --tls-ca, --tls-client-cert and --tls-client-key")
+	}
+	c, err := client.Dial(ctx, r.addr, client.Options{
+		Token: r.token, Insecure: r.insecure, CAFile: r.tlsCA, CertFile: r.tlsCert, KeyFile: r.tlsKey,
+		OnRetry: func(err error, attempt int, _ time.Duration) {
+			if attempt == 1 {
+				fmt.Fprintf(e.stderr, "shepherd label: lost the server (%v); reconnecting\n", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("--server: %w", err)
+	}
+	defer c.Close()
+
+	temp, topP, reuse := f.temp, f.topP, f.reuse
+	spec := &shepherdv1.JobSpec{
+		Strategy: client.StrategyProto(strategy), N: int32(f.n), Seed: f.seed,
+		Temperature: &temp, TopP: &topP, MaxTokens: int32(f.maxTokens), Stop: f.stop,
+		Split: client.SplitModeProto(mode), SplitTag: f.splitTag, MaxSteps: int32(f.maxSteps), Reuse: &reuse,
+	}
+	src := &problemBatches{r: newLineReader(in), limits: limits, skip: done}
+	bar := newProgress(e, f.progress, f.in)
+	start := time.Now()
+	var tot remoteTotals
+	for {
+		batch, err := src.next()
+		if err != nil {
+			bar.finish()
+			return err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if err := tot.runJob(ctx, e, c, client.Request{Model: f.backend.model, Spec: spec, Problems: batch}, sink, bar); err != nil {
+			bar.finish()
+			return err
+		}
+	}
+	bar.finish()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	cached := 0.0
+	if tot.promptTokens > 0 {
+		cached = 100 * float64(tot.cachedTokens) / float64(tot.promptTokens)
+	}
+	dest := f.out
+	if dest == "-" {
+		dest = "stdout"
+	}
+	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
+		tot.solutions, tot.steps, src.skipped, tot.rollouts, tot.shared, tot.completionTokens, tot.promptTokens, cached, secs, tot.failedTasks, tot.withFailed, dest)
+	return nil
+}
+
+// remoteTotals add up the jobs of one label --server run.
+type remoteTotals struct {
+	solutions, steps, withFailed                 int
+	rollouts, shared, failedTasks                int64
+	promptTokens, completionTokens, cachedTokens int64
+}
+
+// runJob submits one job, writes its records as they arrive and adds its
+// final counts.
+func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req client.Request, sink *exportSink, bar *progress) error {
+	s := c.LabelSolutions(ctx, req)
+	defer s.Close()
+	for s.Next() {
+		ev := s.Event()
+		if rec := ev.Record; rec != nil {
+			if err := sink.Write(*rec); err != nil {
+				return err
+			}
+			t.solutions++
+			t.steps += len(rec.Completions)
+			if len(rec.FailedSteps) > 0 {
+				t.withFailed++
+			}
+		}
+		if j := ev.Job; j != nil {
+			bar.update(rollout.JobStats{Solutions: t.solutions, Samples: int(t.rollouts + j.GetRollouts()),
+				CompletionTokens: int(t.completionTokens + j.GetCompletionTokens())})
+		}
+	}
+	if err := s.Err(); err != nil {
+		if id := s.JobID(); id != "" && ctx.Err() != nil {
+			// Interrupted: stop spending rollouts on a job nobody reads.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if _, cerr := c.Cancel(cctx, id); cerr == nil {
+				fmt.Fprintf(e.stderr, "shepherd label: cancelled job %s (rerun with --resume to go on)\n", id)
+			}
+			cancel()
+		}
+		if id := s.JobID(); id != "" {
+			return fmt.Errorf("job %s: %w", id, err)
+		}
+		return err
+	}
+	j := s.Job()
+	switch j.GetState() {
+	case shepherdv1.JobState_JOB_STATE_SUCCEEDED, shepherdv1.JobState_JOB_STATE_PARTIAL:
+	default:
+		return fmt.Errorf("job %s ended %s: %s", j.GetId(), client.StateName(j.GetState()), j.GetError())
+	}
+	t.rollouts += j.GetRollouts()
+	t.shared += j.GetSharedRollouts()
+	t.failedTasks += j.GetTasksFailed()
+	t.promptTokens += j.GetPromptTokens()
+	t.completionTokens += j.GetCompletionTokens()
+	t.cachedTokens += j.GetCachedTokens()
+	return nil
+}
+
+// problemBatches reads input problems, validates and splits them as the
+// embedded path does (same ids, same errors), leaves out the solutions
+// already done, and yields them in batches that fit one job.
+type problemBatches struct {
+	r       *lineReader
+	limits  labeler.InputLimits
+	skip    map[solutionKey]bool
+	skipped int
+	held    *labeler.Problem // read but not fitting the previous batch
+	heldLen int
+	eof     bool
+}
+
+// next returns the next batch; an empty one at the end of the input.
+func (b *problemBatches) next() ([]labeler.Problem, error) {
+	var batch []labeler.Problem
+	size := 0
+	for len(batch) < serverBatchProblems {
+		if b.held == nil {
+			p, n, err := b.read()
+			if err != nil {
+				return nil, err
+			}
+			if p == nil {
+				break
+			}
+			b.held, b.heldLen = p, n
+		}
+		if len(batch) > 0 && size+b.heldLen > serverBatchBytes {
+			break
+		}
+		batch = append(batch, *b.held)
+		size += b.heldLen
+		b.held = nil
+	}
+	return batch, nil
+}
+
+// read returns the next problem with solutions left to label and the
+// size of its input line; nil at the end.
+func (b *problemBatches) read() (*labeler.Problem, int, error) {
+	for !b.eof {
+		line, n, err := b.r.next()
+		if errors.Is(err, io.EOF) {
+			b.eof = true
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		var p labeler.Problem
+		if err := json.Unmarshal(line, &p); err != nil {
+			return nil, 0, fmt.Errorf("input line %d: %v", n, err)
+		}
+		sols, err := p.Prepare("line"+strconv.Itoa(n), b.limits)
+		if err != nil {
+			return nil, 0, fmt.Errorf("input line %d: %v", n, err)
+		}
+		// The ids the embedded path gives, made explicit so the server's
+		// records carry them too.
+		out := labeler.Problem{ID: sols[0].ProblemID, Question: p.Question, Answer: p.Answer}
+		for i, s := range p.Solutions {
+			sid := sols[i].SolutionID
+			if b.skip[solutionKey{out.ID, sid}] {
+				b.skipped++
+				continue
+			}
+			out.Solutions = append(out.Solutions, labeler.SolutionInput{ID: sid, Text: s.Text, Steps: s.Steps})
+		}
+		if len(out.Solutions) > 0 {
+			return &out, len(line), nil
+		}
+	}
+	return nil, 0, nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
+)
+
+// firstLines is the first n lines of a file.
+func firstLines(t *testing.T, path string, n int) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	return strings.Join(lines[:n], "")
+}
+
+func fileLines(t *testing.T, path string) []string {
+	t.Helper()
+	return sortedLines(readAll(t, path))
+}
+
+var summaryRE = regexp.MustCompile(`labelled (\d+) solutions \((\d+) steps, (\d+) skipped as done\) with (\d+) rollouts`)
+
+// TestLabelThroughServer: label --server writes what the embedded path
+// writes (the same records, in any order, and the same summary counts),
+// with --resume and --format too; the worker takes its backends from a
+// config file.
+func TestLabelThroughServer(t *testing.T) {
+	rs := redistest.Start(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.jsonl", firstLines(t, filepath.Join("..", "..", "examples", "sim-problems.jsonl"), 8))
+	conf := writeFile(t, dir, "worker.conf", "# two simulators\nmodel sim\nbackend sim\nbackend sim  # a second one\nconcurrency 4\n")
+	_, addr := startServeCmd(t, rs.Addr)
+	w := startWorkerCmd(t, rs.Addr, "--config", conf)
+	if m := w.waitLog(`msg="worker started".* backends=(\S+)`); strings.Count(m[1], "http://") != 2 {
+		t.Errorf("worker backends %q, want the config file's two", m[1])
+	}
+	w.waitLog(`tasks=8 `)
+
+	local := filepath.Join(dir, "local.jsonl")
+	code, _, localErr := runShepherd(t, "", "label", "--backend", "sim", "--in", in, "--out", local, "--n", "4", "--seed", "2")
+	if code != 0 {
+		t.Fatalf("embedded label: %s", localErr)
+	}
+	remote := filepath.Join(dir, "remote.jsonl")
+	server := []string{"label", "--server", addr, "--insecure", "--model", "sim", "--in", in, "--n", "4", "--seed", "2"}
+	code, _, remoteErr := runShepherd(t, "", append(server, "--out", remote)...)
+	if code != 0 {
+		t.Fatalf("label --server: exit %d: %s", code, remoteErr)
+	}
+	want := fileLines(t, local)
+	if got := fileLines(t, remote); !slices.Equal(got, want) {
+		t.Errorf("label --server wrote\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	lm, rm := summaryRE.FindStringSubmatch(localErr), summaryRE.FindStringSubmatch(remoteErr)
+	if lm == nil || rm == nil || !slices.Equal(lm[1:], rm[1:]) || !strings.Contains(remoteErr, "labels in "+remote) {
+		t.Errorf("summaries differ:\n embedded %s\n server   %s", localErr, remoteErr)
+	}
+
+	// --resume: keep three records and a torn line; the rest is labelled.
+	kept := strings.SplitAfter(readAll(t, remote), "\n")[:3]
+	if err := os.WriteFile(remote, []byte(strings.Join(kept, "")+`{"problem_id": "sim-00`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, resumeErr := runShepherd(t, "", append(server, "--out", remote, "--resume")...)
+	if code != 0 {
+		t.Fatalf("label --server --resume: exit %d: %s", code, resumeErr)
+	}
+	if got := fileLines(t, remote); !slices.Equal(got, want) {
+		t.Errorf("resumed output differs:\n%s", strings.Join(got, "\n"))
+	}
+	if m := summaryRE.FindStringSubmatch(resumeErr); m == nil || m[3] != "3" || m[1] == lm[1] {
+		t.Errorf("resumed summary: %s", resumeErr)
+	}
+
+	// Trainer formats go through the same sink.
+	localTRL, remoteTRL := filepath.Join(dir, "local-trl.jsonl"), filepath.Join(dir, "remote-trl.jsonl")
+	if code, _, errs := runShepherd(t, "", "label", "--backend", "sim", "--in", in, "--out", localTRL, "--n", "4", "--seed", "2", "--format", "trl"); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := runShepherd(t, "", append(server, "--out", remoteTRL, "--format", "trl")...); code != 0 {
+		t.Fatal(errs)
+	}
+	if !slices.Equal(fileLines(t, localTRL), fileLines(t, remoteTRL)) {
+		t.Error("--format trl through the server differs from the embedded path's")
+	}
+}
+
+func TestLabelServerBadFlags(t *testing.T) {
+	in := writeFile(t, t.TempDir(), "in.jsonl", twoProblems)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--server", "127.0.0.1:1", "--backend", "sim", "--model", "sim"}, 2, "--backend does not go with --server"},
+		{[]string{"--server", "127.0.0.1:1"}, 2, "--model is required"},
+		{[]string{"--server", "127.0.0.1:1", "--model", "sim", "--insecure", "--tls-ca", "ca.pem"}, 2, "--insecure excludes"},
+		{[]string{"--server", "127.0.0.1:1", "--model", "sim", "--insecure"}, 1, "--server: client: connecting to 127.0.0.1:1"},
+	} {
+		code, _, stderr := runShepherd(t, "", append([]string{"label", "--in", in}, tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+}

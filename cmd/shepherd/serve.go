@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout/redisq"
+	"github.com/shepherd-prm/shepherd/server"
+	"github.com/shepherd-prm/shepherd/server/metrics"
+)
+
+func init() {
+	register("serve", command{summary: "serve the gRPC labeling API over a shared Redis (run workers next to it)", run: runServe})
+}
+
+type serveFlags struct {
+	listen        string
+	metricsListen string
+	redis         redisFlags
+	config        string
+	logLevel      string
+
+	tlsCert, tlsKey, tlsClientCA string
+	tokensFile, tokens           string
+	models                       string
+
+	maxN, maxProblems, maxSolutions, maxSteps, maxTokens int
+	maxQueuedTasks, maxMessageBytes, maxRunningJobs      int
+	window                                               int
+	jobTTL, jobLeaseTTL, shutdownTimeout                 time.Duration
+	id                                                   string
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	var f serveFlags
+	fs := newFlagSet(e, "serve", "--listen ADDR --redis URL [flags]")
+	fs.StringVar(&f.listen, "listen", ":7070", "gRPC listen address, host:port")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
+	f.redis.register(fs, 256, "each open label stream and running job holds one")
+	registerConfigFlag(fs, &f.config)
+	registerLogFlag(fs, &f.logLevel)
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM server certificate; with --tls-key turns TLS on")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM key of --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of accepted bearer tokens, one per line ('#' comments); with --tokens, both count")
+	fs.StringVar(&f.tokens, "tokens", "", "accepted bearer tokens, comma-separated; prefer SHEPHERD_TOKENS or --tokens-file (command lines are visible to other users). No token: authentication off")
+	fs.StringVar(&f.models, "models", "", "comma-separated models jobs may name (those the workers serve), whose queue depth and lag the metrics report; empty: any model, no queue metrics")
+	fs.IntVar(&f.maxN, "max-n", server.DefaultMaxN, "largest n (rollouts per step) a job may ask for")
+	fs.IntVar(&f.maxProblems, "max-problems", server.DefaultMaxProblems, "problems per request at most")
+	fs.IntVar(&f.maxSolutions, "max-solutions-per-problem", server.DefaultMaxSolutionsPerProblem, "solutions per problem at most")
+	fs.IntVar(&f.maxSteps, "max-steps", server.DefaultMaxSteps, "largest max_steps (steps per solution) a job may ask for")
+	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokens, "largest max_tokens (tokens per rollout) a job may ask for")
+	fs.IntVar(&f.maxQueuedTasks, "max-queued-tasks", server.DefaultMaxQueuedTasks, "refuse new jobs (RESOURCE_EXHAUSTED) while a model's work stream holds this many tasks; -1: no bound")
+	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
+	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")
+	fs.IntVar(&f.window, "window", server.DefaultWindow, "solutions a job labels at once")
+	fs.DurationVar(&f.jobTTL, "job-ttl", server.DefaultJobTTL, "how long a finished job's records and state stay readable")
+	fs.DurationVar(&f.jobLeaseTTL, "job-lease-ttl", server.DefaultLeaseTTL, "how soon another server adopts the jobs of a server that crashed")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM/SIGINT: how long open calls get to finish before they are cut")
+	fs.StringVar(&f.id, "id", "", "name of this server in job leases and logs (default host-pid-random)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(e, f.logLevel)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := f.tlsConfig()
+	if err != nil {
+		return err
+	}
+	tokens, err := f.loadTokens()
+	if err != nil {
+		return err
+	}
+	models := splitList(f.models)
+
+	rdb, where, err := f.redis.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	qopt := f.redis.queueOptions(0, 0)
+	m := metrics.New("serve")
+	s, err := server.New(server.Options{
+		Redis: rdb, Queue: qopt, Tokens: tokens, TLS: tlsConf, Models: models,
+		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
+		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
+		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
+		ShutdownTimeout: f.shutdownTimeout, ID: f.id, Logger: log,
+		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished,
+	})
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	m.CollectJobs(s)
+	if len(models) > 0 {
+		mq := redisq.New(rdb, qopt)
+		defer mq.Close()
+		m.CollectQueue(mq, models)
+	}
+
+	lis, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	stopMetrics, err := serveMetrics(ctx, f.metricsListen, m, log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer stopMetrics()
+	if len(tokens) == 0 {
+		log.Warn("authentication is off: any client may submit jobs (set --tokens-file or SHEPHERD_TOKENS)")
+	}
+	log.Info("serving shepherd", "addr", lis.Addr().String(), "redis", where, "tls", tlsConf != nil,
+		"mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
+	if err := s.Serve(ctx, lis); err != nil {
+		return err
+	}
+	log.Info("stopped serving")
+	return nil
+}
+
+func (f *serveFlags) tlsConfig() (*tls.Config, error) {
+	switch {
+	case f.tlsCert == "" && f.tlsKey == "" && f.tlsClientCA == "":
+		return nil, nil
+	case f.tlsCert == "" || f.tlsKey == "":
+		return nil, usageErrorf("TLS needs both --tls-cert and --tls-key (--tls-client-ca adds mutual TLS)")
+	}
+	return server.TLSConfig(f.tlsCert, f.tlsKey, f.tlsClientCA)
+}
+
+// loadTokens is the union of --tokens-file and --tokens.
+func (f *serveFlags) loadTokens() ([]string, error) {
+	var tokens []string
+	if f.tokensFile != "" {
+		t, err := server.LoadTokens(f.tokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tokens-file: %w", err)
+		}
+		tokens = t
+	}
+	return append(tokens, splitList(f.tokens)...), nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func registerLogFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "log-level", "info", "log level on stderr: debug, info, warn or error")
+}
+
+// newLogger logs as text on the command's stderr.
+func newLogger(e env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level: %q is not debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// metricsHandler is what the metrics listener serves at /metrics: the
+// process's own registry (package server/metrics).
+func metricsHandler(m *metrics.Metrics) http.Handler { return m.Handler() }
+
+// serveMetrics serves /metrics and /healthz on addr until ctx ends or stop
+// is called; an empty addr serves nothing. The listener is bound before
+// it returns, so a bad address fails the command at start.
+func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler(m))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener", "error", err)
+		}
+	}()
+	log.Info("serving metrics", "url", "http://"+lis.Addr().String()+"/metrics")
+	stopCtx, cancel := context.WithCancel(ctx)
+	go func() {
+		<-stopCtx.Done()
+		sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+		defer c()
+		_ = srv.Shutdown(sctx)
+	}()
+	return func() { cancel(); <-done }, nil
+}
