@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -205,7 +206,7 @@ type Request struct {
 }
 
 func (r Request) submitRequest() (*shepherdv1.SubmitJobRequest, error) {
-	problems, err := ProblemsProto(r.Problems)
+	problems, err := convert.ProblemsProto(r.Problems)
 	if err != nil {
 		return nil, err
 	}

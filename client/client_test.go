@@ -18,7 +18,9 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 	"github.com/shepherd-prm/shepherd/server"
+	"github.com/shepherd-prm/shepherd/server/testcert"
 )
 
 // TestLabelSolutions labels through the API and gets, record for record,
@@ -30,7 +32,7 @@ func TestLabelSolutions(t *testing.T) {
 	ts := h.startServer("", server.Options{})
 	c := dial(t, ts.addr, client.Options{})
 	ctx := testCtx(t)
-	problems := simProblems(3, 8, 3)
+	problems := simtest.Problems(3, 8, 3)
 
 	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: 4, Seed: 7}, Problems: problems})
 	var first *shepherdv1.Job
@@ -83,7 +85,7 @@ func TestStreamRidesOutServerRestart(t *testing.T) {
 	var retries atomic.Int32
 	c := dial(t, ts.addr, client.Options{OnRetry: func(error, int, time.Duration) { retries.Add(1) }})
 	ctx := testCtx(t)
-	problems := simProblems(5, 10, 3)
+	problems := simtest.Problems(5, 10, 3)
 
 	s := c.LabelSolutions(ctx, client.Request{RequestID: "restart-1", Model: simModel, Spec: &shepherdv1.JobSpec{N: 4, Seed: 3}, Problems: problems})
 	got := collectRecords(t, s, 5, func(int) {
@@ -112,7 +114,7 @@ func TestStreamGivesUp(t *testing.T) {
 	ts := h.startServer("", server.Options{Window: 1})
 	c := dial(t, ts.addr, client.Options{MaxOutage: 500 * time.Millisecond})
 	ctx := testCtx(t)
-	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: 2}, Problems: simProblems(1, 4, 4)})
+	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: 2}, Problems: simtest.Problems(1, 4, 4)})
 	defer s.Close()
 	if !s.Next() || s.Event().Job == nil {
 		t.Fatalf("first event: %v", s.Err())
@@ -141,7 +143,7 @@ func TestJobsAndAuth(t *testing.T) {
 		t.Fatalf("without a token: %v, want UNAUTHENTICATED", err)
 	}
 	c := dial(t, ts.addr, client.Options{Token: "s3cret"})
-	req := client.Request{RequestID: "jobs-1", Model: simModel, Problems: simProblems(2, 2, 2)}
+	req := client.Request{RequestID: "jobs-1", Model: simModel, Problems: simtest.Problems(2, 2, 2)}
 	a, err := c.Submit(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -186,17 +188,17 @@ func TestJobsAndAuth(t *testing.T) {
 // Dial with the reason.
 func TestTLS(t *testing.T) {
 	h := newHarness(t)
-	ca := newTestCA(t)
-	cert, key := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
-	tlsConf, err := server.TLSConfig(cert, key, ca.file)
+	ca := testcert.NewCA(t)
+	cert, key := ca.Issue(t, "server", x509.ExtKeyUsageServerAuth)
+	tlsConf, err := server.TLSConfig(cert, key, ca.File)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := h.startServer("", server.Options{TLS: tlsConf, Tokens: []string{"tok"}})
 	ctx := testCtx(t)
-	ccert, ckey := ca.issue(t, "client", x509.ExtKeyUsageClientAuth)
+	ccert, ckey := ca.Issue(t, "client", x509.ExtKeyUsageClientAuth)
 
-	c, err := client.Dial(ctx, ts.addr, client.Options{CAFile: ca.file, CertFile: ccert, KeyFile: ckey, Token: "tok"})
+	c, err := client.Dial(ctx, ts.addr, client.Options{CAFile: ca.File, CertFile: ccert, KeyFile: ckey, Token: "tok"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,13 +206,13 @@ func TestTLS(t *testing.T) {
 	if _, _, err := c.List(ctx, client.ListOptions{}); err != nil {
 		t.Fatalf("List over mutual TLS: %v", err)
 	}
-	if _, err := client.Dial(ctx, ts.addr, client.Options{CAFile: ca.file, Token: "tok", MaxOutage: time.Millisecond}); err == nil {
+	if _, err := client.Dial(ctx, ts.addr, client.Options{CAFile: ca.File, Token: "tok", MaxOutage: time.Millisecond}); err == nil {
 		t.Error("Dial without the client certificate succeeded")
 	}
 	if _, err := client.Dial(ctx, ts.addr, client.Options{Token: "tok"}); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Dial without the CA: %v, want a certificate error", err)
 	}
-	if _, err := client.Dial(ctx, ts.addr, client.Options{Insecure: true, CAFile: ca.file}); err == nil {
+	if _, err := client.Dial(ctx, ts.addr, client.Options{Insecure: true, CAFile: ca.File}); err == nil {
 		t.Error("Insecure with a CA file was accepted")
 	}
 	if _, err := client.Dial(ctx, ts.addr, client.Options{CertFile: ccert}); err == nil {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -213,7 +214,7 @@ func (s *Stream) open() error {
 func eventOf(rec *shepherdv1.LabelRecord, job *shepherdv1.Job, cursor string) Event {
 	ev := Event{Job: job, Cursor: cursor}
 	if rec != nil {
-		r := RecordOf(rec)
+		r := convert.RecordOf(rec)
 		ev.Record, ev.Proto = &r, rec
 	}
 	return ev

@@ -7,54 +7,22 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
-// Conversions between the API's messages and the labeler's and the
-// store's types.
+// Conversions between the API's messages and the store's and the
+// scheduler's types; those to and from the labeler's types are in
+// package proto/convert.
 
+// strategyOf is a spec's strategy; unspecified is the default,
+// exhaustive.
 func strategyOf(s shepherdv1.Strategy) labeler.Strategy {
-	if s == shepherdv1.Strategy_STRATEGY_BINARY {
-		return labeler.Binary
+	if st := convert.StrategyOf(s); st != "" {
+		return st
 	}
 	return labeler.Exhaustive
-}
-
-func strategyProto(s labeler.Strategy) shepherdv1.Strategy {
-	switch s {
-	case labeler.Binary:
-		return shepherdv1.Strategy_STRATEGY_BINARY
-	case labeler.Exhaustive:
-		return shepherdv1.Strategy_STRATEGY_EXHAUSTIVE
-	}
-	return shepherdv1.Strategy_STRATEGY_UNSPECIFIED
-}
-
-func splitModeOf(m shepherdv1.SplitMode) labeler.SplitMode {
-	switch m {
-	case shepherdv1.SplitMode_SPLIT_MODE_LINE:
-		return labeler.SplitLine
-	case shepherdv1.SplitMode_SPLIT_MODE_PARAGRAPH:
-		return labeler.SplitParagraph
-	case shepherdv1.SplitMode_SPLIT_MODE_STEP:
-		return labeler.SplitStepMarker
-	case shepherdv1.SplitMode_SPLIT_MODE_TAG:
-		return labeler.SplitTag
-	}
-	return labeler.SplitAuto
-}
-
-// solutionInput is a solution of a request as the labeler takes it.
-func solutionInput(id string, s *shepherdv1.Solution) labeler.SolutionInput {
-	in := labeler.SolutionInput{ID: id}
-	switch b := s.GetBody().(type) {
-	case *shepherdv1.Solution_Text:
-		in.Text = b.Text
-	case *shepherdv1.Solution_Steps:
-		in.Steps = b.Steps.GetSteps()
-	}
-	return in
 }
 
 // submitOf is the SubmitJobRequest a LabelSolutionsRequest stands for
@@ -93,39 +61,6 @@ func jobProto(m *jobMeta) *shepherdv1.Job {
 		FinishTime:       msTime(m.FinishMS),
 		Error:            m.Error,
 	}
-}
-
-// recordProto is the API's view of a label record.
-func recordProto(r labeler.Record) *shepherdv1.LabelRecord {
-	out := &shepherdv1.LabelRecord{
-		ProblemId:       r.ProblemID,
-		SolutionId:      r.SolutionID,
-		Prompt:          r.Prompt,
-		Completions:     r.Completions,
-		Labels:          r.Labels,
-		SoftLabels:      make([]*shepherdv1.SoftLabel, len(r.SoftLabels)),
-		Rollouts:        make([]int32, len(r.Rollouts)),
-		CorrectRollouts: make([]int32, len(r.CorrectRollout)),
-		FirstErrorStep:  int32(r.FirstErrorStep),
-		MinScore:        r.MinScore,
-		OutcomeCorrect:  r.OutcomeCorrect,
-		Strategy:        strategyProto(r.Strategy),
-		Model:           r.Model,
-		GraderVersion:   r.GraderVersion,
-	}
-	for i, s := range r.SoftLabels {
-		out.SoftLabels[i] = &shepherdv1.SoftLabel{Value: s}
-	}
-	for i, n := range r.Rollouts {
-		out.Rollouts[i] = int32(n)
-	}
-	for i, n := range r.CorrectRollout {
-		out.CorrectRollouts[i] = int32(n)
-	}
-	for _, k := range r.FailedSteps {
-		out.FailedSteps = append(out.FailedSteps, int32(k))
-	}
-	return out
 }
 
 // jobOptions are the scheduler's options of a job.

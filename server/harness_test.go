@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,14 +15,16 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
-const simModel = "sim"
+const simModel = simtest.Model
 
 // harness is a private Redis with rollout workers against the simulator,
 // and shepherd servers over bufconn.
@@ -45,36 +45,13 @@ func newHarnessOn(t *testing.T, rdb redis.UniversalClient) *harness {
 	return &harness{t: t, rdb: rdb, qopt: redisq.Options{LeaseTTL: 2 * time.Second, Block: 100 * time.Millisecond, MaxDeliveries: 3}}
 }
 
-// simPool starts a simulator and returns a backend pool on it.
-func simPool(t *testing.T, opt sim.Options) *rollout.Pool {
-	t.Helper()
-	opt.Model = simModel
-	hs := httptest.NewServer(sim.New(opt))
-	t.Cleanup(hs.Close)
-	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: simModel, Timeout: 5 * time.Second,
-		BackoffBase: time.Millisecond, BackoffMax: 20 * time.Millisecond, MaxRetries: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
-
 // startWorker runs a rollout worker on the Redis queue until the test ends.
 func (h *harness) startWorker(opt sim.Options) {
 	h.t.Helper()
-	pool := simPool(h.t, opt)
 	q := redisq.New(h.rdb, h.qopt)
-	w := &rollout.Worker{Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: simModel,
-		Concurrency: 32, DrainTimeout: time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = w.Run(ctx) }()
-	h.t.Cleanup(func() { cancel(); q.Close(); wg.Wait() })
+	h.t.Cleanup(func() { q.Close() }) // after the worker stopped
+	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: labeler.NewGrader(labeler.GraderOptions{}),
+		Model: simModel, Concurrency: 32, DrainTimeout: time.Second})
 }
 
 // testServer is a running Server and a client connected to it.
@@ -161,59 +138,20 @@ func testCtx(t *testing.T) context.Context {
 // embedded path's prepared solutions.
 func simProblems(t *testing.T, seed int64, problems, perProblem int) ([]*shepherdv1.Problem, []labeler.PreparedSolution) {
 	t.Helper()
-	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5})
-	var out []*shepherdv1.Problem
-	var prepared []labeler.PreparedSolution
-	for _, p := range ds {
-		pp := &shepherdv1.Problem{Id: p.ID, Question: p.Question, Answer: p.Answer}
-		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
-		for _, s := range p.Solutions {
-			pp.Solutions = append(pp.Solutions, &shepherdv1.Solution{Id: s.ID, Body: &shepherdv1.Solution_Text{Text: s.Text}})
-			lp.Solutions = append(lp.Solutions, labeler.SolutionInput{ID: s.ID, Text: s.Text})
-		}
-		sols, err := lp.Prepare(p.ID, labeler.InputLimits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, pp)
-		prepared = append(prepared, sols...)
+	ps := simtest.Problems(seed, problems, perProblem)
+	out, err := convert.ProblemsProto(ps)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out, prepared
-}
-
-type sliceSource struct{ sols []labeler.PreparedSolution }
-
-func (s *sliceSource) Next() (labeler.PreparedSolution, error) {
-	if len(s.sols) == 0 {
-		return labeler.PreparedSolution{}, io.EOF
-	}
-	sol := s.sols[0]
-	s.sols = s.sols[1:]
-	return sol, nil
+	return out, simtest.Prepare(ps)
 }
 
 // embeddedLabels labels solutions the way `shepherd label` does: an
 // in-process queue and worker.
 func embeddedLabels(t *testing.T, sols []labeler.PreparedSolution, opt rollout.JobOptions) []labeler.Record {
 	t.Helper()
-	ctx := testCtx(t)
-	q := rollout.NewMemQueue(0)
-	defer q.Close()
-	grader := labeler.NewGrader(labeler.GraderOptions{})
-	w := &rollout.Worker{Queue: q, Generator: simPool(t, sim.Options{}), Grader: grader, Model: simModel, Concurrency: 32}
-	wctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = w.Run(wctx) }()
-	defer func() { stop(); wg.Wait() }()
 	opt.Model = simModel
-	var recs []labeler.Record
-	if _, err := rollout.RunJob(ctx, q, grader, opt, &sliceSource{sols: sols}, func(r labeler.Record) error {
-		recs = append(recs, r)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	recs, _ := simtest.Label(testCtx(t), t, simtest.Pool(t, sim.Options{}), sols, opt)
 	return recs
 }
 
@@ -284,7 +222,7 @@ func compareWithEmbedded(t *testing.T, got []*shepherdv1.LabelRecord, want []lab
 		if !ok {
 			t.Fatalf("unexpected record %s", k)
 		}
-		p := recordProto(w)
+		p := convert.RecordProto(w)
 		if !equalInts(g.Rollouts, p.Rollouts) || !equalInts(g.CorrectRollouts, p.CorrectRollouts) || !equalBools(g.Labels, p.Labels) ||
 			g.FirstErrorStep != p.FirstErrorStep || g.OutcomeCorrect != p.OutcomeCorrect || len(g.SoftLabels) != len(p.SoftLabels) ||
 			g.Prompt != p.Prompt || len(g.Completions) != len(p.Completions) || g.Strategy != p.Strategy {

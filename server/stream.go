@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -98,7 +99,7 @@ func (s *Server) follow(ctx context.Context, jobID, after, cursor string, lastSn
 		for _, e := range entries {
 			after = e.ID
 			cursor = encodeCursor(jobID, e.ID)
-			if err := send(event{record: recordProto(e.Record), cursor: cursor}); err != nil {
+			if err := send(event{record: convert.RecordProto(e.Record), cursor: cursor}); err != nil {
 				return err
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -293,15 +294,17 @@ func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSo
 		return nil, nil, err
 	}
 	lim := labeler.InputLimits{SplitOptions: labeler.SplitOptions{
-		Mode: splitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps()),
+		Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps()),
 	}}
 	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
 	for i, p := range r.GetProblems() {
 		pid := problemID(i, p)
 		out[i] = make([]labeler.PreparedSolution, 0, len(p.GetSolutions()))
 		for j, sol := range p.GetSolutions() {
+			in := convert.SolutionOf(sol)
+			in.ID = solutionID(pid, j, sol)
 			one := labeler.Problem{ID: pid, Question: p.GetQuestion(), Answer: p.GetAnswer(),
-				Solutions: []labeler.SolutionInput{solutionInput(solutionID(pid, j, sol), sol)}}
+				Solutions: []labeler.SolutionInput{in}}
 			prepared, err := one.Prepare(pid, lim)
 			if err != nil {
 				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))

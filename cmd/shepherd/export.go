@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -126,44 +124,6 @@ type jsonRows struct{ w *recordWriter }
 
 func (j jsonRows) Write(row any) error { return j.w.Write(row) }
 func (jsonRows) Close() error          { return nil }
-
-// createOutput opens path for writing whole: rows go to a temporary file
-// beside it that commit renames into place, so a failed run leaves no half
-// written output (and an existing file untouched). "-" is stdout.
-func createOutput(e env, path string) (w *recordWriter, commit func() error, abort func(), err error) {
-	if path == "-" || path == "" {
-		return newRecordWriter(e.stdout, nil), func() error { return nil }, func() {}, nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--out: %w", err)
-	}
-	w = newRecordWriter(f, f)
-	done := false
-	commit = func() error {
-		done = true
-		err := f.Chmod(0o644)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), path)
-		}
-		if err != nil {
-			os.Remove(f.Name())
-			return fmt.Errorf("--out %s: %w", path, err)
-		}
-		return nil
-	}
-	abort = func() {
-		if !done {
-			done = true
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}
-	return w, commit, abort, nil
-}
 
 func runExport(ctx context.Context, e env, args []string) error {
 	var x exportFlags

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -69,24 +67,19 @@ func runGrade(ctx context.Context, e env, args []string) error {
 		return usageErrorf("--workers must be at least 1, got %d", *workers)
 	}
 
-	r := e.stdin
-	if *in != "-" && *in != "" {
-		f, err := os.Open(*in)
-		if err != nil {
-			return fmt.Errorf("--in: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	w, commit, abort, err := gradeOpenOut(e, *out)
+	r, closeIn, err := openInput(e, *in)
 	if err != nil {
 		return err
 	}
+	defer closeIn()
+	w, commit, abort, err := createBufferedOutput(e, *out)
+	if err != nil {
+		return err
+	}
+	defer abort()
 	st, err := gradeStream(ctx, e, r, w, *skipBad, *workers)
 	if err == nil {
 		err = commit()
-	} else {
-		abort()
 	}
 	if err != nil {
 		return err
@@ -94,43 +87,6 @@ func runGrade(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stderr, "graded %d responses: %d correct, %d without a final answer, %d bad lines skipped\n",
 		st.graded, st.correct, st.notFound, st.skipped)
 	return nil
-}
-
-// gradeOpenOut opens the output. A file is written under a temporary name
-// and renamed into place by commit, so a failed run leaves no half-written
-// output file behind.
-func gradeOpenOut(e env, path string) (w *bufio.Writer, commit func() error, abort func(), err error) {
-	if path == "-" || path == "" {
-		w = bufio.NewWriterSize(e.stdout, 64<<10)
-		return w, w.Flush, func() { w.Flush() }, nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--out: %w", err)
-	}
-	w = bufio.NewWriterSize(f, 64<<10)
-	commit = func() error {
-		err := w.Flush()
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), path)
-		}
-		if err != nil {
-			os.Remove(f.Name())
-			return fmt.Errorf("--out: %w", err)
-		}
-		return nil
-	}
-	abort = func() {
-		f.Close()
-		os.Remove(f.Name())
-	}
-	return w, commit, abort, nil
 }
 
 type gradeStats struct{ graded, correct, notFound, skipped int }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // recordWriter writes one JSON line per record, each in a single write and
@@ -50,6 +52,108 @@ func (rw *recordWriter) Close() error {
 		return err
 	}
 	return rw.f.Close()
+}
+
+// atomicFile is an output file written whole or not at all: it is written
+// under a temporary name beside its path, and Commit renames it into place,
+// so a failed run leaves neither a half-written file nor a changed one.
+type atomicFile struct {
+	*os.File
+	path string
+	perm os.FileMode
+	done bool
+}
+
+// createAtomic creates the temporary file of path; Commit gives it perm.
+func createAtomic(path string, perm os.FileMode) (*atomicFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{File: f, path: path, perm: perm}, nil
+}
+
+// Commit syncs and closes the file and renames it to its path; on an error
+// the temporary file is removed.
+func (a *atomicFile) Commit() error {
+	if a.done {
+		return errors.New("output already committed or aborted")
+	}
+	a.done = true
+	err := a.Chmod(a.perm)
+	if err == nil {
+		err = a.Sync()
+	}
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(a.Name(), a.path)
+	}
+	if err != nil {
+		os.Remove(a.Name())
+	}
+	return err
+}
+
+// Abort closes and removes the temporary file unless Commit ran; it may be
+// called again.
+func (a *atomicFile) Abort() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.Close()
+	os.Remove(a.Name())
+}
+
+// createOutput opens path for writing records whole with createAtomic:
+// commit puts the file in place, abort (a no-op after commit) drops it.
+// "-" is stdout, where records go out as they are written.
+func createOutput(e env, path string) (w *recordWriter, commit func() error, abort func(), err error) {
+	if path == "-" || path == "" {
+		return newRecordWriter(e.stdout, nil), func() error { return nil }, func() {}, nil
+	}
+	f, err := createAtomic(path, 0o644)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	commit = func() error {
+		if err := f.Commit(); err != nil {
+			return fmt.Errorf("--out %s: %w", path, err)
+		}
+		return nil
+	}
+	return newRecordWriter(f, nil), commit, f.Abort, nil
+}
+
+// createBufferedOutput is createOutput for a buffered writer: commit
+// flushes it and puts the file in place, abort (a no-op after commit)
+// drops the file. The file stays private to its owner (mode 0600). "-" is
+// stdout, which commit and abort both flush.
+func createBufferedOutput(e env, path string) (w *bufio.Writer, commit func() error, abort func(), err error) {
+	if path == "-" || path == "" {
+		w = bufio.NewWriterSize(e.stdout, 64<<10)
+		return w, w.Flush, func() { w.Flush() }, nil
+	}
+	f, err := createAtomic(path, 0o600)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--out: %w", err)
+	}
+	w = bufio.NewWriterSize(f, 64<<10)
+	commit = func() error {
+		err := w.Flush()
+		if err == nil {
+			err = f.Commit()
+		} else {
+			f.Abort()
+		}
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		return nil
+	}
+	return w, commit, f.Abort, nil
 }
 
 // openOutput opens the output. With resume it reads the solutions already

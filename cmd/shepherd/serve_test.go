@@ -3,15 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +16,7 @@ import (
 
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
+	"github.com/shepherd-prm/shepherd/server/testcert"
 )
 
 // lockedBuffer collects the output of a command running in the background.
@@ -123,7 +117,9 @@ func startWorkerCmd(t *testing.T, redisAddr string, extra ...string) *bgCommand 
 func TestServeAuthTLSAndMetrics(t *testing.T) {
 	rs := redistest.Start(t)
 	dir := t.TempDir()
-	cert, key, ca := writeTestCerts(t, dir)
+	tca := testcert.NewCA(t)
+	cert, key := tca.Issue(t, "server", x509.ExtKeyUsageServerAuth)
+	ca := tca.File
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte("# ops\nfile-token\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -195,7 +191,9 @@ func TestServeAndWorkerBadFlags(t *testing.T) {
 		{[]string{"serve", "--tokens-file", "/nonexistent"}, 1, "--tokens-file"},
 		{[]string{"serve", "--redis", "redis://127.0.0.1:1/0", "--redis-wait", "100ms"}, 1, "does not answer"},
 		{[]string{"serve", "--config", "/nonexistent"}, 2, "nonexistent"},
+		{[]string{"serve", "--pprof"}, 2, "--pprof needs --metrics-listen"},
 		{[]string{"worker"}, 2, "--backend is required"},
+		{[]string{"worker", "--backend", "sim", "--pprof"}, 2, "--pprof needs --metrics-listen"},
 		{[]string{"worker", "--backend", "sim", "--lease-ttl", "1ms"}, 2, "--lease-ttl"},
 		{[]string{"worker", "--backend", "sim", "--redis", "redis://127.0.0.1:1/0", "--redis-wait", "100ms"}, 1, "does not answer"},
 	} {
@@ -204,40 +202,4 @@ func TestServeAndWorkerBadFlags(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, tc.code, tc.want)
 		}
 	}
-}
-
-// writeTestCerts writes a CA and a server certificate for 127.0.0.1 it
-// signed, and returns the certificate, key and CA files.
-func writeTestCerts(t *testing.T, dir string) (cert, key, ca string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(srvKey)
-	cert, key, ca = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"), filepath.Join(dir, "ca.pem")
-	for path, block := range map[string]*pem.Block{
-		cert: {Type: "CERTIFICATE", Bytes: srvDER},
-		key:  {Type: "EC PRIVATE KEY", Bytes: kb},
-		ca:   {Type: "CERTIFICATE", Bytes: caDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cert, key, ca
 }

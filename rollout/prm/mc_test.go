@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -12,25 +11,14 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 // simPool serves the built-in simulator and returns a pool over it.
 func simPool(t testing.TB, opt sim.Options) (*rollout.Pool, *sim.Server) {
 	t.Helper()
-	opt.Model = "sim"
-	s := sim.New(opt)
-	hs := httptest.NewServer(s)
-	t.Cleanup(hs.Close)
-	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: "sim", Timeout: 5 * time.Second,
-		BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pool, s
+	s, c := simtest.Backend(t, opt, rollout.ClientOptions{BackoffMax: 10 * time.Millisecond})
+	return simtest.PoolOf(t, c), s
 }
 
 func simInputs(seed int64, problems, perProblem int) ([]prm.ScoreInput, []sim.Problem) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 // flakyGenerator answers every request with N canned samples, failing
@@ -42,35 +41,6 @@ func (g *flakyGenerator) Generate(ctx context.Context, req rollout.GenerateReque
 	}
 	g.samples.Add(int64(req.N))
 	return res, nil
-}
-
-type sliceSource struct{ sols []labeler.PreparedSolution }
-
-func (s *sliceSource) Next() (labeler.PreparedSolution, error) {
-	if len(s.sols) == 0 {
-		return labeler.PreparedSolution{}, io.EOF
-	}
-	sol := s.sols[0]
-	s.sols = s.sols[1:]
-	return sol, nil
-}
-
-func simSolutions(t testing.TB, problems, perProblem int) []labeler.PreparedSolution {
-	t.Helper()
-	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: 3, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5})
-	var out []labeler.PreparedSolution
-	for _, p := range ds {
-		prob := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
-		for _, s := range p.Solutions {
-			prob.Solutions = append(prob.Solutions, labeler.SolutionInput{ID: s.ID, Text: s.Text})
-		}
-		sols, err := prob.Prepare(p.ID, labeler.InputLimits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, sols...)
-	}
-	return out
 }
 
 // TestWorkersAndJobOverRedis runs rollout.RunJob against two rollout.Worker
@@ -117,13 +87,13 @@ func TestWorkersAndJobOverRedis(t *testing.T) {
 	}
 	defer func() { stop(); wg.Wait() }()
 
-	sols := simSolutions(t, 20, 3)
+	sols := simtest.Dataset(3, 20, 3)
 	sq := newQueue(t, rdb, withConsumer(opt, "scheduler"))
 	var recs []labeler.Record
 	stats, err := rollout.RunJob(ctx, sq, grader, rollout.JobOptions{
 		ID: "job-1", Model: model, Strategy: labeler.Exhaustive, N: n, Seed: 5,
 		Params: rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 64},
-	}, &sliceSource{sols: sols}, func(r labeler.Record) error {
+	}, simtest.Source(sols), func(r labeler.Record) error {
 		recs = append(recs, r)
 		return nil
 	})

@@ -1,4 +1,4 @@
-package client_test
+package convert_test
 
 import (
 	"encoding/json"
@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -20,14 +20,14 @@ func TestRecordRoundTrip(t *testing.T) {
 		{ProblemID: "x", SolutionID: "y", Completions: []string{"s"}, Labels: []bool{true}, SoftLabels: []*float64{&soft},
 			Rollouts: []int{4}, CorrectRollout: []int{3}, MinScore: &soft, Strategy: labeler.Exhaustive},
 	} {
-		p := client.RecordProto(r)
+		p := convert.RecordProto(r)
 		b, _ := proto.Marshal(p)
 		var back shepherdv1.LabelRecord
 		if err := proto.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
 		want, _ := json.Marshal(r)
-		got, _ := json.Marshal(client.RecordOf(&back))
+		got, _ := json.Marshal(convert.RecordOf(&back))
 		if string(got) != string(want) {
 			t.Errorf("round trip:\n got  %s\n want %s", got, want)
 		}
@@ -38,25 +38,41 @@ func TestProblemConversion(t *testing.T) {
 	p := labeler.Problem{ID: "p", Question: "q", Answer: "1", Solutions: []labeler.SolutionInput{
 		{ID: "a", Text: "x\ny"}, {Steps: []string{"x", "y"}},
 	}}
-	pp, err := client.ProblemProto(p)
+	pp, err := convert.ProblemProto(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pp.Solutions[0].GetText() != "x\ny" || len(pp.Solutions[1].GetSteps().GetSteps()) != 2 || pp.Solutions[1].Id != "" {
 		t.Errorf("converted: %v", pp)
 	}
-	back, _ := json.Marshal(client.ProblemOf(pp))
+	back, _ := json.Marshal(convert.ProblemOf(pp))
 	want, _ := json.Marshal(p)
 	if string(back) != string(want) {
 		t.Errorf("back: %s, want %s", back, want)
 	}
 	p.Solutions[0].Steps = []string{"x"}
-	if _, err := client.ProblemsProto([]labeler.Problem{p}); err == nil {
+	if _, err := convert.ProblemsProto([]labeler.Problem{p}); err == nil {
 		t.Error("a solution with text and steps was accepted")
 	}
-	if client.StrategyOf(client.StrategyProto(labeler.Binary)) != labeler.Binary ||
-		client.SplitModeProto(labeler.SplitTag) != shepherdv1.SplitMode_SPLIT_MODE_TAG ||
-		client.StateName(shepherdv1.JobState_JOB_STATE_PARTIAL) != "partial" || !client.IsTerminal(shepherdv1.JobState_JOB_STATE_FAILED) {
-		t.Error("enum conversions")
+}
+
+func TestEnumConversions(t *testing.T) {
+	for _, s := range []labeler.Strategy{labeler.Exhaustive, labeler.Binary, ""} {
+		if got := convert.StrategyOf(convert.StrategyProto(s)); got != s {
+			t.Errorf("strategy %q came back as %q", s, got)
+		}
+	}
+	if convert.StrategyOf(shepherdv1.Strategy(99)) != "" {
+		t.Error("an unknown strategy is not \"\"")
+	}
+	for _, m := range []labeler.SplitMode{labeler.SplitAuto, labeler.SplitLine, labeler.SplitParagraph, labeler.SplitStepMarker, labeler.SplitTag} {
+		if got := convert.SplitModeOf(convert.SplitModeProto(m)); got != m {
+			t.Errorf("split mode %q came back as %q", m, got)
+		}
+	}
+	if convert.SplitModeProto(labeler.SplitTag) != shepherdv1.SplitMode_SPLIT_MODE_TAG ||
+		convert.SplitModeProto("") != shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED ||
+		convert.SplitModeOf(shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED) != labeler.SplitAuto {
+		t.Error("split mode defaults")
 	}
 }

@@ -1,14 +1,16 @@
-package client
+// Package convert holds the conversions between the shepherd.v1 API
+// messages (package shepherdv1) and the labeler's domain types: problems
+// and their solutions, label records, strategies and split modes. The
+// client and the server both use it, so a value crosses the API the same
+// way in both directions.
+package convert
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
-
-// Conversions between the API's messages and the labeler's types.
 
 // ProblemProto is a labeling input problem as an API message. A solution
 // must have either text or steps (the API carries one of them); a problem
@@ -50,16 +52,22 @@ func ProblemOf(p *shepherdv1.Problem) labeler.Problem {
 	out := labeler.Problem{ID: p.GetId(), Question: p.GetQuestion(), Answer: p.GetAnswer(),
 		Solutions: make([]labeler.SolutionInput, len(p.GetSolutions()))}
 	for i, s := range p.GetSolutions() {
-		in := labeler.SolutionInput{ID: s.GetId()}
-		switch b := s.GetBody().(type) {
-		case *shepherdv1.Solution_Text:
-			in.Text = b.Text
-		case *shepherdv1.Solution_Steps:
-			in.Steps = b.Steps.GetSteps()
-		}
-		out.Solutions[i] = in
+		out.Solutions[i] = SolutionOf(s)
 	}
 	return out
+}
+
+// SolutionOf is an API solution as labeling input, with the solution's id
+// as given (possibly empty).
+func SolutionOf(s *shepherdv1.Solution) labeler.SolutionInput {
+	in := labeler.SolutionInput{ID: s.GetId()}
+	switch b := s.GetBody().(type) {
+	case *shepherdv1.Solution_Text:
+		in.Text = b.Text
+	case *shepherdv1.Solution_Steps:
+		in.Steps = b.Steps.GetSteps()
+	}
+	return in
 }
 
 // RecordOf is an API label record as the labeler's record: the same value
@@ -153,7 +161,8 @@ func StrategyProto(s labeler.Strategy) shepherdv1.Strategy {
 	return shepherdv1.Strategy_STRATEGY_UNSPECIFIED
 }
 
-// StrategyOf is an API strategy as the labeler's; unspecified is "".
+// StrategyOf is an API strategy as the labeler's; unspecified (or an
+// unknown value) is "".
 func StrategyOf(s shepherdv1.Strategy) labeler.Strategy {
 	switch s {
 	case shepherdv1.Strategy_STRATEGY_EXHAUSTIVE:
@@ -182,19 +191,18 @@ func SplitModeProto(m labeler.SplitMode) shepherdv1.SplitMode {
 	return shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED
 }
 
-// IsTerminal reports whether a job state is terminal (SUCCEEDED, PARTIAL,
-// FAILED or CANCELLED): a job in it never changes again.
-func IsTerminal(s shepherdv1.JobState) bool {
-	switch s {
-	case shepherdv1.JobState_JOB_STATE_SUCCEEDED, shepherdv1.JobState_JOB_STATE_PARTIAL,
-		shepherdv1.JobState_JOB_STATE_FAILED, shepherdv1.JobState_JOB_STATE_CANCELLED:
-		return true
+// SplitModeOf is an API split mode as the labeler's; unspecified (or an
+// unknown value) is the default, auto.
+func SplitModeOf(m shepherdv1.SplitMode) labeler.SplitMode {
+	switch m {
+	case shepherdv1.SplitMode_SPLIT_MODE_LINE:
+		return labeler.SplitLine
+	case shepherdv1.SplitMode_SPLIT_MODE_PARAGRAPH:
+		return labeler.SplitParagraph
+	case shepherdv1.SplitMode_SPLIT_MODE_STEP:
+		return labeler.SplitStepMarker
+	case shepherdv1.SplitMode_SPLIT_MODE_TAG:
+		return labeler.SplitTag
 	}
-	return false
-}
-
-// StateName is a job state's short name: "queued", "running", "succeeded",
-// "partial", "failed" or "cancelled".
-func StateName(s shepherdv1.JobState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
+	return labeler.SplitAuto
 }
