@@ -159,7 +159,7 @@ func TestDashboardStructure(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Rollouts/s by result", "Tokens/s by kind and backend", "Prefix-cache reuse", "Inference request latency",
-		"Queue pending", "Queue lag", "In-flight requests per backend", "Inference errors by status code",
+		"Queueing overhead p50/p99", "Queue pending", "Queue lag", "In-flight requests per backend", "Inference errors by status code",
 		"Redeliveries, lost leases and dead letters", "Steps labelled/s by label", "Jobs by state",
 		"gRPC requests/s", "gRPC errors",
 	} {

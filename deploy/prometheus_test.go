@@ -89,6 +89,7 @@ func TestDashboardQueriesOnPrometheus(t *testing.T) {
 		`shepherd_jobs_finished_total{job="shepherd-serve",state="succeeded"} == 1`,
 		`sum(shepherd_steps_labelled_total{job="shepherd-serve"}) > 0`,
 		`sum(shepherd_rollouts_total{job="shepherd-worker"}) > 0`,
+		`shepherd_task_overhead_seconds_count{job="shepherd-serve"} > 0`,
 		`sum(shepherd_inference_requests_total{job="shepherd-worker",code="500"}) > 0`,
 		`count(sum by (kind) (shepherd_inference_tokens_total{job="shepherd-worker"}) > 0) == 3`,
 		`shepherd_grpc_requests_total{job="shepherd-serve",method="GetJob",code="NotFound"} == 1`,

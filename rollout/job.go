@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 )
@@ -30,9 +31,9 @@ type JobOptions struct {
 	Window int
 	// OnProgress, when set, is called after each batch of results.
 	OnProgress func(JobStats)
-	// Observer sees the job's dead-lettered tasks, once each (nil: none).
-	// Labelled steps are reported by whoever commits the records (see
-	// ObserveRecord).
+	// Observer sees the job's dead-lettered tasks, once each, and the
+	// queueing overhead of its completed tasks (nil: none). Labelled steps
+	// are reported by whoever commits the records (see ObserveRecord).
 	Observer Observer
 }
 
@@ -73,7 +74,7 @@ func RunJob(ctx context.Context, q Queue, grader *labeler.Grader, opt JobOptions
 	s := &scheduler{
 		ctx: ctx, q: q, grader: grader, opt: opt, emit: emit,
 		entries: map[string]*prefixEntry{},
-		tasks:   map[string]taskRef{},
+		tasks:   map[string]*taskRef{},
 	}
 	return s.stats, s.run(src)
 }
@@ -116,6 +117,7 @@ type solutionState struct {
 type taskRef struct {
 	entry    *prefixEntry
 	from, to int
+	enqueued time.Time // when flush handed the task to the queue
 }
 
 type scheduler struct {
@@ -126,9 +128,10 @@ type scheduler struct {
 	emit    func(labeler.Record) error
 	stats   JobStats
 	entries map[string]*prefixEntry
-	tasks   map[string]taskRef
+	tasks   map[string]*taskRef
 	active  int
 	outbox  []Task
+	outRefs []*taskRef // the refs of outbox's tasks
 	// delivered counts samples handed to probes; beyond the samples
 	// generated, they were shared between solutions.
 	delivered int
@@ -270,7 +273,9 @@ func (s *scheduler) request(e *prefixEntry, p labeler.Probe) bool {
 			j++
 		}
 		id := e.key + ":" + strconv.Itoa(i)
-		s.tasks[id] = taskRef{entry: e, from: i, to: j}
+		ref := &taskRef{entry: e, from: i, to: j}
+		s.tasks[id] = ref
+		s.outRefs = append(s.outRefs, ref)
 		s.outbox = append(s.outbox, Task{
 			ID: id, JobID: s.opt.ID, Model: s.opt.Model,
 			Question: e.question, Prefix: e.prefix, Gold: e.gold,
@@ -286,6 +291,12 @@ func (s *scheduler) flush() error {
 		return nil
 	}
 	s.stats.Tasks += len(s.outbox)
+	now := time.Now()
+	for i, ref := range s.outRefs {
+		ref.enqueued = now
+		s.outRefs[i] = nil
+	}
+	s.outRefs = s.outRefs[:0]
 	err := s.q.Enqueue(s.ctx, s.outbox...)
 	s.outbox = s.outbox[:0]
 	return err
@@ -337,6 +348,9 @@ func (s *scheduler) receive(r TaskResult) error {
 		if len(r.Samples) != ref.to-ref.from {
 			return fmt.Errorf("task %s: got %d samples, asked for %d", r.TaskID, len(r.Samples), ref.to-ref.from)
 		}
+		if s.opt.Observer != nil {
+			s.opt.Observer.TaskOverhead(overhead(ref.enqueued, r.WorkSeconds))
+		}
 		s.stats.Samples += len(r.Samples)
 		s.stats.PromptTokens += r.PromptTokens
 		s.stats.CompletionTokens += r.CompletionTokens
@@ -369,6 +383,15 @@ func (s *scheduler) receive(r TaskResult) error {
 		}
 	}
 	return s.flush()
+}
+
+// overhead is a task's time from its enqueue to now, less the worker's time
+// on it. A result stored before this scheduler enqueued the task (a
+// restarted job's finished task, re-published) can make that negative; it
+// counts as 0.
+func overhead(enqueued time.Time, workSeconds float64) time.Duration {
+	d := time.Since(enqueued) - time.Duration(workSeconds*float64(time.Second))
+	return max(d, 0)
 }
 
 func settled(e *prefixEntry, p labeler.Probe) bool {

@@ -41,6 +41,12 @@ type Observer interface {
 	// DeadLettered reports a task that failed for good, as its job's
 	// scheduler learns it (once per task).
 	DeadLettered()
+	// TaskOverhead reports the queueing overhead of a completed task, as
+	// its job's scheduler sees it (once per task): the time from enqueueing
+	// the task to receiving its result, minus the worker's generation and
+	// grading time (TaskResult.WorkSeconds). That is the wait in the queue,
+	// the Redis round trips and the result's delivery.
+	TaskOverhead(d time.Duration)
 	// StepLabelled reports one labelled step: its hard label and how it was
 	// reached (SourceMeasured, SourceInferred or SourceOutcome).
 	StepLabelled(label bool, source string)
@@ -73,6 +79,7 @@ func (NopObserver) Redelivered()                                   {}
 func (NopObserver) LeaseLost()                                     {}
 func (NopObserver) QueueError()                                    {}
 func (NopObserver) DeadLettered()                                  {}
+func (NopObserver) TaskOverhead(time.Duration)                     {}
 func (NopObserver) StepLabelled(bool, string)                      {}
 
 // observerOr returns o, or NopObserver if o is nil.

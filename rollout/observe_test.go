@@ -52,6 +52,12 @@ func (r *recorder) Redelivered()                            { r.add("redelivered
 func (r *recorder) LeaseLost()                              { r.add("lease lost", 1) }
 func (r *recorder) QueueError()                             { r.add("queue error", 1) }
 func (r *recorder) DeadLettered()                           { r.add("dead lettered", 1) }
+func (r *recorder) TaskOverhead(d time.Duration) {
+	if d < 0 {
+		r.add("bad overhead report", 1)
+	}
+	r.add("overhead", 1)
+}
 func (r *recorder) StepLabelled(label bool, source string) {
 	r.add(fmt.Sprintf("step %v %s", label, source), 1)
 }
@@ -107,6 +113,9 @@ func TestObserverSeesRequestsTokensAndRollouts(t *testing.T) {
 	if rec.get("task completed") != stats.Tasks || rec.get("dead lettered") != 0 || rec.get("redelivered") != 0 {
 		t.Errorf("tasks: %v, job stats %+v", rec.counts, stats)
 	}
+	if rec.get("overhead") != stats.Tasks || rec.get("bad overhead report") != 0 {
+		t.Errorf("overhead reported for %d tasks (%v), job has %d", rec.get("overhead"), rec.counts, stats.Tasks)
+	}
 }
 
 func TestObserverSeesRedeliveries(t *testing.T) {
@@ -143,4 +152,75 @@ func TestRolloutResult(t *testing.T) {
 
 func TestObserveRecordNil(t *testing.T) {
 	rollout.ObserveRecord(nil, labeler.Record{Labels: []bool{true}}) // no panic
+}
+
+// overheads is a rollout.Observer that keeps the reported overheads.
+type overheads struct {
+	rollout.NopObserver
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (o *overheads) TaskOverhead(d time.Duration) {
+	o.mu.Lock()
+	o.d = append(o.d, d)
+	o.mu.Unlock()
+}
+
+// TestTaskOverheadExcludesWorkTime: a worker whose every generation takes
+// 300ms reports that time in its results, and the scheduler's overhead
+// of each task, with a free worker slot for every task, is far below it.
+func TestTaskOverheadExcludesWorkTime(t *testing.T) {
+	const latency = 300 * time.Millisecond
+	hs := httptest.NewServer(sim.New(sim.Options{Model: "sim", Latency: latency}))
+	t.Cleanup(hs.Close)
+	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: "sim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{MaxConcurrency: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := rollout.NewMemQueue(3)
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var work []float64
+	w := &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: "sim", Concurrency: 1024,
+		OnResult: func(_ rollout.Task, r rollout.TaskResult, err error) {
+			if err == nil {
+				mu.Lock()
+				work = append(work, r.WorkSeconds)
+				mu.Unlock()
+			}
+		}}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(wctx) })
+	defer func() { stop(); wg.Wait(); q.Close() }()
+	obs := &overheads{}
+	stats, err := rollout.RunJob(ctx, q, grader, rollout.JobOptions{ID: "j", Model: "sim", N: 2, Seed: 1, Observer: obs},
+		&sliceSource{sols: simDataset(2, 3, 2)}, func(labeler.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	wg.Wait() // OnResult runs after Complete: wait for the last one
+	mu.Lock()
+	defer mu.Unlock()
+	if len(work) != stats.Tasks || len(obs.d) != stats.Tasks {
+		t.Fatalf("%d results with work times, %d overheads, %d tasks", len(work), len(obs.d), stats.Tasks)
+	}
+	for _, s := range work {
+		if s < latency.Seconds() {
+			t.Errorf("work time %.3fs, below the generation latency %v", s, latency)
+		}
+	}
+	for _, d := range obs.d {
+		if d < 0 || d >= latency/2 {
+			t.Errorf("overhead %v: want at least 0 and well below the work time %v", d, latency)
+		}
+	}
 }

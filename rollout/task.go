@@ -46,6 +46,10 @@ type TaskResult struct {
 	Backend          string         `json:"backend,omitempty"`
 	Failed           bool           `json:"failed,omitempty"`
 	Error            string         `json:"error,omitempty"`
+	// WorkSeconds is how long the worker spent generating and grading the
+	// samples, on its own clock; the scheduler subtracts it from the
+	// task's round trip to get its queueing overhead.
+	WorkSeconds float64 `json:"work_s,omitempty"`
 }
 
 // ErrClosed is returned by a queue that has been closed.

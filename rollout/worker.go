@@ -145,6 +145,7 @@ func (w *Worker) process(ctx context.Context, t Task, obs Observer) {
 	switch {
 	case err == nil:
 		tr = w.grade(t, res)
+		tr.WorkSeconds = time.Since(start).Seconds()
 		for _, s := range tr.Samples {
 			obs.Rollout(RolloutResult(s))
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -22,8 +23,10 @@ func init() {
 }
 
 type serveFlags struct {
+	score         serveScoreFlags
 	listen        string
 	metricsListen string
+	pprof         bool
 	redis         redisFlags
 	config        string
 	logLevel      string
@@ -44,9 +47,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", "--listen ADDR --redis URL [flags]")
 	fs.StringVar(&f.listen, "listen", ":7070", "gRPC listen address, host:port")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
+	registerPprofFlag(fs, &f.pprof)
 	f.redis.register(fs, 256, "each open label stream and running job holds one")
 	registerConfigFlag(fs, &f.config)
 	registerLogFlag(fs, &f.logLevel)
+	f.score.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM server certificate; with --tls-key turns TLS on")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM key of --tls-cert")
 	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
@@ -69,6 +74,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
+		return err
+	}
 	log, err := newLogger(e, f.logLevel)
 	if err != nil {
 		return err
@@ -89,9 +97,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer rdb.Close()
 	qopt := f.redis.queueOptions(0, 0)
+	scorer, stopScorer, err := f.score.scorer()
+	if err != nil {
+		return err
+	}
+	defer stopScorer()
 	m := metrics.New("serve")
 	s, err := server.New(server.Options{
-		Redis: rdb, Queue: qopt, Tokens: tokens, TLS: tlsConf, Models: models,
+		Scorer: scorer,
+		Redis:  rdb, Queue: qopt, Tokens: tokens, TLS: tlsConf, Models: models,
 		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
 		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
 		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
@@ -112,7 +126,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	stopMetrics, err := serveMetrics(ctx, f.metricsListen, m, log)
+	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log)
 	if err != nil {
 		lis.Close()
 		return err
@@ -164,6 +178,19 @@ func splitList(s string) []string {
 	return out
 }
 
+// registerPprofFlag adds --pprof, which serve and worker check with
+// checkPprof.
+func registerPprofFlag(fs *flag.FlagSet, p *bool) {
+	fs.BoolVar(p, "pprof", false, "also serve the Go profiler (net/http/pprof) at /debug/pprof/ on --metrics-listen, for diagnosing performance; keep that address private")
+}
+
+func checkPprof(pprof bool, metricsListen string) error {
+	if pprof && metricsListen == "" {
+		return usageErrorf("--pprof needs --metrics-listen")
+	}
+	return nil
+}
+
 func registerLogFlag(fs *flag.FlagSet, p *string) {
 	fs.StringVar(p, "log-level", "info", "log level on stderr: debug, info, warn or error")
 }
@@ -182,9 +209,10 @@ func newLogger(e env, level string) (*slog.Logger, error) {
 func metricsHandler(m *metrics.Metrics) http.Handler { return m.Handler() }
 
 // serveMetrics serves /metrics and /healthz on addr until ctx ends or stop
-// is called; an empty addr serves nothing. The listener is bound before
+// is called, and the profiler at /debug/pprof/ when withPprof is set; an
+// empty addr serves nothing. The listener is bound before
 // it returns, so a bad address fails the command at start.
-func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+func serveMetrics(ctx context.Context, addr string, withPprof bool, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -195,6 +223,13 @@ func serveMetrics(ctx context.Context, addr string, m *metrics.Metrics, log *slo
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metricsHandler(m))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

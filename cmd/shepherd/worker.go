@@ -21,6 +21,7 @@ type workerFlags struct {
 	config        string
 	logLevel      string
 	metricsListen string
+	pprof         bool
 	tasks         int
 	leaseTTL      time.Duration
 	maxDeliveries int
@@ -36,12 +37,16 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	registerConfigFlag(fs, &f.config)
 	registerLogFlag(fs, &f.logLevel)
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
+	registerPprofFlag(fs, &f.pprof)
 	fs.IntVar(&f.tasks, "tasks", 0, "rollout tasks in flight at most (default --concurrency times the number of backends)")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", redisq.DefaultLeaseTTL, "how long a task stays leased without a heartbeat before another worker takes it over")
 	fs.IntVar(&f.maxDeliveries, "max-deliveries", rollout.DefaultMaxDeliveries, "deliveries of a task before it is dead-lettered and its step marked failed")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", rollout.DefaultDrainTimeout, "on SIGTERM/SIGINT: how long tasks in flight get to finish before they are handed back")
 	fs.StringVar(&f.consumer, "consumer", "", "name of this worker in the consumer group, unique among live workers (default host-pid-random)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
 		return err
 	}
 	log, err := newLogger(e, f.logLevel)
@@ -77,7 +82,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 
 	m.CollectPool(pool)
 	m.CollectQueue(q, []string{f.backend.model})
-	stopMetrics, err := serveMetrics(ctx, f.metricsListen, m, log)
+	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shepherd-prm/shepherd/rollout"
 )
+
+// completeBatch bounds the results one batch of Complete calls writes.
+const completeBatch = 256
 
 // Complete implements rollout.Queue. The result is written first, by one
 // script on the job's keys that stores it only if the task has none yet
@@ -20,21 +24,139 @@ import (
 // does not check the lease: a stale holder's late result is either the
 // first (and as good as any, samples being a function of the task) or
 // ignored.
+//
+// Concurrent calls are written together (group commit): while one batch
+// is being written, the calls that arrive meanwhile wait and form the
+// next, written with one script call per job and then one acknowledgement
+// per model. Each call returns once its own result is written and its
+// entry acknowledged, with the error of its job's write or its model's
+// acknowledgement if one failed; a batch runs under the context of the
+// call that writes it.
 func (q *Queue) Complete(ctx context.Context, t rollout.Task, r rollout.TaskResult) error {
 	if err := checkTask(t); err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	r.TaskID, r.JobID = t.ID, t.JobID
-	if _, err := q.record(ctx, r); err != nil {
+	b, err := json.Marshal(r)
+	if err != nil {
 		return fmt.Errorf("complete: task %s: %w", t.ID, err)
 	}
-	if t.Receipt == "" {
-		return nil
+	return q.completer.do(ctx, q, &completion{task: t, result: r, payload: b, wake: make(chan bool, 1)})
+}
+
+// completion is one Complete call waiting for its batch.
+type completion struct {
+	task    rollout.Task
+	result  rollout.TaskResult
+	payload []byte
+	err     error
+	// wake receives false once the result is written (err set), or true
+	// when this call is to write the next batch.
+	wake chan bool
+}
+
+// completer groups concurrent Complete calls into batches. At most one
+// call writes a batch at a time: the leader. A call that finds no leader
+// becomes it; a leader whose own result is written hands the role to the
+// oldest waiting call, if any.
+type completer struct {
+	mu      sync.Mutex
+	pending []*completion
+	leading bool
+}
+
+func (c *completer) do(ctx context.Context, q *Queue, me *completion) error {
+	c.mu.Lock()
+	c.pending = append(c.pending, me)
+	lead := !c.leading
+	c.leading = true
+	c.mu.Unlock()
+	if !lead && !<-me.wake {
+		return me.err
 	}
-	if err := ackScript.Run(ctx, q.rdb, []string{keysOfModel(t.Model).work}, q.opt.Group, t.Receipt).Err(); err != nil {
-		return fmt.Errorf("complete: task %s: ack: %w", t.ID, err)
+	for {
+		c.mu.Lock()
+		n := min(len(c.pending), completeBatch)
+		batch := make([]*completion, n)
+		copy(batch, c.pending)
+		c.pending = append(c.pending[:0], c.pending[n:]...)
+		c.mu.Unlock()
+
+		q.writeBatch(ctx, batch)
+		mine := false
+		for _, x := range batch {
+			if x == me {
+				mine = true
+			} else {
+				x.wake <- false
+			}
+		}
+		if !mine {
+			continue // older calls filled the batch; ours is still pending
+		}
+		c.mu.Lock()
+		if len(c.pending) > 0 {
+			next := c.pending[0]
+			c.mu.Unlock()
+			next.wake <- true
+		} else {
+			c.leading = false
+			c.mu.Unlock()
+		}
+		return me.err
 	}
-	return nil
+}
+
+// writeBatch writes the results of a batch, one script call per job, then
+// acknowledges the entries of the written ones, one call per model, and
+// sets each completion's error.
+func (q *Queue) writeBatch(ctx context.Context, batch []*completion) {
+	var jobs []string
+	byJob := map[string][]*completion{}
+	for _, x := range batch {
+		if _, ok := byJob[x.task.JobID]; !ok {
+			jobs = append(jobs, x.task.JobID)
+		}
+		byJob[x.task.JobID] = append(byJob[x.task.JobID], x)
+	}
+	var models []string
+	byModel := map[string][]*completion{}
+	for _, job := range jobs {
+		xs := byJob[job]
+		results := make([]rollout.TaskResult, len(xs))
+		payloads := make([][]byte, len(xs))
+		for i, x := range xs {
+			results[i], payloads[i] = x.result, x.payload
+		}
+		if _, err := q.recordAll(ctx, job, results, payloads); err != nil {
+			for _, x := range xs {
+				x.err = fmt.Errorf("complete: task %s: %w", x.task.ID, err)
+			}
+			continue
+		}
+		for _, x := range xs {
+			if x.task.Receipt == "" {
+				continue
+			}
+			if _, ok := byModel[x.task.Model]; !ok {
+				models = append(models, x.task.Model)
+			}
+			byModel[x.task.Model] = append(byModel[x.task.Model], x)
+		}
+	}
+	for _, model := range models {
+		xs := byModel[model]
+		args := make([]any, 0, len(xs)+1)
+		args = append(args, q.opt.Group)
+		for _, x := range xs {
+			args = append(args, x.task.Receipt)
+		}
+		if err := ackScript.Run(ctx, q.rdb, []string{keysOfModel(model).work}, args...).Err(); err != nil {
+			for _, x := range xs {
+				x.err = fmt.Errorf("complete: task %s: ack: %w", x.task.ID, err)
+			}
+		}
+	}
 }
 
 func checkTask(t rollout.Task) error {
@@ -56,14 +178,34 @@ func (q *Queue) record(ctx context.Context, r rollout.TaskResult) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	failed := "0"
-	if r.Failed {
-		failed = "1"
+	first, err := q.recordAll(ctx, r.JobID, []rollout.TaskResult{r}, [][]byte{b})
+	return err == nil && first[0], err
+}
+
+// recordAll stores the results of tasks of one job, each once, given with
+// their JSON encodings, and reports which were first.
+func (q *Queue) recordAll(ctx context.Context, jobID string, rs []rollout.TaskResult, payloads [][]byte) ([]bool, error) {
+	args := make([]any, 0, 7*len(rs))
+	for i, r := range rs {
+		failed := "0"
+		if r.Failed {
+			failed = "1"
+		}
+		args = append(args, r.TaskID, payloads[i], failed, len(r.Samples), r.PromptTokens, r.CompletionTokens, r.CachedTokens)
 	}
-	jk := keysOfJob(r.JobID)
-	n, err := recordScript.Run(ctx, q.rdb, []string{jk.results, jk.stats, jk.rstream},
-		r.TaskID, string(b), failed, len(r.Samples), r.PromptTokens, r.CompletionTokens, r.CachedTokens).Int()
-	return n == 1, err
+	jk := keysOfJob(jobID)
+	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.results, jk.stats, jk.rstream}, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(flags) != len(rs) {
+		return nil, fmt.Errorf("unexpected reply of %d items for %d results", len(flags), len(rs))
+	}
+	first := make([]bool, len(rs))
+	for i, f := range flags {
+		first[i] = f == 1
+	}
+	return first, nil
 }
 
 // Retry implements rollout.Queue. Below MaxDeliveries the task is handed

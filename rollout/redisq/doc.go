@@ -19,8 +19,8 @@
 // # Delivery
 //
 // Delivery is at least once. Reserve first reclaims entries whose lease
-// expired (XAUTOCLAIM, min idle = LeaseTTL), then reads new ones
-// (XREADGROUP >, blocking). Task.Receipt is the entry id and
+// expired (XAUTOCLAIM, min idle = LeaseTTL; a full scan of the leases at
+// most every LeaseTTL/4), then reads new ones (XREADGROUP >, blocking). Task.Receipt is the entry id and
 // Task.Deliveries counts this delivery too: the entry's delivery count
 // from the pending entries list (XAUTOCLAIM bumps it) plus the deliveries
 // of the earlier copies a retry replaced, carried in the entry. Workers
@@ -30,7 +30,9 @@
 //
 // Complete writes the result once per task (HSETNX on the task id), bumps
 // the job's counters and appends to the results stream only for the first
-// write, then acknowledges and deletes the work entry. A redelivered task
+// write, then acknowledges and deletes the work entry. Concurrent Complete
+// calls of a process are written in batches: one script per job and one
+// acknowledgement per model for many results. A redelivered task
 // or a stale lease holder's late write never counts twice.
 //
 // Retry re-adds the task at the stream's tail at once, replacing its entry

@@ -31,7 +31,10 @@ type Queue struct {
 	mu      sync.Mutex
 	groups  map[string]bool      // models whose consumer group exists
 	reclaim map[string]string    // XAUTOCLAIM scan position, by model
+	scanned map[string]time.Time // when a scan last reached the end, by model
 	jobs    map[string]*jobState // results cursors, by job
+
+	completer completer // batches concurrent Complete calls
 }
 
 var (
@@ -48,6 +51,7 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 		closed:  make(chan struct{}),
 		groups:  map[string]bool{},
 		reclaim: map[string]string{},
+		scanned: map[string]time.Time{},
 		jobs:    map[string]*jobState{},
 	}
 }
@@ -221,6 +225,12 @@ func isNoGroup(err error) bool {
 // entries (XREADGROUP ... >), blocking up to Options.Block when there was
 // nothing to reclaim. A reclaimed task past MaxDeliveries is dead-lettered
 // instead of handed out: its holders kept dying.
+//
+// A scan of the leased entries that reached their end is not started again
+// before LeaseTTL/4 has passed: a busy worker reserves often, and scanning
+// a long list of live leases every time costs Redis more than the reads.
+// An expired lease is still taken over within LeaseTTL/4 (or Options.Block,
+// if longer) of expiring.
 func (q *Queue) Reserve(ctx context.Context, model string, max int) ([]rollout.Task, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("reserve: max must be at least 1, got %d", max)
@@ -285,9 +295,13 @@ func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]ro
 	mk := keysOfModel(model)
 	q.mu.Lock()
 	start := q.reclaim[model]
+	scanned := q.scanned[model]
 	q.mu.Unlock()
 	if start == "" {
 		start = "0-0"
+	}
+	if start == "0-0" && !scanned.IsZero() && time.Since(scanned) < q.opt.LeaseTTL/4 {
+		return nil, nil // a scan has just been through every lease
 	}
 	res, err := reclaimScript.Run(ctx, q.rdb, []string{mk.work},
 		q.opt.Group, q.opt.Consumer, q.opt.LeaseTTL.Milliseconds(), start, max).Slice()
@@ -300,6 +314,9 @@ func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]ro
 	next, _ := res[0].(string)
 	q.mu.Lock()
 	q.reclaim[model] = next
+	if next == "0-0" {
+		q.scanned[model] = time.Now()
+	}
 	q.mu.Unlock()
 	var tasks []rollout.Task
 	for i := 1; i < len(res); i += 4 {

@@ -101,39 +101,57 @@ end
 return lost
 `)
 
-// recordScript writes a task's result once.
+// recordScript writes tasks' results once.
 var recordScript = redis.NewScript(`
 -- KEYS[1] job results hash, KEYS[2] job stats hash, KEYS[3] job results stream
--- ARGV[1] task id, ARGV[2] TaskResult JSON, ARGV[3] "1" if the task failed,
--- ARGV[4] samples, ARGV[5] prompt tokens, ARGV[6] completion tokens,
--- ARGV[7] cached prompt tokens
--- The first write of a task's result wins: it bumps the job's counters and
--- appends the result to the results stream, and the script returns 1. A
--- later write (redelivery, stale lease holder) changes nothing and returns 0.
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
-  return 0
+-- ARGV    7 values per task: task id, TaskResult JSON, "1" if the task
+--         failed, samples, prompt tokens, completion tokens, cached prompt
+--         tokens
+-- The first write of a task's result wins: it counts in the job's counters
+-- and is appended to the results stream. A later write (redelivery, stale
+-- lease holder) changes nothing. Returns one flag per task: 1 for a first
+-- write, 0 otherwise. The counters are bumped once per call, by the sums.
+local out = {}
+local done, failed, samples, prompt, completion, cached = 0, 0, 0, 0, 0, 0
+for i = 1, #ARGV, 7 do
+  local first = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  out[#out + 1] = first
+  if first == 1 then
+    if ARGV[i + 2] == '1' then
+      failed = failed + 1
+    else
+      done = done + 1
+      samples = samples + tonumber(ARGV[i + 3])
+      prompt = prompt + tonumber(ARGV[i + 4])
+      completion = completion + tonumber(ARGV[i + 5])
+      cached = cached + tonumber(ARGV[i + 6])
+    end
+    redis.call('XADD', KEYS[3], '*', 'r', ARGV[i + 1])
+  end
 end
-if ARGV[3] == '1' then
-  redis.call('HINCRBY', KEYS[2], 'tasks_failed', 1)
-else
-  redis.call('HINCRBY', KEYS[2], 'tasks_done', 1)
-  redis.call('HINCRBY', KEYS[2], 'samples', ARGV[4])
-  redis.call('HINCRBY', KEYS[2], 'prompt_tokens', ARGV[5])
-  redis.call('HINCRBY', KEYS[2], 'completion_tokens', ARGV[6])
-  redis.call('HINCRBY', KEYS[2], 'cached_tokens', ARGV[7])
+if failed > 0 then
+  redis.call('HINCRBY', KEYS[2], 'tasks_failed', failed)
 end
-redis.call('XADD', KEYS[3], '*', 'r', ARGV[2])
-return 1
+if done > 0 then
+  redis.call('HINCRBY', KEYS[2], 'tasks_done', done)
+  redis.call('HINCRBY', KEYS[2], 'samples', samples)
+  redis.call('HINCRBY', KEYS[2], 'prompt_tokens', prompt)
+  redis.call('HINCRBY', KEYS[2], 'completion_tokens', completion)
+  redis.call('HINCRBY', KEYS[2], 'cached_tokens', cached)
+end
+return out
 `)
 
-// ackScript ends a delivery.
+// ackScript ends deliveries.
 var ackScript = redis.NewScript(`
 -- KEYS[1] model work stream
--- ARGV[1] group, ARGV[2] entry id
--- Acknowledges and deletes the entry: the work stream is never trimmed, so
--- finished entries leave it one by one. Returns the number deleted.
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('XDEL', KEYS[1], ARGV[2])
+-- ARGV[1] group, ARGV[2..] entry ids
+-- Acknowledges and deletes the entries: the work stream is never trimmed,
+-- so finished entries leave it one by one. Returns the number deleted.
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+return redis.call('XDEL', KEYS[1], unpack(ids))
 `)
 
 // deadLetterScript moves a task to the dead-letter stream.

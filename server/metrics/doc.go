@@ -45,6 +45,7 @@
 //	shepherd_backend_concurrency_limit{backend}                   gauge (scrape time)
 //	shepherd_backend_up{backend}                                  gauge (scrape time)
 //	shepherd_rollout_task_duration_seconds{result}                histogram: completed, retried, failed
+//	shepherd_task_overhead_seconds                                histogram: enqueue to result, less the worker's time
 //	shepherd_task_redeliveries_total, shepherd_task_leases_lost_total, shepherd_tasks_dead_lettered_total
 //	shepherd_queue_reserve_errors_total
 //	shepherd_queue_tasks{model,state}                             gauge (scrape time): waiting, leased

@@ -58,6 +58,7 @@ func exercised(t *testing.T) *Metrics {
 	o.Tokens("http://gpu-1:8000/v1", 100, 40, 80)
 	o.Rollout(rollout.RolloutCorrect)
 	o.TaskDone(rollout.TaskCompleted, 200*time.Millisecond)
+	o.TaskOverhead(3 * time.Millisecond)
 	o.Redelivered()
 	o.LeaseLost()
 	o.QueueError()

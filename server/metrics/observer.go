@@ -32,6 +32,8 @@ func (o observer) TaskDone(result string, d time.Duration) {
 	o.m.taskDuration.WithLabelValues(result).Observe(d.Seconds())
 }
 
+func (o observer) TaskOverhead(d time.Duration) { o.m.taskOverhead.Observe(d.Seconds()) }
+
 func (o observer) Redelivered()  { o.m.redeliveries.Inc() }
 func (o observer) LeaseLost()    { o.m.leasesLost.Inc() }
 func (o observer) QueueError()   { o.m.reserveErrors.Inc() }

@@ -67,7 +67,7 @@ func (s *syncBuffer) String() string {
 
 // proc is a shepherd process owned by a test.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	out  *syncBuffer
@@ -77,7 +77,7 @@ type proc struct {
 
 // start runs `shepherd args...`; it is killed when the test ends, and its
 // output is logged when the test fails (or SHEPHERD_TEST_LOGS is set).
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
@@ -181,7 +181,7 @@ var (
 )
 
 // scrape reads the value of an unlabelled metric from a /metrics URL.
-func scrape(t *testing.T, url, name string) float64 {
+func scrape(t testing.TB, url, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -210,7 +210,7 @@ var (
 
 // startServe runs `shepherd serve` on listen (127.0.0.1:0 for a free
 // port) and returns it with its address.
-func startServe(t *testing.T, name, listen string, redisArgs []string, extra ...string) (*proc, string) {
+func startServe(t testing.TB, name, listen string, redisArgs []string, extra ...string) (*proc, string) {
 	t.Helper()
 	args := append([]string{"serve", "--listen", listen}, redisArgs...)
 	args = append(args, serveTimings...)
@@ -221,7 +221,7 @@ func startServe(t *testing.T, name, listen string, redisArgs []string, extra ...
 }
 
 // startWorker runs `shepherd worker` on backend for model sim.
-func startWorker(t *testing.T, name, backend string, redisArgs []string, extra ...string) *proc {
+func startWorker(t testing.TB, name, backend string, redisArgs []string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"worker", "--backend", backend, "--model", "sim"}, redisArgs...)
 	args = append(args, workerTimings...)
@@ -252,7 +252,7 @@ type dataset struct {
 	total    int
 }
 
-func newDataset(t *testing.T, seed int64, problems, perProblem int) dataset {
+func newDataset(t testing.TB, seed int64, problems, perProblem int) dataset {
 	t.Helper()
 	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 5, ErrorRate: 0.5})
 	d := dataset{file: filepath.Join(t.TempDir(), "in.jsonl")}
@@ -322,7 +322,7 @@ func recordJSON(r labeler.Record) string {
 	return string(b)
 }
 
-func dial(t *testing.T, addr string) *client.Client {
+func dial(t testing.TB, addr string) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
