@@ -55,6 +55,9 @@ func (q *MemQueue) Enqueue(_ context.Context, tasks ...Task) error {
 		return ErrClosed
 	}
 	for _, t := range tasks {
+		// A task enqueued again after it completed (its samples were
+		// dropped and are wanted anew) must deliver a result again.
+		delete(q.done[t.JobID], t.ID)
 		q.ready[t.Model] = append(q.ready[t.Model], t)
 	}
 	q.broadcastLocked()

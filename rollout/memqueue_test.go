@@ -168,3 +168,17 @@ func TestWorkerDrainsOnStop(t *testing.T) {
 		t.Fatalf("in-flight tasks not finished on stop: %+v %v", rs, err)
 	}
 }
+
+func TestMemQueueReenqueuedTaskDeliversAgain(t *testing.T) {
+	ctx := context.Background()
+	q := NewMemQueue(0)
+	for round := range 2 {
+		q.Enqueue(ctx, Task{ID: "a", JobID: "j", Model: "m"})
+		ts, _ := q.Reserve(ctx, "m", 1)
+		q.Complete(ctx, ts[0], TaskResult{})
+		rs, err := q.Results(ctx, "j")
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("round %d: results %+v %v", round, rs, err)
+		}
+	}
+}
