@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
@@ -46,7 +47,7 @@ func (s *ScoreService) Score(ctx context.Context, r *shepherdv1.ScoreRequest) (*
 func (s *ScoreService) input(r *shepherdv1.ScoreRequest) (prm.ScoreInput, *prm.Scorer, error) {
 	sp := r.GetSpec()
 	opt := prm.ScoreOptions{
-		Split: labeler.SplitOptions{Mode: splitModeOf(sp.GetSplit()), Tag: sp.GetSplitTag(), MaxSteps: int(sp.GetMaxSteps())},
+		Split: labeler.SplitOptions{Mode: convert.SplitModeOf(sp.GetSplit()), Tag: sp.GetSplitTag(), MaxSteps: int(sp.GetMaxSteps())},
 	}
 	switch r.GetAggregate() {
 	case shepherdv1.Aggregation_AGGREGATION_UNSPECIFIED, shepherdv1.Aggregation_AGGREGATION_MIN:
@@ -123,7 +124,11 @@ func (s *ScoreService) layout(r *shepherdv1.ScoreRequest) (prm.Layout, error) {
 	default:
 		return prm.Layout{}, invalid("layout: unknown value %d", int32(r.GetLayout()))
 	}
-	l, err := prm.ParseLayout(string(name), r.GetStepTag(), int(r.GetPositiveIndex()))
+	positive := -1 // unset
+	if r.PositiveIndex != nil {
+		positive = int(r.GetPositiveIndex())
+	}
+	l, err := prm.ParseLayout(string(name), r.GetStepTag(), positive)
 	if err != nil {
 		return prm.Layout{}, invalid("layout: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
@@ -36,12 +37,47 @@ type labelServerFlags struct {
 }
 
 func (r *labelServerFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.addr, "server", "", "label through the shepherd server at host:port instead of in-process: its workers run the rollouts on their backends (no --backend here) and it sets the window; records and summary are the same")
+	r.registerFor(fs, "label through the shepherd server at host:port instead of in-process: its workers run the rollouts on their backends (no --backend here) and it sets the window; records and summary are the same")
+}
+
+// registerFor adds --server with the given usage and the connection flags
+// that go with it.
+func (r *labelServerFlags) registerFor(fs *flag.FlagSet, serverUsage string) {
+	fs.StringVar(&r.addr, "server", "", serverUsage)
 	fs.StringVar(&r.token, "token", "", "--server: bearer token (prefer SHEPHERD_TOKEN: command lines are visible to other users)")
 	fs.StringVar(&r.tlsCA, "tls-ca", "", "--server: PEM CA bundle that signs the server's certificate (default: the system roots)")
 	fs.StringVar(&r.tlsCert, "tls-client-cert", "", "--server: PEM client certificate, for a server that requires mutual TLS")
 	fs.StringVar(&r.tlsKey, "tls-client-key", "", "--server: PEM key of --tls-client-cert")
 	fs.BoolVar(&r.insecure, "insecure", false, "--server: connect without TLS (plaintext)")
+}
+
+// connect dials the server, reporting the first retry of an outage on
+// stderr under the command's name.
+func (r *labelServerFlags) connect(ctx context.Context, e env, cmd string) (*client.Client, error) {
+	if r.insecure && (r.tlsCA != "" || r.tlsCert != "" || r.tlsKey != "") {
+		return nil, usageErrorf("--insecure excludes --tls-ca, --tls-client-cert and --tls-client-key")
+	}
+	c, err := client.Dial(ctx, r.addr, client.Options{
+		Token: r.token, Insecure: r.insecure, CAFile: r.tlsCA, CertFile: r.tlsCert, KeyFile: r.tlsKey,
+		OnRetry: func(err error, attempt int, _ time.Duration) {
+			if attempt == 1 {
+				fmt.Fprintf(e.stderr, "shepherd %s: lost the server (%v); reconnecting\n", cmd, err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--server: %w", err)
+	}
+	return c, nil
+}
+
+// dial is connect for callers that only need the raw API.
+func (r *labelServerFlags) dial(ctx context.Context, e env, cmd string) (shepherdv1.ShepherdServiceClient, func(), error) {
+	c, err := r.connect(ctx, e, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.API(), func() { c.Close() }, nil
 }
 
 // runLabelServer is label's --server path: it reads and validates the
@@ -57,27 +93,18 @@ func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.
 		return usageErrorf("--backend does not go with --server: the server's workers run the rollouts on their backends")
 	case f.backend.model == "":
 		return usageErrorf("--model is required with --server (a model the server's workers serve, e.g. sim)")
-	case r.insecure && (r.tlsCA != "" || r.tlsCert != "" || r.tlsKey != ""):
-		return usageErrorf("--insecure excludes --tls-ca, --tls-client-cert and --tls-client-key")
 	}
-	c, err := client.Dial(ctx, r.addr, client.Options{
-		Token: r.token, Insecure: r.insecure, CAFile: r.tlsCA, CertFile: r.tlsCert, KeyFile: r.tlsKey,
-		OnRetry: func(err error, attempt int, _ time.Duration) {
-			if attempt == 1 {
-				fmt.Fprintf(e.stderr, "shepherd label: lost the server (%v); reconnecting\n", err)
-			}
-		},
-	})
+	c, err := r.connect(ctx, e, "label")
 	if err != nil {
-		return fmt.Errorf("--server: %w", err)
+		return err
 	}
 	defer c.Close()
 
 	temp, topP, reuse := f.temp, f.topP, f.reuse
 	spec := &shepherdv1.JobSpec{
-		Strategy: client.StrategyProto(strategy), N: int32(f.n), Seed: f.seed,
+		Strategy: convert.StrategyProto(strategy), N: int32(f.n), Seed: f.seed,
 		Temperature: &temp, TopP: &topP, MaxTokens: int32(f.maxTokens), Stop: f.stop,
-		Split: client.SplitModeProto(mode), SplitTag: f.splitTag, MaxSteps: int32(f.maxSteps), Reuse: &reuse,
+		Split: convert.SplitModeProto(mode), SplitTag: f.splitTag, MaxSteps: int32(f.maxSteps), Reuse: &reuse,
 	}
 	src := &problemBatches{r: newLineReader(in), limits: limits, skip: done}
 	bar := newProgress(e, f.progress, f.in)

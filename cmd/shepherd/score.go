@@ -43,6 +43,7 @@ type scoreFlags struct {
 	temp, topP    float64
 	maxTokens     int
 	reuse         bool
+	remote        labelServerFlags
 }
 
 func runScore(ctx context.Context, e env, args []string) error {
@@ -76,6 +77,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 	fs.Float64Var(&f.topP, "top-p", 1.0, "mc mode: nucleus sampling top_p")
 	fs.IntVar(&f.maxTokens, "max-tokens", prm.DefaultMCMaxTokens, "mc mode: tokens per rollout at most")
 	fs.BoolVar(&f.reuse, "reuse", true, "mc mode: count a rollout that reproduces a candidate's next steps as a rollout from those prefixes too")
+	f.remote.registerFor(fs, "score through the shepherd server at host:port (its Score RPC) instead of in-process; --model names the model it serves")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,16 +93,25 @@ func runScore(ctx context.Context, e env, args []string) error {
 		return usageErrorf("--max-candidates must be at least 1, got %d", f.maxCandidates)
 	}
 	grader := labeler.NewGrader(labeler.GraderOptions{})
+	var qs questionScorer
 	scorer := &prm.Scorer{Grader: grader, Concurrency: f.backend.concurrency, MaxCandidates: f.maxCandidates}
-	switch opts.Mode {
-	case prm.ModePRM:
+	qs = scorer
+	switch {
+	case f.remote.addr != "":
+		api, stop, err := f.remote.dial(ctx, e, "score")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		qs = &remoteScorer{api: api, model: f.backend.model}
+	case opts.Mode == prm.ModePRM:
 		client, stop, err := f.openPRM(opts.Layout)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		scorer.PRM = client
-	case prm.ModeMC:
+	case opts.Mode == prm.ModeMC:
 		pool, stop, err := f.backend.open(nil)
 		if err != nil {
 			return err
@@ -115,16 +126,15 @@ func runScore(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer closeIn()
-	w, commit, abort, err := gradeOpenOut(e, f.out)
+	w, commit, abort, err := createBufferedOutput(e, f.out)
 	if err != nil {
 		return err
 	}
+	defer abort()
 	start := time.Now()
-	st, err := scoreStream(ctx, in, w, scorer, grader, opts, f.backend.concurrency)
+	st, err := scoreStream(ctx, in, w, qs, grader, opts, f.backend.concurrency)
 	if err == nil {
 		err = commit()
-	} else {
-		abort()
 	}
 	if err != nil {
 		return err
@@ -168,7 +178,14 @@ func (f *scoreFlags) options() (prm.ScoreOptions, error) {
 		if len(f.backend.backends) > 0 {
 			return o, usageErrorf("--backend applies to --mode mc; a reward model is given with --prm")
 		}
-		if f.prmURL == "" {
+		if f.remote.addr != "" {
+			if f.prmURL != "" {
+				return o, usageErrorf("--prm does not go with --server: the server has its reward models")
+			}
+			if f.backend.model == "" {
+				return o, usageErrorf("--model is required with --server (a reward model the server serves)")
+			}
+		} else if f.prmURL == "" {
 			return o, usageErrorf("--prm is required in prm mode (the reward model server's URL, or sim)")
 		}
 		if o.Layout, err = prm.ParseLayout(f.layout, f.stepTag, f.positiveIndex); err != nil {
@@ -248,7 +265,7 @@ type scoreOutcome struct {
 // order. Lines are parsed in order; up to inflight questions are scored at
 // once (their requests bounded by the scorer's concurrency). The first
 // bad line or failed question stops the run with an error naming the line.
-func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc *prm.Scorer, g *labeler.Grader, opts prm.ScoreOptions, inflight int) (scoreStats, error) {
+func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc questionScorer, g *labeler.Grader, opts prm.ScoreOptions, inflight int) (scoreStats, error) {
 	var st scoreStats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
