@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"google.golang.org/protobuf/proto"
 	"net"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func TestLabelSolutions(t *testing.T) {
 	ctx := testCtx(t)
 	problems := simtest.Problems(3, 8, 3)
 
-	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: 4, Seed: 7}, Problems: problems})
+	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: proto.Int32(4), Seed: 7}, Problems: problems})
 	var first *shepherdv1.Job
 	got := collected{records: map[string]string{}}
 	for s.Next() {
@@ -87,7 +88,7 @@ func TestStreamRidesOutServerRestart(t *testing.T) {
 	ctx := testCtx(t)
 	problems := simtest.Problems(5, 10, 3)
 
-	s := c.LabelSolutions(ctx, client.Request{RequestID: "restart-1", Model: simModel, Spec: &shepherdv1.JobSpec{N: 4, Seed: 3}, Problems: problems})
+	s := c.LabelSolutions(ctx, client.Request{RequestID: "restart-1", Model: simModel, Spec: &shepherdv1.JobSpec{N: proto.Int32(4), Seed: 3}, Problems: problems})
 	got := collectRecords(t, s, 5, func(int) {
 		ts.stop()
 		time.Sleep(300 * time.Millisecond) // the client retries against a closed port meanwhile
@@ -114,7 +115,7 @@ func TestStreamGivesUp(t *testing.T) {
 	ts := h.startServer("", server.Options{Window: 1})
 	c := dial(t, ts.addr, client.Options{MaxOutage: 500 * time.Millisecond})
 	ctx := testCtx(t)
-	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: 2}, Problems: simtest.Problems(1, 4, 4)})
+	s := c.LabelSolutions(ctx, client.Request{Model: simModel, Spec: &shepherdv1.JobSpec{N: proto.Int32(2)}, Problems: simtest.Problems(1, 4, 4)})
 	defer s.Close()
 	if !s.Next() || s.Event().Job == nil {
 		t.Fatalf("first event: %v", s.Err())
@@ -152,7 +153,7 @@ func TestJobsAndAuth(t *testing.T) {
 	if err != nil || b.Id != a.Id {
 		t.Fatalf("resubmission: %v, %v; want job %s", b, err, a.Id)
 	}
-	req.Spec = &shepherdv1.JobSpec{N: 3}
+	req.Spec = &shepherdv1.JobSpec{N: proto.Int32(3)}
 	if _, err := c.Submit(ctx, req); status.Code(err) != codes.AlreadyExists {
 		t.Fatalf("same request id, other request: %v, want ALREADY_EXISTS", err)
 	}

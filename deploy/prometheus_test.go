@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"io"
 	"log/slog"
 	"net"
@@ -367,7 +368,7 @@ func runJob(t *testing.T, ctx context.Context, c shepherdv1.ShepherdServiceClien
 		problems = append(problems, pp)
 	}
 	resp, err := c.SubmitJob(ctx, &shepherdv1.SubmitJobRequest{RequestId: "dashboard", Model: model,
-		Spec: &shepherdv1.JobSpec{Strategy: shepherdv1.Strategy_STRATEGY_BINARY, N: 4, Seed: 3}, Problems: problems})
+		Spec: &shepherdv1.JobSpec{Strategy: shepherdv1.Strategy_STRATEGY_BINARY, N: proto.Int32(4), Seed: 3}, Problems: problems})
 	if err != nil {
 		t.Fatal(err)
 	}

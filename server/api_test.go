@@ -68,8 +68,9 @@ func TestBadRequests(t *testing.T) {
 		{"no body", func(r *shepherdv1.SubmitJobRequest) { r.Problems[0].Solutions[0].Body = nil }, nil, "INVALID_ARGUMENT", "problems[0].solutions[0]"},
 		{"no solutions", func(r *shepherdv1.SubmitJobRequest) { r.Problems[0].Solutions = nil }, nil, "INVALID_ARGUMENT", "problems[0].solutions: none"},
 		{"no problems", func(r *shepherdv1.SubmitJobRequest) { r.Problems = nil }, nil, "INVALID_ARGUMENT", "problems: none"},
-		{"negative n", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{N: -1} }, nil, "INVALID_ARGUMENT", "spec.n"},
-		{"n over the limit", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{N: 65} }, nil, "INVALID_ARGUMENT", "spec.n: 65, more than the limit of 64"},
+		{"n = 0", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{N: proto.Int32(0)} }, nil, "INVALID_ARGUMENT", "spec.n: 0, must be between 1 and 64"},
+		{"negative n", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{N: proto.Int32(-1)} }, nil, "INVALID_ARGUMENT", "spec.n"},
+		{"n over the limit", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{N: proto.Int32(65)} }, nil, "INVALID_ARGUMENT", "spec.n: 65, more than the limit of 64"},
 		{"unknown strategy", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{Strategy: 9} }, nil, "INVALID_ARGUMENT", "spec.strategy"},
 		{"unknown split mode", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{Split: 42} }, nil, "INVALID_ARGUMENT", "spec.split"},
 		{"temperature", func(r *shepherdv1.SubmitJobRequest) { r.Spec = &shepherdv1.JobSpec{Temperature: proto.Float64(3)} }, nil, "INVALID_ARGUMENT", "spec.temperature"},
@@ -159,7 +160,7 @@ func TestAuthOwnership(t *testing.T) {
 	wantCode(t, err, "NOT_FOUND", resp.Job.Id)
 	// Request ids are per caller: bob's same id and another request is a
 	// new job, not a conflict.
-	other, err := ts.client.SubmitJob(bob, submitReq("same-id", problems, &shepherdv1.JobSpec{N: 1}))
+	other, err := ts.client.SubmitJob(bob, submitReq("same-id", problems, &shepherdv1.JobSpec{N: proto.Int32(1)}))
 	if err != nil || other.Job.Id == resp.Job.Id {
 		t.Fatalf("bob's submit: %v, %v", other, err)
 	}
@@ -235,7 +236,7 @@ func TestAdmission(t *testing.T) {
 	ts := h.startServer(Options{MaxQueuedTasks: 5})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 6, 4, 2)
-	first := submitReq("adm-1", problems, &shepherdv1.JobSpec{N: 2})
+	first := submitReq("adm-1", problems, &shepherdv1.JobSpec{N: proto.Int32(2)})
 	if _, err := ts.client.SubmitJob(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +345,7 @@ func TestFinishedJobsExpire(t *testing.T) {
 	_, err = ts.client.GetJob(ctx, &shepherdv1.GetJobRequest{JobId: resp.Job.Id})
 	wantCode(t, err, "NOT_FOUND", "not found")
 	// The request id is free again.
-	if _, err := ts.client.SubmitJob(ctx, submitReq("expire", problems, &shepherdv1.JobSpec{N: 2})); err != nil {
+	if _, err := ts.client.SubmitJob(ctx, submitReq("expire", problems, &shepherdv1.JobSpec{N: proto.Int32(2)})); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -390,7 +391,7 @@ func TestMaxRunningJobs(t *testing.T) {
 	problems, _ := simProblems(t, 2, 3, 2)
 	var ids []string
 	for i := range 3 {
-		resp, err := ts.client.SubmitJob(ctx, submitReq("max-running-"+string(rune('a'+i)), problems, &shepherdv1.JobSpec{N: 2, Seed: int64(i)}))
+		resp, err := ts.client.SubmitJob(ctx, submitReq("max-running-"+string(rune('a'+i)), problems, &shepherdv1.JobSpec{N: proto.Int32(2), Seed: int64(i)}))
 		if err != nil {
 			t.Fatal(err)
 		}

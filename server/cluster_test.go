@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -26,7 +27,7 @@ func TestRedisCluster(t *testing.T) {
 	slots := map[int64]bool{}
 	var ids []string
 	for i := range 4 {
-		resp, err := ts.client.SubmitJob(ctx, submitReq(fmt.Sprint("cluster-", i), problems, &shepherdv1.JobSpec{N: 2, Seed: int64(i)}))
+		resp, err := ts.client.SubmitJob(ctx, submitReq(fmt.Sprint("cluster-", i), problems, &shepherdv1.JobSpec{N: proto.Int32(2), Seed: int64(i)}))
 		if err != nil {
 			t.Fatal(err)
 		}

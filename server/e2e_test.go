@@ -42,7 +42,7 @@ func TestLabelsMatchEmbeddedPath(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			spec := &shepherdv1.JobSpec{Strategy: tc.strategy, N: 4, Seed: 7}
+			spec := &shepherdv1.JobSpec{Strategy: tc.strategy, N: proto.Int32(4), Seed: 7}
 			var got streamed
 			if tc.stream {
 				st, err := ts.client.LabelSolutions(ctx, &shepherdv1.LabelSolutionsRequest{RequestId: "e2e-" + tc.name, Model: simModel, Spec: spec, Problems: problems})
@@ -111,7 +111,7 @@ func TestSubmitIdempotent(t *testing.T) {
 	ts := h.startServer(Options{})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 1, 2, 2)
-	req := submitReq("idem-1", problems, &shepherdv1.JobSpec{N: 2})
+	req := submitReq("idem-1", problems, &shepherdv1.JobSpec{N: proto.Int32(2)})
 	a, err := ts.client.SubmitJob(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestSubmitIdempotent(t *testing.T) {
 		t.Fatalf("LabelSolutions retry gave job %v, want %s", msg.GetJob(), a.Job.Id)
 	}
 	other := proto.Clone(req).(*shepherdv1.SubmitJobRequest)
-	other.Spec.N = 3
+	other.Spec.N = proto.Int32(3)
 	_, err = ts.client.SubmitJob(ctx, other)
 	wantCode(t, err, "ALREADY_EXISTS", "request_id")
 	list, err := ts.client.ListJobs(ctx, &shepherdv1.ListJobsRequest{})
@@ -156,7 +156,7 @@ func TestStreamResume(t *testing.T) {
 	ts := h.startServer(Options{})
 	ctx := testCtx(t)
 	problems, prepared := simProblems(t, 5, 6, 3)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("resume", problems, &shepherdv1.JobSpec{N: 2}))
+	resp, err := ts.client.SubmitJob(ctx, submitReq("resume", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestStreamResume(t *testing.T) {
 		t.Fatalf("tail: %d records, final %v", len(tail.records), tail.final)
 	}
 	// A cursor of another job is refused.
-	other, err := ts.client.SubmitJob(ctx, submitReq("resume-other", problems[:1], &shepherdv1.JobSpec{N: 1}))
+	other, err := ts.client.SubmitJob(ctx, submitReq("resume-other", problems[:1], &shepherdv1.JobSpec{N: proto.Int32(1)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestServerRestartMidJob(t *testing.T) {
 			ctx := testCtx(t)
 			problems, prepared := simProblems(t, 9, 12, 4)
 			a := h.startServer(Options{Window: 8})
-			resp, err := a.client.SubmitJob(ctx, submitReq("restart", problems, &shepherdv1.JobSpec{N: 3, Seed: 11}))
+			resp, err := a.client.SubmitJob(ctx, submitReq("restart", problems, &shepherdv1.JobSpec{N: proto.Int32(3), Seed: 11}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestCancel(t *testing.T) {
 	ts := h.startServer(Options{Window: 4})
 	ctx := testCtx(t)
 	problems, prepared := simProblems(t, 4, 10, 4)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("cancel", problems, &shepherdv1.JobSpec{N: 4}))
+	resp, err := ts.client.SubmitJob(ctx, submitReq("cancel", problems, &shepherdv1.JobSpec{N: proto.Int32(4)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestDeadLetterPartial(t *testing.T) {
 	ts := h.startServer(Options{})
 	ctx := testCtx(t)
 	problems, prepared := simProblems(t, 2, 3, 2)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("dead", problems, &shepherdv1.JobSpec{N: 2}))
+	resp, err := ts.client.SubmitJob(ctx, submitReq("dead", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestFailedJob(t *testing.T) {
 	ts := h.startServer(Options{RunAttempts: 2})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 3, 1, 1)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("fail", problems, &shepherdv1.JobSpec{N: 2}))
+	resp, err := ts.client.SubmitJob(ctx, submitReq("fail", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"google.golang.org/protobuf/proto"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestMetricsHooks(t *testing.T) {
 	problems, prepared := simProblems(t, 4, 3, 2)
 
 	// No worker yet: the job stays live.
-	resp, err := ts.client.SubmitJob(ctx, submitReq("hooks-1", problems, &shepherdv1.JobSpec{N: 2}))
+	resp, err := ts.client.SubmitJob(ctx, submitReq("hooks-1", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestMetricsHooks(t *testing.T) {
 	}
 
 	h.startWorker(sim.Options{})
-	resp, err = ts.client.SubmitJob(ctx, submitReq("hooks-2", problems, &shepherdv1.JobSpec{N: 2}))
+	resp, err = ts.client.SubmitJob(ctx, submitReq("hooks-2", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestScoreRPC(t *testing.T) {
 			r.Layout = shepherdv1.ScoreLayout_SCORE_LAYOUT_CUSTOM
 			r.StepTag = "<s>"
 		}, codes.InvalidArgument, "positive_index"},
-		{"bad n", func(r *shepherdv1.ScoreRequest) { r.Spec = &shepherdv1.JobSpec{N: 5000} }, codes.InvalidArgument, "spec.n"},
+		{"bad n", func(r *shepherdv1.ScoreRequest) { r.Spec = &shepherdv1.JobSpec{N: proto.Int32(5000)} }, codes.InvalidArgument, "spec.n"},
 	}
 	for _, c := range bad {
 		r := proto.Clone(req).(*shepherdv1.ScoreRequest)

@@ -151,12 +151,12 @@ func (s *Server) effectiveSpec(in *shepherdv1.JobSpec) (*shepherdv1.JobSpec, err
 		return nil, invalid("spec.strategy: unknown value %d (want STRATEGY_EXHAUSTIVE or STRATEGY_BINARY)", int32(sp.Strategy))
 	}
 	switch {
-	case sp.N == 0:
-		sp.N = int32(min(defaultN, s.opt.MaxN))
-	case sp.N < 0:
-		return nil, invalid("spec.n: %d, must be between 1 and %d", sp.N, s.opt.MaxN)
-	case int(sp.N) > s.opt.MaxN:
-		return nil, invalid("spec.n: %d, more than the limit of %d", sp.N, s.opt.MaxN)
+	case sp.N == nil:
+		sp.N = proto.Int32(int32(min(defaultN, s.opt.MaxN)))
+	case sp.GetN() < 1:
+		return nil, invalid("spec.n: %d, must be between 1 and %d", sp.GetN(), s.opt.MaxN)
+	case int(sp.GetN()) > s.opt.MaxN:
+		return nil, invalid("spec.n: %d, more than the limit of %d", sp.GetN(), s.opt.MaxN)
 	}
 	if sp.Temperature == nil {
 		sp.Temperature = proto.Float64(defaultTemperature)

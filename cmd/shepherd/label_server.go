@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"io"
 	"strconv"
 	"time"
@@ -102,7 +103,7 @@ func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.
 
 	temp, topP, reuse := f.temp, f.topP, f.reuse
 	spec := &shepherdv1.JobSpec{
-		Strategy: convert.StrategyProto(strategy), N: int32(f.n), Seed: f.seed,
+		Strategy: convert.StrategyProto(strategy), N: proto.Int32(int32(f.n)), Seed: f.seed,
 		Temperature: &temp, TopP: &topP, MaxTokens: int32(f.maxTokens), Stop: f.stop,
 		Split: convert.SplitModeProto(mode), SplitTag: f.splitTag, MaxSteps: int32(f.maxSteps), Reuse: &reuse,
 	}

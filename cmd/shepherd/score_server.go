@@ -63,7 +63,7 @@ func (r *remoteScorer) request(in prm.ScoreInput) (*shepherdv1.ScoreRequest, err
 	case prm.ModeMC:
 		req.Mode = shepherdv1.ScoreMode_SCORE_MODE_MC
 		mc := o.MC
-		spec.N, spec.Seed, spec.MaxTokens, spec.Stop = int32(mc.N), mc.Seed, int32(mc.Params.MaxTokens), mc.Params.Stop
+		spec.N, spec.Seed, spec.MaxTokens, spec.Stop = proto.Int32(int32(mc.N)), mc.Seed, int32(mc.Params.MaxTokens), mc.Params.Stop
 		spec.Temperature, spec.TopP, spec.Reuse = proto.Float64(mc.Params.Temperature), proto.Float64(mc.Params.TopP), proto.Bool(mc.Reuse)
 	default:
 		req.Mode = shepherdv1.ScoreMode_SCORE_MODE_PRM

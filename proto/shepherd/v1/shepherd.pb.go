@@ -413,8 +413,9 @@ type JobSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Labeling strategy; default STRATEGY_EXHAUSTIVE.
 	Strategy Strategy `protobuf:"varint,1,opt,name=strategy,proto3,enum=shepherd.v1.Strategy" json:"strategy,omitempty"`
-	// Rollouts per measured step prefix: 1..1024, default 8.
-	N int32 `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
+	// Rollouts per measured step prefix: 1..1024; unset means 8. An explicit
+	// 0 is refused.
+	N *int32 `protobuf:"varint,2,opt,name=n,proto3,oneof" json:"n,omitempty"`
 	// Job seed. Rollout j of a step prefix uses a seed derived from (seed,
 	// solution, step) plus j, so a retried or resumed rollout draws the same
 	// sample. Any value; 0 is a valid seed.
@@ -483,8 +484,8 @@ func (x *JobSpec) GetStrategy() Strategy {
 }
 
 func (x *JobSpec) GetN() int32 {
-	if x != nil {
-		return x.N
+	if x != nil && x.N != nil {
+		return *x.N
 	}
 	return 0
 }
@@ -2409,13 +2410,13 @@ var File_shepherd_v1_shepherd_proto protoreflect.FileDescriptor
 
 const file_shepherd_v1_shepherd_proto_rawDesc = "" +
 	"\n" +
-	"\x1ashepherd/v1/shepherd.proto\x12\vshepherd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x02\n" +
+	"\x1ashepherd/v1/shepherd.proto\x12\vshepherd.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n" +
 	"\aJobSpec\x121\n" +
-	"\bstrategy\x18\x01 \x01(\x0e2\x15.shepherd.v1.StrategyR\bstrategy\x12\f\n" +
-	"\x01n\x18\x02 \x01(\x05R\x01n\x12\x12\n" +
+	"\bstrategy\x18\x01 \x01(\x0e2\x15.shepherd.v1.StrategyR\bstrategy\x12\x11\n" +
+	"\x01n\x18\x02 \x01(\x05H\x00R\x01n\x88\x01\x01\x12\x12\n" +
 	"\x04seed\x18\x03 \x01(\x03R\x04seed\x12%\n" +
-	"\vtemperature\x18\x04 \x01(\x01H\x00R\vtemperature\x88\x01\x01\x12\x18\n" +
-	"\x05top_p\x18\x05 \x01(\x01H\x01R\x04topP\x88\x01\x01\x12\x1d\n" +
+	"\vtemperature\x18\x04 \x01(\x01H\x01R\vtemperature\x88\x01\x01\x12\x18\n" +
+	"\x05top_p\x18\x05 \x01(\x01H\x02R\x04topP\x88\x01\x01\x12\x1d\n" +
 	"\n" +
 	"max_tokens\x18\x06 \x01(\x05R\tmaxTokens\x12\x12\n" +
 	"\x04stop\x18\a \x03(\tR\x04stop\x12,\n" +
@@ -2423,7 +2424,8 @@ const file_shepherd_v1_shepherd_proto_rawDesc = "" +
 	"\tsplit_tag\x18\t \x01(\tR\bsplitTag\x12\x1b\n" +
 	"\tmax_steps\x18\n" +
 	" \x01(\x05R\bmaxSteps\x12\x19\n" +
-	"\x05reuse\x18\v \x01(\bH\x02R\x05reuse\x88\x01\x01B\x0e\n" +
+	"\x05reuse\x18\v \x01(\bH\x03R\x05reuse\x88\x01\x01B\x04\n" +
+	"\x02_nB\x0e\n" +
 	"\f_temperatureB\b\n" +
 	"\x06_top_pB\b\n" +
 	"\x06_reuse\"\x82\x01\n" +

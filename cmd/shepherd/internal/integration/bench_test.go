@@ -176,7 +176,7 @@ func benchDistributed(b *testing.B, problems []labeler.Problem, bc benchCase) {
 // benchJob submits the job and waits for it to finish; it must succeed.
 func benchJob(b *testing.B, ctx context.Context, c *client.Client, problems []labeler.Problem) *shepherdv1.Job {
 	job, err := c.Submit(ctx, client.Request{Model: "sim", Problems: problems,
-		Spec: &shepherdv1.JobSpec{N: benchN, Seed: 1, Reuse: proto.Bool(false)}})
+		Spec: &shepherdv1.JobSpec{N: proto.Int32(benchN), Seed: 1, Reuse: proto.Bool(false)}})
 	if err != nil {
 		b.Fatal(err)
 	}

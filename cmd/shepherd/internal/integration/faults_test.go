@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	"slices"
 	"syscall"
 	"testing"
@@ -23,7 +25,7 @@ const (
 	testSeed = 5
 )
 
-func spec() *shepherdv1.JobSpec { return &shepherdv1.JobSpec{N: testN, Seed: testSeed} }
+func spec() *shepherdv1.JobSpec { return &shepherdv1.JobSpec{N: proto.Int32(testN), Seed: testSeed} }
 
 // TestWorkerKilledMidJob: one of two workers dies (SIGKILL) in the middle
 // of a job; its leased tasks are taken over by the other once their lease
