@@ -66,10 +66,10 @@ func (b Backoff) retryDelay(i int, retryAfter time.Duration) time.Duration {
 	return retryAfter + time.Duration(rand.Int64N(int64(retryAfter/10)+1))
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
 // It reports false for an absent or malformed header; a date in the past
 // yields zero. The result is capped at MaxRetryAfter.
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
+func ParseRetryAfter(h string, now time.Time) (time.Duration, bool) {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0, false
@@ -97,9 +97,9 @@ func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// sleepCtx waits for d or until ctx is done, whichever comes first, and
+// SleepCtx waits for d or until ctx is done, whichever comes first, and
 // returns ctx's error in the latter case.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+func SleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -58,9 +58,9 @@ func TestBackoffParseRetryAfter(t *testing.T) {
 		{now.Add(time.Hour).Format(http.TimeFormat), MaxRetryAfter, true},
 		{"soon", 0, false},
 	} {
-		got, ok := parseRetryAfter(tc.h, now)
+		got, ok := ParseRetryAfter(tc.h, now)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.h, got, ok, tc.want, tc.ok)
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.h, got, ok, tc.want, tc.ok)
 		}
 	}
 }
@@ -69,13 +69,13 @@ func TestBackoffSleepCtx(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	start := time.Now()
-	if err := sleepCtx(ctx, time.Minute); !errors.Is(err, context.Canceled) {
+	if err := SleepCtx(ctx, time.Minute); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v", err)
 	}
 	if time.Since(start) > 100*time.Millisecond {
-		t.Error("sleepCtx ignored cancellation")
+		t.Error("SleepCtx ignored cancellation")
 	}
-	if err := sleepCtx(context.Background(), time.Millisecond); err != nil {
+	if err := SleepCtx(context.Background(), time.Millisecond); err != nil {
 		t.Error(err)
 	}
 }

@@ -543,10 +543,10 @@ func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response
 			o.err = ctx.Err()
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 			o.kind = outcomeThrottled
-			o.retryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			o.retryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
 			o.kind = outcomeServerError
-			o.retryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			o.retryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		default:
 			o.kind = outcomePermanent
 		}
@@ -662,7 +662,7 @@ func (p retryPolicy) run(ctx context.Context, try attemptFunc) (GenerateResult, 
 		if !skip {
 			d = p.backoff.retryDelay(i, o.retryAfter)
 		}
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := SleepCtx(ctx, d); err != nil {
 			return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, err)
 		}
 	}

@@ -92,7 +92,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			obs.QueueError()
 			outage++
-			if sleepCtx(ctx, queueBackoff.Delay(min(outage, 8))) == nil {
+			if SleepCtx(ctx, queueBackoff.Delay(min(outage, 8))) == nil {
 				err = nil
 			}
 			continue

@@ -258,7 +258,7 @@ func (c *Client) Pool(ctx context.Context, inputs []string) ([][][]float64, erro
 		case i >= c.maxRetries:
 			return nil, &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
 		}
-		if err := sleep(ctx, c.retryDelay(i, o.retryAfter)); err != nil {
+		if err := rollout.SleepCtx(ctx, c.retryDelay(i, o.retryAfter)); err != nil {
 			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, err)
 		}
 	}
@@ -318,7 +318,7 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) ([][][]float64
 			o.kind, o.err = canceled, ctx.Err()
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
 			o.kind = transient
-			o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			o.retryAfter, _ = rollout.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		default:
 			o.kind = permanent
 		}
@@ -423,40 +423,4 @@ func errorMessage(data []byte, status int) string {
 		s = http.StatusText(status)
 	}
 	return s
-}
-
-// parseRetryAfter reads a Retry-After header (delay-seconds or an HTTP
-// date); zero when absent or malformed, capped at rollout.MaxRetryAfter.
-func parseRetryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseFloat(h, 64); err == nil {
-		if secs < 0 || math.IsNaN(secs) {
-			return 0
-		}
-		if secs >= rollout.MaxRetryAfter.Seconds() {
-			return rollout.MaxRetryAfter
-		}
-		d = time.Duration(secs * float64(time.Second))
-	} else if t, err := http.ParseTime(h); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, rollout.MaxRetryAfter))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
