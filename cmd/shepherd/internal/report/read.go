@@ -76,7 +76,7 @@ func Build(inputs []Input, opt Options) (*Report, error) {
 	for i, in := range inputs {
 		rep.Runs = append(rep.Runs, newRunStats(in.Name, opt.HighMinScore, opt.MaxListed))
 		sc := bufio.NewScanner(countingReader{in.R, &read})
-		sc.Buffer(make([]byte, 256<<10), opt.MaxLineBytes)
+		sc.Buffer(make([]byte, min(256<<10, opt.MaxLineBytes)), opt.MaxLineBytes)
 		scanners[i] = sc
 		if i > 0 {
 			rep.Comparisons = append(rep.Comparisons, newComparison(0, i))
