@@ -3,9 +3,9 @@
 GO        ?= go
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.6.1
-APT_PACKAGES := redis-server prometheus
+APT_PACKAGES := redis-server prometheus chromium
 
-.PHONY: test deps lint unit python bench build
+.PHONY: test deps lint unit python bench bench-report build
 
 test: deps lint unit python
 
@@ -13,7 +13,8 @@ build:
 	$(GO) build -o bin/shepherd ./cmd/shepherd
 
 # redis-server for the queue and server tests, prometheus (and promtool) for
-# the metrics and dashboard tests; the Python client's script installs its own.
+# the metrics and dashboard tests, chromium (headless) for the report page
+# test; the Python client's script installs its own.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
@@ -34,3 +35,12 @@ python:
 bench:
 	$(GO) test -run '^$$' -bench 'Strategies|Routing' -benchtime 1x -count 3 ./rollout/
 	$(GO) test -run '^$$' -bench 'Grade|Equivalent|Split' -count 5 ./labeler/
+
+# shepherd report on 1,000,000 generated label records: wall time and peak
+# resident memory (BENCHMARKS.md). REPORT_BENCH_DIR holds the ~650 MB input.
+REPORT_BENCH_DIR ?= /tmp/shepherd-report-bench
+bench-report:
+	mkdir -p $(REPORT_BENCH_DIR)
+	$(GO) build -o $(REPORT_BENCH_DIR)/shepherd ./cmd/shepherd
+	$(GO) run ./cmd/shepherd/internal/report/genrecords -n 1000000 -out $(REPORT_BENCH_DIR)/million.jsonl
+	/usr/bin/time -v $(REPORT_BENCH_DIR)/shepherd report --in $(REPORT_BENCH_DIR)/million.jsonl --out $(REPORT_BENCH_DIR)/million.html 2>&1 | grep -E 'report of|Elapsed|Maximum resident'

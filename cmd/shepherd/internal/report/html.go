@@ -220,21 +220,18 @@ func (s *runStats) charts() []chart {
 	add("tokens", "Completion tokens per solution, by strategy", meansBy(s.tokenSum, s.tokenCount), tsvg, ok,
 		"These records carry no completion_tokens field, so there is nothing to draw; the job's total is in the summary line of shepherd label.")
 
-	ms := barChart{XLabel: "min-step score", YLabel: "outcome correct", Series: []series{{Name: "share"}}, YMax: 1, Percent: true}
+	ms := barChart{XLabel: "min-step score", YLabel: "solutions", Series: []series{{Name: "outcome correct"}, {Name: "outcome wrong"}}}
 	var scored int64
 	for b := range scoreBins {
 		ms.Categories = append(ms.Categories, fmt.Sprintf("%.1f–%.1f", float64(b)/scoreBins, float64(b+1)/scoreBins))
-		v := 0.0
-		if s.scoreN[b] > 0 {
-			v = float64(s.scoreRight[b]) / float64(s.scoreN[b])
-		}
 		scored += s.scoreN[b]
-		ms.Series[0].Values = append(ms.Series[0].Values, v)
+		ms.Series[0].Values = append(ms.Series[0].Values, float64(s.scoreRight[b]))
+		ms.Series[1].Values = append(ms.Series[1].Values, float64(s.scoreN[b]-s.scoreRight[b]))
 	}
-	ms.Notes = func(c, _ int) string {
-		return fmt.Sprintf("min-step score %s: %s of %s solutions correct", ms.Categories[c], groupDigits(s.scoreRight[c]), groupDigits(s.scoreN[c]))
+	ms.Notes = func(c, k int) string {
+		return fmt.Sprintf("min-step score %s: %s of %s solutions (%s correct)", ms.Categories[c], groupDigits(int64(ms.Series[k].Values[c])), groupDigits(s.scoreN[c]), pct(s.scoreRight[c], s.scoreN[c]))
 	}
-	add("min-score-outcome", "Min-step score against outcome correctness", fmt.Sprintf("Share of outcome-correct solutions per min-step score bin (%s solutions; %s without a score).", groupDigits(scored), groupDigits(s.noScore)), ms.svg(), scored > 0, "No solution has a min-step score.")
+	add("min-score-outcome", "Min-step score against outcome correctness", fmt.Sprintf("Solutions by outcome per bin of the min-step score over the steps judged by rollouts (a last step without rollouts is the graded outcome itself and is left out; %s solutions, %s without such a step).", groupDigits(scored), groupDigits(s.noScore)), ms.svg(), scored > 0, "No solution has a min-step score.")
 	return out
 }
 

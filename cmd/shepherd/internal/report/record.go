@@ -85,6 +85,31 @@ func (r *record) normalise() (states []uint8, firstError int, err error) {
 	return states, firstError, nil
 }
 
+// processMin is the min-step score over the steps that were judged by
+// rollouts: the soft label where measured, the hard label where inferred,
+// failed steps left out. A last step without rollouts is left out too: its
+// label is the graded outcome itself (shepherd label's contract), so
+// including it would make every wrong solution score 0 and hide the
+// solutions whose steps all looked right but whose answer is wrong.
+func (r *record) processMin(states []uint8) (float64, bool) {
+	n := len(states)
+	if len(r.Rollouts) == n && n > 0 && r.Rollouts[n-1] == 0 {
+		n--
+	}
+	m, ok := 1.0, false
+	for i := range n {
+		if states[i] == stepFailed {
+			continue
+		}
+		v := float64(states[i])
+		if i < len(r.SoftLabels) && r.SoftLabels[i] != nil {
+			v = *r.SoftLabels[i]
+		}
+		m, ok = math.Min(m, v), true
+	}
+	return m, ok
+}
+
 func (r *record) rolloutSum() int64 {
 	var t int64
 	for _, v := range r.Rollouts {

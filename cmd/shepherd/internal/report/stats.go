@@ -188,16 +188,16 @@ func (s *runStats) add(r *record, states []uint8, firstError int) {
 			return flagItem{r.name(), r.ProblemID, sprintf("first error at step %d, step %d labelled correct", firstError, correctAfter)}
 		})
 	}
-	if r.MinScore == nil {
+	if m, ok := r.processMin(states); !ok || r.OutcomeCorrect == nil {
 		s.noScore++
-	} else if r.OutcomeCorrect != nil {
-		b := min(int(*r.MinScore*scoreBins), scoreBins-1)
+	} else {
+		b := min(int(m*scoreBins), scoreBins-1)
 		s.scoreN[b]++
 		if *r.OutcomeCorrect {
 			s.scoreRight[b]++
-		} else if *r.MinScore >= s.highMin {
+		} else if m >= s.highMin {
 			s.HighMinWrong.add(s.maxItems, func() flagItem {
-				return flagItem{r.name(), r.ProblemID, sprintf("min-step score %.3f, outcome wrong", *r.MinScore)}
+				return flagItem{r.name(), r.ProblemID, sprintf("min-step score %.3f, outcome wrong", m)}
 			})
 		}
 	}
