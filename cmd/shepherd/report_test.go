@@ -269,3 +269,37 @@ func TestReportInChromium(t *testing.T) {
 		}
 	}
 }
+
+func TestReportFlagsAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"solution_id\":\"a\",\"labels\":[true]}\n{\"solution_id\":\"b\",\"labels\":[true],\"soft_labels\":[2]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "--in is required"},
+		{[]string{"--in", bad, "--high-min-score", "1.5"}, 2, "--high-min-score must be in [0, 1], got 1.5"},
+		{[]string{"--in", bad, "--max-listed", "-1"}, 2, "--max-listed must be >= 0"},
+		{[]string{"--in", bad, "--progress", "sometimes"}, 2, `--progress must be auto, always or never, got "sometimes"`},
+		{[]string{"--in", "-", "--in", "-"}, 2, "stdin) given twice"},
+		{[]string{"--in", filepath.Join(dir, "missing.jsonl")}, 1, "--in: open"},
+		{[]string{"--in", bad, "--out", filepath.Join(dir, "r.html")}, 1, `bad:2: solution "b": soft_labels[0] is 2, not in [0, 1]`},
+	} {
+		code, _, stderr := runShepherd(t, "", append([]string{"report"}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("report %v: exit %d, %q; want exit %d with %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r.html")); !os.IsNotExist(err) {
+		t.Errorf("a failed report left its output: %v", err)
+	}
+	// stdin in, stdout out.
+	code, stdout, stderr := runShepherd(t, `{"solution_id":"a","labels":[true,false],"first_error_step":1,"outcome_correct":false,"strategy":"binary","model":"m"}`, "report", "--in", "-", "--out", "-")
+	if code != 0 || !strings.HasPrefix(stdout, "<!DOCTYPE html>") || !strings.Contains(stdout, `data-count="total:first-error" data-run="0">1<`) {
+		t.Errorf("stdin to stdout: exit %d, %s, page %.200q", code, stderr, stdout)
+	}
+}
