@@ -42,6 +42,18 @@ func runReport(ctx context.Context, e env, args []string) error {
 	var inputs []report.Input
 	var total int64
 	stdinUsed := false
+	seen := map[string]int{}
+	for _, p := range ins {
+		seen[report.RunName(p)]++
+	}
+	// A run is named by its file name, or by its path when two files share
+	// a name (a/labels.jsonl and b/labels.jsonl).
+	name := func(p string) string {
+		if seen[report.RunName(p)] > 1 {
+			return p
+		}
+		return report.RunName(p)
+	}
 	for _, p := range ins {
 		if p == "-" {
 			if stdinUsed {
@@ -60,7 +72,7 @@ func runReport(ctx context.Context, e env, args []string) error {
 		if st, err := f.Stat(); err == nil && total >= 0 {
 			total += st.Size()
 		}
-		inputs = append(inputs, report.Input{Name: report.RunName(p), R: f})
+		inputs = append(inputs, report.Input{Name: name(p), R: f})
 	}
 
 	opt := report.DefaultOptions

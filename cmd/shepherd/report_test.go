@@ -303,3 +303,22 @@ func TestReportFlagsAndErrors(t *testing.T) {
 		t.Errorf("stdin to stdout: exit %d, %s, page %.200q", code, stderr, stdout)
 	}
 }
+
+func TestReportRunsWithTheSameFileName(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for _, d := range []string{"a", "b"} {
+		p := filepath.Join(dir, d, "labels.jsonl")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(`{"problem_id":"p","solution_id":"s","labels":[true],"first_error_step":-1,"outcome_correct":true}`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	code, stdout, stderr := runShepherd(t, "", "report", "--in", paths[0], "--in", paths[1], "--out", "-")
+	if code != 0 || !strings.Contains(stdout, "Run "+paths[0]) || !strings.Contains(stdout, "Run "+paths[1]) || !strings.Contains(stdout, `data-count="compare:matched">1<`) {
+		t.Errorf("exit %d %s; runs not named by their paths", code, stderr)
+	}
+}

@@ -261,3 +261,24 @@ func TestLog2Bins(t *testing.T) {
 		t.Error("groupDigits")
 	}
 }
+
+func TestProgressReportsEveryByte(t *testing.T) {
+	var b strings.Builder
+	for b.Len() < 3<<20 {
+		fmt.Fprintf(&b, `{"solution_id":"s%d","labels":[true,false],"first_error_step":1,"outcome_correct":false}`+"\n", b.Len())
+	}
+	var calls int
+	var last int64
+	opt := DefaultOptions
+	opt.Progress = func(n int64) {
+		if n < last {
+			t.Errorf("progress went back from %d to %d", last, n)
+		}
+		calls++
+		last = n
+	}
+	build(t, opt, b.String())
+	if last != int64(b.Len()) || calls < 3 {
+		t.Errorf("progress ended at %d of %d bytes after %d calls", last, b.Len(), calls)
+	}
+}
