@@ -41,7 +41,9 @@ func main() {
 			reasons = append(reasons, r)
 			total += n
 		}
-		sort.Slice(reasons, func(i, j int) bool { return skips[reasons[i]] > skips[reasons[j]] || skips[reasons[i]] == skips[reasons[j]] && reasons[i] < reasons[j] })
+		sort.Slice(reasons, func(i, j int) bool {
+			return skips[reasons[i]] > skips[reasons[j]] || skips[reasons[i]] == skips[reasons[j]] && reasons[i] < reasons[j]
+		})
 		fmt.Printf("skipped %d tests:\n", total)
 		for _, r := range reasons {
 			fmt.Printf("  %4d  %s\n", skips[r], r)
