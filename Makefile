@@ -7,9 +7,9 @@ APT_PACKAGES := redis-server prometheus
 
 SHELL := bash
 
-.PHONY: test deps lint unit python steptag bench build
+.PHONY: test deps lint unit python steptag readme bench build
 
-test: deps lint unit python steptag
+test: deps lint unit python steptag readme
 
 build:
 	$(GO) build -o bin/shepherd ./cmd/shepherd
@@ -38,6 +38,11 @@ python:
 # ship the vocabularies; see tools/steptag/check.mjs).
 steptag:
 	bash tools/steptag/run.sh
+
+# Runs every README command that needs no GPU, Docker or server, in order,
+# in a scratch directory (tools/readmecheck); fails on a non-zero exit.
+readme:
+	$(GO) run ./tools/readmecheck README.md
 
 # The benchmarks recorded in BENCHMARKS.md.
 bench:
