@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 )
@@ -236,7 +237,9 @@ func run(readme string, w io.Writer) error {
 	for r, n := range skipped {
 		reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
 	}
-	fmt.Fprintf(w, "README commands: %d ran, %d failed, %d skipped (%s)\n", ran, failed, len(cmds)-ran, strings.Join(reasons, "; "))
+	sort.Strings(reasons)
+	fmt.Fprintf(w, "README commands skipped: %s\n", strings.Join(reasons, "; "))
+	fmt.Fprintf(w, "readme: %d passed, %d failed, %d skipped\n", ran-failed, failed, len(cmds)-ran)
 	switch {
 	case failed > 0:
 		return fmt.Errorf("%d README commands failed", failed)

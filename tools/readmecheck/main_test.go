@@ -69,7 +69,7 @@ func TestRunFailsOnNonZeroExit(t *testing.T) {
 	if err := run(readme, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "README commands: 3 ran, 0 failed, 4 skipped") {
+	if !strings.Contains(out.String(), "readme: 3 passed, 0 failed, 4 skipped\n") {
 		t.Errorf("summary:\n%s", out.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "one.txt")); err == nil {
