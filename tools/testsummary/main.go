@@ -124,7 +124,12 @@ func skipReason(lines []string) string {
 		}
 		if m := fileLine.FindString(l); m != "" {
 			reason = strings.TrimSpace(l[len(m):])
+		} else if t := strings.TrimSpace(l); t != "" && reason != "no reason given" {
+			reason += " " + t // a message of several lines
 		}
+	}
+	if r := []rune(reason); len(r) > 160 {
+		reason = string(r[:157]) + "..."
 	}
 	if strings.HasPrefix(reason, "reference data ") && strings.HasSuffix(reason, " not found") {
 		return "reference data not found: ../shared/data beside the checkout, or SHEPHERD_DATA=DIR (README: Reference data)"
