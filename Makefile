@@ -5,9 +5,11 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.6.1
 APT_PACKAGES := redis-server prometheus chromium
 
-.PHONY: test deps lint unit python bench bench-report build
+SHELL := bash
 
-test: deps lint unit python
+.PHONY: test deps lint unit python steptag readme bench bench-report build
+
+test: deps lint unit python steptag readme
 
 build:
 	$(GO) build -o bin/shepherd ./cmd/shepherd
@@ -25,11 +27,23 @@ lint:
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
 
+# Prints what go test prints, then how many tests were skipped and why
+# (the reference data tests skip without ../shared/data or SHEPHERD_DATA).
 unit:
-	$(GO) test -race -count=1 -timeout 30m ./...
+	set -o pipefail; $(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./tools/testsummary
 
 python:
 	bash client/python/run_tests.sh
+
+# Which tokenizers read the step tag " ки" as one token (npm packages that
+# ship the vocabularies; see tools/steptag/check.mjs).
+steptag:
+	bash tools/steptag/run.sh
+
+# Runs every README command that needs no GPU, Docker or server, in order,
+# in a scratch directory (tools/readmecheck); fails on a non-zero exit.
+readme:
+	$(GO) run ./tools/readmecheck README.md
 
 # The benchmarks recorded in BENCHMARKS.md.
 bench:

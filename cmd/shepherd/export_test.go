@@ -186,7 +186,7 @@ func TestExportMathShepherdRoundTrip(t *testing.T) {
 	if code, _, stderr := runShepherd(t, "", "export", "--in", records, "--format", "math-shepherd", "--out", ms); code != 0 {
 		t.Fatalf("export: exit %d: %s", code, stderr)
 	}
-	code, problems, stderr := runShepherd(t, "", "import", "--in-format", "math-shepherd", "--in", ms, "--skip-unusable")
+	code, problems, stderr := runShepherd(t, "", "import", "--in-format", "math-shepherd", "--in", ms, "--skip-bad")
 	if code != 0 {
 		t.Fatalf("import: exit %d: %s", code, stderr)
 	}

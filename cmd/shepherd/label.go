@@ -97,6 +97,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	if err := f.export.check(f.out, f.resume); err != nil {
 		return err
 	}
+	f.export.taskFrom(f.imp.format)
 	limits := labeler.InputLimits{SplitOptions: labeler.SplitOptions{Mode: mode, Tag: f.splitTag, MaxSteps: f.maxSteps}}
 
 	in, closeIn, err := openInput(e, f.in)
