@@ -9,23 +9,34 @@ import (
 
 // Answer extraction.
 //
-// ExtractAnswer looks for the final answer of a response with the following
-// markers, most specific first; the first kind that yields a non-empty
-// answer wins, and within a kind the last occurrence wins:
+// ExtractAnswer prefers an answer the response states as its final answer
+// over numbers that happen to come last. It looks for these markers, most
+// specific first; the first kind that yields an answer wins, and within a
+// kind the last occurrence wins:
 //
 //  1. \boxed{...} or \fbox{...} (nested braces allowed), or \boxed 5
 //     without braces;
-//  2. "#### x" (GSM8K);
-//  3. "the answer is x", "the final answer is: x" (case-insensitive);
-//  4. "Answer: x" (case-insensitive, anywhere);
-//  5. "A: x" at the start of a line;
+//  2. "#### x" (GSM8K) when x looks like an answer, not a markdown
+//     heading ("#### For \(T = 3\):", "#### Step 2");
+//  3. "the answer is x", "the final answer is: x", "Answer: x" (any case)
+//     and "Final Answer" headings (### Final Answer, **Final Answer:**)
+//     with the answer on the lines below; the later of these wins;
+//  4. "A: x" at the start of a line;
+//  5. the closing sentence: the last sentence of the last paragraph that
+//     holds a number or formula, read as a statement of the result (see
+//     closingAnswer); a closing sentence that says the value found is
+//     "not" the solution states no answer;
 //  6. the last number in the text (1,000, -2.5, 3/4, .5).
 //
-// Markers 2 to 5 take the rest of their line, cut at the first sentence
-// end (a period followed by white space outside $...$ and braces). The
-// answer is trimmed of white space, '$', markdown '*' and trailing periods,
-// so it is always a non-empty substring of the text. A last number that is
-// the denominator of a \frac{...}{...} gives the whole fraction.
+// Markers 2 to 4 take the rest of their line, cut at the first sentence
+// end (a period followed by white space outside $...$ and braces). A
+// marker followed by a sentence rather than a value ("Answer: Verna
+// received $7.00 in change") gives the value the sentence states, read
+// like a closing sentence; a value followed by words ("18 dollars because
+// ...") is cut before the words. The answer is trimmed of white space,
+// '$', markdown '*' and trailing periods, so it is always a non-empty
+// substring of the text. A last number that is the denominator of a
+// \frac{...}{...} gives the whole fraction.
 
 // numberRe matches the numbers of the last-number fallback; every match
 // ends with a digit.
@@ -45,14 +56,24 @@ func ExtractAnswer(text string) (answer string, ok bool) {
 	if a, ok := lastHashes(text); ok {
 		return a, true
 	}
-	if a, ok := lastAnswerMarker(text, matchIs); ok {
-		return a, true
+	best, bestAt := "", -1
+	for _, find := range []func(string) (string, int){
+		func(s string) (string, int) { return lastAnswerMarker(s, matchIs) },
+		func(s string) (string, int) { return lastAnswerMarker(s, matchColon) },
+		finalAnswerHeading,
+	} {
+		if a, at := find(text); at > bestAt {
+			best, bestAt = a, at
+		}
 	}
-	if a, ok := lastAnswerMarker(text, matchColon); ok {
-		return a, true
+	if bestAt >= 0 {
+		return best, true
 	}
 	if a, ok := lastALine(text); ok {
 		return a, true
+	}
+	if a, stated, ok := closingAnswer(text); stated {
+		return a, ok
 	}
 	return lastNumber(text)
 }
@@ -174,22 +195,31 @@ func lastHashes(s string) (string, bool) {
 			return "", false
 		}
 		end = i
-		if a := cleanAnswer(answerLine(s, i+4)); a != "" {
+		if a := cleanAnswer(answerLine(s, i+4)); a != "" && !isHeadingText(a) {
 			return a, true
 		}
 	}
 	return "", false
 }
 
+// isHeadingText reports whether the text after "####" is a markdown
+// heading rather than a GSM8K answer: it starts with a word or ends with
+// a colon ("For \(T = 3\):", "Step 2", "Final Answer").
+func isHeadingText(a string) bool {
+	a = strings.TrimLeft(a, "# ")
+	return strings.HasSuffix(a, ":") || proseWordAt(a, 0) > 0
+}
+
 // lastAnswerMarker returns the answer after the last marker "answer"
 // (case-insensitive, at a word start) completed by match, that is followed
-// by a non-empty answer. match returns the end of the marker or -1.
-func lastAnswerMarker(s string, match func(s string, j int) int) (string, bool) {
+// by a non-empty answer, and where the marker starts (-1 if none). match
+// returns the end of the marker or -1.
+func lastAnswerMarker(s string, match func(s string, j int) int) (string, int) {
 	end := len(s)
 	for {
 		i := lastIndexFold(s[:end], "answer")
 		if i < 0 {
-			return "", false
+			return "", -1
 		}
 		end = i
 		if i > 0 && isAnsWordByte(s[i-1]) {
@@ -199,10 +229,78 @@ func lastAnswerMarker(s string, match func(s string, j int) int) (string, bool) 
 		if k < 0 {
 			continue
 		}
-		if a := cleanAnswer(firstSentence(answerLine(s, k))); a != "" {
-			return a, true
+		if a := markerValue(answerLine(s, k)); a != "" {
+			return a, i
 		}
 	}
+}
+
+// markerValue is the answer stated by the text after a marker, up to the
+// end of its first sentence: the value itself, cut before trailing words
+// ("18 dollars because ..." is 18), or, when the text is a sentence
+// ("Verna received $7.00 in change"), the value the sentence states.
+func markerValue(line string) string {
+	s := strings.TrimSpace(firstSentence(line))
+	if a := cleanAnswer(s); a == "" || proseWordAt(a, 0) == 0 {
+		return cleanAnswer(cutAtProse(a))
+	}
+	v, st := statedValue(s)
+	if st == stValue {
+		return v
+	}
+	if st == stNone && len(numberRe.FindAllStringIndex(s, 2)) == 1 {
+		if a, ok := lastNumber(s); ok {
+			return a
+		}
+	}
+	return cleanAnswer(s)
+}
+
+// finalAnswerHeading returns the answer below the last "Final Answer"
+// heading (### Final Answer, **Final Answer:**, Final Answer on a line of
+// its own) and where the heading starts, or -1: the first non-empty line
+// after the heading, its bold part if it has one.
+func finalAnswerHeading(s string) (string, int) {
+	end := len(s)
+	for {
+		i := lastIndexFold(s[:end], "final answer")
+		if i < 0 {
+			return "", -1
+		}
+		end = i
+		ls := strings.LastIndexAny(s[:i], "\n\r") + 1
+		if strings.Trim(s[ls:i], "#* \t") != "" {
+			continue
+		}
+		le := i + len("final answer")
+		rest := answerLine(s, le)
+		if strings.Trim(rest, "#*: \t") != "" {
+			continue
+		}
+		// The first non-empty line below the heading.
+		j := le + len(rest)
+		for j < len(s) && j-le < 1024 {
+			line := answerLine(s, j)
+			if strings.TrimSpace(line) != "" {
+				if a := headingValue(line); a != "" {
+					return a, ls
+				}
+				break
+			}
+			j += len(line) + 1
+		}
+	}
+}
+
+func headingValue(line string) string {
+	if b := strings.Index(line, "**"); b >= 0 {
+		if e := strings.Index(line[b+2:], "**"); e > 0 {
+			if a := cleanAnswer(line[b+2 : b+2+e]); a != "" && strings.IndexFunc(a, unicode.IsDigit) >= 0 {
+				return a
+			}
+		}
+	}
+	return markerValue(line)
 }
 
 // matchIs matches `\s+is\b\s*:?` (case-insensitive) at s[j:].
@@ -251,7 +349,7 @@ func lastALine(s string) (string, bool) {
 		if k > 0 && s[k-1] != '\n' {
 			continue
 		}
-		if a := cleanAnswer(firstSentence(answerLine(s, i+2))); a != "" {
+		if a := markerValue(answerLine(s, i+2)); a != "" {
 			return a, true
 		}
 	}
