@@ -179,6 +179,9 @@ func parseStructure(s string, depth int) *ansPart {
 		p.name = name
 		return p
 	}
+	if iv := parseInequality(s, depth); iv != nil {
+		return iv
+	}
 	if parts := splitEquals(s); parts != nil {
 		// "x = 5", "f(x) = 2x", "(b,c) = (6,5)" and chains ending in the
 		// value, "\frac{28}{4} = 7", "x = 2 + 3 = 5", are the last part;
@@ -187,6 +190,11 @@ func parseStructure(s string, depth int) *ansPart {
 		chain := true
 		for _, p := range parts[:len(parts)-1] {
 			chain = chain && (isName(p) || isConstString(p))
+		}
+		// A longer chain ending in a number states its value, whatever
+		// its left side: "Volume = 20 \times 2 = 40".
+		if len(parts) > 2 && isConstString(stripUnitWords(rhs, isConstString)) {
+			chain = true
 		}
 		switch {
 		case len(parts) == 2 && isName(lhs):
@@ -460,6 +468,15 @@ func parseMatrix(s string, depth int) *ansPart {
 
 func equalParts(a, b *ansPart, pctA, pctB bool) bool {
 	if a.kind != b.kind {
+		if b.kind == kEquation {
+			a, b = b, a
+		}
+		if a.kind == kEquation && b.kind == kScalar {
+			// "|r-s| = 16" states the value 16 of an expression.
+			if v, ok := equationValue(a); ok {
+				return scalarEqual(v, b, pctA, pctB)
+			}
+		}
 		return false
 	}
 	switch a.kind {
@@ -602,6 +619,11 @@ func scalarEqual(a, b *ansPart, pctA, pctB bool) bool {
 	}
 	if pa.expr != nil && pb.expr != nil {
 		if pa.isConst && pb.isConst {
+			if pa.val.lost && pb.val.lost {
+				// Both too large to evaluate: the same text is the same
+				// number (2^{5000} + 1 and 2^{5000}+1).
+				return pa.key == pb.key
+			}
 			return numbersEqual(pa.val, pb.val, pa.decimal, pb.decimal, pctA, pctB)
 		}
 		if eq, ok := sampleEqual(pa.expr, pb.expr, pa.vars, pb.vars); ok {
@@ -753,6 +775,9 @@ func equationEqual(a, b *ansPart) bool {
 	if a.s+"="+a.rhs > b.s+"="+b.rhs {
 		a, b = b, a
 	}
+	if eq, ok := constEquationsEqual(a, b); ok {
+		return eq
+	}
 	fa, va := equationNode(a)
 	fb, vb := equationNode(b)
 	if fa == nil || fb == nil {
@@ -801,4 +826,149 @@ func equationNode(p *ansPart) (*exprNode, map[string]bool) {
 		lv[v] = true
 	}
 	return &exprNode{op: opSub, a: l, b: r}, lv
+}
+
+// equationValue returns the right side of an equation "lhs = c" whose
+// right side is a non-zero constant and whose left side is not: the value
+// the equation states. An equation "... = 0" states no value.
+func equationValue(p *ansPart) (*ansPart, bool) {
+	rhs := &ansPart{kind: kScalar, s: p.rhs}
+	sc := prepareScalar(rhs)
+	if !sc.isConst || sc.val.lost || sc.val.r != nil && sc.val.r.Sign() == 0 || sc.val.r == nil && sc.val.f == 0 || isConstString(p.s) {
+		return nil, false
+	}
+	return rhs, true
+}
+
+// constEquationsEqual compares two equations "lhs = c" with constant right
+// sides: equal when lhs_b = k lhs_a at every sample point for k = c_b/c_a.
+// Comparing lhs-rhs instead would hide a different large constant
+// (x+y = 4027 against x+y = 4028). ok is false when a right side is not a
+// non-zero constant.
+func constEquationsEqual(a, b *ansPart) (eq, ok bool) {
+	ra, oka := equationValue(a)
+	rb, okb := equationValue(b)
+	if !oka || !okb {
+		return false, false
+	}
+	ca, cb := prepareScalar(ra).val, prepareScalar(rb).val
+	la, va := parseExpr(a.s)
+	lb, vb := parseExpr(b.s)
+	if la == nil || lb == nil {
+		return false, false
+	}
+	k := cb.f / ca.f
+	vars := unionVars(va, vb)
+	valid := 0
+	for i := 0; i < samplePoints; i++ {
+		env := sampler(vars, i)
+		x, y := evalFloat(la, env), evalFloat(lb, env)
+		bx := math.IsNaN(x.f) || math.IsInf(x.f, 0) || x.lost
+		by := math.IsNaN(y.f) || math.IsInf(y.f, 0) || y.lost
+		if bx || by {
+			if bx != by {
+				return false, true
+			}
+			continue
+		}
+		if !closeFloat(y.f, k*x.f) {
+			return false, true
+		}
+		valid++
+	}
+	return valid >= 3, true
+}
+
+// relation is one inequality sign: less ("<", "\le") or greater, strict
+// or not.
+type relation struct{ less, strict bool }
+
+var relationTokens = []struct {
+	tok string
+	rel relation
+}{
+	{`\leqslant`, relation{true, false}}, {`\geqslant`, relation{false, false}},
+	{`\leq`, relation{true, false}}, {`\geq`, relation{false, false}},
+	{`\le`, relation{true, false}}, {`\ge`, relation{false, false}},
+	{`\lt`, relation{true, true}}, {`\gt`, relation{false, true}},
+	{"<=", relation{true, false}}, {">=", relation{false, false}},
+	{"<", relation{true, true}}, {">", relation{false, true}},
+}
+
+// splitRelations splits s at its top-level inequality signs.
+func splitRelations(s string) ([]string, []relation) {
+	var parts []string
+	var rels []relation
+	last := 0
+	scanTop(s, func(i int) int {
+		for _, t := range relationTokens {
+			if !strings.HasPrefix(s[i:], t.tok) {
+				continue
+			}
+			if t.tok[0] == '\\' && i+len(t.tok) < len(s) && isASCIILetter(s[i+len(t.tok)]) {
+				continue
+			}
+			parts = append(parts, strings.TrimSpace(s[last:i]))
+			rels = append(rels, t.rel)
+			last = i + len(t.tok)
+			return len(t.tok)
+		}
+		return 0
+	})
+	if rels == nil {
+		return nil, nil
+	}
+	return append(parts, strings.TrimSpace(s[last:])), rels
+}
+
+// parseInequality reads "x > 3", "3 \le x", "-2 < x \le 5" as the interval
+// of x they describe ((3, \infty), [3, \infty), (-2, 5]), or returns nil.
+func parseInequality(s string, depth int) *ansPart {
+	if !strings.ContainsAny(s, "<>") && !strings.Contains(s, `\l`) && !strings.Contains(s, `\g`) {
+		return nil
+	}
+	parts, rels := splitRelations(s)
+	if len(rels) == 0 || len(rels) > 2 {
+		return nil
+	}
+	for _, p := range parts {
+		if p == "" {
+			return nil
+		}
+	}
+	bound := func(p string) bool { return isConstString(p) }
+	lo, hi := `-\infty`, `\infty`
+	open, close := byte('('), byte(')')
+	var name string
+	set := func(b string, r relation, below bool) {
+		// below: b is a lower bound of the variable.
+		if below {
+			lo = b
+			if !r.strict {
+				open = '['
+			}
+		} else {
+			hi = b
+			if !r.strict {
+				close = ']'
+			}
+		}
+	}
+	switch {
+	case len(rels) == 1 && isName(parts[0]) && bound(parts[1]):
+		name = parts[0]
+		set(parts[1], rels[0], !rels[0].less)
+	case len(rels) == 1 && bound(parts[0]) && isName(parts[1]):
+		name = parts[1]
+		set(parts[0], rels[0], rels[0].less)
+	case len(rels) == 2 && rels[0].less == rels[1].less && bound(parts[0]) && isName(parts[1]) && bound(parts[2]):
+		name = parts[1]
+		set(parts[0], rels[0], rels[0].less)
+		set(parts[2], rels[1], !rels[1].less)
+	default:
+		return nil
+	}
+	return &ansPart{kind: kTuple, open: open, close: close, name: name, elems: []*ansPart{
+		parseStructure(lo, depth+1), parseStructure(hi, depth+1),
+	}}
 }

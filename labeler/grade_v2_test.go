@@ -63,6 +63,9 @@ func TestGradeMultipleBoxes(t *testing.T) {
 		{"2", `We had \boxed{2} before, now \boxed{3}.`, false},
 		// Boxes of intermediate results long before the end do not join.
 		{"1, 2", `\boxed{1}` + strings.Repeat(" more work", 200) + ` and then \boxed{2}`, false},
+		// An ordered pair is matched in order only.
+		{"(1, 2)", `$x = \boxed{1}$ and $y = \boxed{2}$`, true},
+		{"(1, 2)", `$y = \boxed{2}$ and $x = \boxed{1}$`, false},
 	}
 	for _, tc := range tests {
 		if v := g.Grade(tc.gold, tc.response); v.Correct != tc.want {
@@ -78,7 +81,8 @@ var equivRulesV2 = []struct {
 	{"equation with an expression on the left", []equivCase{
 		{"|r-s| = 16", "16", true}, {"x + y = 4027", "4027", true}, {`\sin\theta = \frac{1}{2}`, `\frac12`, true},
 		{"|r-s| = 16", "15", false}, {"x + y = 4027", "x+y=4028", false},
-		{"x^2 + y^2 = 13", "x^2+y^2=13", true}, {"x^2 + y^2 = 13", "13", false},
+		{"x^2 + y^2 = 13", "x^2+y^2=13", true}, {"x^2 + y^2 = 13", "x^2+y^2=14", false},
+		{"2x + 2y = 8054", "x+y=4027", true}, {"x - 5 = 0", "0", false},
 	}},
 	{"inequality and interval", []equivCase{
 		{"x > 3", `(3, \infty)`, true}, {`x \geq 3`, `[3, \infty)`, true}, {"x < -2", `(-\infty, -2)`, true},
@@ -100,7 +104,7 @@ var equivRulesV2 = []struct {
 		{`\15`, "15", true}, {`\15`, "16", false},
 	}},
 	{"ordered answers are not unordered lists", []equivCase{
-		{"(1, 2)", "2, 1", false}, {"(1, 2)", "1, 2", true}, {"1, 2", "2, 1", true},
+		{"(1, 2)", "2, 1", false}, {"(1, 2)", "(2, 1)", false}, {"1, 2", "2, 1", true},
 	}},
 }
 
