@@ -56,18 +56,8 @@ func ExtractAnswer(text string) (answer string, ok bool) {
 	if a, ok := lastHashes(text); ok {
 		return a, true
 	}
-	best, bestAt := "", -1
-	for _, find := range []func(string) (string, int){
-		func(s string) (string, int) { return lastAnswerMarker(s, matchIs) },
-		func(s string) (string, int) { return lastAnswerMarker(s, matchColon) },
-		finalAnswerHeading,
-	} {
-		if a, at := find(text); at > bestAt {
-			best, bestAt = a, at
-		}
-	}
-	if bestAt >= 0 {
-		return best, true
+	if a, ok := lastMarker(text); ok {
+		return a, true
 	}
 	if a, ok := lastALine(text); ok {
 		return a, true
@@ -210,27 +200,30 @@ func isHeadingText(a string) bool {
 	return strings.HasSuffix(a, ":") || proseWordAt(a, 0) > 0
 }
 
-// lastAnswerMarker returns the answer after the last marker "answer"
-// (case-insensitive, at a word start) completed by match, that is followed
-// by a non-empty answer, and where the marker starts (-1 if none). match
-// returns the end of the marker or -1.
-func lastAnswerMarker(s string, match func(s string, j int) int) (string, int) {
+// lastMarker returns the answer after the last "answer" marker (at a word
+// start, any case) that is followed by a non-empty answer: "answer is x",
+// "answer: x", or a "Final Answer" heading with the answer below it. One
+// backward scan serves the three, so the latest marker wins.
+func lastMarker(s string) (string, bool) {
 	end := len(s)
 	for {
 		i := lastIndexFold(s[:end], "answer")
 		if i < 0 {
-			return "", -1
+			return "", false
 		}
 		end = i
 		if i > 0 && isAnsWordByte(s[i-1]) {
 			continue
 		}
-		k := match(s, i+len("answer"))
-		if k < 0 {
-			continue
+		for _, match := range []func(string, int) int{matchIs, matchColon} {
+			if k := match(s, i+len("answer")); k >= 0 {
+				if a := markerValue(answerLine(s, k)); a != "" {
+					return a, true
+				}
+			}
 		}
-		if a := markerValue(answerLine(s, k)); a != "" {
-			return a, i
+		if a, ok := headingAnswer(s, i); ok {
+			return a, true
 		}
 	}
 }
@@ -256,40 +249,33 @@ func markerValue(line string) string {
 	return cleanAnswer(s)
 }
 
-// finalAnswerHeading returns the answer below the last "Final Answer"
-// heading (### Final Answer, **Final Answer:**, Final Answer on a line of
-// its own) and where the heading starts, or -1: the first non-empty line
-// after the heading, its bold part if it has one.
-func finalAnswerHeading(s string) (string, int) {
-	end := len(s)
-	for {
-		i := lastIndexFold(s[:end], "final answer")
-		if i < 0 {
-			return "", -1
-		}
-		end = i
-		ls := strings.LastIndexAny(s[:i], "\n\r") + 1
-		if strings.Trim(s[ls:i], "#* \t") != "" {
-			continue
-		}
-		le := i + len("final answer")
-		rest := answerLine(s, le)
-		if strings.Trim(rest, "#*: \t") != "" {
-			continue
-		}
-		// The first non-empty line below the heading.
-		j := le + len(rest)
-		for j < len(s) && j-le < 1024 {
-			line := answerLine(s, j)
-			if strings.TrimSpace(line) != "" {
-				if a := headingValue(line); a != "" {
-					return a, ls
-				}
-				break
-			}
-			j += len(line) + 1
-		}
+// headingAnswer reads a "Final Answer" heading whose "answer" is at
+// s[i] (### Final Answer, **Final Answer:**, Final Answer alone on its
+// line): the first non-empty line below it, its bold part if it has one.
+func headingAnswer(s string, i int) (string, bool) {
+	const final = "final "
+	f := i - len(final)
+	if f < 0 || lastIndexFold(s[f:i], final) != 0 {
+		return "", false
 	}
+	ls := strings.LastIndexAny(s[:f], "\n\r") + 1
+	if strings.Trim(s[ls:f], "#* \t") != "" {
+		return "", false
+	}
+	le := i + len("answer")
+	rest := answerLine(s, le)
+	if strings.Trim(rest, "#*: \t") != "" {
+		return "", false
+	}
+	for j := le + len(rest); j < len(s) && j-le < 1024; {
+		line := answerLine(s, j)
+		if strings.TrimSpace(line) != "" {
+			a := headingValue(line)
+			return a, a != ""
+		}
+		j += len(line) + 1
+	}
+	return "", false
 }
 
 func headingValue(line string) string {

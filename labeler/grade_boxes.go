@@ -16,7 +16,7 @@ const boxGap = 600
 // never matched in another order. ok is false when gold has one part, the
 // response has fewer boxes, or they are not close together at the end.
 func boxedParts(gold, response string) (string, bool) {
-	if !strings.Contains(response, `\boxed`) && !strings.Contains(response, `\fbox`) {
+	if !mayHaveParts(gold) || !strings.Contains(response, `\boxed`) && !strings.Contains(response, `\fbox`) {
 		return "", false
 	}
 	ng := normalizeAnswer(strings.TrimSpace(gold))
@@ -68,4 +68,11 @@ func lastBoxedBefore(s string, end int) (string, int, bool) {
 		}
 	}
 	return "", -1, false
+}
+
+// mayHaveParts is a quick test that gold can parse as several parts (see
+// parseStructure): a separator, \pm, \cup or "or"/"and".
+func mayHaveParts(gold string) bool {
+	return strings.ContainsAny(gold, ",;") || strings.Contains(gold, `\pm`) || strings.Contains(gold, `\mp`) ||
+		strings.Contains(gold, `\cup`) || strings.Contains(gold, "or") || strings.Contains(gold, "and")
 }

@@ -924,7 +924,7 @@ func splitRelations(s string) ([]string, []relation) {
 // parseInequality reads "x > 3", "3 \le x", "-2 < x \le 5" as the interval
 // of x they describe ((3, \infty), [3, \infty), (-2, 5]), or returns nil.
 func parseInequality(s string, depth int) *ansPart {
-	if !strings.ContainsAny(s, "<>") && !strings.Contains(s, `\l`) && !strings.Contains(s, `\g`) {
+	if !strings.ContainsAny(s, "<>") && !strings.Contains(s, `\le`) && !strings.Contains(s, `\ge`) && !strings.Contains(s, `\lt`) && !strings.Contains(s, `\gt`) {
 		return nil
 	}
 	parts, rels := splitRelations(s)

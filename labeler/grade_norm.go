@@ -60,7 +60,7 @@ type normalizedAnswer struct {
 func normalizeAnswer(s string) normalizedAnswer {
 	var out normalizedAnswer
 	s = strings.TrimSpace(unicodeMath.Replace(s))
-	if strings.Contains(s, `\`) {
+	if needsBackslashFix(s) {
 		s = fixBackslashes(s)
 	}
 	s = stripDelimiters(s)
@@ -345,6 +345,23 @@ func skipUnitPowerSuffix(t string) int {
 		}
 	}
 	return -1
+}
+
+// needsBackslashFix reports whether s has a backslash before a digit or a
+// doubled backslash before a letter (see fixBackslashes).
+func needsBackslashFix(s string) bool {
+	for i := strings.IndexByte(s, '\\'); i >= 0 && i+1 < len(s); {
+		c := s[i+1]
+		if isASCIIDigit(c) || c == '\\' && i+2 < len(s) && isASCIILetter(s[i+2]) {
+			return true
+		}
+		j := strings.IndexByte(s[i+2:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += 2 + j
+	}
+	return false
 }
 
 // fixBackslashes undoes two slips of answers written through a string
