@@ -165,11 +165,32 @@ func statedValue(s string) (string, sentenceStatus) {
 		if v == "" {
 			return "", stProse
 		}
+		// "3 = A_4": the number, not the name it is the value of.
+		if isName(v) {
+			start := 0
+			if in {
+				start = m.inner
+			}
+			if k := lastEquals(s[start:eq]); k >= 0 {
+				start += k + 1
+			}
+			if lhs := cleanAnswer(s[start:eq]); lhs != "" && isConstString(lhs) {
+				return lhs, stValue
+			}
+		}
 		return v, stValue
 	}
 	rest := strings.TrimLeft(s[is+2:], " \t\n\r:")
 	rest = skipFiller(rest)
 	off := len(s) - len(rest)
+	if strings.HasPrefix(rest, "**") {
+		// A bold value: "is **3** minutes", "is **No**".
+		if e := strings.Index(rest[2:], "**"); e > 0 {
+			if v := cleanAnswer(rest[2 : 2+e]); v != "" {
+				return v, stValue
+			}
+		}
+	}
 	if m, in := spanAt(spans, off); in && m.open == off {
 		if v := cleanAnswer(s[m.inner:m.innerEnd]); v != "" {
 			return v, stValue
@@ -190,7 +211,10 @@ func statedValue(s string) (string, sentenceStatus) {
 	return v, stValue
 }
 
-var fillerWords = []string{"equal to ", "equals ", "approximately ", "about ", "exactly ", "given by ", "just ", "simply "}
+var fillerWords = []string{
+	"equal to ", "equals ", "approximately ", "about ", "exactly ", "given by ", "just ", "simply ",
+	"therefore ", "thus ", "then ", "hence ", "clearly ", "indeed ", "now ", "also ", "still ",
+}
 
 func skipFiller(s string) string {
 	for {
@@ -293,7 +317,7 @@ func closingAnswer(text string) (answer string, stated, ok bool) {
 }
 
 // lastParagraph returns the last paragraph of text (after its last blank
-// line) that has a digit, within the last closingMaxBytes bytes.
+// line) that has a digit or a formula, within the last closingMaxBytes bytes.
 func lastParagraph(text string) string {
 	t := strings.TrimRight(text, " \t\n\r")
 	if len(t) > closingMaxBytes {
@@ -302,7 +326,7 @@ func lastParagraph(text string) string {
 	for tries := 0; tries < 3 && t != ""; tries++ {
 		i := strings.LastIndex(t, "\n\n")
 		p := t[i+1:]
-		if strings.ContainsAny(p, "0123456789") {
+		if strings.ContainsAny(p, "0123456789") || len(mathSpans(p)) > 0 {
 			return strings.TrimSpace(p)
 		}
 		if i < 0 {
@@ -328,7 +352,7 @@ func splitSentences(p string) []string {
 			m := spans[si]
 			i = m.close - 1
 			display := strings.HasPrefix(p[m.open:], `\[`) || strings.HasPrefix(p[m.open:], "$$")
-			if display && m.close < len(p) && isSpace(p[m.close]) {
+			if display && startsSentence(p[m.close:]) {
 				out = append(out, p[last:m.close])
 				last = m.close
 			}
@@ -354,10 +378,18 @@ func splitSentences(p string) []string {
 	return out
 }
 
+// startsSentence reports whether s is white space then a capital letter:
+// the text after display math begins a new sentence ("\] So, she ..."),
+// unlike "\] for all n".
+func startsSentence(s string) bool {
+	t := strings.TrimLeft(s, " \t\n\r")
+	return len(t) < len(s) && t != "" && 'A' <= t[0] && t[0] <= 'Z'
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // endingFormula returns the formula a sentence ends with ("so we leave it
-// as $\sqrt{3}$.").
+// as $\sqrt{3}$."), if it has a digit or a command.
 func endingFormula(s string) (string, bool) {
 	spans := mathSpans(s)
 	if len(spans) == 0 {
@@ -367,8 +399,9 @@ func endingFormula(s string) (string, bool) {
 	if strings.Trim(s[m.close:], " \t\n\r.,;!") != "" {
 		return "", false
 	}
+	// A bare name ("assumptions about \(m\) and \(p\).") is not a result.
 	a := cleanAnswer(s[m.inner:m.innerEnd])
-	return a, a != ""
+	return a, a != "" && strings.ContainsAny(a, "0123456789\\")
 }
 
 // restatedNumber picks the number of sentence s: its only one, or of

@@ -23,6 +23,12 @@ func TestExtractStatedAnswer(t *testing.T) {
 		{"value after is: then prose", "Therefore, the function is: \\[f(x) = -x + 1.\\] This function is indeed injective since it has a non-zero derivative (\\(-1\\)) everywhere.", `f(x) = -x + 1`, true},
 		{"value after last equals", "So the total is 5 + 3 = 8 apples.", "8", true},
 		{"leave it as root", "We cannot simplify further, so we leave it as $\\sqrt{3}$.", `\sqrt{3}`, true},
+		{"value on the left of a name", "Solving:\n\\[ 1 = \\frac{A_{4}}{3} \\]\n\\[ 3 = A_{4} \\]", "3", true},
+		{"bold value after is", "So the least time is **3** minutes, for n at least 5.", "3", true},
+		{"filler after is", "The number of trips is therefore 2.", "2", true},
+		{"formula then a lower-case clause", "Thus the solution is:\n\\[ f(n) = n^2 \\]\nfor all positive integers \\(n\\).", "f(n) = n^2", true},
+		{"bare name at the end is not a result", "It is 12 when m = 3.\n\nIt depends on \\(m\\) and \\(p\\).", "3", true},
+		{"prose after is is skipped", "Hence \\(x = 4\\). This value is indeed valid since 4 > 0 holds.", "4", true},
 		// No final answer stated: none, not an incidental number.
 		{"negated closing sentence", "If we let x = 14, then y = 15.\n\nSo, x = 14 and y = 15 is not a solution.", "", false},
 		// Markers taking only the answer.
@@ -46,6 +52,33 @@ func TestExtractStatedAnswer(t *testing.T) {
 				t.Errorf("answer %q is empty or not a substring of the text", got)
 			}
 		})
+	}
+}
+
+// TestGradeStatedAnswers grades whole responses of the failure classes.
+func TestGradeStatedAnswers(t *testing.T) {
+	g := NewGrader(GraderOptions{MemoSize: -1})
+	tests := []struct {
+		gold, response string
+		want           bool
+	}{
+		{"15", `Therefore, Annika has $15 left. The final answer is: \boxed{\15}`, true},
+		{`\\frac{5}{9}`, `So the probability is $\boxed{\frac{5}{9}}$.`, true},
+		{"7", "Change = $20.00 - $13.00 = $7.00\n\n**Answer:** Verna received $7.00 in change.", true},
+		{"34", "\\[14 \\text{ hours} + 20 \\text{ hours} = 34 \\text{ hours}\\] So, she spends a total of 34 hours in 4 weeks.", true},
+		{"15", "If we let x = 14, then y = 15.\n\nSo, x = 14 and y = 15 is not a solution.", false},
+		{"x^2 + y^2 = 13", "Thus, the equation of the circle is:\n\\[ x^2 + y^2 = 13 \\]", true},
+		{"4027", `Therefore, **Final Answer:** \(x + y = 4027\).`, true},
+		{`\frac{d!}{2(d-k)!k}`, `The count is $\boxed{\frac{d !}{2 k(d-k) !}}$.`, true},
+		{"2^{2009} + 1", `so $n = \boxed{2^{2009}+1}$`, true},
+		{`[3, \infty)`, `The solution set is $x \geq 3$. Final answer: $x \ge 3$`, true},
+		{"6", "Total: 2 * 3 = 6.\n\n### Final Answer\n\n**6**", true},
+		{"7", "#### For \\(T = 3\\):\nWe get 3 + 4 = 7.", true},
+	}
+	for _, tc := range tests {
+		if v := g.Grade(tc.gold, tc.response); v.Correct != tc.want {
+			t.Errorf("Grade(%q, %q) = %+v, want correct %v", tc.gold, tc.response, v, tc.want)
+		}
 	}
 }
 
