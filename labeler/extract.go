@@ -416,6 +416,7 @@ func lastNumber(s string) (string, bool) {
 	}
 	i, j := start+locs[len(locs)-1][0], start+locs[len(locs)-1][1]
 	i, j = widenFraction(s, i, j)
+	i = widenRoot(s, i)
 	if i > 0 && s[i-1] == '-' {
 		neg := true
 		if i > 1 {
@@ -429,6 +430,21 @@ func lastNumber(s string) (string, bool) {
 		}
 	}
 	return s[i:j], true
+}
+
+// widenRoot widens the number starting at s[i] to a root sign before it
+// and the coefficient before that: the last number of "leave it as √3." is
+// √3, of "2√3" is 2√3.
+func widenRoot(s string, i int) int {
+	const root = "\u221a"
+	if !strings.HasSuffix(s[:i], root) {
+		return i
+	}
+	i -= len(root)
+	for i > 0 && (isASCIIDigit(s[i-1]) || s[i-1] == '.' && i > 1 && isASCIIDigit(s[i-2])) {
+		i--
+	}
+	return i
 }
 
 // widenFraction widens the number s[i:j] to the whole fraction when it is

@@ -35,8 +35,18 @@ import (
 //     ...", "(b,c) = (6,5)", "x \in [a,b]" lose the name on the left (in a
 //     list, differing names make elements differ); a chain whose parts
 //     before the last are names or constants ("\frac{28}{4} = 7") is its
-//     last part; any other equation "lhs = rhs" equals another whose
-//     lhs-rhs is a non-zero multiple of it.
+//     last part, and so is a chain of three or more parts ending in a
+//     number ("Volume = 20 \times 2 = 40"); any other equation "lhs = rhs"
+//     equals another whose lhs-rhs is a non-zero multiple of it (when
+//     both right sides are non-zero constants: whose lhs is the multiple
+//     c_b/c_a of the other's, so x+y = 4027 differs from x+y = 4028).
+//     Against a plain value, an equation "lhs = c" whose right side is a
+//     non-zero constant and whose left side is not states the value c
+//     (|r-s| = 16, x + y = 4027, \sin\theta = \frac12); "lhs = 0" states
+//     no value.
+//   - Inequalities in one variable are the interval they describe: x > 3
+//     is (3, \infty), x \ge 3 is [3, \infty), -2 < x \le 5 is (-2, 5]
+//     (<, >, <=, >=, \le, \leq, \ge, \geq, \lt, \gt, ≤, ≥).
 //   - Answer-choice letters: (A) equals A, and "(C) 12" equals C.
 //   - Unit words after a number are dropped: "5 dollars", "12 cm^2".
 //   - Numbers: compared exactly as rationals when both sides are rational
@@ -48,11 +58,18 @@ import (
 //     for \frac13) they are equal when the relative difference is at most
 //     relTol = 1e-6 (magnitudes below 1e-12 count as zero), so 3.14 does not
 //     equal \pi and 0.333 does not equal \frac13.
+//     Powers are exact up to maxRatBits bits (2^{2009} + 1 is exact); two
+//     numbers too large even for that are equal when written alike.
 //   - Expressions with variables are equal when they agree (relative 1e-6)
 //     at samplePoints deterministic pseudo-random points with every
 //     variable in [0.4, 2.4]; points where both are undefined are skipped,
-//     and at least 3 must be defined. Variables are case-sensitive.
-//   - Anything else (words, numerals in other bases like 52_8, inequalities)
+//     and at least 3 must be defined. Variables are case-sensitive. With
+//     variables, x! is Gamma(x+1), so (n+1)! equals (n+1) n!.
+//   - Answers written through a string escape are read as meant: a doubled
+//     backslash before a command (\\frac{5}{9}; a matrix keeps its \\ row
+//     breaks) and a backslash before a digit (\15).
+//   - Anything else (words, numerals in other bases like 52_8, other
+//     inequalities)
 //     is compared as text: case-insensitive, ignoring white space and
 //     braces (\text{Evelyn} equals evelyn). Runs of three or more letters
 //     are words, not products of variables, so "east" differs from "seat".

@@ -22,6 +22,8 @@ func TestExtractStatedAnswer(t *testing.T) {
 		{"value after is: display", "Thus, the equation of the circle is:\n\\[ x^2 + y^2 = 13 \\]", `x^2 + y^2 = 13`, true},
 		{"value after is: then prose", "Therefore, the function is: \\[f(x) = -x + 1.\\] This function is indeed injective since it has a non-zero derivative (\\(-1\\)) everywhere.", `f(x) = -x + 1`, true},
 		{"value after last equals", "So the total is 5 + 3 = 8 apples.", "8", true},
+		{"leave it as unicode root", "We cannot simplify it, so we leave it as √3.", "√3", true},
+		{"unicode root with coefficient", "The side is then 2√3 cm long.", "2√3", true},
 		{"leave it as root", "We cannot simplify further, so we leave it as $\\sqrt{3}$.", `\sqrt{3}`, true},
 		{"value on the left of a name", "Solving:\n\\[ 1 = \\frac{A_{4}}{3} \\]\n\\[ 3 = A_{4} \\]", "3", true},
 		{"bold value after is", "So the least time is **3** minutes, for n at least 5.", "3", true},
@@ -63,6 +65,8 @@ func TestGradeStatedAnswers(t *testing.T) {
 		want           bool
 	}{
 		{"15", `Therefore, Annika has $15 left. The final answer is: \boxed{\15}`, true},
+		{`\sqrt{3}`, "We cannot simplify it, so we leave it as √3.", true},
+		{`\sqrt{12}`, "The side is then 2√3 cm long.", true},
 		{`\\frac{5}{9}`, `So the probability is $\boxed{\frac{5}{9}}$.`, true},
 		{"7", "Change = $20.00 - $13.00 = $7.00\n\n**Answer:** Verna received $7.00 in change.", true},
 		{"34", "\\[14 \\text{ hours} + 20 \\text{ hours} = 34 \\text{ hours}\\] So, she spends a total of 34 hours in 4 weeks.", true},
