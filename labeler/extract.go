@@ -234,6 +234,9 @@ func lastMarker(s string) (string, bool) {
 // ("Verna received $7.00 in change"), the value the sentence states.
 func markerValue(line string) string {
 	s := strings.TrimSpace(firstSentence(line))
+	if len(s) > markerMaxBytes {
+		return cleanAnswer(s)
+	}
 	if a := cleanAnswer(s); a == "" || proseWordAt(a, 0) == 0 {
 		return cleanAnswer(cutAtProse(a))
 	}

@@ -1,6 +1,7 @@
 package labeler
 
 import (
+	"sort"
 	"strings"
 )
 
@@ -8,8 +9,12 @@ import (
 // prose, without an answer marker: "Thus, the range is \([-1, 1]\).",
 // "\[14 + 20 = 34\] So she spends 34 hours in 4 weeks.".
 
-// closingMaxBytes bounds the tail of the text closingAnswer reads.
-const closingMaxBytes = 4096
+// closingMaxBytes bounds the tail of the text closingAnswer reads, and
+// markerMaxBytes the text after a marker read as a sentence.
+const (
+	closingMaxBytes = 4096
+	markerMaxBytes  = 2048
+)
 
 // mathSpan is a math segment of a text: s[open:close] is the whole segment
 // with its delimiters, s[inner:innerEnd] its content.
@@ -68,11 +73,11 @@ func isCurrency(s string, i int) bool {
 	return j >= len(s) || s[j] != '$'
 }
 
+// spanAt returns the span holding s[i]; spans are sorted and disjoint.
 func spanAt(spans []mathSpan, i int) (mathSpan, bool) {
-	for _, m := range spans {
-		if m.open <= i && i < m.close {
-			return m, true
-		}
+	k := sort.Search(len(spans), func(k int) bool { return spans[k].close > i })
+	if k < len(spans) && spans[k].open <= i {
+		return spans[k], true
 	}
 	return mathSpan{}, false
 }
@@ -291,7 +296,7 @@ func closingAnswer(text string) (answer string, stated, ok bool) {
 		return "", false, false
 	}
 	sentences := splitSentences(region)
-	for k, n := len(sentences)-1, 0; k >= 0 && n < 4; k-- {
+	for k, n := len(sentences)-1, 0; k >= 0 && n < 4 && len(sentences)-k <= 16; k-- {
 		s := sentences[k]
 		if !strings.ContainsAny(s, "0123456789") && len(mathSpans(s)) == 0 {
 			continue

@@ -3,6 +3,7 @@ package labeler
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // The failure classes found by grading real model outputs (ProcessBench),
@@ -155,6 +156,23 @@ func TestEquivalentV2(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestExtractAnswerAdversarialLong bounds the sentence reading on long
+// inputs made of many formulas and "is" words.
+func TestExtractAnswerAdversarialLong(t *testing.T) {
+	for _, text := range []string{
+		"Answer: The value " + strings.Repeat("$is$ ", 400000),
+		strings.Repeat("$x$ is ", 400000) + "so it is",
+		strings.Repeat("The value is $1$. ", 200000),
+		"**Answer:** " + strings.Repeat("x is not ", 300000),
+	} {
+		start := time.Now()
+		ExtractAnswer(text)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("ExtractAnswer of %d bytes took %v", len(text), d)
 		}
 	}
 }
