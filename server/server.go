@@ -80,11 +80,13 @@ func New(opt Options) (*Server, error) {
 func (s *Server) Options() Options { return s.opt }
 
 // GRPCServerOptions are the options a grpc.Server needs for this service:
-// the interceptor chains (recovery, observation, authentication,
-// validation), the message size limit and, when tlsConf is set, TLS.
+// authentication from the headers before the request is read (a tap
+// handle), the interceptor chains (recovery, observation, validation), the
+// message size limit and, when tlsConf is set, TLS.
 func (s *Server) GRPCServerOptions(tlsConf *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opt.MaxMessageBytes),
+		grpc.InTapHandle(s.auth.tap),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 	}
