@@ -29,11 +29,30 @@ type runner struct {
 	mu         sync.Mutex
 	release    bool // release the lease when stopping
 	renewed    time.Time
-	stats      rollout.JobStats // of the current run
-	sharedBase int64            // shared rollouts counted before the current run
-	dirty      bool             // stats changed since the last progress write
-	firstFail  string           // cause of the first failed task seen
+	stats      rollout.JobStats        // of the current run
+	sharedBase int64                   // shared rollouts counted before the current run
+	dirty      bool                    // stats changed since the last progress write
+	firstFail  string                  // cause of the first failed task seen
+	lastDone   int64                   // solutions_done after this run's last commit
+	rerun      context.CancelCauseFunc // ends the current run with errStoreRewound
 }
+
+// restart ends the current run with errStoreRewound, so that the
+// scheduler starts again from what the job store holds.
+func (r *runner) restart() {
+	r.mu.Lock()
+	rerun := r.rerun
+	r.mu.Unlock()
+	if rerun != nil {
+		rerun(errStoreRewound)
+	}
+}
+
+// errStoreRewound: the job's committed count went backwards under a
+// running scheduler, so the job store lost commits (Redis restarted
+// without the end of its append-only file). The scheduler starts again
+// from what the store still holds, labelling the lost solutions again.
+var errStoreRewound = errors.New("the job store lost committed records (Redis restarted without the end of its append-only file)")
 
 // tryStart takes a job's lease and starts scheduling it, unless this
 // server runs it already, is stopping or is at MaxRunningJobs.
@@ -113,8 +132,15 @@ func (r *runner) run() {
 		case r.ctx.Err() != nil:
 			log.Info("stopped scheduling job")
 			return
-		case err == nil, errors.Is(err, errNotLive), errors.Is(err, errJobNotFound):
+		case err == nil:
 			return
+		case errors.Is(err, errNotLive), errors.Is(err, errJobNotFound):
+			log.Info("stopped scheduling job", "reason", err)
+			return
+		case errors.Is(err, errStoreRewound):
+			// Not the job's fault: start again at once.
+			log.Warn("job store lost committed records; scheduling the job again from what it holds", "error", err)
+			continue
 		}
 		// An error while the job store is unreachable is the store's, not
 		// the job's: it does not count towards FAILED. (If the lease cannot
@@ -144,7 +170,19 @@ func (r *runner) run() {
 // runOnce runs the job's scheduler over what is left of the job and sets
 // its terminal state.
 func (r *runner) runOnce() error {
-	ctx := r.ctx
+	ctx, cancel := context.WithCancelCause(r.ctx)
+	defer cancel(nil)
+	r.mu.Lock()
+	r.rerun = cancel
+	r.mu.Unlock()
+	err := r.runWith(ctx)
+	if err != nil && r.ctx.Err() == nil && errors.Is(context.Cause(ctx), errStoreRewound) {
+		return errStoreRewound
+	}
+	return err
+}
+
+func (r *runner) runWith(ctx context.Context) error {
 	m, err := r.s.store.get(ctx, r.jobID)
 	if err != nil {
 		return err
@@ -160,7 +198,7 @@ func (r *runner) runOnce() error {
 		return err
 	}
 	r.mu.Lock()
-	r.sharedBase, r.stats = m.SharedRollouts, rollout.JobStats{}
+	r.sharedBase, r.stats, r.lastDone = m.SharedRollouts, rollout.JobStats{}, 0
 	r.mu.Unlock()
 
 	// A queue of its own per run: its results cursor starts fresh, as a
@@ -175,9 +213,18 @@ func (r *runner) runOnce() error {
 			if id, ok := src.realID(key); ok {
 				rec.SolutionID = id
 			}
-			id, err := r.s.store.emit(ctx, r.jobID, key, rec)
+			id, done, err := r.s.store.emit(ctx, r.jobID, key, rec)
 			if id != "" {
 				rollout.ObserveRecord(r.s.opt.Observer, rec) // committed now, not before
+				// This scheduler is the job's only committer: each commit
+				// adds one to solutions_done, unless commits were lost.
+				r.mu.Lock()
+				rewound := r.lastDone > 0 && done <= r.lastDone
+				r.lastDone = done
+				r.mu.Unlock()
+				if rewound {
+					return errStoreRewound
+				}
 			}
 			return err
 		})

@@ -123,7 +123,7 @@ func (s *Server) Start() {
 		return
 	}
 	s.started = true
-	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop} {
+	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop, s.storeWatchLoop} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()

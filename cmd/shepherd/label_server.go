@@ -172,6 +172,9 @@ func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req 
 				CompletionTokens: int(t.completionTokens + j.GetCompletionTokens())})
 		}
 	}
+	if n := s.Dropped(); n > 0 {
+		fmt.Fprintf(e.stderr, "shepherd label: job %s: the server sent %d records again (its Redis lost them in a restart and they were labelled again); kept the first of each\n", s.JobID(), n)
+	}
 	if err := s.Err(); err != nil {
 		if id := s.JobID(); id != "" && ctx.Err() != nil {
 			// Interrupted: stop spending rollouts on a job nobody reads.
