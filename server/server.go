@@ -87,6 +87,7 @@ func (s *Server) GRPCServerOptions(tlsConf *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opt.MaxMessageBytes),
 		grpc.InTapHandle(s.auth.tap),
+		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 	}
