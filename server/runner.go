@@ -107,6 +107,8 @@ func (r *runner) run() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
 			if err := r.s.store.releaseLease(ctx, r.jobID, r.token); err != nil {
 				log.Warn("releasing the job lease", "error", err)
+			} else {
+				r.s.announceReleased(ctx, r.jobID)
 			}
 			cancel()
 		}

@@ -115,8 +115,9 @@ func (s *Server) Register(g *grpc.Server) {
 func (s *Server) Health() *health.Server { return s.health }
 
 // Start starts the background loops: job adoption (at once, then every
-// AdoptInterval), lease heartbeats, progress writes and the expiry of
-// finished jobs. It returns at once; calling it again does nothing.
+// AdoptInterval, and as soon as another server releases a job), lease
+// heartbeats, progress writes, the expiry of finished jobs and the watch
+// for a Redis restart. It returns at once; calling it again does nothing.
 func (s *Server) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,7 +125,7 @@ func (s *Server) Start() {
 		return
 	}
 	s.started = true
-	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop, s.storeWatchLoop} {
+	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop, s.storeWatchLoop, s.releasedLoop} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()
