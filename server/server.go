@@ -125,7 +125,7 @@ func (s *Server) Start() {
 		return
 	}
 	s.started = true
-	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop, s.storeWatchLoop, s.releasedLoop} {
+	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop, s.storeWatchLoop, s.releasedLoop, s.consumersLoop} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()
