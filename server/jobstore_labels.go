@@ -18,9 +18,10 @@ import (
 
 // emit commits a record once: appended to the labels stream and its
 // solution added to the done set in one script. It returns the entry id
-// and the job's solutions_done after it, "" if the solution had a record
+// and the job's solutions_done after it (delivered is the samples handed
+// to the solution, for the shared count), "" if the solution had a record
 // already, or errNotLive once the job is no longer live.
-func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Record) (string, int64, error) {
+func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Record, delivered int) (string, int64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return "", 0, err
@@ -30,7 +31,7 @@ func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Recor
 		failed = "1"
 	}
 	k := keysOfJob(jobID)
-	res, err := emitScript.Run(ctx, st.rdb, []string{k.meta, k.labels, k.done}, solKey, string(b), nowMS(), failed).Slice()
+	res, err := emitScript.Run(ctx, st.rdb, []string{k.meta, k.labels, k.done}, solKey, string(b), nowMS(), failed, delivered).Slice()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", 0, nil

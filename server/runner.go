@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -30,7 +32,7 @@ type runner struct {
 	release    bool // release the lease when stopping
 	renewed    time.Time
 	stats      rollout.JobStats        // of the current run
-	sharedBase int64                   // shared rollouts counted before the current run
+	delivering int                     // samples handed to the solution being emitted
 	dirty      bool                    // stats changed since the last progress write
 	firstFail  string                  // cause of the first failed task seen
 	lastDone   int64                   // solutions_done after this run's last commit
@@ -154,7 +156,7 @@ func (r *runner) run() {
 			failures++
 			if failures >= r.s.opt.RunAttempts {
 				log.Error("job failed", "error", err, "attempts", failures)
-				if err := r.s.finishJob(r.ctx, r.jobID, shepherdv1.JobState_JOB_STATE_FAILED, err.Error(), r.shared()); err != nil {
+				if err := r.s.finishJob(r.ctx, r.jobID, shepherdv1.JobState_JOB_STATE_FAILED, err.Error(), r.inflight()); err != nil {
 					log.Warn("recording the job's failure", "error", err)
 				}
 				return
@@ -200,7 +202,7 @@ func (r *runner) runWith(ctx context.Context) error {
 		return err
 	}
 	r.mu.Lock()
-	r.sharedBase, r.stats, r.lastDone = m.SharedRollouts, rollout.JobStats{}, 0
+	r.stats, r.lastDone = rollout.JobStats{}, 0
 	r.mu.Unlock()
 
 	// A queue of its own per run: its results cursor starts fresh, as a
@@ -209,13 +211,14 @@ func (r *runner) runWith(ctx context.Context) error {
 	defer q.Close()
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
 	opts.Observer = r.s.opt.Observer
+	opts.BeforeEmit = func(delivered int) { r.delivering = delivered } // the emit below follows at once
 	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
 			key := rec.SolutionID
 			if id, ok := src.realID(key); ok {
 				rec.SolutionID = id
 			}
-			id, done, err := r.s.store.emit(ctx, r.jobID, key, rec)
+			id, done, err := r.s.store.emit(ctx, r.jobID, key, rec, r.delivering)
 			if id != "" {
 				rollout.ObserveRecord(r.s.opt.Observer, rec) // committed now, not before
 				// This scheduler is the job's only committer: each commit
@@ -258,7 +261,7 @@ func (r *runner) complete(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 	}
-	return r.s.finishJob(ctx, r.jobID, state, errText, r.shared())
+	return r.s.finishJob(ctx, r.jobID, state, errText, 0)
 }
 
 func (r *runner) onProgress(st rollout.JobStats) {
@@ -268,13 +271,13 @@ func (r *runner) onProgress(st rollout.JobStats) {
 	r.mu.Unlock()
 }
 
-// shared is the job's shared rollouts: those of earlier runs plus this
-// run's (a resumed job counts again the sharing among re-admitted
-// solutions, so this is approximate across restarts).
-func (r *runner) shared() int64 {
+// inflight is the samples this run handed to solutions not committed yet:
+// with the samples handed to committed solutions (in Redis) and the
+// samples generated, the job's shared rollouts (see Server.counts).
+func (r *runner) inflight() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.sharedBase + int64(r.stats.SharedSamples)
+	return int64(max(0, r.stats.Delivered-r.stats.DeliveredEmitted))
 }
 
 // watchedQueue notes the cause of the first failed task a job sees.
@@ -300,8 +303,8 @@ func (w *watchedQueue) Results(ctx context.Context, jobID string) ([]rollout.Tas
 
 // finishJob moves a live job to a terminal state with its final counts
 // and finalizes it.
-func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobState, errText string, shared int64) error {
-	pairs, err := s.counts(ctx, jobID, shared)
+func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobState, errText string, inflight int64) error {
+	pairs, err := s.counts(ctx, jobID, inflight)
 	if err != nil {
 		return err
 	}
@@ -321,9 +324,27 @@ func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobS
 
 // counts are a job's task, rollout and token counters as meta fields,
 // from the queue's per-job counters (exact across restarts).
-func (s *Server) counts(ctx context.Context, jobID string, shared int64) ([]any, error) {
+//
+// Shared rollouts are the samples handed to solutions (committed ones, from
+// Redis, plus inflight, those a local scheduler handed to solutions it has
+// not committed yet) less the samples generated: exact once every solution
+// is committed, across restarts, since the samples a solution is handed
+// do not depend on which run labelled it. inflight < 0 (not known: another
+// server schedules the job) keeps the stored count.
+func (s *Server) counts(ctx context.Context, jobID string, inflight int64) ([]any, error) {
 	st, err := s.q.Stats(ctx, jobID)
 	if err != nil {
+		return nil, err
+	}
+	var shared int64
+	if inflight < 0 {
+		shared, err = s.rdb.HGet(ctx, keysOfJob(jobID).meta, fSharedRollouts).Int64()
+	} else {
+		var committed int64
+		committed, err = s.rdb.HGet(ctx, keysOfJob(jobID).meta, fDeliveredCommitted).Int64()
+		shared = max(0, committed+inflight-st.Samples)
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
 	enq, err := s.q.Enqueued(ctx, jobID)

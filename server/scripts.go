@@ -10,13 +10,15 @@ import "github.com/redis/go-redis/v9"
 var emitScript = redis.NewScript(`
 -- KEYS[1] job meta hash, KEYS[2] job labels stream, KEYS[3] job done set
 -- ARGV[1] solution key ("<problem index>/<solution index>"), ARGV[2] record JSON,
--- ARGV[3] now (ms), ARGV[4] "1" if the record has failed steps
+-- ARGV[3] now (ms), ARGV[4] "1" if the record has failed steps,
+-- ARGV[5] samples handed to the solution (its own and shared ones)
 -- Unless the job is live, fails with NOTLIVE (a cancelled or finished job
 -- takes no more records). If the solution is in the done set already (a
 -- restarted scheduler labelled it again), changes nothing and returns
 -- false. Else appends the record, adds the solution to the done set, bumps
--- solutions_done (and solutions_failed) and returns the entry id and
--- solutions_done after the bump.
+-- solutions_done (and solutions_failed), adds ARGV[5] to
+-- delivered_committed and returns the entry id and solutions_done after
+-- the bump.
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'QUEUED' and st ~= 'RUNNING' then
   return redis.error_reply('NOTLIVE job state is ' .. tostring(st))
@@ -30,6 +32,7 @@ local done = redis.call('HINCRBY', KEYS[1], 'solutions_done', 1)
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'solutions_failed', 1)
 end
+redis.call('HINCRBY', KEYS[1], 'delivered_committed', ARGV[5])
 redis.call('HSET', KEYS[1], 'update_ms', ARGV[3])
 return {id, done}
 `)
