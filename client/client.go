@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -60,7 +61,10 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// MaxOutage is how long calls keep being retried while they fail with
 	// transient errors; a stream counts from its last message received
-	// (DefaultMaxOutage; negative retries until the context ends).
+	// (DefaultMaxOutage; negative retries until the context ends). A
+	// RESOURCE_EXHAUSTED refusal (the server is at its admission bound) is
+	// retried after the delay the server asks for, and does not count
+	// towards the outage: the server answers.
 	MaxOutage time.Duration
 	// OnRetry, when set, sees every transient error that is retried.
 	OnRetry func(err error, attempt int, wait time.Duration)
@@ -137,6 +141,10 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 }
 
 func (b bearer) RequireTransportSecurity() bool { return b.secure }
+
+// TokenInPlaintext reports whether the options send a bearer token over a
+// connection without TLS, where anyone on the path can read it.
+func (o Options) TokenInPlaintext() bool { return o.Token != "" && o.Insecure }
 
 // Client is a connection to a shepherd server. It is safe for concurrent
 // use; Close releases it.
@@ -323,7 +331,9 @@ func (b *backoff) reset() { *b = backoff{} }
 // wait sleeps before the next attempt after err, or returns the error to
 // give up with: the context's, or err once the outage lasted MaxOutage.
 func (c *Client) wait(ctx context.Context, b *backoff, err error) error {
-	if b.attempt == 0 {
+	if b.attempt == 0 || status.Code(err) == codes.ResourceExhausted {
+		// A server that refuses work for now is up: MaxOutage bounds the
+		// time the server cannot be reached, not the wait for room.
 		b.since = time.Now()
 	}
 	b.attempt++
@@ -335,6 +345,12 @@ func (c *Client) wait(ctx context.Context, b *backoff, err error) error {
 		d = c.opt.MaxBackoff
 	}
 	d = d/2 + mrand.N(d/2+1) // jitter: [d/2, d]
+	if hint := retryDelay(err); hint > d {
+		// The server said when to come back (an overloaded server's
+		// RESOURCE_EXHAUSTED): no sooner, with up to 10% jitter so that
+		// refused clients do not all come back at once.
+		d = hint + mrand.N(hint/10+1)
+	}
 	if c.opt.OnRetry != nil {
 		c.opt.OnRetry(err, b.attempt, d)
 	}
@@ -350,8 +366,9 @@ func (c *Client) wait(ctx context.Context, b *backoff, err error) error {
 
 // transient reports whether a call that failed with err may succeed when
 // made again: the server or the connection went away (UNAVAILABLE, also
-// a call cut short by the server's side while ctx is still live), or the
-// server's job store was briefly unreachable (UNAVAILABLE).
+// a call cut short by the server's side while ctx is still live), the
+// server's job store was briefly unreachable (UNAVAILABLE), or the server
+// refused new work for now (RESOURCE_EXHAUSTED other than a size limit).
 func transient(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -363,6 +380,10 @@ func transient(ctx context.Context, err error) bool {
 	switch st.Code() {
 	case codes.Unavailable, codes.Aborted:
 		return true
+	case codes.ResourceExhausted:
+		// The server is at its admission bound (it sends a retry delay);
+		// a message over a size limit will not fit any better later.
+		return !strings.Contains(st.Message(), "larger than max")
 	case codes.Canceled, codes.DeadlineExceeded:
 		// Not ours (ctx is live): the transport ended the call.
 		return true
@@ -372,4 +393,19 @@ func transient(ctx context.Context, err error) bool {
 		return strings.Contains(st.Message(), "RST_STREAM")
 	}
 	return false
+}
+
+// retryDelay is the wait a server asked for in err (a google.rpc.RetryInfo
+// detail), 0 if none.
+func retryDelay(err error) time.Duration {
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			return max(ri.GetRetryDelay().AsDuration(), 0)
+		}
+	}
+	return 0
 }

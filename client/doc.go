@@ -25,7 +25,14 @@
 // caller sees every record exactly once and in the job's order, across any
 // number of reconnections. It gives up when no message arrived for
 // Options.MaxOutage. A caller that stops and wants to go on later keeps
-// Event.Cursor and passes it to Labels.
+// Event.Cursor and passes it to Labels (and marks the records it holds
+// with Stream.Seen).
+//
+// A stream also delivers each solution's record at most once: should the
+// server send a solution's record again (Redis lost the tail of its
+// append-only file in a crash, after the records were sent, and the
+// server labelled them again), the repeat is dropped (Stream.Dropped
+// counts them).
 //
 // LabelSolutions submits with a request id (one is generated when the
 // request has none), so retrying the submission after a broken call never

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"io"
 	"iter"
 
@@ -54,6 +55,11 @@ type Stream struct {
 	err       error
 	reconnect int
 	b         backoff
+
+	// seen holds a digest of the (problem, solution) of every record
+	// delivered: a record the server sends again is dropped (see Dropped).
+	seen    map[uint64]struct{}
+	dropped int
 }
 
 // Labels follows a job's label stream from cursor ("" for the first
@@ -114,6 +120,16 @@ func (s *Stream) Next() bool {
 		ev, err := s.recv()
 		if err == nil {
 			s.b.reset()
+			if ev.Record != nil && !s.firstTime(ev.Record.ProblemID, ev.Record.SolutionID) {
+				// A record delivered before: the job store lost records
+				// after they were sent (Redis restarted without the tail of
+				// its append-only file) and the server labelled them again.
+				s.dropped++
+				if ev.Cursor != "" {
+					s.cursor = ev.Cursor
+				}
+				continue
+			}
 			s.accept(ev)
 			return true
 		}
@@ -142,6 +158,34 @@ func (s *Stream) JobID() string { return s.jobID }
 // Cursor is the cursor of the last event received, to resume from with
 // Labels.
 func (s *Stream) Cursor() string { return s.cursor }
+
+// Dropped is how many records the stream left out because a record of
+// the same solution was delivered before (or marked with Seen).
+func (s *Stream) Dropped() int { return s.dropped }
+
+// Seen marks a solution's record as delivered already, so that the stream
+// leaves it out: for a caller that resumes a job with Labels and a cursor
+// after a restart of its own, with the records it holds.
+func (s *Stream) Seen(problemID, solutionID string) { s.firstTime(problemID, solutionID) }
+
+// firstTime records a solution as delivered and reports whether it was
+// new. Records are told apart by a 64-bit digest of their ids: 16 bytes a
+// solution, where the ids themselves could be long.
+func (s *Stream) firstTime(problemID, solutionID string) bool {
+	h := fnv.New64a()
+	h.Write([]byte(problemID))
+	h.Write([]byte{0})
+	h.Write([]byte(solutionID))
+	k := h.Sum64()
+	if s.seen == nil {
+		s.seen = map[uint64]struct{}{}
+	}
+	if _, ok := s.seen[k]; ok {
+		return false
+	}
+	s.seen[k] = struct{}{}
+	return true
+}
 
 // Job is the latest job snapshot received: the job in its terminal state
 // once Next returned false with a nil Err; nil before any snapshot.

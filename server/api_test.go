@@ -88,6 +88,15 @@ func TestBadRequests(t *testing.T) {
 			s.Id = "x"
 			r.Problems[0].Solutions = append(r.Problems[0].Solutions, proto.Clone(s).(*shepherdv1.Solution))
 		}, nil, "INVALID_ARGUMENT", "duplicate solution id"},
+		{"duplicate problem id", func(r *shepherdv1.SubmitJobRequest) {
+			r.Problems = append(r.Problems, proto.Clone(r.Problems[0]).(*shepherdv1.Problem))
+		}, nil, "INVALID_ARGUMENT", `problems[1].id: duplicate problem id "q"`},
+		{"explicit id equal to a default one", func(r *shepherdv1.SubmitJobRequest) {
+			second := proto.Clone(r.Problems[0]).(*shepherdv1.Problem)
+			second.Id = ""
+			r.Problems[0].Id = "p1"
+			r.Problems = append(r.Problems, second)
+		}, nil, "INVALID_ARGUMENT", `problems[1].id: duplicate problem id "p1"`},
 		{"missing model", func(r *shepherdv1.SubmitJobRequest) { r.Model = "" }, nil, "INVALID_ARGUMENT", "model"},
 		{"missing request id", func(r *shepherdv1.SubmitJobRequest) { r.RequestId = "" }, nil, "INVALID_ARGUMENT", "request_id"},
 		{"oversized message", func(r *shepherdv1.SubmitJobRequest) {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 )
 
 // Access control: with tokens configured, every RPC but health (and, with
@@ -117,8 +118,36 @@ func (a *authenticator) authenticate(ctx context.Context, method string) (contex
 	return context.WithValue(ctx, ownerKey{}, owner), nil
 }
 
+// tapKey marks a context the tap handle authenticated.
+type tapKey struct{}
+
+// tap authenticates a call from its headers alone, when the transport
+// opens the stream: before a byte of the request message is read, so an
+// unauthenticated caller cannot make the server buffer or decode a large
+// message (the stream is reset, and data frames already in flight are
+// dropped by the transport). Interceptors run too late for that: a unary
+// request is read and decoded in full before the first one is called.
+func (a *authenticator) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	ctx = metadata.NewIncomingContext(ctx, info.Header)
+	ctx, err := a.authenticate(ctx, info.FullMethodName)
+	if err != nil {
+		return nil, err
+	}
+	return context.WithValue(ctx, tapKey{}, true), nil
+}
+
+// ensure authenticates a call the tap handle did not see (a grpc.Server
+// built without GRPCServerOptions' tap): correct, but only after the
+// request was read.
+func (a *authenticator) ensure(ctx context.Context, method string) (context.Context, error) {
+	if done, _ := ctx.Value(tapKey{}).(bool); done {
+		return ctx, nil
+	}
+	return a.authenticate(ctx, method)
+}
+
 func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, err := a.authenticate(ctx, info.FullMethod)
+	ctx, err := a.ensure(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +155,7 @@ func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, err := a.authenticate(ss.Context(), info.FullMethod)
+	ctx, err := a.ensure(ss.Context(), info.FullMethod)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 // embeddedOptions are the embedded path's options equal to the API spec
@@ -260,8 +261,16 @@ func TestServerRestartMidJob(t *testing.T) {
 				t.Fatalf("final %v, want SUCCEEDED", rest.final)
 			}
 			got := append(first.records, rest.records...)
-			want := embeddedLabels(t, prepared, embeddedOptions(labeler.Exhaustive, 3, 11))
+			opt := embeddedOptions(labeler.Exhaustive, 3, 11)
+			opt.Model = simModel
+			want, stats := simtest.Label(testCtx(t), t, simtest.Pool(t, sim.Options{}), prepared, opt)
 			compareWithEmbedded(t, got, want)
+			// Sharing is counted from the committed records, not again for
+			// the solutions the new scheduler took over.
+			if rest.final.SharedRollouts != int64(stats.SharedSamples) || rest.final.Rollouts != int64(stats.Samples) {
+				t.Errorf("rollouts %d (%d shared), want %d (%d shared) as without the restart",
+					rest.final.Rollouts, rest.final.SharedRollouts, stats.Samples, stats.SharedSamples)
+			}
 			if rest.final.SolutionsDone != int64(len(prepared)) {
 				t.Errorf("solutions_done %d, want %d", rest.final.SolutionsDone, len(prepared))
 			}

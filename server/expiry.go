@@ -58,3 +58,25 @@ func (s *Server) expire(ctx context.Context) error {
 		}
 	}
 }
+
+// consumersLoop deletes the dead consumers of the workers' group (see
+// redisq.Queue.RemoveIdleConsumers). Every server runs it; it is
+// idempotent.
+func (s *Server) consumersLoop(ctx context.Context) {
+	t := time.NewTicker(min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		removed, err := s.q.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("removing idle consumers", "error", err)
+		}
+		for model, names := range removed {
+			s.log.Info("removed consumers idle with no task from the workers' group", "model", model, "consumers", names, "idle_over", s.opt.ConsumerIdleTTL)
+		}
+	}
+}

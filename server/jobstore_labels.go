@@ -17,29 +17,41 @@ import (
 )
 
 // emit commits a record once: appended to the labels stream and its
-// solution added to the done set in one script. It returns the entry id,
-// "" if the solution had a record already, or errNotLive once the job is
-// no longer live.
-func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Record) (string, error) {
+// solution added to the done set in one script. It returns the entry id
+// and the job's solutions_done after it (delivered is the samples handed
+// to the solution, for the shared count), "" if the solution had a record
+// already, or errNotLive once the job is no longer live.
+func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Record, delivered int) (string, int64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	failed := "0"
 	if len(r.FailedSteps) > 0 {
 		failed = "1"
 	}
 	k := keysOfJob(jobID)
-	id, err := emitScript.Run(ctx, st.rdb, []string{k.meta, k.labels, k.done}, solKey, string(b), nowMS(), failed).Text()
+	res, err := emitScript.Run(ctx, st.rdb, []string{k.meta, k.labels, k.done}, solKey, string(b), nowMS(), failed, delivered).Slice()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return "", nil
+		return "", 0, nil
 	case err != nil && strings.HasPrefix(err.Error(), "NOTLIVE"):
-		return "", errNotLive
+		return "", 0, errNotLive
 	case err != nil:
-		return "", fmt.Errorf("committing the record of %s: %w", r.SolutionID, err)
+		return "", 0, fmt.Errorf("committing the record of %s: %w", r.SolutionID, err)
 	}
-	return id, nil
+	id, _ := res[0].(string)
+	done, _ := res[1].(int64)
+	return id, done, nil
+}
+
+// raiseStreamID makes a job's label stream generate ids after a cursor's
+// entry id when it is behind it (see raiseStreamIDScript); it reports
+// whether it was.
+func (st *store) raiseStreamID(ctx context.Context, jobID, after string) (bool, error) {
+	k := keysOfJob(jobID)
+	n, err := raiseStreamIDScript.Run(ctx, st.rdb, []string{k.labels, k.meta}, after).Int()
+	return n == 1, err
 }
 
 // labelEntry is one committed record.

@@ -89,3 +89,8 @@ const (
 	fFinishMS         = "finish_ms"
 	fError            = "error"
 )
+
+// fDeliveredCommitted sums the samples handed to the solutions whose
+// records are committed: less the samples generated, the exact shared
+// count at the end of a job, however often its scheduler restarted.
+const fDeliveredCommitted = "delivered_committed"

@@ -37,6 +37,7 @@ const (
 	DefaultStreamBlock            = time.Second
 	DefaultShutdownTimeout        = 10 * time.Second
 	DefaultRunAttempts            = 3
+	DefaultConsumerIdleTTL        = time.Hour
 )
 
 // Scorer serves the Score RPC. A server without one answers Score with
@@ -102,6 +103,11 @@ type Options struct {
 	MaxRunningJobs int
 	// Window bounds the solutions a job labels at once (DefaultWindow).
 	Window int
+	// ConsumerIdleTTL is how long a consumer of the workers' group may go
+	// without reading, holding no task, before it is deleted from the
+	// group as the trace of a worker that stopped or died
+	// (DefaultConsumerIdleTTL).
+	ConsumerIdleTTL time.Duration
 	// RunAttempts is how often a job's scheduler is started again after an
 	// error before the job is FAILED (DefaultRunAttempts).
 	RunAttempts int
@@ -168,6 +174,7 @@ func (o Options) withDefaults() (Options, error) {
 	setDur(&o.SnapshotInterval, DefaultSnapshotInterval)
 	setDur(&o.StreamBlock, DefaultStreamBlock)
 	setDur(&o.ShutdownTimeout, DefaultShutdownTimeout)
+	setDur(&o.ConsumerIdleTTL, DefaultConsumerIdleTTL)
 	if o.LeaseTTL < 30*time.Millisecond {
 		return o, fmt.Errorf("server: Options.LeaseTTL %v is too short (at least 30ms)", o.LeaseTTL)
 	}

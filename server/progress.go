@@ -25,7 +25,7 @@ func (s *Server) progressLoop(ctx context.Context) {
 			if !dirty {
 				continue
 			}
-			pairs, err := s.counts(ctx, r.jobID, r.shared())
+			pairs, err := s.counts(ctx, r.jobID, r.inflight())
 			if err == nil {
 				err = s.store.progress(ctx, r.jobID, pairs)
 			}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -29,11 +31,30 @@ type runner struct {
 	mu         sync.Mutex
 	release    bool // release the lease when stopping
 	renewed    time.Time
-	stats      rollout.JobStats // of the current run
-	sharedBase int64            // shared rollouts counted before the current run
-	dirty      bool             // stats changed since the last progress write
-	firstFail  string           // cause of the first failed task seen
+	stats      rollout.JobStats        // of the current run
+	delivering int                     // samples handed to the solution being emitted
+	dirty      bool                    // stats changed since the last progress write
+	firstFail  string                  // cause of the first failed task seen
+	lastDone   int64                   // solutions_done after this run's last commit
+	rerun      context.CancelCauseFunc // ends the current run with errStoreRewound
 }
+
+// restart ends the current run with errStoreRewound, so that the
+// scheduler starts again from what the job store holds.
+func (r *runner) restart() {
+	r.mu.Lock()
+	rerun := r.rerun
+	r.mu.Unlock()
+	if rerun != nil {
+		rerun(errStoreRewound)
+	}
+}
+
+// errStoreRewound: the job's committed count went backwards under a
+// running scheduler, so the job store lost commits (Redis restarted
+// without the end of its append-only file). The scheduler starts again
+// from what the store still holds, labelling the lost solutions again.
+var errStoreRewound = errors.New("the job store lost committed records (Redis restarted without the end of its append-only file)")
 
 // tryStart takes a job's lease and starts scheduling it, unless this
 // server runs it already, is stopping or is at MaxRunningJobs.
@@ -88,6 +109,8 @@ func (r *runner) run() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
 			if err := r.s.store.releaseLease(ctx, r.jobID, r.token); err != nil {
 				log.Warn("releasing the job lease", "error", err)
+			} else {
+				r.s.announceReleased(ctx, r.jobID)
 			}
 			cancel()
 		}
@@ -113,8 +136,15 @@ func (r *runner) run() {
 		case r.ctx.Err() != nil:
 			log.Info("stopped scheduling job")
 			return
-		case err == nil, errors.Is(err, errNotLive), errors.Is(err, errJobNotFound):
+		case err == nil:
 			return
+		case errors.Is(err, errNotLive), errors.Is(err, errJobNotFound):
+			log.Info("stopped scheduling job", "reason", err)
+			return
+		case errors.Is(err, errStoreRewound):
+			// Not the job's fault: start again at once.
+			log.Warn("job store lost committed records; scheduling the job again from what it holds", "error", err)
+			continue
 		}
 		// An error while the job store is unreachable is the store's, not
 		// the job's: it does not count towards FAILED. (If the lease cannot
@@ -126,7 +156,7 @@ func (r *runner) run() {
 			failures++
 			if failures >= r.s.opt.RunAttempts {
 				log.Error("job failed", "error", err, "attempts", failures)
-				if err := r.s.finishJob(r.ctx, r.jobID, shepherdv1.JobState_JOB_STATE_FAILED, err.Error(), r.shared()); err != nil {
+				if err := r.s.finishJob(r.ctx, r.jobID, shepherdv1.JobState_JOB_STATE_FAILED, err.Error(), r.inflight()); err != nil {
 					log.Warn("recording the job's failure", "error", err)
 				}
 				return
@@ -144,7 +174,19 @@ func (r *runner) run() {
 // runOnce runs the job's scheduler over what is left of the job and sets
 // its terminal state.
 func (r *runner) runOnce() error {
-	ctx := r.ctx
+	ctx, cancel := context.WithCancelCause(r.ctx)
+	defer cancel(nil)
+	r.mu.Lock()
+	r.rerun = cancel
+	r.mu.Unlock()
+	err := r.runWith(ctx)
+	if err != nil && r.ctx.Err() == nil && errors.Is(context.Cause(ctx), errStoreRewound) {
+		return errStoreRewound
+	}
+	return err
+}
+
+func (r *runner) runWith(ctx context.Context) error {
 	m, err := r.s.store.get(ctx, r.jobID)
 	if err != nil {
 		return err
@@ -160,7 +202,7 @@ func (r *runner) runOnce() error {
 		return err
 	}
 	r.mu.Lock()
-	r.sharedBase, r.stats = m.SharedRollouts, rollout.JobStats{}
+	r.stats, r.lastDone = rollout.JobStats{}, 0
 	r.mu.Unlock()
 
 	// A queue of its own per run: its results cursor starts fresh, as a
@@ -169,15 +211,25 @@ func (r *runner) runOnce() error {
 	defer q.Close()
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
 	opts.Observer = r.s.opt.Observer
+	opts.BeforeEmit = func(delivered int) { r.delivering = delivered } // the emit below follows at once
 	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
 			key := rec.SolutionID
 			if id, ok := src.realID(key); ok {
 				rec.SolutionID = id
 			}
-			id, err := r.s.store.emit(ctx, r.jobID, key, rec)
+			id, done, err := r.s.store.emit(ctx, r.jobID, key, rec, r.delivering)
 			if id != "" {
 				rollout.ObserveRecord(r.s.opt.Observer, rec) // committed now, not before
+				// This scheduler is the job's only committer: each commit
+				// adds one to solutions_done, unless commits were lost.
+				r.mu.Lock()
+				rewound := r.lastDone > 0 && done <= r.lastDone
+				r.lastDone = done
+				r.mu.Unlock()
+				if rewound {
+					return errStoreRewound
+				}
 			}
 			return err
 		})
@@ -209,7 +261,7 @@ func (r *runner) complete(ctx context.Context) error {
 		}
 		r.mu.Unlock()
 	}
-	return r.s.finishJob(ctx, r.jobID, state, errText, r.shared())
+	return r.s.finishJob(ctx, r.jobID, state, errText, 0)
 }
 
 func (r *runner) onProgress(st rollout.JobStats) {
@@ -219,13 +271,13 @@ func (r *runner) onProgress(st rollout.JobStats) {
 	r.mu.Unlock()
 }
 
-// shared is the job's shared rollouts: those of earlier runs plus this
-// run's (a resumed job counts again the sharing among re-admitted
-// solutions, so this is approximate across restarts).
-func (r *runner) shared() int64 {
+// inflight is the samples this run handed to solutions not committed yet:
+// with the samples handed to committed solutions (in Redis) and the
+// samples generated, the job's shared rollouts (see Server.counts).
+func (r *runner) inflight() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.sharedBase + int64(r.stats.SharedSamples)
+	return int64(max(0, r.stats.Delivered-r.stats.DeliveredEmitted))
 }
 
 // watchedQueue notes the cause of the first failed task a job sees.
@@ -251,8 +303,8 @@ func (w *watchedQueue) Results(ctx context.Context, jobID string) ([]rollout.Tas
 
 // finishJob moves a live job to a terminal state with its final counts
 // and finalizes it.
-func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobState, errText string, shared int64) error {
-	pairs, err := s.counts(ctx, jobID, shared)
+func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobState, errText string, inflight int64) error {
+	pairs, err := s.counts(ctx, jobID, inflight)
 	if err != nil {
 		return err
 	}
@@ -272,9 +324,27 @@ func (s *Server) finishJob(ctx context.Context, jobID string, to shepherdv1.JobS
 
 // counts are a job's task, rollout and token counters as meta fields,
 // from the queue's per-job counters (exact across restarts).
-func (s *Server) counts(ctx context.Context, jobID string, shared int64) ([]any, error) {
+//
+// Shared rollouts are the samples handed to solutions (committed ones, from
+// Redis, plus inflight, those a local scheduler handed to solutions it has
+// not committed yet) less the samples generated: exact once every solution
+// is committed, across restarts, since the samples a solution is handed
+// do not depend on which run labelled it. inflight < 0 (not known: another
+// server schedules the job) keeps the stored count.
+func (s *Server) counts(ctx context.Context, jobID string, inflight int64) ([]any, error) {
 	st, err := s.q.Stats(ctx, jobID)
 	if err != nil {
+		return nil, err
+	}
+	var shared int64
+	if inflight < 0 {
+		shared, err = s.rdb.HGet(ctx, keysOfJob(jobID).meta, fSharedRollouts).Int64()
+	} else {
+		var committed int64
+		committed, err = s.rdb.HGet(ctx, keysOfJob(jobID).meta, fDeliveredCommitted).Int64()
+		shared = max(0, committed+inflight-st.Samples)
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
 	enq, err := s.q.Enqueued(ctx, jobID)

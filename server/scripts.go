@@ -10,12 +10,15 @@ import "github.com/redis/go-redis/v9"
 var emitScript = redis.NewScript(`
 -- KEYS[1] job meta hash, KEYS[2] job labels stream, KEYS[3] job done set
 -- ARGV[1] solution key ("<problem index>/<solution index>"), ARGV[2] record JSON,
--- ARGV[3] now (ms), ARGV[4] "1" if the record has failed steps
+-- ARGV[3] now (ms), ARGV[4] "1" if the record has failed steps,
+-- ARGV[5] samples handed to the solution (its own and shared ones)
 -- Unless the job is live, fails with NOTLIVE (a cancelled or finished job
 -- takes no more records). If the solution is in the done set already (a
 -- restarted scheduler labelled it again), changes nothing and returns
 -- false. Else appends the record, adds the solution to the done set, bumps
--- solutions_done (and solutions_failed) and returns the entry id.
+-- solutions_done (and solutions_failed), adds ARGV[5] to
+-- delivered_committed and returns the entry id and solutions_done after
+-- the bump.
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'QUEUED' and st ~= 'RUNNING' then
   return redis.error_reply('NOTLIVE job state is ' .. tostring(st))
@@ -25,12 +28,56 @@ if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
 end
 local id = redis.call('XADD', KEYS[2], '*', 'r', ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'solutions_done', 1)
+local done = redis.call('HINCRBY', KEYS[1], 'solutions_done', 1)
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'solutions_failed', 1)
 end
+redis.call('HINCRBY', KEYS[1], 'delivered_committed', ARGV[5])
 redis.call('HSET', KEYS[1], 'update_ms', ARGV[3])
-return id
+return {id, done}
+`)
+
+// raiseStreamIDScript keeps a label stream's ids ahead of a cursor.
+var raiseStreamIDScript = redis.NewScript(`
+-- KEYS[1] job labels stream, KEYS[2] job meta hash
+-- ARGV[1] entry id of a cursor the job's stream handed out
+-- A cursor past the stream's last generated id means the stream moved
+-- backwards: Redis lost its tail (restarted without the end of its
+-- append-only file). The lost solutions are labelled again; this makes
+-- sure their new entries land after the cursor (even with a clock that
+-- went back), so a client resuming from it receives them. Sets the last
+-- generated id to ARGV[1] (creating the stream empty if it is gone while
+-- the job exists) and returns 1; returns 0 if the stream was not behind.
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    return 0
+  end
+  redis.call('XADD', KEYS[1], ARGV[1], 'r', '')
+  redis.call('XDEL', KEYS[1], ARGV[1])
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return 1
+end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last = '0-0'
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then
+    last = info[i + 1]
+  end
+end
+local cms, cseq = parse(ARGV[1])
+local lms, lseq = parse(last)
+if cms > lms or (cms == lms and cseq > lseq) then
+  redis.call('XSETID', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
 `)
 
 // startScript moves a job from QUEUED to RUNNING.

@@ -80,11 +80,14 @@ func New(opt Options) (*Server, error) {
 func (s *Server) Options() Options { return s.opt }
 
 // GRPCServerOptions are the options a grpc.Server needs for this service:
-// the interceptor chains (recovery, observation, authentication,
-// validation), the message size limit and, when tlsConf is set, TLS.
+// authentication from the headers before the request is read (a tap
+// handle), the interceptor chains (recovery, observation, validation), the
+// message size limit and, when tlsConf is set, TLS.
 func (s *Server) GRPCServerOptions(tlsConf *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.opt.MaxMessageBytes),
+		grpc.InTapHandle(s.auth.tap),
+		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 	}
@@ -112,8 +115,9 @@ func (s *Server) Register(g *grpc.Server) {
 func (s *Server) Health() *health.Server { return s.health }
 
 // Start starts the background loops: job adoption (at once, then every
-// AdoptInterval), lease heartbeats, progress writes and the expiry of
-// finished jobs. It returns at once; calling it again does nothing.
+// AdoptInterval, and as soon as another server releases a job), lease
+// heartbeats, progress writes, the expiry of finished jobs and the watch
+// for a Redis restart. It returns at once; calling it again does nothing.
 func (s *Server) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -121,7 +125,7 @@ func (s *Server) Start() {
 		return
 	}
 	s.started = true
-	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop} {
+	for _, loop := range []func(context.Context){s.adoptLoop, s.heartbeatLoop, s.progressLoop, s.expiryLoop, s.storeWatchLoop, s.releasedLoop, s.consumersLoop} {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()

@@ -140,12 +140,12 @@ func (v *service) CancelJob(ctx context.Context, r *shepherdv1.CancelJobRequest)
 		return nil, err
 	}
 	if isLive(m.State) {
-		shared := m.SharedRollouts
+		inflight := int64(-1) // another server's: keep its last count
 		local := s.localRunner(m.ID)
 		if local != nil {
-			shared = local.shared()
+			inflight = local.inflight()
 		}
-		if err := s.finishJob(ctx, m.ID, shepherdv1.JobState_JOB_STATE_CANCELLED, "cancelled by CancelJob", shared); err != nil {
+		if err := s.finishJob(ctx, m.ID, shepherdv1.JobState_JOB_STATE_CANCELLED, "cancelled by CancelJob", inflight); err != nil {
 			return nil, jobError(m.ID, err)
 		}
 		// A scheduler on another server stops at its next record or lease

@@ -32,6 +32,16 @@ func (v *service) StreamLabels(r *shepherdv1.StreamLabelsRequest, ss grpc.Server
 	if err != nil {
 		return invalid("%v", err)
 	}
+	if after != "0-0" {
+		behind, err := v.s.store.raiseStreamID(ss.Context(), m.ID, after)
+		if err != nil {
+			return storageError(err)
+		}
+		if behind {
+			v.s.log.Warn("label stream moved backwards: the job store lost records after they were sent (Redis restarted without the end of its append-only file); they are labelled again and delivered after the cursor, and clients drop the repeats",
+				"job", m.ID, "cursor", after)
+		}
+	}
 	return v.s.follow(ss.Context(), m.ID, after, r.GetCursor(), time.Time{}, func(e event) error {
 		msg := &shepherdv1.StreamLabelsResponse{Cursor: e.cursor}
 		if e.record != nil {

@@ -42,6 +42,9 @@ func invalid(format string, a ...any) error {
 // validation interceptor). SubmitJob's solutions are split by the handler,
 // which rejects those that do not split within the limits.
 func (s *Server) validateRequest(req any) error {
+	if field, bad := takeBadUTF8(req); bad {
+		return invalid("%s: not valid UTF-8", field)
+	}
 	switch r := req.(type) {
 	case *shepherdv1.SubmitJobRequest:
 		return s.validateSubmit(r)
@@ -100,10 +103,18 @@ func (s *Server) validateSubmit(r *shepherdv1.SubmitJobRequest) error {
 	case len(probs) > s.opt.MaxProblems:
 		return invalid("problems: %d problems, more than the limit of %d", len(probs), s.opt.MaxProblems)
 	}
+	ids := make(map[string]int, len(probs))
 	for i, p := range probs {
 		if err := s.checkProblem(i, p, int(spec.GetMaxSteps())); err != nil {
 			return err
 		}
+		// Records name their problem and solution: ambiguous ids would make
+		// them ambiguous too.
+		pid := problemID(i, p)
+		if j, dup := ids[pid]; dup {
+			return invalid("problems[%d].id: duplicate problem id %q (problems[%d] has it too)", i, pid, j)
+		}
+		ids[pid] = i
 	}
 	return nil
 }

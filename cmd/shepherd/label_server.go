@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/proto/convert"
@@ -35,6 +38,7 @@ type labelServerFlags struct {
 	tlsCA           string
 	tlsCert, tlsKey string
 	insecure        bool
+	maxOutage       time.Duration
 }
 
 func (r *labelServerFlags) register(fs *flag.FlagSet) {
@@ -50,6 +54,7 @@ func (r *labelServerFlags) registerFor(fs *flag.FlagSet, serverUsage string) {
 	fs.StringVar(&r.tlsCert, "tls-client-cert", "", "--server: PEM client certificate, for a server that requires mutual TLS")
 	fs.StringVar(&r.tlsKey, "tls-client-key", "", "--server: PEM key of --tls-client-cert")
 	fs.BoolVar(&r.insecure, "insecure", false, "--server: connect without TLS (plaintext)")
+	fs.DurationVar(&r.maxOutage, "max-outage", 2*time.Minute, "--server: give up (exit non-zero) when the server cannot be reached for this long; a server refusing new work for now (RESOURCE_EXHAUSTED) is waited for")
 }
 
 // connect dials the server, reporting the first retry of an outage on
@@ -58,14 +63,25 @@ func (r *labelServerFlags) connect(ctx context.Context, e env, cmd string) (*cli
 	if r.insecure && (r.tlsCA != "" || r.tlsCert != "" || r.tlsKey != "") {
 		return nil, usageErrorf("--insecure excludes --tls-ca, --tls-client-cert and --tls-client-key")
 	}
-	c, err := client.Dial(ctx, r.addr, client.Options{
+	if r.maxOutage <= 0 {
+		return nil, usageErrorf("--max-outage must be positive, got %v", r.maxOutage)
+	}
+	opt := client.Options{
 		Token: r.token, Insecure: r.insecure, CAFile: r.tlsCA, CertFile: r.tlsCert, KeyFile: r.tlsKey,
-		OnRetry: func(err error, attempt int, _ time.Duration) {
-			if attempt == 1 {
-				fmt.Fprintf(e.stderr, "shepherd %s: lost the server (%v); reconnecting\n", cmd, err)
+		MaxOutage: r.maxOutage,
+		OnRetry: func(err error, attempt int, wait time.Duration) {
+			switch {
+			case status.Code(err) == codes.ResourceExhausted:
+				fmt.Fprintf(e.stderr, "shepherd %s: the server refuses new work for now (%s); retrying in %v\n", cmd, status.Convert(err).Message(), wait.Round(time.Millisecond))
+			case attempt == 1:
+				fmt.Fprintf(e.stderr, "shepherd %s: lost the server (%v); reconnecting for up to %v (--max-outage)\n", cmd, err, r.maxOutage)
 			}
 		},
-	})
+	}
+	if opt.TokenInPlaintext() {
+		fmt.Fprintf(e.stderr, "shepherd %s: warning: --insecure sends the bearer token in plaintext: anyone on the network path to %s can read it (use TLS, or --insecure only on loopback or a trusted network)\n", cmd, r.addr)
+	}
+	c, err := client.Dial(ctx, r.addr, opt)
 	if err != nil {
 		return nil, fmt.Errorf("--server: %w", err)
 	}
@@ -171,6 +187,9 @@ func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req 
 			bar.update(rollout.JobStats{Solutions: t.solutions, Samples: int(t.rollouts + j.GetRollouts()),
 				CompletionTokens: int(t.completionTokens + j.GetCompletionTokens())})
 		}
+	}
+	if n := s.Dropped(); n > 0 {
+		fmt.Fprintf(e.stderr, "shepherd label: job %s: the server sent %d records again (its Redis lost them in a restart and they were labelled again); kept the first of each\n", s.JobID(), n)
 	}
 	if err := s.Err(); err != nil {
 		if id := s.JobID(); id != "" && ctx.Err() != nil {

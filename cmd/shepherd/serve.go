@@ -39,6 +39,7 @@ type serveFlags struct {
 	maxQueuedTasks, maxMessageBytes, maxRunningJobs      int
 	window                                               int
 	jobTTL, jobLeaseTTL, shutdownTimeout                 time.Duration
+	consumerIdleTTL                                      time.Duration
 	id                                                   string
 }
 
@@ -69,6 +70,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.window, "window", server.DefaultWindow, "solutions a job labels at once")
 	fs.DurationVar(&f.jobTTL, "job-ttl", server.DefaultJobTTL, "how long a finished job's records and state stay readable")
 	fs.DurationVar(&f.jobLeaseTTL, "job-lease-ttl", server.DefaultLeaseTTL, "how soon another server adopts the jobs of a server that crashed")
+	fs.DurationVar(&f.consumerIdleTTL, "consumer-idle-ttl", server.DefaultConsumerIdleTTL, "delete a consumer of the workers' group (a stopped or dead worker) once it held no task and read nothing for this long")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM/SIGINT: how long open calls get to finish before they are cut")
 	fs.StringVar(&f.id, "id", "", "name of this server in job leases and logs (default host-pid-random)")
 	if err := parseFlags(fs, args); err != nil {
@@ -109,7 +111,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
 		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
 		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
-		ShutdownTimeout: f.shutdownTimeout, ID: f.id, Logger: log,
+		ShutdownTimeout: f.shutdownTimeout, ID: f.id, Logger: log, ConsumerIdleTTL: f.consumerIdleTTL,
 		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished,
 	})
 	if err != nil {
