@@ -189,6 +189,10 @@ func TestScoreCommandUsage(t *testing.T) {
 		{[]string{"--mode", "mc", "--backend", "sim", "--n", "0"}, "--n must be between 1 and 1024"},
 		{[]string{"--prm", "sim", "--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--prm", "sim", "--split", "words"}, `unknown split mode "words"`},
+		{[]string{"--prm", "sim", "--prm-api", "pooling"}, "layout math-shepherd through /pooling gives meaningless numbers"},
+		{[]string{"--prm", "sim", "--layout", "qwen-prm", "--prm-api", "completions"}, "--runner pooling"},
+		{[]string{"--prm", "sim", "--layout", "custom", "--step-tag", "<s>", "--positive-index", "1", "--good-token-id", "5"}, "not both"},
+		{[]string{"--prm", "sim", "--good-token-id", "5"}, "token ids apply to layout custom only"},
 	} {
 		code, _, stderr := runShepherd(t, "", append([]string{"score"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
