@@ -43,9 +43,11 @@ type ClientOptions struct {
 	PromptLogprobs int
 }
 
-// DefaultPromptLogprobs is vLLM's default --max-logprobs, the most a stock
-// server returns per position.
-const DefaultPromptLogprobs = 20
+// DefaultPromptLogprobs is the top tokens asked for at every prompt
+// position. A trained PRM puts its two labels at the top after a tag;
+// every position costs this many entries in the response (about 80 bytes
+// each), and vLLM's default --max-logprobs caps it at 20.
+const DefaultPromptLogprobs = 5
 
 // DefaultTimeout bounds one pooling request. A forward pass over a few
 // thousand tokens takes well under a second on a GPU; a long queue on the

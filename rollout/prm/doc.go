@@ -35,7 +35,7 @@
 // the good token appended, so the last tag has a following position, to
 // POST {root}/v1/completions:
 //
-//	{"model": "…", "prompt": [1, 1824, …, 648], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 20}
+//	{"model": "…", "prompt": [1, 1824, …, 648], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 5}
 //
 // vLLM answers choices[0].prompt_logprobs, one entry per prompt token:
 // the first null, entry i a map from token id (a JSON object key) to

@@ -147,7 +147,7 @@ func TestScoreLogprobsWire(t *testing.T) {
 	}
 	wantBodies := []string{
 		`{"model":"peiyi9979/math-shepherd-mistral-7b-prm","prompt":"What? 1 ки\n2 ки","add_special_tokens":true}`,
-		`{"model":"peiyi9979/math-shepherd-mistral-7b-prm","prompt":[1,1824,28804,28740,12902,13,28750,12902,648],"max_tokens":1,"temperature":0,"prompt_logprobs":20}`,
+		`{"model":"peiyi9979/math-shepherd-mistral-7b-prm","prompt":[1,1824,28804,28740,12902,13,28750,12902,648],"max_tokens":1,"temperature":0,"prompt_logprobs":5}`,
 	}
 	if strings.Join(paths, " ") != "/tokenize /v1/completions" {
 		t.Fatalf("paths %v", paths)

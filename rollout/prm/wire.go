@@ -103,7 +103,7 @@ type TokenizeResponse struct {
 // LogprobsRequest is the body of POST /v1/completions that asks for the
 // logprobs of a prompt given as token ids and generates one token:
 //
-//	{"model": "…", "prompt": [1, 415, …], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 20}
+//	{"model": "…", "prompt": [1, 415, …], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 5}
 //
 // prompt_logprobs k returns, at every prompt position after the first,
 // the k most likely tokens and the prompt's own token; 0 returns the
