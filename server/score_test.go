@@ -65,7 +65,7 @@ func TestScoreRPC(t *testing.T) {
 		want string
 	}{
 		{"unknown model", func(r *shepherdv1.ScoreRequest) { r.Model = "nope" }, codes.NotFound, "model"},
-		{"mc off", func(r *shepherdv1.ScoreRequest) { r.Mode = shepherdv1.ScoreMode_SCORE_MODE_MC }, codes.FailedPrecondition, "Monte-Carlo"},
+		{"mc without a model", func(r *shepherdv1.ScoreRequest) { r.Mode, r.Model = shepherdv1.ScoreMode_SCORE_MODE_MC, "" }, codes.InvalidArgument, "model: missing"},
 		{"no candidates", func(r *shepherdv1.ScoreRequest) { r.Candidates = nil }, codes.InvalidArgument, "candidates"},
 		{"custom without index", func(r *shepherdv1.ScoreRequest) {
 			r.Layout = shepherdv1.ScoreLayout_SCORE_LAYOUT_CUSTOM

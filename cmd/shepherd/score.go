@@ -212,6 +212,14 @@ func (f *scoreFlags) options() (prm.ScoreOptions, error) {
 		if f.prmURL != "" {
 			return o, usageErrorf("--prm applies to --mode prm; rollouts run on --backend")
 		}
+		if f.remote.addr != "" {
+			if len(f.backend.backends) > 0 {
+				return o, usageErrorf("--backend does not go with --server: the server's workers run the rollouts")
+			}
+			if f.backend.model == "" {
+				return o, usageErrorf("--model is required with --server --mode mc (the policy model the workers serve)")
+			}
+		}
 		switch {
 		case f.n < 1 || f.n > prm.MaxMCRollouts:
 			return o, usageErrorf("--n must be between 1 and %d, got %d", prm.MaxMCRollouts, f.n)

@@ -106,6 +106,7 @@ func scoreResultOf(resp *shepherdv1.ScoreResponse) prm.ScoreResult {
 	if resp.BestCorrect != nil {
 		res.BestCorrect = proto.Bool(resp.GetBestCorrect())
 	}
+	res.ReferenceAnswer = resp.GetReferenceAnswer()
 	return res
 }
 

@@ -165,14 +165,16 @@
 //
 // In MC mode (Monte-Carlo) a step's score is its soft label: the share
 // of N rollouts from the candidate's step prefix that reach the reference
-// answer, measured by an in-process labeling job (rollout.RunJob with the
-// exhaustive strategy on a MemQueue and one rollout.Worker over
-// Scorer.Generator). The last step's score is the candidate's own graded
+// answer, measured by a labeling job (rollout.RunJob with the exhaustive
+// strategy) on a MemQueue with one rollout.Worker over Scorer.Generator,
+// or with Scorer.NewQueue on a queue a worker fleet consumes (shepherd
+// serve's Redis queue): the same tasks and seeds either way, so both give
+// the same scores. The last step's score is the candidate's own graded
 // outcome, 1 or 0, as in `shepherd label`; a step whose rollouts failed
 // scores NaN (null in JSON) and aggregation skips it. The reference answer
 // is the gold answer when there is one. Without one it is the majority
 // answer of MCOptions.ReferenceN rollouts (default max(N, 32)) sampled
-// from the question alone (the empty prefix), grouped by the grader's
+// from the question alone (the empty prefix, one task on the same queue), grouped by the grader's
 // equivalence: the policy's own self-consistency answer. On a question the
 // policy mostly gets wrong that plurality can be a wrong answer, and the
 // step scores then measure agreement with it. Taking the majority of the candidates instead would let the
