@@ -112,6 +112,9 @@ type ClientOptions struct {
 	// Observer sees every attempt of Client.Generate (nil: none). A Pool
 	// reports its attempts to PoolOptions.Observer instead.
 	Observer Observer
+	// Server is the server's kind and seed semantics (DetectServer); the
+	// zero value is asked as vLLM is. See serverkind.go.
+	Server ServerInfo
 }
 
 // Defaults of ClientOptions.
@@ -141,6 +144,7 @@ type Client struct {
 	endpoint   string // base + path of the generation endpoint
 	authHeader string
 	obs        Observer
+	unseeded   bool // the server ignores seeds: send none
 }
 
 // NewClient validates opt and returns a client.
@@ -162,7 +166,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		api:     api,
 		apiKey:  opt.APIKey,
 		timeout: opt.Timeout,
-		maxN:    opt.MaxN,
+		maxN:    opt.Server.maxN(opt.MaxN),
 		hc:      opt.HTTPClient,
 		obs:     observerOr(opt.Observer),
 	}
@@ -187,6 +191,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	if c.maxN < 0 {
 		return nil, fmt.Errorf("rollout: ClientOptions.MaxN must be >= 0, got %d", opt.MaxN)
 	}
+	c.unseeded = !opt.Server.Seeded()
 	retries := opt.MaxRetries
 	switch {
 	case retries == 0:
@@ -464,7 +469,11 @@ func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResu
 }
 
 // requestBody renders the JSON body asking for n samples starting at seed.
-func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, error) {
+func (c *Client) requestBody(req GenerateRequest, n int, seedValue int64) ([]byte, error) {
+	seed := &seedValue
+	if c.unseeded {
+		seed = nil
+	}
 	temp := req.Params.Temperature
 	var topP *float64
 	if req.Params.TopP > 0 {
@@ -476,7 +485,7 @@ func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, er
 			Model:       c.model,
 			Messages:    []openai.ChatMessage{{Role: "user", Content: req.Question}},
 			N:           n,
-			Seed:        &seed,
+			Seed:        seed,
 			Temperature: &temp,
 			TopP:        topP,
 			MaxTokens:   req.Params.MaxTokens,
@@ -502,7 +511,7 @@ func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, er
 		Model:       c.model,
 		Prompt:      prompt,
 		N:           n,
-		Seed:        &seed,
+		Seed:        seed,
 		Temperature: &temp,
 		TopP:        topP,
 		MaxTokens:   req.Params.MaxTokens,

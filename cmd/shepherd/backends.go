@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +24,7 @@ type backendFlags struct {
 	maxRetries     int
 	maxN           int
 	concurrency    int
+	serverKind     string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
@@ -35,12 +37,13 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
+	fs.StringVar(&b.serverKind, "server-kind", "auto", "how samples are requested: vllm (n samples, seeds S..S+n-1), sglang (one sample per request with seeds S..S+n-1 under --enable-deterministic-inference, else unseeded), generic (as vllm), or auto (detected from /get_server_info and /version)")
 }
 
 // open builds the backend pool, starting the built-in simulator for 'sim'.
 // obs, when not nil, sees every inference request (for metrics). The
 // returned stop function shuts down what open started.
-func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error) {
+func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(), error) {
 	if len(b.backends) == 0 {
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
@@ -67,6 +70,10 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 	if err != nil {
 		return nil, nil, usageErrorf("--api: %v", err)
 	}
+	kind, err := rollout.ParseServerKind(b.serverKind)
+	if err != nil {
+		return nil, nil, usageErrorf("--server-kind: %v", err)
+	}
 	var clients []*rollout.Client
 	for _, u := range b.backends {
 		for _, one := range strings.Split(u, ",") {
@@ -90,9 +97,16 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 				stop()
 				return nil, nil, usageErrorf("--model is required with a real backend")
 			}
+			info := rollout.ServerInfo{Kind: kind}
+			if kind == "" {
+				info = rollout.DetectServer(context.Background(), nil, one, key)
+			}
+			if !info.Seeded() {
+				fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
+			}
 			c, err := rollout.NewClient(rollout.ClientOptions{
 				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN,
+				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN, Server: info,
 			})
 			if err != nil {
 				stop()

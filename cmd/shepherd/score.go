@@ -122,7 +122,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 		defer stop()
 		scorer.PRM = client
 	case opts.Mode == prm.ModeMC:
-		pool, stop, err := f.backend.open(nil)
+		pool, stop, err := f.backend.open(e, nil)
 		if err != nil {
 			return err
 		}
