@@ -115,6 +115,9 @@ type ClientOptions struct {
 	// Server is the server's kind and seed semantics (DetectServer); the
 	// zero value is asked as vLLM is. See serverkind.go.
 	Server ServerInfo
+	// Extras are added to every request: a system prompt, chat template
+	// arguments, extra body fields (see extras.go).
+	Extras RequestExtras
 }
 
 // Defaults of ClientOptions.
@@ -145,6 +148,7 @@ type Client struct {
 	authHeader string
 	obs        Observer
 	unseeded   bool // the server ignores seeds: send none
+	extras     RequestExtras
 }
 
 // NewClient validates opt and returns a client.
@@ -192,6 +196,15 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("rollout: ClientOptions.MaxN must be >= 0, got %d", opt.MaxN)
 	}
 	c.unseeded = !opt.Server.Seeded()
+	if err := opt.Extras.Validate(api); err != nil {
+		return nil, fmt.Errorf("rollout: %w", err)
+	}
+	c.extras = opt.Extras
+	if api == APICompletions {
+		if c.prompt, err = c.prompt.WithSystem(opt.Extras.SystemPrompt); err != nil {
+			return nil, fmt.Errorf("rollout: ClientOptions.Extras.SystemPrompt: %w", err)
+		}
+	}
 	retries := opt.MaxRetries
 	switch {
 	case retries == 0:
@@ -483,7 +496,7 @@ func (c *Client) requestBody(req GenerateRequest, n int, seedValue int64) ([]byt
 	if c.api == APIChat {
 		body := openai.ChatRequest{
 			Model:       c.model,
-			Messages:    []openai.ChatMessage{{Role: "user", Content: req.Question}},
+			Messages:    c.chatMessages(req.Question),
 			N:           n,
 			Seed:        seed,
 			Temperature: &temp,
@@ -501,13 +514,13 @@ func (c *Client) requestBody(req GenerateRequest, n int, seedValue int64) ([]byt
 		} else {
 			body.AddGenerationPrompt = new(true)
 		}
-		return json.Marshal(body)
+		return c.encode(body)
 	}
 	prompt, err := c.prompt.Render(req.Question, req.Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("rendering prompt template: %w", err)
 	}
-	return json.Marshal(openai.CompletionRequest{
+	return c.encode(openai.CompletionRequest{
 		Model:       c.model,
 		Prompt:      prompt,
 		N:           n,

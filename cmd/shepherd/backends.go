@@ -25,13 +25,21 @@ type backendFlags struct {
 	maxN           int
 	concurrency    int
 	serverKind     string
+	promptStyle    string
+	systemPrompt   string
+	chatKwargs     string
+	extraBody      string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator")
 	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
 	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
-	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}} and {{.Prefix}}")
+	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}}, {{.Prefix}} and {{.System}}")
+	fs.StringVar(&b.promptStyle, "prompt-style", "plain", "built-in prompt for --api completions: plain (Question:/Answer:, for base models) or chatml (the ChatML chat format of Qwen-style instruct models)")
+	fs.StringVar(&b.systemPrompt, "system-prompt", "", "system prompt: the system turn with --api chat, {{.System}} in the completions prompt (--prompt-style chatml or your template)")
+	fs.StringVar(&b.chatKwargs, "chat-template-kwargs", "", `--api chat: JSON object sent as chat_template_kwargs, e.g. '{"enable_thinking": false}'`)
+	fs.StringVar(&b.extraBody, "extra-body", "", `JSON object merged into every request body: sampling parameters the OpenAI schema lacks, e.g. '{"top_k": 20, "min_p": 0.05, "repetition_penalty": 1.05}'; keys shepherd sets (model, prompt, messages, n, seed, max_tokens, stop, temperature, top_p, …) are refused`)
 	fs.StringVar(&b.apiKey, "api-key", "", "bearer token for the inference servers (default $OPENAI_API_KEY)")
 	fs.DurationVar(&b.timeout, "timeout", rollout.DefaultTimeout, "per-request timeout")
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
@@ -74,6 +82,10 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 	if err != nil {
 		return nil, nil, usageErrorf("--server-kind: %v", err)
 	}
+	extras, tmpl, err := b.extras(api, tmpl)
+	if err != nil {
+		return nil, nil, err
+	}
 	var clients []*rollout.Client
 	for _, u := range b.backends {
 		for _, one := range strings.Split(u, ",") {
@@ -106,7 +118,7 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 			}
 			c, err := rollout.NewClient(rollout.ClientOptions{
 				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN, Server: info,
+				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN, Server: info, Extras: extras,
 			})
 			if err != nil {
 				stop()
@@ -125,4 +137,48 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 		return nil, nil, err
 	}
 	return pool, stop, nil
+}
+
+// extras checks --prompt-style, --system-prompt, --chat-template-kwargs and
+// --extra-body, naming the flag at fault, and returns the request extras
+// and the prompt template text.
+func (b *backendFlags) extras(api rollout.API, tmpl string) (rollout.RequestExtras, string, error) {
+	var x rollout.RequestExtras
+	switch b.promptStyle {
+	case "", "plain":
+	case "chatml":
+		if tmpl != "" {
+			return x, "", usageErrorf("--prompt-style chatml and --prompt-template are alternatives; give one")
+		}
+		if api != rollout.APICompletions {
+			return x, "", usageErrorf("--prompt-style applies to --api completions; the chat API uses the model's own chat template")
+		}
+		tmpl = rollout.ChatMLPromptTemplate
+	default:
+		return x, "", usageErrorf("--prompt-style: unknown style %q (want plain or chatml)", b.promptStyle)
+	}
+	var err error
+	if x.ChatTemplateKwargs, err = rollout.ParseJSONObject("--chat-template-kwargs", b.chatKwargs); err != nil {
+		return x, "", usageErrorf("%v", err)
+	}
+	if len(x.ChatTemplateKwargs) > 0 && api != rollout.APIChat {
+		return x, "", usageErrorf("--chat-template-kwargs applies to --api chat; with --api completions the prompt template is the chat format")
+	}
+	if x.ExtraBody, err = rollout.ParseJSONObject("--extra-body", b.extraBody); err != nil {
+		return x, "", usageErrorf("%v", err)
+	}
+	if err := x.Validate(api); err != nil {
+		return x, "", usageErrorf("--extra-body: %v", err)
+	}
+	x.SystemPrompt = b.systemPrompt
+	if x.SystemPrompt != "" && api == rollout.APICompletions {
+		pt, err := rollout.ParsePromptTemplate(tmpl)
+		if err == nil {
+			_, err = pt.WithSystem(x.SystemPrompt)
+		}
+		if err != nil {
+			return x, "", usageErrorf("--system-prompt: %v", err)
+		}
+	}
+	return x, tmpl, nil
 }
