@@ -205,6 +205,9 @@ func (f *scoreFlags) options() (prm.ScoreOptions, error) {
 		if err := prm.CheckAPI(o.Layout, f.prmAPI); err != nil {
 			return o, usageErrorf("--prm-api: %v", err)
 		}
+		if f.remote.addr != "" && o.Layout.Name == prm.LayoutCustom && o.Layout.API() == prm.APICompletions {
+			return o, usageErrorf("--server: the Score RPC takes custom layouts with --positive-index only; score a custom layout with token ids in process (--prm URL)")
+		}
 		if f.topLogprobs < 0 || f.topLogprobs > 1<<16 {
 			return o, usageErrorf("--prompt-logprobs must be between 0 and %d, got %d", 1<<16, f.topLogprobs)
 		}
