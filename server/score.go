@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/proto/convert"
@@ -150,9 +153,27 @@ func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
 			if err := q.ForgetJob(ctx, id, 0); err != nil {
 				s.log.Warn("deleting a scoring job's results", "job", id, "error", err)
 			}
+			// A cancelled call leaves tasks behind whose late results
+			// re-create the keys: the expiry loop deletes them again once
+			// a finished job's time to live has passed.
+			exp := float64(time.Now().Add(s.opt.JobTTL).UnixMilli())
+			if err := s.rdb.ZAdd(ctx, expiryKey, redis.Z{Score: exp, Member: id + " "}).Err(); err != nil {
+				s.log.Warn("scheduling a scoring job's cleanup", "job", id, "error", err)
+			}
 		}
 		_ = q.Close()
 	}
+}
+
+// scoreJobID reports whether id names a Monte-Carlo Score call's job
+// ("score-" and 16 hex digits, "-reference" for its reference rollouts).
+func scoreJobID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "score-")
+	rest = strings.TrimSuffix(rest, "-reference")
+	if !ok || len(rest) != 16 {
+		return false
+	}
+	return strings.Trim(rest, "0123456789abcdef") == ""
 }
 
 // scoreError maps a scorer's error to a status: bad input is
