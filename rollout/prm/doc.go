@@ -84,7 +84,7 @@
 //	# and pools at <extra_0> by itself.
 //	vllm serve Qwen/Qwen2.5-Math-PRM-7B --runner pooling
 //
-// (vLLM before 0.10.2 takes --task reward instead of --runner pooling;
+// (Older vLLM releases take --task reward instead of --runner pooling;
 // --task is gone from current releases.)
 //
 // # Layouts

@@ -226,7 +226,7 @@ type ScoreResult struct {
 type ScoreStats struct {
 	Candidates  int // candidates in the input
 	Unique      int // distinct step lists among them, each scored once
-	PRMRequests int // PRM mode: pooling requests answered
+	PRMRequests int // PRM mode: step lists the reward model scored (one pooling call, or one /tokenize and one /v1/completions call plus any label probes)
 	Rollouts    int // MC mode: samples generated
 	FailedTasks int // MC mode: rollout tasks that failed for good (their steps score NaN)
 }
