@@ -45,7 +45,7 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
-	fs.StringVar(&b.serverKind, "server-kind", "auto", "how samples are requested: vllm (n samples, seeds S..S+n-1), sglang (one sample per request with seeds S..S+n-1 under --enable-deterministic-inference, else unseeded), generic (as vllm), or auto (detected from /get_server_info and /version)")
+	fs.StringVar(&b.serverKind, "server-kind", "auto", "how samples are requested: vllm (n samples, seeds S..S+n-1), sglang (one sample per request with seeds S..S+n-1 when its /get_server_info reports deterministic inference, else unseeded), generic (as vllm), or auto (detected from /get_server_info and /version)")
 }
 
 // open builds the backend pool, starting the built-in simulator for 'sim'.
@@ -110,8 +110,12 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 				return nil, nil, usageErrorf("--model is required with a real backend")
 			}
 			info := rollout.ServerInfo{Kind: kind}
-			if kind == "" {
-				info = rollout.DetectServer(context.Background(), nil, one, key)
+			if kind == "" || kind == rollout.ServerSGLang {
+				// An SGLang server says whether it runs with
+				// deterministic inference, which decides how to seed.
+				if d := rollout.DetectServer(context.Background(), nil, one, key); kind == "" || d.Kind == kind {
+					info = d
+				}
 			}
 			if !info.Seeded() {
 				fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
