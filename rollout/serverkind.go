@@ -78,7 +78,7 @@ func (si ServerInfo) Describe() string {
 }
 
 // DetectServer asks the server at baseURL (ending in /v1) what it is:
-// SGLang answers GET /get_server_info with its server arguments (including
+// SGLang answers GET /get_server_info (or /server_info) with its server arguments (including
 // enable_deterministic_inference), vLLM answers GET /version; anything else
 // is generic. It never fails: an unreachable server is generic.
 func DetectServer(ctx context.Context, hc *http.Client, baseURL, apiKey string) ServerInfo {
@@ -104,12 +104,16 @@ func DetectServer(ctx context.Context, hc *http.Client, baseURL, apiKey string) 
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return err == nil && resp.StatusCode == http.StatusOK && json.Unmarshal(data, v) == nil
 	}
-	var sg map[string]any
-	if get("/get_server_info", &sg) {
-		if _, ok := sg["enable_deterministic_inference"]; ok {
-			det, _ := sg["enable_deterministic_inference"].(bool)
-			ver, _ := sg["version"].(string)
-			return ServerInfo{Kind: ServerSGLang, Deterministic: det, Version: ver}
+	// /get_server_info is SGLang's long-standing name, /server_info its
+	// newer one.
+	for _, path := range []string{"/get_server_info", "/server_info"} {
+		var sg map[string]any
+		if get(path, &sg) {
+			if _, ok := sg["enable_deterministic_inference"]; ok {
+				det, _ := sg["enable_deterministic_inference"].(bool)
+				ver, _ := sg["version"].(string)
+				return ServerInfo{Kind: ServerSGLang, Deterministic: det, Version: ver}
+			}
 		}
 	}
 	var v struct {
