@@ -112,6 +112,12 @@ type ClientOptions struct {
 	// Observer sees every attempt of Client.Generate (nil: none). A Pool
 	// reports its attempts to PoolOptions.Observer instead.
 	Observer Observer
+	// Server is the server's kind and seed semantics (DetectServer); the
+	// zero value is asked as vLLM is. See serverkind.go.
+	Server ServerInfo
+	// Extras are added to every request: a system prompt, chat template
+	// arguments, extra body fields (see extras.go).
+	Extras RequestExtras
 }
 
 // Defaults of ClientOptions.
@@ -141,6 +147,8 @@ type Client struct {
 	endpoint   string // base + path of the generation endpoint
 	authHeader string
 	obs        Observer
+	unseeded   bool // the server ignores seeds: send none
+	extras     RequestExtras
 }
 
 // NewClient validates opt and returns a client.
@@ -162,7 +170,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		api:     api,
 		apiKey:  opt.APIKey,
 		timeout: opt.Timeout,
-		maxN:    opt.MaxN,
+		maxN:    opt.Server.maxN(opt.MaxN),
 		hc:      opt.HTTPClient,
 		obs:     observerOr(opt.Observer),
 	}
@@ -186,6 +194,16 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	}
 	if c.maxN < 0 {
 		return nil, fmt.Errorf("rollout: ClientOptions.MaxN must be >= 0, got %d", opt.MaxN)
+	}
+	c.unseeded = !opt.Server.Seeded()
+	if err := opt.Extras.Validate(api); err != nil {
+		return nil, fmt.Errorf("rollout: %w", err)
+	}
+	c.extras = opt.Extras
+	if api == APICompletions {
+		if c.prompt, err = c.prompt.WithSystem(opt.Extras.SystemPrompt); err != nil {
+			return nil, fmt.Errorf("rollout: ClientOptions.Extras.SystemPrompt: %w", err)
+		}
 	}
 	retries := opt.MaxRetries
 	switch {
@@ -464,7 +482,11 @@ func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResu
 }
 
 // requestBody renders the JSON body asking for n samples starting at seed.
-func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, error) {
+func (c *Client) requestBody(req GenerateRequest, n int, seedValue int64) ([]byte, error) {
+	seed := &seedValue
+	if c.unseeded {
+		seed = nil
+	}
 	temp := req.Params.Temperature
 	var topP *float64
 	if req.Params.TopP > 0 {
@@ -474,9 +496,9 @@ func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, er
 	if c.api == APIChat {
 		body := openai.ChatRequest{
 			Model:       c.model,
-			Messages:    []openai.ChatMessage{{Role: "user", Content: req.Question}},
+			Messages:    c.chatMessages(req.Question),
 			N:           n,
-			Seed:        &seed,
+			Seed:        seed,
 			Temperature: &temp,
 			TopP:        topP,
 			MaxTokens:   req.Params.MaxTokens,
@@ -492,17 +514,17 @@ func (c *Client) requestBody(req GenerateRequest, n int, seed int64) ([]byte, er
 		} else {
 			body.AddGenerationPrompt = new(true)
 		}
-		return json.Marshal(body)
+		return c.encode(body)
 	}
 	prompt, err := c.prompt.Render(req.Question, req.Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("rendering prompt template: %w", err)
 	}
-	return json.Marshal(openai.CompletionRequest{
+	return c.encode(openai.CompletionRequest{
 		Model:       c.model,
 		Prompt:      prompt,
 		N:           n,
-		Seed:        &seed,
+		Seed:        seed,
 		Temperature: &temp,
 		TopP:        topP,
 		MaxTokens:   req.Params.MaxTokens,

@@ -20,8 +20,13 @@
 //
 // Workers are rollout.Worker values on a redisq.Queue with the same Redis
 // and Queue.Group, pulling the models jobs name (Options.Models restricts
-// those to the ones the workers serve). Scoring is served by
-// Options.Scorer; without one Score answers UNIMPLEMENTED.
+// those to the ones the workers serve). Scoring with a reward model is
+// served by Options.Scorer; without one such a Score answers
+// UNIMPLEMENTED. Score in Monte-Carlo mode is always served: its rollouts
+// are tasks on the workers' queue like a labeling job's, under SubmitJob's
+// model check, limits and admission, and the call's results are deleted
+// when it returns (a call cancelled midway leaves its queued tasks to be
+// worked off).
 //
 // # Jobs
 //

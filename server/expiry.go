@@ -44,7 +44,7 @@ func (s *Server) expire(ctx context.Context) error {
 			if err := s.rdb.ZRem(ctx, indexKey(owner), id).Err(); err != nil {
 				return err
 			}
-			if validJobID(id) {
+			if validJobID(id) || scoreJobID(id) {
 				if err := s.q.ForgetJob(ctx, id, 0); err != nil {
 					return err
 				}

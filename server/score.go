@@ -4,16 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
+	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // ScoreService serves the Score RPC: PRM mode with one prm.Scorer per
@@ -135,6 +140,42 @@ func (s *ScoreService) layout(r *shepherdv1.ScoreRequest) (prm.Layout, error) {
 	return l, nil
 }
 
+// scoreQueue gives a Monte-Carlo Score call a queue of its own on the
+// workers' Redis queue (its results cursor starts fresh, as a
+// scheduler's does) and, when the call is done, deletes its jobs' results
+// and closes the queue.
+func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
+	q := redisq.New(s.rdb, s.opt.Queue)
+	return q, func(jobIDs []string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, id := range jobIDs {
+			if err := q.ForgetJob(ctx, id, 0); err != nil {
+				s.log.Warn("deleting a scoring job's results", "job", id, "error", err)
+			}
+			// A cancelled call leaves tasks behind whose late results
+			// re-create the keys: the expiry loop deletes them again once
+			// a finished job's time to live has passed.
+			exp := float64(time.Now().Add(s.opt.JobTTL).UnixMilli())
+			if err := s.rdb.ZAdd(ctx, expiryKey, redis.Z{Score: exp, Member: id + " "}).Err(); err != nil {
+				s.log.Warn("scheduling a scoring job's cleanup", "job", id, "error", err)
+			}
+		}
+		_ = q.Close()
+	}
+}
+
+// scoreJobID reports whether id names a Monte-Carlo Score call's job
+// ("score-" and 16 hex digits, "-reference" for its reference rollouts).
+func scoreJobID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "score-")
+	rest = strings.TrimSuffix(rest, "-reference")
+	if !ok || len(rest) != 16 {
+		return false
+	}
+	return strings.Trim(rest, "0123456789abcdef") == ""
+}
+
 // scoreError maps a scorer's error to a status: bad input is
 // INVALID_ARGUMENT naming the field, a reward model that refuses the input
 // FAILED_PRECONDITION with its message, a model that cannot be reached
@@ -180,6 +221,9 @@ func scoreResponse(res prm.ScoreResult) *shepherdv1.ScoreResponse {
 	}
 	if res.BestCorrect != nil {
 		out.BestCorrect = proto.Bool(*res.BestCorrect)
+	}
+	if res.ReferenceAnswer != "" {
+		out.ReferenceAnswer = proto.String(res.ReferenceAnswer)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,8 +11,12 @@ import (
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
 	"github.com/shepherd-prm/shepherd/rollout/prm/prmsim"
+	"github.com/shepherd-prm/shepherd/rollout/redisq"
+	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 func TestScoreRPC(t *testing.T) {
@@ -65,7 +70,7 @@ func TestScoreRPC(t *testing.T) {
 		want string
 	}{
 		{"unknown model", func(r *shepherdv1.ScoreRequest) { r.Model = "nope" }, codes.NotFound, "model"},
-		{"mc off", func(r *shepherdv1.ScoreRequest) { r.Mode = shepherdv1.ScoreMode_SCORE_MODE_MC }, codes.FailedPrecondition, "Monte-Carlo"},
+		{"mc without a model", func(r *shepherdv1.ScoreRequest) { r.Mode, r.Model = shepherdv1.ScoreMode_SCORE_MODE_MC, "" }, codes.InvalidArgument, "model: missing"},
 		{"no candidates", func(r *shepherdv1.ScoreRequest) { r.Candidates = nil }, codes.InvalidArgument, "candidates"},
 		{"custom without index", func(r *shepherdv1.ScoreRequest) {
 			r.Layout = shepherdv1.ScoreLayout_SCORE_LAYOUT_CUSTOM
@@ -88,5 +93,75 @@ func TestScoreUnimplementedWithoutScorer(t *testing.T) {
 	_, err := ts.client.Score(testCtx(t), &shepherdv1.ScoreRequest{Question: "q"})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("Score without a scorer: %v", err)
+	}
+}
+
+// TestScoreMonteCarloOnWorkers: Score in MC mode runs on the workers of the
+// Redis queue, gives what the in-process scorer gives with the same seed,
+// leaves no queue keys behind (and schedules their sweep), and is refused
+// like SubmitJob: an unserved model, a spec beyond the limits, a full queue.
+func TestScoreMonteCarloOnWorkers(t *testing.T) {
+	h := newHarness(t)
+	h.startWorker(sim.Options{})
+	ts := h.startServer(Options{Models: []string{simModel}})
+	ctx := testCtx(t)
+	question := "Start with 4. Add 3, then multiply by 2. What is the result?"
+	req := &shepherdv1.ScoreRequest{Id: "q1", Question: question, Model: simModel, Mode: shepherdv1.ScoreMode_SCORE_MODE_MC,
+		Spec: &shepherdv1.JobSpec{N: proto.Int32(8), Seed: 7, MaxTokens: 256, Temperature: proto.Float64(0.7)},
+		Candidates: []*shepherdv1.Candidate{
+			{Id: "right", Body: &shepherdv1.Candidate_Text{Text: "4 + 3 = 7.\n7 * 2 = 14.\nThe answer is 14."}},
+			{Id: "wrong", Body: &shepherdv1.Candidate_Text{Text: "4 + 3 = 8.\n8 * 2 = 16.\nThe answer is 16."}},
+		}}
+	resp, err := ts.client.Score(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := &prm.Scorer{Generator: simtest.Pool(t, sim.Options{})}
+	want, err := direct.Score(ctx, prm.ScoreInput{ID: "q1", Question: question,
+		Candidates: []labeler.SolutionInput{{ID: "right", Text: "4 + 3 = 7.\n7 * 2 = 14.\nThe answer is 14."}, {ID: "wrong", Text: "4 + 3 = 8.\n8 * 2 = 16.\nThe answer is 16."}},
+		Options: prm.ScoreOptions{Mode: prm.ModeMC, Split: labeler.SplitOptions{MaxSteps: labeler.DefaultMaxSteps},
+			MC: prm.MCOptions{Model: simModel, N: 8, Seed: 7, Reuse: true, Params: rollout.SamplingParams{Temperature: 0.7, TopP: 1, MaxTokens: 256}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetReferenceAnswer() != want.ReferenceAnswer || resp.Best != int32(want.Best) || want.Best != 0 {
+		t.Errorf("reference %q best %d, in process %q %d", resp.GetReferenceAnswer(), resp.Best, want.ReferenceAnswer, want.Best)
+	}
+	for i, c := range resp.Candidates {
+		if fmt.Sprint(c.StepScores) != fmt.Sprint(want.StepScores[i]) {
+			t.Errorf("candidate %d: step scores %v, in process %v", i, c.StepScores, want.StepScores[i])
+		}
+	}
+	keys, err := h.rdb.Keys(ctx, "*score-*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("queue keys left behind: %v %v", keys, err)
+	}
+	swept, err := h.rdb.ZRange(ctx, expiryKey, 0, -1).Result()
+	if err != nil || len(swept) != 2 || !scoreJobID(strings.TrimSpace(swept[0])) {
+		t.Errorf("expiry entries %v %v, want the call's two jobs", swept, err)
+	}
+
+	for _, c := range []struct {
+		mut  func(r *shepherdv1.ScoreRequest)
+		code codes.Code
+		want string
+	}{
+		{func(r *shepherdv1.ScoreRequest) { r.Model = "other" }, codes.InvalidArgument, "not served by this server's backends"},
+		{func(r *shepherdv1.ScoreRequest) { r.Spec.N = proto.Int32(5000) }, codes.InvalidArgument, "spec.n"},
+	} {
+		r := proto.Clone(req).(*shepherdv1.ScoreRequest)
+		c.mut(r)
+		if _, err := ts.client.Score(ctx, r); status.Code(err) != c.code || !strings.Contains(status.Convert(err).Message(), c.want) {
+			t.Errorf("%v, want %v naming %q", err, c.code, c.want)
+		}
+	}
+	tight := h.startServer(Options{MaxQueuedTasks: 1})
+	if err := redisq.New(h.rdb, h.qopt).Enqueue(ctx, rollout.Task{ID: "t", JobID: "filler", Model: "idle", Question: question, N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := proto.Clone(req).(*shepherdv1.ScoreRequest)
+	r.Model = "idle"
+	if _, err := tight.client.Score(ctx, r); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a full queue: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
+	"github.com/shepherd-prm/shepherd/rollout/prm"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
@@ -47,6 +48,9 @@ type Server struct {
 	runners  map[string]*runner
 	grpcSrv  *grpc.Server // set by Serve or Register; stopped by Shutdown
 
+	// mc serves Score in Monte-Carlo mode on the workers' queue.
+	mc *ScoreService
+
 	shutdownOnce sync.Once
 }
 
@@ -73,6 +77,7 @@ func New(opt Options) (*Server, error) {
 		runners:  map[string]*runner{},
 	}
 	s.health.SetServingStatus(shepherdv1.ShepherdService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.mc = &ScoreService{MC: &prm.Scorer{Grader: s.grader, MaxCandidates: opt.MaxSolutionsPerProblem, NewQueue: s.scoreQueue}}
 	return s, nil
 }
 

@@ -181,9 +181,14 @@ func (v *service) ListJobs(ctx context.Context, r *shepherdv1.ListJobsRequest) (
 	return resp, nil
 }
 
+// Score serves PRM mode with Options.Scorer, and Monte-Carlo mode on the
+// workers' queue: its rollouts are tasks like a labeling job's (shared
+// prefixes, routing and seeds alike), under the same model check, limits
+// and admission as SubmitJob.
 func (v *service) Score(ctx context.Context, r *shepherdv1.ScoreRequest) (*shepherdv1.ScoreResponse, error) {
-	if v.s.opt.Scorer == nil {
-		return nil, status.Error(codes.Unimplemented, "scoring is not enabled on this server")
+	mc := r.GetMode() == shepherdv1.ScoreMode_SCORE_MODE_MC
+	if !mc && v.s.opt.Scorer == nil {
+		return nil, status.Error(codes.Unimplemented, "scoring with a reward model is not enabled on this server")
 	}
 	// The scorer sees the effective spec: defaults filled in and every
 	// limit of the labeling path checked.
@@ -193,5 +198,14 @@ func (v *service) Score(ctx context.Context, r *shepherdv1.ScoreRequest) (*sheph
 	}
 	r = proto.Clone(r).(*shepherdv1.ScoreRequest)
 	r.Spec = spec
-	return v.s.opt.Scorer.Score(ctx, r)
+	if !mc {
+		return v.s.opt.Scorer.Score(ctx, r)
+	}
+	if err := v.s.checkModel(r.GetModel()); err != nil {
+		return nil, err
+	}
+	if err := v.s.admit(ctx, r.GetModel()); err != nil {
+		return nil, err
+	}
+	return v.s.mc.Score(ctx, r)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -23,18 +24,28 @@ type backendFlags struct {
 	maxRetries     int
 	maxN           int
 	concurrency    int
+	serverKind     string
+	promptStyle    string
+	systemPrompt   string
+	chatKwargs     string
+	extraBody      string
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator; NAME=URL names it in metrics (default host:port)")
 	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
 	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
-	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}} and {{.Prefix}}")
+	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}}, {{.Prefix}} and {{.System}}")
+	fs.StringVar(&b.promptStyle, "prompt-style", "plain", "built-in prompt for --api completions: plain (Question:/Answer:, for base models) or chatml (the ChatML chat format of Qwen-style instruct models)")
+	fs.StringVar(&b.systemPrompt, "system-prompt", "", "system prompt: the system turn with --api chat, {{.System}} in the completions prompt (--prompt-style chatml or your template)")
+	fs.StringVar(&b.chatKwargs, "chat-template-kwargs", "", `--api chat: JSON object sent as chat_template_kwargs, e.g. '{"enable_thinking": false}'`)
+	fs.StringVar(&b.extraBody, "extra-body", "", `JSON object merged into every request body: sampling parameters the OpenAI schema lacks, e.g. '{"top_k": 20, "min_p": 0.05, "repetition_penalty": 1.05}'; keys shepherd sets (model, prompt, messages, n, seed, max_tokens, stop, temperature, top_p, …) are refused`)
 	fs.StringVar(&b.apiKey, "api-key", "", "bearer token for the inference servers (default $OPENAI_API_KEY)")
 	fs.DurationVar(&b.timeout, "timeout", rollout.DefaultTimeout, "per-request timeout")
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
+	fs.StringVar(&b.serverKind, "server-kind", "auto", "how samples are requested: vllm (n samples, seeds S..S+n-1), sglang (one sample per request with seeds S..S+n-1 when its /get_server_info reports deterministic inference, else unseeded), generic (as vllm), or auto (detected from /get_server_info and /version)")
 }
 
 // backendNamer is implemented by the metrics observer: it labels a base
@@ -62,7 +73,7 @@ func splitBackendName(v string) (name, target string, err error) {
 // open builds the backend pool, starting the built-in simulator for 'sim'.
 // obs, when not nil, sees every inference request (for metrics). The
 // returned stop function shuts down what open started.
-func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error) {
+func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(), error) {
 	if len(b.backends) == 0 {
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
@@ -88,6 +99,14 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 	api, err := rollout.ParseAPI(b.api)
 	if err != nil {
 		return nil, nil, usageErrorf("--api: %v", err)
+	}
+	kind, err := rollout.ParseServerKind(b.serverKind)
+	if err != nil {
+		return nil, nil, usageErrorf("--server-kind: %v", err)
+	}
+	extras, tmpl, err := b.extras(api, tmpl)
+	if err != nil {
+		return nil, nil, err
 	}
 	var clients []*rollout.Client
 	named := map[string]int{} // labels given so far, to keep them distinct
@@ -121,9 +140,20 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 				stop()
 				return nil, nil, usageErrorf("--model is required with a real backend")
 			}
+			info := rollout.ServerInfo{Kind: kind}
+			if kind == "" || kind == rollout.ServerSGLang {
+				// An SGLang server says whether it runs with
+				// deterministic inference, which decides how to seed.
+				if d := rollout.DetectServer(context.Background(), nil, one, key); kind == "" || d.Kind == kind {
+					info = d
+				}
+			}
+			if !info.Seeded() {
+				fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
+			}
 			c, err := rollout.NewClient(rollout.ClientOptions{
 				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN,
+				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN, Server: info, Extras: extras,
 			})
 			if err != nil {
 				stop()
@@ -148,4 +178,48 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 		return nil, nil, err
 	}
 	return pool, stop, nil
+}
+
+// extras checks --prompt-style, --system-prompt, --chat-template-kwargs and
+// --extra-body, naming the flag at fault, and returns the request extras
+// and the prompt template text.
+func (b *backendFlags) extras(api rollout.API, tmpl string) (rollout.RequestExtras, string, error) {
+	var x rollout.RequestExtras
+	switch b.promptStyle {
+	case "", "plain":
+	case "chatml":
+		if tmpl != "" {
+			return x, "", usageErrorf("--prompt-style chatml and --prompt-template are alternatives; give one")
+		}
+		if api != rollout.APICompletions {
+			return x, "", usageErrorf("--prompt-style applies to --api completions; the chat API uses the model's own chat template")
+		}
+		tmpl = rollout.ChatMLPromptTemplate
+	default:
+		return x, "", usageErrorf("--prompt-style: unknown style %q (want plain or chatml)", b.promptStyle)
+	}
+	var err error
+	if x.ChatTemplateKwargs, err = rollout.ParseJSONObject("--chat-template-kwargs", b.chatKwargs); err != nil {
+		return x, "", usageErrorf("%v", err)
+	}
+	if len(x.ChatTemplateKwargs) > 0 && api != rollout.APIChat {
+		return x, "", usageErrorf("--chat-template-kwargs applies to --api chat; with --api completions the prompt template is the chat format")
+	}
+	if x.ExtraBody, err = rollout.ParseJSONObject("--extra-body", b.extraBody); err != nil {
+		return x, "", usageErrorf("%v", err)
+	}
+	if err := x.Validate(api); err != nil {
+		return x, "", usageErrorf("--extra-body: %v", err)
+	}
+	x.SystemPrompt = b.systemPrompt
+	if x.SystemPrompt != "" && api == rollout.APICompletions {
+		pt, err := rollout.ParsePromptTemplate(tmpl)
+		if err == nil {
+			_, err = pt.WithSystem(x.SystemPrompt)
+		}
+		if err != nil {
+			return x, "", usageErrorf("--system-prompt: %v", err)
+		}
+	}
+	return x, tmpl, nil
 }

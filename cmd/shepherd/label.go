@@ -124,7 +124,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		return runLabelServer(ctx, e, &f, strategy, mode, limits, in, sink, done)
 	}
 
-	pool, stopBackends, err := f.backend.open(nil)
+	pool, stopBackends, err := f.backend.open(e, nil)
 	if err != nil {
 		return err
 	}

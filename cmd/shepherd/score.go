@@ -32,6 +32,11 @@ type scoreFlags struct {
 	layout        string
 	stepTag       string
 	positiveIndex int
+	prmAPI        string
+	tagTokenID    int
+	goodTokenID   int
+	badTokenID    int
+	topLogprobs   int
 	aggregate     string
 	mode          string
 	split         string
@@ -51,7 +56,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "score", "--in FILE (--prm URL|sim [--model NAME] | --mode mc --backend URL|sim) [flags]")
 	fs.StringVar(&f.in, "in", "-", `input JSONL, one {"id", "question", "answer" (optional), "candidates": [text | {"id", "text"} | {"id", "steps"}]} per line ('-' is stdin)`)
 	fs.StringVar(&f.out, "out", "-", "output JSONL, one result per input line, in order ('-' is stdout)")
-	fs.StringVar(&f.prmURL, "prm", "", "prm mode: root URL of a reward model served by vLLM's pooling API (a trailing /v1 is fine), or 'sim' for the built-in simulated PRM")
+	fs.StringVar(&f.prmURL, "prm", "", "prm mode: root URL of the vLLM server of the reward model (a trailing /v1 is fine), or 'sim' for the built-in simulated PRM")
 	// --model, --concurrency, --api-key, --timeout and --max-retries serve
 	// both modes: the reward model and its requests in prm mode, the
 	// policy model and its rollouts in mc mode.
@@ -64,7 +69,12 @@ func runScore(ctx context.Context, e env, args []string) error {
 	}
 	fs.StringVar(&f.layout, "layout", string(prm.LayoutMathShepherd), "prm mode: how the reward model reads steps: math-shepherd, qwen-prm or custom")
 	fs.StringVar(&f.stepTag, "step-tag", "", "--layout custom: the text after every step, where the model scores it")
-	fs.IntVar(&f.positiveIndex, "positive-index", -1, `--layout custom: index of the "step is good" class in the model's per-step output`)
+	fs.IntVar(&f.positiveIndex, "positive-index", -1, `--layout custom, a reward head scored through /pooling: index of the "step is good" class in the model's per-step output`)
+	fs.IntVar(&f.tagTokenID, "step-tag-id", 0, "--layout custom, a causal LM scored through /v1/completions: the step tag's token id")
+	fs.IntVar(&f.goodTokenID, "good-token-id", 0, `--layout custom, a causal LM: the token id of the "step is good" label (e.g. "+")`)
+	fs.IntVar(&f.badTokenID, "bad-token-id", 0, `--layout custom, a causal LM: the token id of the "step is bad" label (e.g. "-")`)
+	fs.StringVar(&f.prmAPI, "prm-api", "auto", "prm mode: the endpoint that computes the layout's scores: auto (completions for math-shepherd and custom with token ids, pooling for qwen-prm and custom with --positive-index), completions or pooling; a combination known to give meaningless numbers is refused")
+	fs.IntVar(&f.topLogprobs, "prompt-logprobs", prm.DefaultPromptLogprobs, "prm mode through /v1/completions: top tokens asked for at every prompt position (at most the server's --max-logprobs); a label outside them costs one more request")
 	fs.StringVar(&f.aggregate, "aggregate", "min", "how step scores become a candidate's score: min, prod, last or mean")
 	fs.StringVar(&f.mode, "mode", "prm", "where step scores come from: prm (a reward model) or mc (Monte-Carlo rollouts on --backend)")
 	fs.StringVar(&f.split, "split", "auto", "step splitting of candidate texts: auto, line, paragraph, step or tag")
@@ -112,7 +122,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 		defer stop()
 		scorer.PRM = client
 	case opts.Mode == prm.ModeMC:
-		pool, stop, err := f.backend.open(nil)
+		pool, stop, err := f.backend.open(e, nil)
 		if err != nil {
 			return err
 		}
@@ -188,12 +198,30 @@ func (f *scoreFlags) options() (prm.ScoreOptions, error) {
 		} else if f.prmURL == "" {
 			return o, usageErrorf("--prm is required in prm mode (the reward model server's URL, or sim)")
 		}
-		if o.Layout, err = prm.ParseLayout(f.layout, f.stepTag, f.positiveIndex); err != nil {
+		if o.Layout, err = prm.ParseLayoutSpec(prm.LayoutSpec{Name: f.layout, Tag: f.stepTag, Positive: f.positiveIndex,
+			TagTokenID: f.tagTokenID, GoodTokenID: f.goodTokenID, BadTokenID: f.badTokenID}); err != nil {
 			return o, usageErrorf("--layout: %v", err)
+		}
+		if err := prm.CheckAPI(o.Layout, f.prmAPI); err != nil {
+			return o, usageErrorf("--prm-api: %v", err)
+		}
+		if f.remote.addr != "" && o.Layout.Name == prm.LayoutCustom && o.Layout.API() == prm.APICompletions {
+			return o, usageErrorf("--server: the Score RPC takes custom layouts with --positive-index only; score a custom layout with token ids in process (--prm URL)")
+		}
+		if f.topLogprobs < 0 || f.topLogprobs > 1<<16 {
+			return o, usageErrorf("--prompt-logprobs must be between 0 and %d, got %d", 1<<16, f.topLogprobs)
 		}
 	case prm.ModeMC:
 		if f.prmURL != "" {
 			return o, usageErrorf("--prm applies to --mode prm; rollouts run on --backend")
+		}
+		if f.remote.addr != "" {
+			if len(f.backend.backends) > 0 {
+				return o, usageErrorf("--backend does not go with --server: the server's workers run the rollouts")
+			}
+			if f.backend.model == "" {
+				return o, usageErrorf("--model is required with --server --mode mc (the policy model the workers serve)")
+			}
 		}
 		switch {
 		case f.n < 1 || f.n > prm.MaxMCRollouts:
@@ -231,7 +259,7 @@ func (f *scoreFlags) openPRM(layout prm.Layout) (*prm.Client, func(), error) {
 	if key == "" {
 		key = os.Getenv("OPENAI_API_KEY")
 	}
-	c, err := prm.NewClient(prm.ClientOptions{BaseURL: url, Model: model, APIKey: key, Timeout: f.backend.timeout, MaxRetries: f.backend.maxRetries})
+	c, err := prm.NewClient(prm.ClientOptions{BaseURL: url, Model: model, APIKey: key, Timeout: f.backend.timeout, MaxRetries: f.backend.maxRetries, PromptLogprobs: f.topLogprobs})
 	if err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("--prm %s: %w", url, err)

@@ -106,17 +106,18 @@ func scoreResultOf(resp *shepherdv1.ScoreResponse) prm.ScoreResult {
 	if resp.BestCorrect != nil {
 		res.BestCorrect = proto.Bool(resp.GetBestCorrect())
 	}
+	res.ReferenceAnswer = resp.GetReferenceAnswer()
 	return res
 }
 
 // serveScoreFlags are serve's flags for the Score RPC: one process reward
-// model served by vLLM's pooling API.
+// model served by vLLM (prompt logprobs or the pooling API, by layout).
 type serveScoreFlags struct {
 	prmURL, prmModel, prmLayout string
 }
 
 func (f *serveScoreFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.prmURL, "prm", "", "serve the Score RPC with the reward model at this URL (vLLM's pooling API), or 'sim' for the simulated PRM; empty: Score is off")
+	fs.StringVar(&f.prmURL, "prm", "", "serve the Score RPC's prm mode with the reward model at this vLLM server root, or 'sim' for the simulated PRM; empty: prm mode is off (mc mode always runs on the workers)")
 	fs.StringVar(&f.prmModel, "prm-model", "", "the reward model's served name (default "+prmsim.DefaultModel+" with --prm sim)")
 	fs.StringVar(&f.prmLayout, "prm-layout", string(prm.LayoutMathShepherd), "the reward model's layout when a request leaves it unset: math-shepherd or qwen-prm")
 }

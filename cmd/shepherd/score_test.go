@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -189,6 +190,10 @@ func TestScoreCommandUsage(t *testing.T) {
 		{[]string{"--mode", "mc", "--backend", "sim", "--n", "0"}, "--n must be between 1 and 1024"},
 		{[]string{"--prm", "sim", "--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--prm", "sim", "--split", "words"}, `unknown split mode "words"`},
+		{[]string{"--prm", "sim", "--prm-api", "pooling"}, "layout math-shepherd through /pooling gives meaningless numbers"},
+		{[]string{"--prm", "sim", "--layout", "qwen-prm", "--prm-api", "completions"}, "--runner pooling"},
+		{[]string{"--prm", "sim", "--layout", "custom", "--step-tag", "<s>", "--positive-index", "1", "--good-token-id", "5"}, "not both"},
+		{[]string{"--prm", "sim", "--good-token-id", "5"}, "token ids apply to layout custom only"},
 	} {
 		code, _, stderr := runShepherd(t, "", append([]string{"score"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -205,4 +210,68 @@ func TestScoreCommandBundledExamples(t *testing.T) {
 	if n := strings.Count(stdout, "\n"); n != 40 || !strings.Contains(stderr, "scored 40 questions (160 candidates") {
 		t.Errorf("%d lines; %s", n, stderr)
 	}
+}
+
+// TestScoreCommandMathShepherdLogprobs: score --layout math-shepherd
+// against a server speaking vLLM's /tokenize and prompt-logprobs format
+// writes, for candidates of 1 to 40 steps whose text holds "+", "-", the
+// tag's letters and multi-byte text, the softmax over the "+" and "-"
+// logits at every tag; with buried labels (asked for one by one) too.
+func TestScoreCommandMathShepherdLogprobs(t *testing.T) {
+	question := "Сколько будет 3 + 4? (½ × 14)"
+	pieces := []string{"3 + 4 = 7.", "10 - 3 = 7", "к и", "数学 2×3=6", "🙂 +-", "Привет", "x - y + z"}
+	var steps [][]string
+	var b strings.Builder
+	b.WriteString(`{"id": "q", "question": ` + strconvQuote(question) + `, "candidates": [`)
+	for n := 1; n <= 40; n++ {
+		var st []string
+		for k := range n {
+			st = append(st, fmt.Sprintf("%s (%d)", pieces[(n+k)%len(pieces)], k))
+		}
+		steps = append(steps, st)
+		enc, _ := json.Marshal(map[string]any{"id": fmt.Sprint("c", n), "steps": st})
+		if n > 1 {
+			b.WriteString(", ")
+		}
+		b.Write(enc)
+	}
+	b.WriteString("]}\n")
+	for _, buried := range []bool{false, true} {
+		s, err := prmsim.New(prmsim.Options{Model: "peiyi9979/math-shepherd-mistral-7b-prm", BuryLabels: buried})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(s)
+		code, stdout, stderr := runShepherd(t, b.String(), "score", "--prm", hs.URL, "--model", "peiyi9979/math-shepherd-mistral-7b-prm", "--layout", "math-shepherd")
+		hs.Close()
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var r struct {
+			StepScores [][]float64 `json:"step_scores"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil || len(r.StepScores) != 40 {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		for i, got := range r.StepScores {
+			input, err := prm.MathShepherd.Render(question, steps[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := prmsim.StepScores(prm.MathShepherd, input)
+			if len(got) != len(want) || len(got) != i+1 {
+				t.Fatalf("candidate %d: %d scores, want %d", i, len(got), i+1)
+			}
+			for k := range got {
+				if math.Abs(got[k]-want[k]) > 1e-6 {
+					t.Errorf("buried %v, candidate %d step %d: %v, softmax at the tag %v", buried, i, k, got[k], want[k])
+				}
+			}
+		}
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

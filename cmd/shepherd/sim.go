@@ -50,6 +50,8 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.MaxModelLen, "max-model-len", 32768, "context length in tokens (prompt plus completion)")
 	fs.IntVar(&o.FailFirst, "fail-first", 0, "fail the first k generation requests with --fail-status")
 	fs.IntVar(&o.FailStatus, "fail-status", 500, "HTTP status of the --fail-first failures")
+	flavour := fs.String("flavour", "vllm", "server imitated: vllm (GET /version, sample i seeded S+i) or sglang (GET /get_server_info; seeds only with --deterministic-inference, shared by a request's n samples)")
+	fs.BoolVar(&o.DeterministicInference, "deterministic-inference", false, "--flavour sglang: imitate --enable-deterministic-inference")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +72,7 @@ func runSim(ctx context.Context, e env, args []string) error {
 	if o.HangFor <= 0 {
 		return usageErrorf("--hang-for %v: must be positive", o.HangFor)
 	}
+	o.Flavour = sim.Flavour(*flavour)
 	if err := o.Validate(); err != nil {
 		return usageError{err.Error()}
 	}

@@ -57,7 +57,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		return usageErrorf("--lease-ttl must be at least 100ms, got %v", f.leaseTTL)
 	}
 	m := metrics.New("worker")
-	pool, stopBackends, err := f.backend.open(m.Observer())
+	pool, stopBackends, err := f.backend.open(e, m.Observer())
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
+	"github.com/shepherd-prm/shepherd/rollout/prm/prmsim"
 )
 
 // zeroLatencyPRM answers every pooling request at once with a fixed row
@@ -125,4 +127,57 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	}
 	i := int(q*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// countingWriter counts the bytes a handler writes.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.ResponseWriter.Write(p)
+}
+
+// BenchmarkScoreLogprobs measures Math-Shepherd scoring through prompt
+// logprobs against the simulated PRM (its tokenizer is one token per
+// character, so prompts are long): candidates/s, and the response bytes of
+// one candidate's /tokenize and /v1/completions answers, for 5 and 20 top
+// logprobs per position.
+func BenchmarkScoreLogprobs(b *testing.B) {
+	for _, k := range []int{5, 20} {
+		b.Run(fmt.Sprint("prompt_logprobs=", k), func(b *testing.B) {
+			s, err := prmsim.New(prmsim.Options{Model: "m"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var bytesOut atomic.Int64
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.ServeHTTP(countingWriter{w, &bytesOut}, r)
+			}))
+			b.Cleanup(hs.Close)
+			cl, err := prm.NewClient(prm.ClientOptions{BaseURL: hs.URL, Model: "m", PromptLogprobs: k})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sc := &prm.Scorer{PRM: cl, Concurrency: 8}
+			inputs := make([]prm.ScoreInput, 16)
+			for q := range inputs {
+				inputs[q] = benchInput(q, 8)
+				inputs[q].Options.Layout = prm.MathShepherd
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				if _, err := sc.Score(context.Background(), inputs[i%len(inputs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*8)/elapsed.Seconds(), "candidates/s")
+			b.ReportMetric(float64(bytesOut.Load())/float64(b.N*8), "resp-bytes/candidate")
+		})
+	}
 }

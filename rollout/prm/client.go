@@ -36,7 +36,18 @@ type ClientOptions struct {
 	// HTTPClient nil means a client with keep-alives and many idle
 	// connections per host.
 	HTTPClient *http.Client
+	// PromptLogprobs is how many top tokens a layout scored through
+	// /v1/completions asks for at every prompt position; 0 means
+	// DefaultPromptLogprobs. A good or bad token missing from a tag's top
+	// list is then asked for on its own (see the package documentation).
+	PromptLogprobs int
 }
+
+// DefaultPromptLogprobs is the top tokens asked for at every prompt
+// position. A trained PRM puts its two labels at the top after a tag;
+// every position costs this many entries in the response (about 80 bytes
+// each), and vLLM's default --max-logprobs caps it at 20.
+const DefaultPromptLogprobs = 5
 
 // DefaultTimeout bounds one pooling request. A forward pass over a few
 // thousand tokens takes well under a second on a GPU; a long queue on the
@@ -55,6 +66,7 @@ const probabilitySlack = 1e-3
 type Client struct {
 	base       string
 	endpoint   string
+	topK       int
 	model      string
 	authHeader string
 	timeout    time.Duration
@@ -84,6 +96,12 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		c.maxRetries = rollout.DefaultMaxRetries
 	case c.maxRetries < 0:
 		c.maxRetries = 0
+	}
+	switch c.topK = opt.PromptLogprobs; {
+	case c.topK < 0:
+		return nil, fmt.Errorf("prm: ClientOptions.PromptLogprobs must be >= 0, got %d", opt.PromptLogprobs)
+	case c.topK == 0:
+		c.topK = DefaultPromptLogprobs
 	}
 	c.backoff = rollout.Backoff{Base: opt.BackoffBase, Max: opt.BackoffMax}
 	if c.backoff.Base < 0 || c.backoff.Max < 0 {
@@ -200,6 +218,9 @@ func (c *Client) ScoreSteps(ctx context.Context, layout Layout, question string,
 	if err != nil {
 		return nil, c.invalid("prm: %v", err)
 	}
+	if layout.API() == APICompletions {
+		return c.logprobScores(ctx, layout, input, len(steps))
+	}
 	rows, err := c.Pool(ctx, []string{input})
 	if err != nil {
 		return nil, err
@@ -239,27 +260,44 @@ func (c *Client) Pool(ctx context.Context, inputs []string) ([][][]float64, erro
 	if len(inputs) == 0 {
 		return nil, c.invalid("prm: no input")
 	}
-	body, err := json.Marshal(PoolingRequest{Model: c.model, Input: inputs})
+	var rows [][][]float64
+	err := c.post(ctx, "pooling", c.endpoint, PoolingRequest{Model: c.model, Input: inputs}, func(data []byte) error {
+		var r PoolingResponse
+		if err := json.Unmarshal(data, &r); err != nil {
+			return fmt.Errorf("invalid JSON response: %w", err)
+		}
+		var err error
+		rows, err = decodeRows(r, len(inputs))
+		return err
+	})
+	return rows, err
+}
+
+// post sends req as JSON to endpoint and hands a 2xx body to decode,
+// retrying transient failures (see Pool). decode's error is retried
+// unless it is a permanentError.
+func (c *Client) post(ctx context.Context, what, endpoint string, req any, decode func([]byte) error) error {
+	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, c.invalid("prm: encoding request: %v", err)
+		return c.invalid("prm: encoding request: %v", err)
 	}
 	for i := 0; ; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, err)
+			return fmt.Errorf("prm: %s on %s: %w", what, c.base, err)
 		}
-		rows, o := c.attempt(ctx, body, len(inputs))
+		o := c.attempt(ctx, endpoint, body, decode)
 		switch {
 		case o.kind == ok:
-			return rows, nil
+			return nil
 		case o.kind == canceled:
-			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, ctx.Err())
+			return fmt.Errorf("prm: %s on %s: %w", what, c.base, ctx.Err())
 		case o.kind == permanent:
-			return nil, &APIError{Server: c.base, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
+			return &APIError{Server: c.base, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
 		case i >= c.maxRetries:
-			return nil, &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
+			return &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
 		}
 		if err := rollout.SleepCtx(ctx, c.retryDelay(i, o.retryAfter)); err != nil {
-			return nil, fmt.Errorf("prm: pooling on %s: %w", c.base, err)
+			return fmt.Errorf("prm: %s on %s: %w", what, c.base, err)
 		}
 	}
 }
@@ -291,12 +329,12 @@ type outcome struct {
 	err        error
 }
 
-func (c *Client) attempt(ctx context.Context, body []byte, n int) ([][][]float64, outcome) {
+func (c *Client) attempt(ctx context.Context, endpoint string, body []byte, decode func([]byte) error) outcome {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, outcome{kind: permanent, message: err.Error(), err: err}
+		return outcome{kind: permanent, message: err.Error(), err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -305,13 +343,16 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) ([][][]float64
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.transportFailure(ctx, actx, err)
+		return c.transportFailure(ctx, actx, err)
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	o := outcome{status: resp.StatusCode}
 	if resp.StatusCode/100 != 2 {
 		o.message = errorMessage(data, resp.StatusCode)
+		if hint := endpointHint(endpoint, resp.StatusCode); hint != "" && !strings.Contains(o.message, "model") {
+			o.message += hint
+		}
 		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
 		switch {
 		case ctx.Err() != nil:
@@ -322,36 +363,45 @@ func (c *Client) attempt(ctx context.Context, body []byte, n int) ([][][]float64
 		default:
 			o.kind = permanent
 		}
-		return nil, o
+		return o
 	}
 	if readErr != nil {
 		fo := c.transportFailure(ctx, actx, readErr)
 		fo.status = resp.StatusCode
-		return nil, fo
+		return fo
 	}
 	o.kind = transient
 	if len(data) > maxResponseBytes {
 		o.message = fmt.Sprintf("response body larger than %d bytes", maxResponseBytes)
 		o.err = errors.New(o.message)
-		return nil, o
+		return o
 	}
-	var r PoolingResponse
-	if err := json.Unmarshal(data, &r); err != nil {
-		o.message = "invalid JSON response: " + err.Error()
-		o.err = fmt.Errorf("invalid JSON response: %w", err)
-		return nil, o
-	}
-	rows, err := decodeRows(r, n)
-	if err != nil {
+	if err := decode(data); err != nil {
 		var pe permanentError
 		if errors.As(err, &pe) {
 			o.kind = permanent
 		}
 		o.message, o.err = err.Error(), err
-		return nil, o
+		return o
 	}
 	o.kind = ok
-	return rows, o
+	return o
+}
+
+// endpointHint explains a 404 or 405 from an endpoint the server does not
+// serve: the usual cause is a model served with the wrong runner.
+func endpointHint(endpoint string, status int) string {
+	if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+		return ""
+	}
+	switch {
+	case strings.HasSuffix(endpoint, "/pooling"):
+		return " (the server does not serve /pooling: serve the reward model with vllm serve <model> --runner pooling)"
+	case strings.HasSuffix(endpoint, "/tokenize"), strings.HasSuffix(endpoint, "/v1/completions"):
+		return " (the server does not serve " + endpoint[strings.LastIndex(endpoint, "/"):] +
+			": serve the PRM as a generative model, vllm serve <model> without --runner pooling or --task reward)"
+	}
+	return ""
 }
 
 // permanentError marks a response that is well-formed but can never fit:

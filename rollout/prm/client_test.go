@@ -99,6 +99,9 @@ func newClient(t testing.TB, base string, opt prm.ClientOptions) *prm.Client {
 	return c
 }
 
+// pooled is a layout scored through /pooling, class 0 positive.
+var pooled = prm.Custom(" <step>", 0)
+
 const question = "Janet has 3 apples and buys 4 more. How many apples does she have?"
 
 var steps = []string{"She starts with 3 apples.", "3 + 4 = 7.\nSo she has 7.", `The answer is \boxed{7}.`}
@@ -110,11 +113,6 @@ func TestScoreClientLayoutsSendExactInput(t *testing.T) {
 		want   string
 		scores []float64
 	}{
-		{
-			layout: prm.MathShepherd,
-			want:   question + " She starts with 3 apples. ки\n3 + 4 = 7.\nSo she has 7. ки\nThe answer is \\boxed{7}. ки",
-			scores: []float64{0.9, 0.25, 0.5},
-		},
 		{
 			layout: prm.QwenPRM,
 			want: "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n" +
@@ -155,7 +153,7 @@ func TestScoreClientBaseURLForms(t *testing.T) {
 		if cl.BaseURL() != ps.URL {
 			t.Errorf("%s: base %s", base, cl.BaseURL())
 		}
-		if _, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, "q", []string{"s"}); err != nil {
+		if _, err := cl.ScoreSteps(context.Background(), pooled, "q", []string{"s"}); err != nil {
 			t.Errorf("%s: %v", base, err)
 		}
 	}
@@ -177,7 +175,7 @@ func TestScoreClientBaseURLForms(t *testing.T) {
 func TestScoreClientWrongCountIsPermanent(t *testing.T) {
 	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.8, 0.2}), nil)
 	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	_, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	_, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
 	if err == nil || !strings.Contains(err.Error(), "expected 3 step scores (one per step tag), got 2") {
 		t.Fatalf("error %v", err)
 	}
@@ -218,7 +216,7 @@ func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
 		return true
 	})
 	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	got, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	got, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +238,7 @@ func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
 		return false
 	})
 	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	got, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	got, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +252,7 @@ func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
 		return true
 	})
 	cl = newClient(t, always.URL, prm.ClientOptions{MaxRetries: 2})
-	_, err = cl.ScoreSteps(context.Background(), prm.MathShepherd, question, steps)
+	_, err = cl.ScoreSteps(context.Background(), pooled, question, steps)
 	var ae *prm.APIError
 	if !errors.As(err, &ae) || ae.Permanent || ae.Attempts != 3 || !strings.Contains(ae.Message, "invalid JSON") {
 		t.Fatalf("error %v", err)
@@ -272,7 +270,7 @@ func TestScoreClientHonoursRetryAfter(t *testing.T) {
 	})
 	cl := newClient(t, ps.URL, prm.ClientOptions{})
 	start := time.Now()
-	if _, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, "q", []string{"s"}); err != nil {
+	if _, err := cl.ScoreSteps(context.Background(), pooled, "q", []string{"s"}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < 300*time.Millisecond {
@@ -288,7 +286,7 @@ func TestScoreClientRetriesTimeouts(t *testing.T) {
 		return false
 	})
 	cl := newClient(t, ps.URL, prm.ClientOptions{Timeout: 100 * time.Millisecond})
-	if _, err := cl.ScoreSteps(context.Background(), prm.MathShepherd, "q", []string{"s"}); err != nil {
+	if _, err := cl.ScoreSteps(context.Background(), pooled, "q", []string{"s"}); err != nil {
 		t.Fatal(err)
 	}
 	if ps.attempts.Load() != 2 {
@@ -352,7 +350,7 @@ func TestScoreClientCancel(t *testing.T) {
 	cl := newClient(t, ps.URL, prm.ClientOptions{BackoffBase: 50 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxRetries: 100})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
 	defer cancel()
-	_, err := cl.ScoreSteps(ctx, prm.MathShepherd, "q", []string{"s"})
+	_, err := cl.ScoreSteps(ctx, pooled, "q", []string{"s"})
 	if !errors.Is(err, context.DeadlineExceeded) || prm.IsPermanent(err) {
 		t.Fatalf("error %v", err)
 	}

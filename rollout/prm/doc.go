@@ -1,13 +1,62 @@
 // Package prm scores candidate solutions step by step, with a process
-// reward model (PRM) served by vLLM's pooling API or with Monte-Carlo
-// rollouts, and picks the best of them (best-of-N, weighted best-of-N,
-// majority vote).
+// reward model (PRM) served by vLLM, or with Monte-Carlo rollouts, and
+// picks the best of them (best-of-N, weighted best-of-N, majority vote).
+//
+// Each layout is scored through the vLLM endpoint that computes its
+// scores correctly (Layout.API):
+//
+//   - math-shepherd, and custom with token ids: a causal LM whose logits
+//     for a good and a bad token at each step tag are the step's score,
+//     through prompt logprobs on /v1/completions of a stock
+//     `vllm serve <model>`;
+//   - qwen-prm, and custom with a positive index: a reward model whose
+//     head gives class probabilities per step, through /pooling of
+//     `vllm serve <model> --runner pooling`.
+//
+// Serving a causal LM PRM with the pooling runner gives meaningless
+// numbers: vLLM's reward pooling drops the LM head, and STEP pooling's
+// returned_token_ids then select two hidden-state dimensions and softmax
+// them (vLLM issue 16545); every value is a probability and none means
+// anything. CheckAPI refuses that combination.
+//
+// # Prompt logprobs
+//
+// For a layout with token ids the client first tokenizes the laid-out
+// input with the server's own tokenizer, POST {root}/tokenize:
+//
+//	{"model": "<served name>", "prompt": "<laid-out solution>", "add_special_tokens": true}
+//	→ {"count": 212, "max_model_len": 4096, "tokens": [1, 1824, …], "token_strs": null}
+//
+// and finds the step tag's token (TagTokenID) at as many positions as
+// there are steps; another count is a permanent error (the tag merged
+// with the text around it). A step's text may contain the tag's
+// characters and the label tokens' characters: positions come from token
+// ids, never from searching the text. It then posts the token ids with
+// the good token appended, so the last tag has a following position, to
+// POST {root}/v1/completions:
+//
+//	{"model": "…", "prompt": [1, 1824, …, 648], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 5}
+//
+// vLLM answers choices[0].prompt_logprobs, one entry per prompt token:
+// the first null, entry i a map from token id (a JSON object key) to
+// {"logprob", "rank", "decoded_token"} for the ClientOptions.PromptLogprobs
+// most likely tokens after tokens 0..i-1 plus token i itself. The entry
+// after a tag is the distribution at the tag; logits at a tag do not
+// depend on what follows. Step k's score is
+//
+//	exp(lp_good) / (exp(lp_good) + exp(lp_bad))
+//
+// the softmax over the two tokens' logits, as Math-Shepherd's model card
+// computes it. A label outside the top tokens at a tag is asked for on its
+// own: the prompt cut after the tag plus that token, with prompt_logprobs
+// 0, whose last entry is the token's logprob (vLLM always returns the
+// prompt's own token).
 //
 // # The pooling API
 //
-// A reward model served by vLLM answers POST {root}/pooling (at the
-// server's root, not under /v1; Client accepts a base URL with or without
-// a trailing /v1) with body
+// A reward model served by vLLM's pooling runner answers POST
+// {root}/pooling (at the server's root, not under /v1; Client accepts a
+// base URL with or without a trailing /v1) with body
 //
 //	{"model": "<served name>", "input": "<laid-out solution>"}
 //
@@ -17,30 +66,26 @@
 //	 "data": [{"index": 0, "object": "pooling", "data": [[0.12, 0.88], [0.31, 0.69]]}],
 //	 "usage": {"prompt_tokens": 412, "total_tokens": 412, "completion_tokens": 0}}
 //
-// where, for a model served with step pooling, data[i].data holds one row
-// of class probabilities per step tag in input i (a softmax over the
-// model's classes at the tag's position), so a solution with N steps gets N
-// rows. A response with another number of rows is an error that says how
-// many were expected and got: the model is not served with step pooling
-// for the layout's tag (it returns one row per token, or one vector per
-// input), or the layout does not match the model. Values outside [0, 1]
-// (logits rather than probabilities) are an error too.
+// where data[i].data holds one row of class probabilities per step tag in
+// input i, so a solution with N steps gets N rows. A response with another
+// number of rows is an error that says how many were expected and got: the
+// model is not served with step pooling for the layout's tag (it returns
+// one row per token, or one vector per input), or the layout does not
+// match the model. Values outside [0, 1] (logits rather than
+// probabilities) are an error too.
 //
-// Serving the two supported models:
+// Serving the two supported models with current vLLM:
+//
+//	# Math-Shepherd's PRM: a causal LM, served as one (the generate runner,
+//	# the default); scored at "ки" (token 12902) by "+" (648) against "-" (387).
+//	vllm serve peiyi9979/math-shepherd-mistral-7b-prm
 //
 //	# Qwen2.5-Math-PRM: vLLM knows the architecture (Qwen2ForProcessRewardModel)
 //	# and pools at <extra_0> by itself.
-//	vllm serve Qwen/Qwen2.5-Math-PRM-7B --runner pooling     # older vLLM: --task reward
+//	vllm serve Qwen/Qwen2.5-Math-PRM-7B --runner pooling
 //
-//	# Math-Shepherd's PRM is a causal LM scored at the "ки" token (id 12902)
-//	# by the softmax over the logits of "+" (id 648) and "-" (id 387), in
-//	# that order: vLLM's STEP pooler.
-//	vllm serve peiyi9979/math-shepherd-mistral-7b-prm --runner pooling \
-//	  --override-pooler-config '{"pooling_type": "STEP", "step_tag_id": 12902, "returned_token_ids": [648, 387]}'
-//
-// (Releases differ in the flag names: older ones take --task reward instead
-// of --runner pooling, newer ones --pooler-config instead of
-// --override-pooler-config.)
+// (Older vLLM releases take --task reward instead of --runner pooling;
+// --task is gone from current releases.)
 //
 // # Layouts
 //
@@ -55,10 +100,9 @@
 //
 //	<question> <step 1> ки\n<step 2> ки\n…\n<step N> ки
 //
-// The positive class is index 0: the model is served with
-// returned_token_ids [648, 387], the token ids of "+" and "-" (the model
-// card's candidate_tokens, "+" first), so each row is [P(+), P(-)] and
-// P(+) is the probability that the step is good. Math-Shepherd's own data
+// A step's score is the softmax over the logits of "+" (token 648, good)
+// and "-" (387, bad) at the tag (token 12902): the model card's
+// step_tag_id and candidate_tokens. Math-Shepherd's own data
 // writes "Step k: " before each step; candidates split from that data
 // (labeler.SplitTag, or auto-detected by the "ки" tags) keep those
 // markers, since they are part of the step text.
@@ -72,8 +116,11 @@
 // The positive class is index 1: the model's two-class head is [bad, good]
 // and the model card reads the probability of class 1 at each "<extra_0>".
 //
-// custom: a configurable step tag (at most 64 bytes) and positive index;
-// the question, then each step on a new line followed directly by the tag:
+// custom: a configurable step tag (at most 64 bytes), and either a
+// positive class index (a reward head through /pooling) or the tag's,
+// the good and the bad token ids (a causal LM through prompt logprobs,
+// such as RLHFlow's "+"/"-" PRMs); the question, then each step on a new
+// line followed directly by the tag:
 //
 //	<question>\n<step 1><tag>\n<step 2><tag>…\n<step N><tag>
 //
@@ -118,14 +165,16 @@
 //
 // In MC mode (Monte-Carlo) a step's score is its soft label: the share
 // of N rollouts from the candidate's step prefix that reach the reference
-// answer, measured by an in-process labeling job (rollout.RunJob with the
-// exhaustive strategy on a MemQueue and one rollout.Worker over
-// Scorer.Generator). The last step's score is the candidate's own graded
+// answer, measured by a labeling job (rollout.RunJob with the exhaustive
+// strategy) on a MemQueue with one rollout.Worker over Scorer.Generator,
+// or with Scorer.NewQueue on a queue a worker fleet consumes (shepherd
+// serve's Redis queue): the same tasks and seeds either way, so both give
+// the same scores. The last step's score is the candidate's own graded
 // outcome, 1 or 0, as in `shepherd label`; a step whose rollouts failed
 // scores NaN (null in JSON) and aggregation skips it. The reference answer
 // is the gold answer when there is one. Without one it is the majority
 // answer of MCOptions.ReferenceN rollouts (default max(N, 32)) sampled
-// from the question alone (the empty prefix), grouped by the grader's
+// from the question alone (the empty prefix, one task on the same queue), grouped by the grader's
 // equivalence: the policy's own self-consistency answer. On a question the
 // policy mostly gets wrong that plurality can be a wrong answer, and the
 // step scores then measure agreement with it. Taking the majority of the candidates instead would let the

@@ -2,8 +2,10 @@ package prm
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,21 +19,46 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
-// scoreMC measures every step's soft label with rollouts: an in-process
-// labeling job (MemQueue, one Worker on s.Generator, RunJob with the
-// exhaustive strategy) over the distinct step lists. Rollouts are graded
+// scoreMC measures every step's soft label with rollouts: a labeling job
+// (RunJob with the exhaustive strategy) over the distinct step lists, on
+// the queue of s.NewQueue (a fleet of workers elsewhere) or on a MemQueue
+// with one in-process Worker over s.Generator. Rollouts are graded
 // against the gold answer when there is one; without one, against the
 // majority answer of rollouts from the question alone (see
-// referenceAnswer). It returns the step scores per distinct step list
-// (NaN where the rollouts failed) and the answer they were graded against.
+// referenceAnswer), one more task on the same queue. It returns the step
+// scores per distinct step list (NaN where the rollouts failed) and the
+// answer they were graded against.
 func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGold bool, opt MCOptions, uniq []labeler.Solution, st *ScoreStats) ([][]float64, string, error) {
 	g := s.grader
 	problemID := strings.TrimSpace(in.ID)
 	if problemID == "" {
 		problemID = "question"
 	}
+	var q rollout.Queue
+	jobID := "score"
+	if s.NewQueue != nil {
+		// The queue is shared with other calls and labeling jobs.
+		fq, release := s.NewQueue()
+		q, jobID = fq, "score-"+randomHex()
+		defer release([]string{jobID, jobID + "-reference"})
+	} else {
+		mq := rollout.NewMemQueue(0)
+		defer mq.Close()
+		q = mq
+		w := &rollout.Worker{
+			Queue: mq, Generator: s.Generator, Grader: g, Model: opt.Model,
+			Concurrency: s.concurrency(),
+			// Once the job is over nothing waits for a straggler's result.
+			DrainTimeout: time.Millisecond,
+		}
+		wctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = w.Run(wctx) })
+		defer func() { stop(); wg.Wait() }()
+	}
+
 	if !hasGold {
-		ref, samples, err := s.referenceAnswer(ctx, in.Question, problemID, opt)
+		ref, samples, err := s.referenceAnswer(ctx, q, jobID+"-reference", in.Question, problemID, opt)
 		st.Rollouts += samples
 		if err != nil {
 			return nil, "", err
@@ -39,26 +66,13 @@ func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGol
 		gold = ref
 	}
 
-	q := rollout.NewMemQueue(0)
-	defer q.Close()
-	w := &rollout.Worker{
-		Queue: q, Generator: s.Generator, Grader: g, Model: opt.Model,
-		Concurrency: s.concurrency(),
-		// Once the job is over nothing waits for a straggler's result.
-		DrainTimeout: time.Millisecond,
-	}
-	wctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = w.Run(wctx) })
-	defer func() { stop(); wg.Wait() }()
-
 	sols := make([]labeler.PreparedSolution, len(uniq))
 	for u, sol := range uniq {
 		sols[u] = labeler.PreparedSolution{ProblemID: problemID, SolutionID: strconv.Itoa(u), Question: in.Question, Gold: gold, Solution: sol}
 	}
 	out := make([][]float64, len(uniq))
 	stats, err := rollout.RunJob(ctx, q, g, rollout.JobOptions{
-		ID: "score", Model: opt.Model, Strategy: labeler.Exhaustive, N: opt.N, Seed: opt.Seed,
+		ID: jobID, Model: opt.Model, Strategy: labeler.Exhaustive, N: opt.N, Seed: opt.Seed,
 		Params: opt.Params, Reuse: opt.Reuse, Window: len(uniq),
 	}, &sliceSource{sols: sols}, func(r labeler.Record) error {
 		u, err := strconv.Atoi(r.SolutionID)
@@ -79,6 +93,12 @@ func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGol
 		}
 	}
 	return out, gold, nil
+}
+
+func randomHex() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // recordScores turns a label record into step scores: the soft label
@@ -104,19 +124,35 @@ func recordScores(r labeler.Record) []float64 {
 }
 
 // referenceAnswer stands in for a missing gold answer: it samples
-// ReferenceN rollouts from the question alone (the empty prefix) and returns the
-// answer most of them reach, answers grouped by the grader's equivalence,
-// ties to the answer first reached. Rollouts cut off by max_tokens do not
-// vote. This is self-consistency's answer, so a step's score becomes the
-// share of its continuations that agree with what the policy most often
-// concludes on its own.
-func (s *Scorer) referenceAnswer(ctx context.Context, question, routeKey string, opt MCOptions) (string, int, error) {
-	res, err := s.Generator.Generate(ctx, rollout.GenerateRequest{
-		Question: question, Prefix: "", N: opt.ReferenceN, Seed: questionSeed(opt.Seed, question),
-		Params: opt.Params, RouteKey: routeKey,
-	})
-	if err != nil {
-		return "", 0, fmt.Errorf("prm: MC rollouts from the question (to find a reference answer without a gold one): %w", err)
+// ReferenceN rollouts from the question alone (the empty prefix), as one
+// task of job jobID on q, and returns the answer most of them reach,
+// answers grouped by the grader's equivalence, ties to the answer first
+// reached. Rollouts cut off by max_tokens do not vote. This is
+// self-consistency's answer, so a step's score becomes the share of its
+// continuations that agree with what the policy most often concludes on
+// its own.
+func (s *Scorer) referenceAnswer(ctx context.Context, q rollout.Queue, jobID, question, routeKey string, opt MCOptions) (string, int, error) {
+	task := rollout.Task{
+		ID: "reference", JobID: jobID, Model: opt.Model, Question: question, Prefix: "",
+		N: opt.ReferenceN, Seed: questionSeed(opt.Seed, question), Params: opt.Params, RouteKey: routeKey,
+	}
+	if err := q.Enqueue(ctx, task); err != nil {
+		return "", 0, fmt.Errorf("prm: MC rollouts from the question: %w", err)
+	}
+	var res *rollout.TaskResult
+	for res == nil {
+		rs, err := q.Results(ctx, jobID)
+		if err != nil {
+			return "", 0, fmt.Errorf("prm: MC rollouts from the question: %w", err)
+		}
+		for i := range rs {
+			if rs[i].TaskID == task.ID {
+				res = &rs[i]
+			}
+		}
+	}
+	if res.Failed {
+		return "", 0, fmt.Errorf("prm: MC rollouts from the question (to find a reference answer without a gold one): %s", res.Error)
 	}
 	answers := make([]string, len(res.Samples))
 	for i, smp := range res.Samples {

@@ -226,7 +226,7 @@ type ScoreResult struct {
 type ScoreStats struct {
 	Candidates  int // candidates in the input
 	Unique      int // distinct step lists among them, each scored once
-	PRMRequests int // PRM mode: pooling requests answered
+	PRMRequests int // PRM mode: step lists the reward model scored (one pooling call, or one /tokenize and one /v1/completions call plus any label probes)
 	Rollouts    int // MC mode: samples generated
 	FailedTasks int // MC mode: rollout tasks that failed for good (their steps score NaN)
 }
@@ -298,8 +298,14 @@ type Scorer struct {
 	// PRM scores steps in ModePRM.
 	PRM StepScorer
 	// Generator samples rollouts in ModeMC (a *rollout.Pool or
-	// *rollout.Client).
+	// *rollout.Client) on an in-process worker.
 	Generator rollout.Generator
+	// NewQueue, when set, runs ModeMC's rollouts as tasks on a queue that
+	// workers elsewhere consume (shepherd serve's Redis queue, the
+	// labeling jobs' fleet) instead of on Generator: each Score call takes
+	// a queue and hands it back to release with the ids of the jobs it
+	// ran, whose results are no longer needed.
+	NewQueue func() (q rollout.Queue, release func(jobIDs []string))
 	// Grader extracts and compares answers; nil means a default grader.
 	Grader *labeler.Grader
 	// Concurrency bounds the PRM requests in flight across all concurrent
@@ -435,8 +441,8 @@ func (s *Scorer) resolve(opt ScoreOptions) (ScoreOptions, error) {
 			return opt, inputErrorf("layout: %v", err)
 		}
 	case ModeMC:
-		if s.Generator == nil {
-			return opt, errors.New("prm: MC mode needs a rollout generator (Scorer.Generator is not set)")
+		if s.Generator == nil && s.NewQueue == nil {
+			return opt, errors.New("prm: MC mode needs a rollout generator or a worker queue (Scorer.Generator and Scorer.NewQueue are not set)")
 		}
 		mc := &opt.MC
 		if mc.N == 0 {

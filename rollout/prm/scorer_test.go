@@ -297,7 +297,7 @@ func TestScorerFailureNamesCandidate(t *testing.T) {
 	sc := &prm.Scorer{PRM: newClient(t, ps.URL, prm.ClientOptions{})}
 	_, err := sc.Score(context.Background(), prm.ScoreInput{Question: "q", Candidates: []labeler.SolutionInput{
 		{ID: "a", Text: "fine"}, {ID: "b", Text: "fine too"}, {ID: "c", Text: "far too long"},
-	}})
+	}, Options: prm.ScoreOptions{Layout: pooled}})
 	if err == nil || !strings.Contains(err.Error(), "candidates[2] (c)") || !strings.Contains(err.Error(), "maximum context length is 4096 tokens") || !prm.IsPermanent(err) {
 		t.Fatalf("error %v", err)
 	}
@@ -323,7 +323,7 @@ func TestScorerBoundsConcurrency(t *testing.T) {
 	var wg sync.WaitGroup
 	for q := range 4 {
 		wg.Go(func() {
-			in := prm.ScoreInput{Question: "q"}
+			in := prm.ScoreInput{Question: "q", Options: prm.ScoreOptions{Layout: pooled}}
 			for i := range 8 {
 				in.Candidates = append(in.Candidates, labeler.SolutionInput{Text: fmt.Sprintf("step of %d %d", q, i)})
 			}

@@ -73,3 +73,81 @@ type PoolingData struct {
 	Object string          `json:"object"`
 	Data   json.RawMessage `json:"data"`
 }
+
+// The wire format of vLLM's tokenizer endpoint and of prompt logprobs on
+// its completions endpoint, as defined in vLLM's
+// vllm/entrypoints/openai/protocol.py (TokenizeCompletionRequest,
+// TokenizeResponse, CompletionRequest.prompt_logprobs,
+// CompletionResponseChoice.prompt_logprobs) and vllm/logprobs.py
+// (Logprob, PromptLogprobs).
+
+// TokenizeRequest is the body of POST /tokenize for a text:
+//
+//	{"model": "…", "prompt": "…", "add_special_tokens": true}
+type TokenizeRequest struct {
+	Model            string `json:"model"`
+	Prompt           string `json:"prompt"`
+	AddSpecialTokens bool   `json:"add_special_tokens"`
+}
+
+// TokenizeResponse is the body of a successful POST /tokenize:
+//
+//	{"count": 5, "max_model_len": 4096, "tokens": [1, 415, …], "token_strs": null}
+type TokenizeResponse struct {
+	Count       int      `json:"count"`
+	MaxModelLen int      `json:"max_model_len"`
+	Tokens      []int    `json:"tokens"`
+	TokenStrs   []string `json:"token_strs,omitempty"`
+}
+
+// LogprobsRequest is the body of POST /v1/completions that asks for the
+// logprobs of a prompt given as token ids and generates one token:
+//
+//	{"model": "…", "prompt": [1, 415, …], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 5}
+//
+// prompt_logprobs k returns, at every prompt position after the first,
+// the k most likely tokens and the prompt's own token; 0 returns the
+// prompt's own token only.
+type LogprobsRequest struct {
+	Model          string  `json:"model"`
+	Prompt         []int   `json:"prompt"`
+	MaxTokens      int     `json:"max_tokens"`
+	Temperature    float64 `json:"temperature"`
+	PromptLogprobs int     `json:"prompt_logprobs"`
+}
+
+// Logprob is one token's entry in a prompt-logprobs position.
+type Logprob struct {
+	Logprob      float64 `json:"logprob"`
+	Rank         *int    `json:"rank"`
+	DecodedToken *string `json:"decoded_token"`
+}
+
+// LogprobsResponse is the part of a completion response that carries
+// prompt logprobs:
+//
+//	{"id": "cmpl-…", "object": "text_completion", "created": …, "model": "…",
+//	 "choices": [{"index": 0, "text": "…", "logprobs": null, "finish_reason": "length",
+//	   "prompt_logprobs": [null, {"415": {"logprob": -3.2, "rank": 4, "decoded_token": "The"}, …}, …]}],
+//	 "usage": {…}}
+//
+// prompt_logprobs has one entry per prompt token, the first null (nothing
+// precedes it); entry i maps token ids (JSON object keys) to the logprob
+// of that token following tokens 0..i-1.
+type LogprobsResponse struct {
+	ID      string           `json:"id"`
+	Object  string           `json:"object"`
+	Created int64            `json:"created"`
+	Model   string           `json:"model"`
+	Choices []LogprobsChoice `json:"choices"`
+	Usage   openai.Usage     `json:"usage"`
+}
+
+// LogprobsChoice is one choice of a completion response.
+type LogprobsChoice struct {
+	Index          int               `json:"index"`
+	Text           string            `json:"text"`
+	Logprobs       json.RawMessage   `json:"logprobs"`
+	FinishReason   *string           `json:"finish_reason"`
+	PromptLogprobs []map[int]Logprob `json:"prompt_logprobs"`
+}

@@ -66,6 +66,12 @@ type Options struct {
 	// FailStatus (default 500), deterministically, before any fault draw.
 	FailFirst  int
 	FailStatus int
+	// Flavour is the server imitated where servers differ (see
+	// flavour.go): FlavourVLLM (default) or FlavourSGLang.
+	Flavour Flavour
+	// DeterministicInference is SGLang's --enable-deterministic-inference,
+	// without which an SGLang server ignores seeds.
+	DeterministicInference bool
 }
 
 // Validate reports the first invalid option, naming it and its limit.
@@ -109,7 +115,7 @@ func (o Options) Validate() error {
 	if o.FailStatus != 0 && (o.FailStatus < 400 || o.FailStatus > 599) {
 		return fmt.Errorf("FailStatus = %d: must be an HTTP error status (400-599)", o.FailStatus)
 	}
-	return nil
+	return o.validateFlavour()
 }
 
 func (o Options) withDefaults() Options {
@@ -289,7 +295,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 		}
 	default:
-		writeError(w, http.StatusNotFound, "Not Found")
+		if !s.serveFlavour(w, r) {
+			writeError(w, http.StatusNotFound, "Not Found")
+		}
 	}
 }
 
@@ -645,7 +653,8 @@ func (s *Server) run(j *job) (*response, int) {
 			if err != nil {
 				full = leadFor(p.analysed) + formatAnswer(0)
 			} else {
-				rng, style := sampleRNG(j.seed, i, p.text)
+				seed, k := s.sampleSeed(j.seed, i)
+				rng, style := sampleRNG(seed, k, p.text)
 				smp := sampling{q: s.opt.StepAccuracy, greedy: j.greedy, phrasings: s.opt.Phrasings, rng: rng, style: style}
 				full = lead + strings.Join(c.continuation(st, smp), "\n")
 			}

@@ -2323,8 +2323,12 @@ type ScoreResponse struct {
 	BestCorrect *bool `protobuf:"varint,6,opt,name=best_correct,json=bestCorrect,proto3,oneof" json:"best_correct,omitempty"`
 	// Version of the answer grader used for extraction and equivalence.
 	GraderVersion string `protobuf:"bytes,7,opt,name=grader_version,json=graderVersion,proto3" json:"grader_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Monte-Carlo mode: the answer rollouts were graded against, the gold
+	// answer or without one the majority answer of rollouts from the
+	// question alone. Unset in PRM mode.
+	ReferenceAnswer *string `protobuf:"bytes,8,opt,name=reference_answer,json=referenceAnswer,proto3,oneof" json:"reference_answer,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ScoreResponse) Reset() {
@@ -2402,6 +2406,13 @@ func (x *ScoreResponse) GetBestCorrect() bool {
 func (x *ScoreResponse) GetGraderVersion() string {
 	if x != nil {
 		return x.GraderVersion
+	}
+	return ""
+}
+
+func (x *ScoreResponse) GetReferenceAnswer() string {
+	if x != nil && x.ReferenceAnswer != nil {
+		return *x.ReferenceAnswer
 	}
 	return ""
 }
@@ -2567,7 +2578,7 @@ const file_shepherd_v1_shepherd_proto_rawDesc = "" +
 	"\acorrect\x18\x05 \x01(\bH\x01R\acorrect\x88\x01\x01B\t\n" +
 	"\a_answerB\n" +
 	"\n" +
-	"\b_correct\"\xe2\x02\n" +
+	"\b_correct\"\xa7\x03\n" +
 	"\rScoreResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12;\n" +
 	"\n" +
@@ -2577,10 +2588,12 @@ const file_shepherd_v1_shepherd_proto_rawDesc = "" +
 	"\x14weighted_best_answer\x18\x04 \x01(\tH\x00R\x12weightedBestAnswer\x88\x01\x01\x12,\n" +
 	"\x0fmajority_answer\x18\x05 \x01(\tH\x01R\x0emajorityAnswer\x88\x01\x01\x12&\n" +
 	"\fbest_correct\x18\x06 \x01(\bH\x02R\vbestCorrect\x88\x01\x01\x12%\n" +
-	"\x0egrader_version\x18\a \x01(\tR\rgraderVersionB\x17\n" +
+	"\x0egrader_version\x18\a \x01(\tR\rgraderVersion\x12.\n" +
+	"\x10reference_answer\x18\b \x01(\tH\x03R\x0freferenceAnswer\x88\x01\x01B\x17\n" +
 	"\x15_weighted_best_answerB\x12\n" +
 	"\x10_majority_answerB\x0f\n" +
-	"\r_best_correct*R\n" +
+	"\r_best_correctB\x13\n" +
+	"\x11_reference_answer*R\n" +
 	"\bStrategy\x12\x18\n" +
 	"\x14STRATEGY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13STRATEGY_EXHAUSTIVE\x10\x01\x12\x13\n" +

@@ -1,7 +1,13 @@
 // Package prmsim is a simulated process reward model server for tests, the
-// demo and benchmarks. It speaks vLLM's pooling API (POST /pooling) as a
-// reward model served with step pooling does: one row of class
-// probabilities per step tag in the input.
+// demo and benchmarks. For a layout scored through /pooling (qwen-prm,
+// custom with a positive index) it speaks vLLM's pooling API (POST
+// /pooling) as a reward model served with step pooling does: one row of
+// class probabilities per step tag in the input. For a layout with token
+// ids (math-shepherd, custom with token ids) it speaks what a stock
+// `vllm serve` of a causal LM speaks: POST /tokenize and POST
+// /v1/completions with prompt_logprobs (see logprobs.go), and its /pooling
+// answers as vLLM's reward runner does for such a model: plausible
+// probabilities that mean nothing.
 //
 // # Scores
 //
@@ -65,6 +71,9 @@ type Options struct {
 	Model   string        // default DefaultModel
 	Layout  prm.Layout    // how inputs mark steps; the zero Layout means prm.MathShepherd
 	Latency time.Duration // added to every successful response
+	// BuryLabels puts the good and bad tokens below the top 20 at every
+	// step tag, so a client must ask for them on their own.
+	BuryLabels bool
 }
 
 // Server is the simulated reward model server, an http.Handler.
@@ -84,6 +93,11 @@ func New(opt Options) (*Server, error) {
 	}
 	if err := opt.Layout.Validate(); err != nil {
 		return nil, fmt.Errorf("prmsim: %w", err)
+	}
+	if opt.Layout.API() == prm.APICompletions {
+		if err := checkTokenIDs(opt.Layout); err != nil {
+			return nil, fmt.Errorf("prmsim: %w", err)
+		}
 	}
 	if opt.Latency < 0 {
 		return nil, fmt.Errorf("prmsim: Latency must not be negative, got %v", opt.Latency)
@@ -128,9 +142,30 @@ func Start(opt Options) (baseURL string, stop func(), err error) {
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-// ServeHTTP serves POST /pooling, GET /health and GET /v1/models.
+// ServeHTTP serves POST /pooling, GET /health and GET /v1/models, and for
+// a layout with token ids POST /tokenize and POST /v1/completions.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
+	case "/tokenize", "/v1/completions":
+		if s.opt.Layout.API() != prm.APICompletions {
+			// A model served with --runner pooling has no generate API.
+			writeError(w, http.StatusNotFound, "Not Found")
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+			return
+		}
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		if r.URL.Path == "/tokenize" {
+			s.tokenize(w, body)
+		} else {
+			s.completions(w, body)
+		}
 	case "/pooling":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -150,15 +185,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) pooling(w http.ResponseWriter, r *http.Request) {
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", mb.Limit))
-			return
+			return nil, false
 		}
 		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) pooling(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	var req prm.PoolingRequest
@@ -186,7 +229,7 @@ func (s *Server) pooling(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("input %d is empty", i))
 			return
 		}
-		rows, err := json.Marshal(Rows(s.opt.Layout, in))
+		rows, err := json.Marshal(s.poolRows(in))
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
@@ -207,6 +250,27 @@ func (s *Server) pooling(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.inputs.Add(int64(len(req.Input)))
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// poolRows is what /pooling answers for one input. A causal LM PRM
+// served with --runner pooling (formerly --task reward) and STEP pooling
+// has no LM head in vLLM: the pooler picks returned_token_ids' dimensions
+// out of the last hidden state and softmaxes them (vLLM issue 16545). The
+// rows are then probabilities with nothing to do with the step scores;
+// the simulator answers pseudo-random ones, one per tag, likewise.
+func (s *Server) poolRows(input string) [][]float64 {
+	if s.opt.Layout.API() != prm.APICompletions {
+		return Rows(s.opt.Layout, input)
+	}
+	parts := strings.Split(input, s.opt.Layout.StepTag)
+	rows := make([][]float64, len(parts)-1)
+	end := 0
+	for k := range rows {
+		end += len(parts[k]) + len(s.opt.Layout.StepTag)
+		p := unit("hidden\x00" + input[:end])
+		rows[k] = []float64{p, 1 - p}
+	}
+	return rows
 }
 
 // Rows returns the rows the simulator answers for one input: one per step

@@ -264,13 +264,14 @@ class ScoreRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., question: _Optional[str] = ..., answer: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., model: _Optional[str] = ..., layout: _Optional[_Union[ScoreLayout, str]] = ..., step_tag: _Optional[str] = ..., positive_index: _Optional[int] = ..., aggregate: _Optional[_Union[Aggregation, str]] = ..., mode: _Optional[_Union[ScoreMode, str]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
-    __slots__ = ["best", "best_correct", "candidates", "grader_version", "id", "majority_answer", "weighted_best_answer"]
+    __slots__ = ["best", "best_correct", "candidates", "grader_version", "id", "majority_answer", "reference_answer", "weighted_best_answer"]
     BEST_CORRECT_FIELD_NUMBER: _ClassVar[int]
     BEST_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     GRADER_VERSION_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MAJORITY_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_ANSWER_FIELD_NUMBER: _ClassVar[int]
     WEIGHTED_BEST_ANSWER_FIELD_NUMBER: _ClassVar[int]
     best: int
     best_correct: bool
@@ -278,8 +279,9 @@ class ScoreResponse(_message.Message):
     grader_version: str
     id: str
     majority_answer: str
+    reference_answer: str
     weighted_best_answer: str
-    def __init__(self, id: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[CandidateScore, _Mapping]]] = ..., best: _Optional[int] = ..., weighted_best_answer: _Optional[str] = ..., majority_answer: _Optional[str] = ..., best_correct: bool = ..., grader_version: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[CandidateScore, _Mapping]]] = ..., best: _Optional[int] = ..., weighted_best_answer: _Optional[str] = ..., majority_answer: _Optional[str] = ..., best_correct: bool = ..., grader_version: _Optional[str] = ..., reference_answer: _Optional[str] = ...) -> None: ...
 
 class SoftLabel(_message.Message):
     __slots__ = ["value"]
