@@ -300,8 +300,8 @@ type APIError struct {
 	// is not served there, the key is refused, nothing listens): another
 	// backend or worker may well succeed, so the task goes back unharmed.
 	BackendFault bool
-	Attempts  int    // HTTP attempts made
-	Err       error  // the last underlying cause
+	Attempts     int   // HTTP attempts made
+	Err          error // the last underlying cause
 }
 
 func (e *APIError) Error() string {
@@ -347,16 +347,16 @@ func IsBackendFault(err error) bool {
 type outcomeKind int
 
 const (
-	outcomeOK          outcomeKind = iota
-	outcomeThrottled               // 429 or 503: the server is alive but overloaded
-	outcomeServerError             // other 5xx, 408
-	outcomeTimeout                 // the per-attempt deadline passed
-	outcomeUnreachable             // connection refused, unknown host
-	outcomeConnError               // connection reset, closed mid-response
-	outcomeBadResponse             // 2xx with an unreadable body or the wrong number of choices
-	outcomePermanent               // other 4xx
-	outcomeMisconfigured           // 401, 403, 404: the backend cannot serve this model (wrong model, key or URL)
-	outcomeCanceled                // the caller's context ended
+	outcomeOK            outcomeKind = iota
+	outcomeThrottled                 // 429 or 503: the server is alive but overloaded
+	outcomeServerError               // other 5xx, 408
+	outcomeTimeout                   // the per-attempt deadline passed
+	outcomeUnreachable               // connection refused, unknown host
+	outcomeConnError                 // connection reset, closed mid-response
+	outcomeBadResponse               // 2xx with an unreadable body or the wrong number of choices
+	outcomePermanent                 // other 4xx
+	outcomeMisconfigured             // 401, 403, 404: the backend cannot serve this model (wrong model, key or URL)
+	outcomeCanceled                  // the caller's context ended
 )
 
 // unhealthy reports whether the outcome counts against the backend's health.

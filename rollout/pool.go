@@ -302,10 +302,10 @@ func (p *Pool) Backends() []BackendStats {
 		limit, inflight, waiting := b.lim.snapshot()
 		b.mu.Lock()
 		st := BackendStats{
-			BaseURL:  b.client.base,
-			Limit:    limit,
-			InFlight: inflight,
-			Waiting:  waiting,
+			BaseURL:   b.client.base,
+			Limit:     limit,
+			InFlight:  inflight,
+			Waiting:   waiting,
 			Up:        !now.Before(b.downUntil) && b.outReason == "",
 			OutReason: b.outReason,
 			Attempts:  make(map[string]uint64, len(b.counts)),
