@@ -50,6 +50,7 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.MaxModelLen, "max-model-len", 32768, "context length in tokens (prompt plus completion)")
 	fs.IntVar(&o.FailFirst, "fail-first", 0, "fail the first k generation requests with --fail-status")
 	fs.IntVar(&o.FailStatus, "fail-status", 500, "HTTP status of the --fail-first failures")
+	fs.StringVar(&o.APIKey, "api-key", "", "require this bearer token on /v1 requests, answering 401 otherwise (vLLM's --api-key)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
