@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,6 +25,9 @@ type backendFlags struct {
 	maxRetries     int
 	maxN           int
 	concurrency    int
+	// onState, when set before open, hears backends leave and rejoin
+	// rotation (see rollout.PoolOptions.OnBackendState).
+	onState func(backend, reason string)
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
@@ -32,7 +37,7 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}} and {{.Prefix}}")
 	fs.StringVar(&b.apiKey, "api-key", "", "bearer token for the inference servers (default $OPENAI_API_KEY)")
 	fs.DurationVar(&b.timeout, "timeout", rollout.DefaultTimeout, "per-request timeout")
-	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
+	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back; 0 fails fast (no retry, no redelivery)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
 }
@@ -90,9 +95,13 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 				stop()
 				return nil, nil, usageErrorf("--model is required with a real backend")
 			}
+			retries := b.maxRetries
+			if retries == 0 {
+				retries = -1 // ClientOptions: 0 is the default, negative none
+			}
 			c, err := rollout.NewClient(rollout.ClientOptions{
 				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN,
+				Timeout: b.timeout, MaxRetries: retries, MaxN: b.maxN,
 			})
 			if err != nil {
 				stop()
@@ -105,10 +114,27 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
 	b.model = model
-	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs})
+	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, OnBackendState: b.onState})
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
 	return pool, stop, nil
+}
+
+// probe checks every backend with GET /v1/models before any work starts
+// (rollout.Pool.Probe). With all, any failing backend fails the command;
+// otherwise only when none is left, and warn hears about the others.
+func (b *backendFlags) probe(ctx context.Context, pool *rollout.Pool, all bool, warn func(error)) error {
+	errs := pool.Probe(ctx)
+	switch {
+	case len(errs) == 0:
+		return nil
+	case all || !pool.Usable():
+		return fmt.Errorf("%w: %w", rollout.ErrNoUsableBackend, errors.Join(errs...))
+	}
+	for _, err := range errs {
+		warn(err)
+	}
+	return nil
 }
