@@ -189,6 +189,9 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 		start := time.Now()
 		res, o := b.client.attempt(ctx, req)
 		d := time.Since(start)
+		if o.kind == outcomeOK {
+			b.lim.observeLatency(d)
+		}
 		b.lim.release(slot, o.kind)
 		p.observe(b, o)
 		observeAttempt(p.obs, o, res, d)
@@ -349,6 +352,13 @@ type aimdLimiter struct {
 	streak   int    // successes since the limit last changed
 	epoch    uint64 // bumped on every decrease
 	recover  int    // the limit before the last decrease: growth is fast up to it
+	// rtt is a moving average of successful attempts' latency; decreases
+	// are at least that far apart, so a server that throttles a random
+	// share of requests costs one halving per round trip, which fast
+	// recovery makes up within the round trip, instead of a halving per
+	// throttled response that ratchets the limit down to its floor.
+	rtt          time.Duration
+	lastDecrease time.Time
 	waiters  []*aimdWaiter
 }
 
@@ -404,6 +414,18 @@ func (l *aimdLimiter) acquire(ctx context.Context) (aimdSlot, error) {
 	}
 }
 
+// observeLatency feeds a successful attempt's duration to the round-trip
+// average (weight 1/8, as TCP's SRTT).
+func (l *aimdLimiter) observeLatency(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rtt == 0 {
+		l.rtt = d
+		return
+	}
+	l.rtt += (d - l.rtt) / 8
+}
+
 // release returns a slot and adapts the limit to the attempt's outcome.
 func (l *aimdLimiter) release(s aimdSlot, k outcomeKind) {
 	l.mu.Lock()
@@ -420,7 +442,8 @@ func (l *aimdLimiter) release(s aimdSlot, k outcomeKind) {
 		// Only a slot granted since the last decrease may decrease again:
 		// the requests already in flight when the server began throttling
 		// are answered by one halving, not one each.
-		if s.epoch == l.epoch {
+		if now := time.Now(); s.epoch == l.epoch && now.Sub(l.lastDecrease) >= l.rtt {
+			l.lastDecrease = now
 			l.recover = l.limit
 			l.limit = max(l.min, l.limit/2)
 			l.epoch++
