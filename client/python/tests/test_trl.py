@@ -67,6 +67,23 @@ class TrlRowsTest(unittest.TestCase):
         self.assertEqual(sc.trl_row(line), {
             "prompt": "Q", "completions": ["s1", "s2"], "labels": [True, False]})
 
+    def test_failed_steps_are_null_and_left_out(self):
+        # A failed step has no label: None, never False, in a proto record
+        # (which carries bools) and in a JSONL line (which carries null).
+        r = record(completions=["a", "b", "c"], labels=[True, False, True],
+                   soft=[1.0, 0.0, 1.0], failed_steps=[1])
+        line = {"prompt": "Q", "completions": ["a", "b", "c"], "labels": [True, None, True],
+                "soft_labels": [1.0, None, 1.0], "failed_steps": [1]}
+        for rec in (r, line):
+            row = sc.trl_row(rec, soft=True)
+            self.assertEqual(row["labels"], [True, None, True])
+            self.assertEqual(row["soft_labels"], [1.0, None, 1.0])
+            # Trainer rows leave such solutions out, unless asked not to.
+            self.assertEqual(list(sc.trl_rows([rec])), [])
+            self.assertEqual(len(list(sc.trl_rows([rec], skip_failed=False))), 1)
+        # A null label alone marks a failed step too.
+        self.assertEqual(list(sc.trl_rows([{"prompt": "Q", "completions": ["a"], "labels": [None]}])), [])
+
     def test_rejects_other_types(self):
         with self.assertRaises(TypeError):
             list(sc.trl_rows(["not a record"]))
