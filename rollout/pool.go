@@ -235,11 +235,6 @@ func (p *Pool) observe(b *poolBackend, o attemptOutcome) {
 	}
 }
 
-func (b *poolBackend) up(now time.Time) bool {
-	up, _ := b.state(now)
-	return up
-}
-
 // state reports whether b may take a request now (up) and whether it is in
 // rotation. A backend out of rotation is up again once its down time has
 // passed: that request is its trial.
