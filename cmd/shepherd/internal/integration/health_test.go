@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,4 +302,65 @@ func TestFourFaultsWithinThreeTimesClean(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", id, got[id], w)
 		}
 	}
+}
+
+// TestWorkerLosesItsBackend: mid-job, one worker's only backend goes away
+// (its port closes). That worker hands its tasks back uncounted, takes no
+// more, and says so in its log, its /healthz (503), its metrics
+// (shepherd_backend_up 0) and its exit status (4 when stopped); the other
+// worker finishes the job with no failed step and the labels of a clean
+// run.
+func TestWorkerLosesItsBackend(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	goodURL, _ := startSim(t, sim.Options{Latency: 20 * time.Millisecond})
+	flakySim := sim.New(sim.Options{Model: "sim", Latency: 20 * time.Millisecond})
+	flaky := httptest.NewServer(flakySim)
+	t.Cleanup(func() { flakySim.Close(); flaky.Close() })
+	flakyURL := flaky.URL + "/v1"
+	serve, addr := startServe(t, "serve", "127.0.0.1:0", redisURL(rs.Addr), "--window", "4")
+	lost := startWorker(t, "worker-losing-backend", flakyURL, redisURL(rs.Addr), "--tasks", "4", "--metrics-listen", "127.0.0.1:0", "--max-deliveries", "2")
+	metricsURL := lost.waitLog(metricsRE, 5*time.Second)[1]
+	good := startWorker(t, "good-worker", goodURL, redisURL(rs.Addr), "--tasks", "4", "--max-deliveries", "2")
+
+	ds := newDataset(t, 36, 8, 3)
+	want := ds.reference(t, testN, testSeed)
+	c := dial(t, addr)
+	got := follow(t, c.LabelSolutions(testCtx(t), client.Request{Model: "sim", Spec: spec(), Problems: ds.problems}), 3, func() {
+		flakySim.Close() // ends hung requests
+		flaky.CloseClientConnections()
+		flaky.Close()
+		lost.waitLog(regexp.MustCompile(`msg="no usable backend; taking no tasks until one is back"`), 10*time.Second)
+	})
+	checkJob(t, got, want, testN)
+	for id, r := range got.records {
+		if strings.Contains(r, "failed_steps") {
+			t.Errorf("%s: failed steps in %s", id, r)
+		}
+	}
+	health := strings.TrimSuffix(metricsURL, "/metrics") + "/healthz"
+	resp, err := http.Get(health)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), flakyURL) || !strings.Contains(string(body), "unreachable") {
+		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `shepherd_backend_up{backend="`+flakyURL+`"} 0`) {
+		t.Errorf("metrics do not show the backend down")
+	}
+	lost.signal(syscall.SIGTERM)
+	if code, _ := lost.wait(10 * time.Second); code != exitNoBackend {
+		t.Errorf("worker without a backend exited with %d after SIGTERM, want %d", code, exitNoBackend)
+	}
+	good.stop(10 * time.Second)
+	serve.stop(10 * time.Second)
 }
