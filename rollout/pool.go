@@ -354,7 +354,7 @@ type aimdLimiter struct {
 	// throttled response that ratchets the limit down to its floor.
 	rtt          time.Duration
 	lastDecrease time.Time
-	waiters  []*aimdWaiter
+	waiters      []*aimdWaiter
 }
 
 type aimdWaiter struct {
