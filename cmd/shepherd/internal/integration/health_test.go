@@ -364,3 +364,27 @@ func TestWorkerLosesItsBackend(t *testing.T) {
 	good.stop(10 * time.Second)
 	serve.stop(10 * time.Second)
 }
+
+// TestLabelReportsServerErrors: work that fails makes label exit with
+// status 3 and print the server's distinct messages with their counts:
+// every request rejected (n above the server's limit), and --max-retries
+// 0 against a server failing a third of its requests, which fails those
+// tasks at once instead of retrying.
+func TestLabelReportsServerErrors(t *testing.T) {
+	t.Parallel()
+	ds := newDataset(t, 37, 4, 2)
+	url, _ := serveSim(t, sim.Options{Model: "sim"})
+	code, stderr, _ := runLabel(t, "", "--in", ds.file, "--out", filepath.Join(t.TempDir(), "a.jsonl"), "--backend", url, "--model", "sim", "--n", "129")
+	if code != exitPartial || !regexp.MustCompile(`(\d+) tasks failed:\n  (\d+)× rollout: `+regexp.QuoteMeta(url)+`: 400 Bad Request: n must be at most 128, got 129\.\n`).MatchString(stderr) {
+		t.Errorf("--n 129: exit %d: %s", code, stderr)
+	}
+	flakyURL, flaky := serveSim(t, sim.Options{Model: "sim", Rate500: 0.3, FaultSeed: 3})
+	code, stderr, d := runLabel(t, "", "--in", ds.file, "--out", filepath.Join(t.TempDir(), "b.jsonl"), "--backend", flakyURL, "--model", "sim", "--max-retries", "0")
+	m := regexp.MustCompile(`(\d+) tasks failed:\n  (\d+)× rollout: ` + regexp.QuoteMeta(flakyURL) + `: 500 Internal Server Error: giving up after 1 attempts: simulated internal server error\n`).FindStringSubmatch(stderr)
+	if code != exitPartial || m == nil || m[1] != m[2] || d > 10*time.Second {
+		t.Fatalf("--max-retries 0: exit %d after %v: %s", code, d, stderr)
+	}
+	if n := fmt.Sprint(flaky.Stats().Fault500); n != m[1] {
+		t.Errorf("%s tasks failed, the server failed %s requests: each should fail its task once", m[1], n)
+	}
+}
