@@ -282,7 +282,10 @@ func (f *labelFlags) checkInput(ctx context.Context, e env, limits labeler.Input
 // openLabelOutput opens --out for labels. A new file is written under a
 // temporary name and put in place by commit, so a run that fails leaves an
 // existing file byte for byte as it was; with resume the file is appended
-// to in place (a torn last line cut off), and commit only syncs.
+// to in place (a torn last line cut off), and commit only syncs. When --out
+// did not exist, a run that fails or is interrupted after labelling some
+// solutions still puts them in place, so --resume can go on from there:
+// that destroys nothing.
 func openLabelOutput(e env, path string, resume bool) (*recordWriter, map[solutionKey]bool, func() error, error) {
 	if resume || path == "-" || path == "" {
 		out, done, err := openOutput(e, path, resume)
@@ -291,12 +294,26 @@ func openLabelOutput(e env, path string, resume bool) (*recordWriter, map[soluti
 		}
 		return out, done, func() error { return nil }, nil
 	}
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
 	w, commit, abort, err := createOutput(e, path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	w.abort = abort
-	return w, map[solutionKey]bool{}, commit, nil
+	committed := false
+	w.abort = func() {
+		if !committed && !existed && w.count > 0 {
+			if err := commit(); err == nil {
+				fmt.Fprintf(e.stderr, "shepherd label: kept the %d solutions labelled in %s (rerun with --resume to go on)\n", w.count, path)
+				return
+			}
+		}
+		abort()
+	}
+	return w, map[solutionKey]bool{}, func() error {
+		committed = true
+		return commit()
+	}, nil
 }
 
 // jsonlSource reads problems line by line and yields their prepared

@@ -181,6 +181,28 @@ func TestOutSurvivesFailedRun(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("left behind in --out's directory: %v", entries)
 	}
+
+	// A new --out keeps what a failed run labelled (it destroys nothing),
+	// and --resume goes on from it to the labels of a clean run.
+	fresh := filepath.Join(t.TempDir(), "fresh.jsonl")
+	// A small window reads the input as labelling goes, so solutions are
+	// done before the bad line is read.
+	code, stderr, _ := runLabel(t, string(good)+"{not json\n", "--in", "-", "--out", fresh, "--backend", "sim", "--window", "1")
+	if code != exitError || !strings.Contains(stderr, "rerun with --resume to go on") {
+		t.Errorf("bad line on stdin into a new --out: exit %d: %s", code, stderr)
+	}
+	if code, stderr, _ := runLabel(t, "", "--in", ds.file, "--out", fresh, "--backend", "sim", "--resume"); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	want, got := readRecordFile(t, out), readRecordFile(t, fresh)
+	if len(got) != len(want) {
+		t.Fatalf("resumed run has %d records, want %d", len(got), len(want))
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s after resume:\n got %s\nwant %s", id, got[id], w)
+		}
+	}
 }
 
 // TestPoisonStep: a step that makes its prefix longer than the server's
