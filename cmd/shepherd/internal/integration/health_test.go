@@ -410,3 +410,35 @@ func TestLabelReportsServerErrors(t *testing.T) {
 		t.Errorf("%s tasks failed, the server failed %s requests: each should fail its task once", m[1], n)
 	}
 }
+
+// TestFourFaultsDistributed: the same faults behind serve and a worker on
+// Redis: the job takes less than three times a clean job's time and gets
+// its labels.
+func TestFourFaultsDistributed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes half a minute")
+	}
+	t.Parallel()
+	ds := newDataset(t, 38, 20, 4)
+	latency := 500 * time.Millisecond
+	run := func(name string, opt sim.Options) (received, time.Duration) {
+		rs := redistest.Start(t)
+		url, _ := serveSim(t, opt)
+		serve, addr := startServe(t, name+"-serve", "127.0.0.1:0", redisURL(rs.Addr))
+		w := startWorker(t, name+"-worker", url, redisURL(rs.Addr), "--tasks", "64", "--timeout", "1500ms", "--max-retries", "5")
+		c := dial(t, addr)
+		start := time.Now()
+		got := follow(t, c.LabelSolutions(testCtx(t), client.Request{Model: "sim", Spec: spec(), Problems: ds.problems}), -1, nil)
+		d := time.Since(start)
+		w.stop(10 * time.Second)
+		serve.stop(10 * time.Second)
+		return got, d
+	}
+	clean, cleanTime := run("clean", sim.Options{Model: "sim", Latency: latency})
+	faulty, faultyTime := run("faulty", sim.Options{Model: "sim", Latency: latency, Rate500: 0.05, Rate429: 0.05, RateTruncated: 0.05, RateHang: 0.05, HangFor: time.Minute, FaultSeed: 8})
+	t.Logf("clean %v, with faults %v (%.2fx)", cleanTime, faultyTime, faultyTime.Seconds()/cleanTime.Seconds())
+	if faultyTime > 3*cleanTime {
+		t.Errorf("with faults the job took %v, more than 3x the clean %v", faultyTime, cleanTime)
+	}
+	checkJob(t, faulty, clean.records, testN)
+}
