@@ -3,17 +3,20 @@
 GO        ?= go
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.6.1
-APT_PACKAGES := redis-server prometheus
+APT_PACKAGES := redis-server prometheus chromium
 
-.PHONY: test deps lint unit python bench build
+SHELL := bash
 
-test: deps lint unit python
+.PHONY: test deps lint unit python steptag readme bench bench-report build
+
+test: deps lint unit python steptag readme
 
 build:
 	$(GO) build -o bin/shepherd ./cmd/shepherd
 
 # redis-server for the queue and server tests, prometheus (and promtool) for
-# the metrics and dashboard tests; the Python client's script installs its own.
+# the metrics and dashboard tests, chromium (headless) for the report page
+# test; the Python client's script installs its own.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
@@ -24,13 +27,34 @@ lint:
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
 
+# Prints what go test prints, then how many tests were skipped and why
+# (the reference data tests skip without ../shared/data or SHEPHERD_DATA).
 unit:
-	$(GO) test -race -count=1 -timeout 30m ./...
+	set -o pipefail; $(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./tools/testsummary
 
 python:
 	bash client/python/run_tests.sh
+
+# Which tokenizers read the step tag " ки" as one token (npm packages that
+# ship the vocabularies; see tools/steptag/check.mjs).
+steptag:
+	bash tools/steptag/run.sh
+
+# Runs every README command that needs no GPU, Docker or server, in order,
+# in a scratch directory (tools/readmecheck); fails on a non-zero exit.
+readme:
+	$(GO) run ./tools/readmecheck README.md
 
 # The benchmarks recorded in BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench 'Strategies|Routing' -benchtime 1x -count 3 ./rollout/
 	$(GO) test -run '^$$' -bench 'Grade|Equivalent|Split' -count 5 ./labeler/
+
+# shepherd report on 1,000,000 generated label records: wall time and peak
+# resident memory (BENCHMARKS.md). REPORT_BENCH_DIR holds the ~650 MB input.
+REPORT_BENCH_DIR ?= /tmp/shepherd-report-bench
+bench-report:
+	mkdir -p $(REPORT_BENCH_DIR)
+	$(GO) build -o $(REPORT_BENCH_DIR)/shepherd ./cmd/shepherd
+	$(GO) run ./cmd/shepherd/internal/report/genrecords -n 1000000 -out $(REPORT_BENCH_DIR)/million.jsonl
+	/usr/bin/time -v $(REPORT_BENCH_DIR)/shepherd report --in $(REPORT_BENCH_DIR)/million.jsonl --out $(REPORT_BENCH_DIR)/million.html 2>&1 | grep -E 'report of|Elapsed|Maximum resident'

@@ -124,6 +124,41 @@ func TestDashboardQueriesOnPrometheus(t *testing.T) {
 		t.Errorf("%s: no data: %s", where, expr)
 	}
 	t.Logf("%d queries returned data", len(queries)-len(pending))
+
+	// Every panel query is filtered by the job and instance variables:
+	// with either set to a value no target has, none returns data. A
+	// broken copy, a query without the job matcher, is caught.
+	panelQueries := dashboardQueries(d)
+	for _, v := range []string{"job", "instance"} {
+		for _, q := range unfiltered(ctx, t, promURL, panelQueries, v) {
+			t.Errorf("%s: returns data with $%s matching nothing: %s", q.where, v, q.expr)
+		}
+	}
+	broken := []query{{where: "broken copy", expr: strings.Replace(panelQueries[0].expr, `job=~"$job",`, "", 1)}}
+	if broken[0].expr == panelQueries[0].expr {
+		t.Fatalf("%s has no job matcher to remove: %s", panelQueries[0].where, panelQueries[0].expr)
+	}
+	if got := unfiltered(ctx, t, promURL, broken, "job"); len(got) != 1 {
+		t.Errorf("a query without the job matcher passed the job filter check: %s", broken[0].expr)
+	}
+}
+
+// unfiltered returns the queries that still return data when the template
+// variable v matches no series ("$v" replaced by a value no target has).
+func unfiltered(ctx context.Context, t *testing.T, promURL string, qs []query, v string) []query {
+	t.Helper()
+	var out []query
+	for _, q := range qs {
+		expr := strings.NewReplacer("${"+v+"}", "no-such-"+v, "$"+v+`"`, "no-such-"+v+`"`).Replace(q.expr)
+		n, err := instantQuery(ctx, promURL, substitute(expr))
+		if err != nil {
+			t.Fatalf("%s: %s: %v", q.where, expr, err)
+		}
+		if n > 0 {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 var (

@@ -308,7 +308,14 @@ func (p *exprParser) exponent() *exprNode {
 
 func (p *exprParser) postfix() *exprNode {
 	n := p.primary()
-	for !p.bad && p.peek() == '!' {
+	for !p.bad {
+		// "d !" is d!: white space may come before the sign.
+		j := p.i
+		p.space()
+		if p.peek() != '!' {
+			p.i = j
+			break
+		}
 		p.i++
 		n = p.mk(&exprNode{op: opFact, a: n})
 	}
@@ -715,8 +722,10 @@ func evalFloat(n *exprNode, vars func(string) float64) numValue {
 		}
 		return floatValue(floatRoot(a.f, 2), false, a)
 	case opFact:
+		// With variables, x! is Gamma(x+1), so that identities like
+		// (n+1)! = (n+1) n! hold at the (non-integer) sample points.
 		a := evalFloat(n.a, vars)
-		return floatValue(floatFactorial(a.f), false, a)
+		return floatValue(gammaFactorial(a.f), false, a)
 	case opBinom:
 		a, b := evalFloat(n.a, vars), evalFloat(n.b, vars)
 		return floatValue(floatBinom(a.f, b.f), false, a, b)
@@ -752,8 +761,11 @@ func powValue(a, e numValue) numValue {
 	if a.r != nil && e.r != nil {
 		if e.r.IsInt() && e.r.Num().IsInt64() {
 			k := e.r.Num().Int64()
-			bits := int64(a.r.Num().BitLen() + a.r.Denom().BitLen())
-			if k >= -1024 && k <= 1024 && bits*absInt64(k) <= maxRatBits {
+			// floor(log2) of numerator and denominator: the result has
+			// at most about bits*|k| + 2|k| bits, and 2^{2009} (2010 bits)
+			// stays exact.
+			bits := int64(a.r.Num().BitLen() - 1 + a.r.Denom().BitLen() - 1)
+			if k >= -4096 && k <= 4096 && bits*absInt64(k) <= maxRatBits {
 				if k < 0 && a.r.Sign() == 0 {
 					return inexactValue(math.NaN())
 				}
@@ -867,6 +879,18 @@ func floatFactorial(a float64) float64 {
 			return math.Inf(1)
 		}
 		return math.NaN()
+	}
+	return math.Gamma(a + 1)
+}
+
+// gammaFactorial is Gamma(a+1): a! extended to real a (NaN at negative
+// integers).
+func gammaFactorial(a float64) float64 {
+	if a < 0 && a == math.Trunc(a) {
+		return math.NaN()
+	}
+	if a > 170 {
+		return math.Inf(1)
 	}
 	return math.Gamma(a + 1)
 }

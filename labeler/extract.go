@@ -9,23 +9,34 @@ import (
 
 // Answer extraction.
 //
-// ExtractAnswer looks for the final answer of a response with the following
-// markers, most specific first; the first kind that yields a non-empty
-// answer wins, and within a kind the last occurrence wins:
+// ExtractAnswer prefers an answer the response states as its final answer
+// over numbers that happen to come last. It looks for these markers, most
+// specific first; the first kind that yields an answer wins, and within a
+// kind the last occurrence wins:
 //
 //  1. \boxed{...} or \fbox{...} (nested braces allowed), or \boxed 5
 //     without braces;
-//  2. "#### x" (GSM8K);
-//  3. "the answer is x", "the final answer is: x" (case-insensitive);
-//  4. "Answer: x" (case-insensitive, anywhere);
-//  5. "A: x" at the start of a line;
+//  2. "#### x" (GSM8K) when x looks like an answer, not a markdown
+//     heading ("#### For \(T = 3\):", "#### Step 2");
+//  3. "the answer is x", "the final answer is: x", "Answer: x" (any case)
+//     and "Final Answer" headings (### Final Answer, **Final Answer:**)
+//     with the answer on the lines below; the later of these wins;
+//  4. "A: x" at the start of a line;
+//  5. the closing sentence: the last sentence of the last paragraph that
+//     holds a number or formula, read as a statement of the result (see
+//     closingAnswer); a closing sentence that says the value found is
+//     "not" the solution states no answer;
 //  6. the last number in the text (1,000, -2.5, 3/4, .5).
 //
-// Markers 2 to 5 take the rest of their line, cut at the first sentence
-// end (a period followed by white space outside $...$ and braces). The
-// answer is trimmed of white space, '$', markdown '*' and trailing periods,
-// so it is always a non-empty substring of the text. A last number that is
-// the denominator of a \frac{...}{...} gives the whole fraction.
+// Markers 2 to 4 take the rest of their line, cut at the first sentence
+// end (a period followed by white space outside $...$ and braces). A
+// marker followed by a sentence rather than a value ("Answer: Verna
+// received $7.00 in change") gives the value the sentence states, read
+// like a closing sentence; a value followed by words ("18 dollars because
+// ...") is cut before the words. The answer is trimmed of white space,
+// '$', markdown '*' and trailing periods, so it is always a non-empty
+// substring of the text. A last number that is the denominator of a
+// \frac{...}{...} gives the whole fraction.
 
 // numberRe matches the numbers of the last-number fallback; every match
 // ends with a digit.
@@ -45,14 +56,14 @@ func ExtractAnswer(text string) (answer string, ok bool) {
 	if a, ok := lastHashes(text); ok {
 		return a, true
 	}
-	if a, ok := lastAnswerMarker(text, matchIs); ok {
-		return a, true
-	}
-	if a, ok := lastAnswerMarker(text, matchColon); ok {
+	if a, ok := lastMarker(text); ok {
 		return a, true
 	}
 	if a, ok := lastALine(text); ok {
 		return a, true
+	}
+	if a, stated, ok := closingAnswer(text); stated {
+		return a, ok
 	}
 	return lastNumber(text)
 }
@@ -174,17 +185,26 @@ func lastHashes(s string) (string, bool) {
 			return "", false
 		}
 		end = i
-		if a := cleanAnswer(answerLine(s, i+4)); a != "" {
+		if a := cleanAnswer(answerLine(s, i+4)); a != "" && !isHeadingText(a) {
 			return a, true
 		}
 	}
 	return "", false
 }
 
-// lastAnswerMarker returns the answer after the last marker "answer"
-// (case-insensitive, at a word start) completed by match, that is followed
-// by a non-empty answer. match returns the end of the marker or -1.
-func lastAnswerMarker(s string, match func(s string, j int) int) (string, bool) {
+// isHeadingText reports whether the text after "####" is a markdown
+// heading rather than a GSM8K answer: it starts with a word or ends with
+// a colon ("For \(T = 3\):", "Step 2", "Final Answer").
+func isHeadingText(a string) bool {
+	a = strings.TrimLeft(a, "# ")
+	return strings.HasSuffix(a, ":") || proseWordAt(a, 0) > 0
+}
+
+// lastMarker returns the answer after the last "answer" marker (at a word
+// start, any case) that is followed by a non-empty answer: "answer is x",
+// "answer: x", or a "Final Answer" heading with the answer below it. One
+// backward scan serves the three, so the latest marker wins.
+func lastMarker(s string) (string, bool) {
 	end := len(s)
 	for {
 		i := lastIndexFold(s[:end], "answer")
@@ -195,14 +215,81 @@ func lastAnswerMarker(s string, match func(s string, j int) int) (string, bool) 
 		if i > 0 && isAnsWordByte(s[i-1]) {
 			continue
 		}
-		k := match(s, i+len("answer"))
-		if k < 0 {
-			continue
+		for _, match := range []func(string, int) int{matchIs, matchColon} {
+			if k := match(s, i+len("answer")); k >= 0 {
+				if a := markerValue(answerLine(s, k)); a != "" {
+					return a, true
+				}
+			}
 		}
-		if a := cleanAnswer(firstSentence(answerLine(s, k))); a != "" {
+		if a, ok := headingAnswer(s, i); ok {
 			return a, true
 		}
 	}
+}
+
+// markerValue is the answer stated by the text after a marker, up to the
+// end of its first sentence: the value itself, cut before trailing words
+// ("18 dollars because ..." is 18), or, when the text is a sentence
+// ("Verna received $7.00 in change"), the value the sentence states.
+func markerValue(line string) string {
+	s := strings.TrimSpace(firstSentence(line))
+	if len(s) > markerMaxBytes {
+		return cleanAnswer(s)
+	}
+	if a := cleanAnswer(s); a == "" || proseWordAt(a, 0) == 0 {
+		return cleanAnswer(cutAtProse(a))
+	}
+	v, st := statedValue(s)
+	if st == stValue {
+		return v
+	}
+	if st == stNone && len(numberRe.FindAllStringIndex(s, 2)) == 1 {
+		if a, ok := lastNumber(s); ok {
+			return a
+		}
+	}
+	return cleanAnswer(s)
+}
+
+// headingAnswer reads a "Final Answer" heading whose "answer" is at
+// s[i] (### Final Answer, **Final Answer:**, Final Answer alone on its
+// line): the first non-empty line below it, its bold part if it has one.
+func headingAnswer(s string, i int) (string, bool) {
+	const final = "final "
+	f := i - len(final)
+	if f < 0 || lastIndexFold(s[f:i], final) != 0 {
+		return "", false
+	}
+	ls := strings.LastIndexAny(s[:f], "\n\r") + 1
+	if strings.Trim(s[ls:f], "#* \t") != "" {
+		return "", false
+	}
+	le := i + len("answer")
+	rest := answerLine(s, le)
+	if strings.Trim(rest, "#*: \t") != "" {
+		return "", false
+	}
+	for j := le + len(rest); j < len(s) && j-le < 1024; {
+		line := answerLine(s, j)
+		if strings.TrimSpace(line) != "" {
+			a := headingValue(line)
+			return a, a != ""
+		}
+		j += len(line) + 1
+	}
+	return "", false
+}
+
+func headingValue(line string) string {
+	if b := strings.Index(line, "**"); b >= 0 {
+		if e := strings.Index(line[b+2:], "**"); e > 0 {
+			if a := cleanAnswer(line[b+2 : b+2+e]); a != "" && strings.IndexFunc(a, unicode.IsDigit) >= 0 {
+				return a
+			}
+		}
+	}
+	return markerValue(line)
 }
 
 // matchIs matches `\s+is\b\s*:?` (case-insensitive) at s[j:].
@@ -251,7 +338,7 @@ func lastALine(s string) (string, bool) {
 		if k > 0 && s[k-1] != '\n' {
 			continue
 		}
-		if a := cleanAnswer(firstSentence(answerLine(s, i+2))); a != "" {
+		if a := markerValue(answerLine(s, i+2)); a != "" {
 			return a, true
 		}
 	}
@@ -332,6 +419,7 @@ func lastNumber(s string) (string, bool) {
 	}
 	i, j := start+locs[len(locs)-1][0], start+locs[len(locs)-1][1]
 	i, j = widenFraction(s, i, j)
+	i = widenRoot(s, i)
 	if i > 0 && s[i-1] == '-' {
 		neg := true
 		if i > 1 {
@@ -345,6 +433,21 @@ func lastNumber(s string) (string, bool) {
 		}
 	}
 	return s[i:j], true
+}
+
+// widenRoot widens the number starting at s[i] to a root sign before it
+// and the coefficient before that: the last number of "leave it as √3." is
+// √3, of "2√3" is 2√3.
+func widenRoot(s string, i int) int {
+	const root = "\u221a"
+	if !strings.HasSuffix(s[:i], root) {
+		return i
+	}
+	i -= len(root)
+	for i > 0 && (isASCIIDigit(s[i-1]) || s[i-1] == '.' && i > 1 && isASCIIDigit(s[i-2])) {
+		i--
+	}
+	return i
 }
 
 // widenFraction widens the number s[i:j] to the whole fraction when it is

@@ -42,7 +42,7 @@ func TestExtractAnswer(t *testing.T) {
 		// Answer:
 		{"Answer colon", "Work.\nAnswer: 42", "42", true},
 		{"Final Answer colon", "Final Answer: $x = 2$", "x = 2", true},
-		{"answer colon lower", "answer: 12 apples", "12 apples", true},
+		{"answer colon lower", "answer: 12 apples", "12", true},
 		// A: at line start
 		{"A line", "Janet sells 9 eggs.\nA: 18", "18", true},
 		{"A line indented", "text\n  A: 5", "5", true},

@@ -24,7 +24,8 @@ import (
 //     space, then the steps one per line, step k prefixed "Step k: " unless
 //     it already opens with a step marker ("Step 3:", "## Step 3:", …), each
 //     followed by " ки"; label is the same text with every " ки" replaced by
-//     " +" or " -". task is ExportOptions.Task, left out when empty. The
+//     " +" or " -". task is ExportOptions.Task (TaskOf gives it from
+//     the input format where that says: GSM8K, MATH), left out when empty. The
 //     "Step k: " prefixes are what SplitMathShepherd finds the step list
 //     by, as in the data set. Steps are trimmed and otherwise
 //     written as they are (a step holding several lines keeps them);
@@ -67,6 +68,21 @@ const (
 	FormatOpenRLHF     Format = "openrlhf"
 	FormatChat         Format = "chat"
 )
+
+// TaskOf returns the Math-Shepherd "task" of problems read in input
+// format f: "GSM8K" for gsm8k, "MATH" for math (MATH500) and prm800k (whose
+// problems are MATH's), as the Math-Shepherd data set writes them; "" where
+// the format does not say (jsonl, processbench, whose subsets differ, and
+// math-shepherd, whose rows carry their own).
+func TaskOf(f InputFormat) string {
+	switch f {
+	case InputGSM8K:
+		return "GSM8K"
+	case InputMATH, InputPRM800K:
+		return "MATH"
+	}
+	return ""
+}
 
 // Formats lists the output formats.
 var Formats = []Format{FormatRecord, FormatTRL, FormatMathShepherd, FormatOpenRLHF, FormatChat}

@@ -374,3 +374,14 @@ func TestFormatKeepsMarkers(t *testing.T) {
 		t.Errorf("numberedSteps = %q, want %q", got, want)
 	}
 }
+
+func TestTaskOf(t *testing.T) {
+	for f, want := range map[InputFormat]string{
+		InputGSM8K: "GSM8K", InputMATH: "MATH", InputPRM800K: "MATH",
+		InputJSONL: "", InputProcessBench: "", InputMathShepherd: "",
+	} {
+		if got := TaskOf(f); got != want {
+			t.Errorf("TaskOf(%s) = %q, want %q", f, got, want)
+		}
+	}
+}

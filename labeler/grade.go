@@ -8,7 +8,7 @@ import (
 
 // GraderVersion identifies the grading rules; written into every label
 // record. Bump it when rules change.
-const GraderVersion = "shepherd-grader/1"
+const GraderVersion = "shepherd-grader/2"
 
 // GraderOptions configures a Grader.
 type GraderOptions struct {
@@ -50,13 +50,22 @@ type Verdict struct {
 }
 
 // Grade extracts the final answer of response and compares it with gold.
-// gold must already be an answer (see GoldAnswer).
+// gold must already be an answer (see GoldAnswer). When the gold answer
+// has several parts and the response boxes them one by one (\boxed{-1}
+// and \boxed{-9} for "-1, -9"), its last boxes are compared as one answer
+// (see boxedParts); Answer is then the parts joined.
 func (g *Grader) Grade(gold, response string) Verdict {
 	a, ok := ExtractAnswer(response)
 	if !ok {
 		return Verdict{}
 	}
-	return Verdict{Answer: a, Found: true, Correct: g.Equivalent(gold, a)}
+	v := Verdict{Answer: a, Found: true, Correct: g.Equivalent(gold, a)}
+	if !v.Correct {
+		if joined, ok := boxedParts(gold, response); ok && g.Equivalent(gold, joined) {
+			v.Answer, v.Correct = joined, true
+		}
+	}
+	return v
 }
 
 // Equivalent reports whether candidate answer equals gold answer (both

@@ -35,8 +35,18 @@ import (
 //     ...", "(b,c) = (6,5)", "x \in [a,b]" lose the name on the left (in a
 //     list, differing names make elements differ); a chain whose parts
 //     before the last are names or constants ("\frac{28}{4} = 7") is its
-//     last part; any other equation "lhs = rhs" equals another whose
-//     lhs-rhs is a non-zero multiple of it.
+//     last part, and so is a chain of three or more parts ending in a
+//     number ("Volume = 20 \times 2 = 40"); any other equation "lhs = rhs"
+//     equals another whose lhs-rhs is a non-zero multiple of it (when
+//     both right sides are non-zero constants: whose lhs is the multiple
+//     c_b/c_a of the other's, so x+y = 4027 differs from x+y = 4028).
+//     Against a plain value, an equation "lhs = c" whose right side is a
+//     non-zero constant and whose left side is not states the value c
+//     (|r-s| = 16, x + y = 4027, \sin\theta = \frac12); "lhs = 0" states
+//     no value.
+//   - Inequalities in one variable are the interval they describe: x > 3
+//     is (3, \infty), x \ge 3 is [3, \infty), -2 < x \le 5 is (-2, 5]
+//     (<, >, <=, >=, \le, \leq, \ge, \geq, \lt, \gt, ≤, ≥).
 //   - Answer-choice letters: (A) equals A, and "(C) 12" equals C.
 //   - Unit words after a number are dropped: "5 dollars", "12 cm^2".
 //   - Numbers: compared exactly as rationals when both sides are rational
@@ -48,11 +58,18 @@ import (
 //     for \frac13) they are equal when the relative difference is at most
 //     relTol = 1e-6 (magnitudes below 1e-12 count as zero), so 3.14 does not
 //     equal \pi and 0.333 does not equal \frac13.
+//     Powers are exact up to maxRatBits bits (2^{2009} + 1 is exact); two
+//     numbers too large even for that are equal when written alike.
 //   - Expressions with variables are equal when they agree (relative 1e-6)
 //     at samplePoints deterministic pseudo-random points with every
 //     variable in [0.4, 2.4]; points where both are undefined are skipped,
-//     and at least 3 must be defined. Variables are case-sensitive.
-//   - Anything else (words, numerals in other bases like 52_8, inequalities)
+//     and at least 3 must be defined. Variables are case-sensitive. With
+//     variables, x! is Gamma(x+1), so (n+1)! equals (n+1) n!.
+//   - Answers written through a string escape are read as meant: a doubled
+//     backslash before a command (\\frac{5}{9}; a matrix keeps its \\ row
+//     breaks) and a backslash before a digit (\15).
+//   - Anything else (words, numerals in other bases like 52_8, other
+//     inequalities)
 //     is compared as text: case-insensitive, ignoring white space and
 //     braces (\text{Evelyn} equals evelyn). Runs of three or more letters
 //     are words, not products of variables, so "east" differs from "seat".
@@ -179,6 +196,9 @@ func parseStructure(s string, depth int) *ansPart {
 		p.name = name
 		return p
 	}
+	if iv := parseInequality(s, depth); iv != nil {
+		return iv
+	}
 	if parts := splitEquals(s); parts != nil {
 		// "x = 5", "f(x) = 2x", "(b,c) = (6,5)" and chains ending in the
 		// value, "\frac{28}{4} = 7", "x = 2 + 3 = 5", are the last part;
@@ -187,6 +207,11 @@ func parseStructure(s string, depth int) *ansPart {
 		chain := true
 		for _, p := range parts[:len(parts)-1] {
 			chain = chain && (isName(p) || isConstString(p))
+		}
+		// A longer chain ending in a number states its value, whatever
+		// its left side: "Volume = 20 \times 2 = 40".
+		if len(parts) > 2 && isConstString(stripUnitWords(rhs, isConstString)) {
+			chain = true
 		}
 		switch {
 		case len(parts) == 2 && isName(lhs):
@@ -460,6 +485,15 @@ func parseMatrix(s string, depth int) *ansPart {
 
 func equalParts(a, b *ansPart, pctA, pctB bool) bool {
 	if a.kind != b.kind {
+		if b.kind == kEquation {
+			a, b = b, a
+		}
+		if a.kind == kEquation && b.kind == kScalar {
+			// "|r-s| = 16" states the value 16 of an expression.
+			if v, ok := equationValue(a); ok {
+				return scalarEqual(v, b, pctA, pctB)
+			}
+		}
 		return false
 	}
 	switch a.kind {
@@ -602,6 +636,11 @@ func scalarEqual(a, b *ansPart, pctA, pctB bool) bool {
 	}
 	if pa.expr != nil && pb.expr != nil {
 		if pa.isConst && pb.isConst {
+			if pa.val.lost && pb.val.lost {
+				// Both too large to evaluate: the same text is the same
+				// number (2^{5000} + 1 and 2^{5000}+1).
+				return pa.key == pb.key
+			}
 			return numbersEqual(pa.val, pb.val, pa.decimal, pb.decimal, pctA, pctB)
 		}
 		if eq, ok := sampleEqual(pa.expr, pb.expr, pa.vars, pb.vars); ok {
@@ -753,6 +792,9 @@ func equationEqual(a, b *ansPart) bool {
 	if a.s+"="+a.rhs > b.s+"="+b.rhs {
 		a, b = b, a
 	}
+	if eq, ok := constEquationsEqual(a, b); ok {
+		return eq
+	}
 	fa, va := equationNode(a)
 	fb, vb := equationNode(b)
 	if fa == nil || fb == nil {
@@ -801,4 +843,149 @@ func equationNode(p *ansPart) (*exprNode, map[string]bool) {
 		lv[v] = true
 	}
 	return &exprNode{op: opSub, a: l, b: r}, lv
+}
+
+// equationValue returns the right side of an equation "lhs = c" whose
+// right side is a non-zero constant and whose left side is not: the value
+// the equation states. An equation "... = 0" states no value.
+func equationValue(p *ansPart) (*ansPart, bool) {
+	rhs := &ansPart{kind: kScalar, s: p.rhs}
+	sc := prepareScalar(rhs)
+	if !sc.isConst || sc.val.lost || sc.val.r != nil && sc.val.r.Sign() == 0 || sc.val.r == nil && sc.val.f == 0 || isConstString(p.s) {
+		return nil, false
+	}
+	return rhs, true
+}
+
+// constEquationsEqual compares two equations "lhs = c" with constant right
+// sides: equal when lhs_b = k lhs_a at every sample point for k = c_b/c_a.
+// Comparing lhs-rhs instead would hide a different large constant
+// (x+y = 4027 against x+y = 4028). ok is false when a right side is not a
+// non-zero constant.
+func constEquationsEqual(a, b *ansPart) (eq, ok bool) {
+	ra, oka := equationValue(a)
+	rb, okb := equationValue(b)
+	if !oka || !okb {
+		return false, false
+	}
+	ca, cb := prepareScalar(ra).val, prepareScalar(rb).val
+	la, va := parseExpr(a.s)
+	lb, vb := parseExpr(b.s)
+	if la == nil || lb == nil {
+		return false, false
+	}
+	k := cb.f / ca.f
+	vars := unionVars(va, vb)
+	valid := 0
+	for i := 0; i < samplePoints; i++ {
+		env := sampler(vars, i)
+		x, y := evalFloat(la, env), evalFloat(lb, env)
+		bx := math.IsNaN(x.f) || math.IsInf(x.f, 0) || x.lost
+		by := math.IsNaN(y.f) || math.IsInf(y.f, 0) || y.lost
+		if bx || by {
+			if bx != by {
+				return false, true
+			}
+			continue
+		}
+		if !closeFloat(y.f, k*x.f) {
+			return false, true
+		}
+		valid++
+	}
+	return valid >= 3, true
+}
+
+// relation is one inequality sign: less ("<", "\le") or greater, strict
+// or not.
+type relation struct{ less, strict bool }
+
+var relationTokens = []struct {
+	tok string
+	rel relation
+}{
+	{`\leqslant`, relation{true, false}}, {`\geqslant`, relation{false, false}},
+	{`\leq`, relation{true, false}}, {`\geq`, relation{false, false}},
+	{`\le`, relation{true, false}}, {`\ge`, relation{false, false}},
+	{`\lt`, relation{true, true}}, {`\gt`, relation{false, true}},
+	{"<=", relation{true, false}}, {">=", relation{false, false}},
+	{"<", relation{true, true}}, {">", relation{false, true}},
+}
+
+// splitRelations splits s at its top-level inequality signs.
+func splitRelations(s string) ([]string, []relation) {
+	var parts []string
+	var rels []relation
+	last := 0
+	scanTop(s, func(i int) int {
+		for _, t := range relationTokens {
+			if !strings.HasPrefix(s[i:], t.tok) {
+				continue
+			}
+			if t.tok[0] == '\\' && i+len(t.tok) < len(s) && isASCIILetter(s[i+len(t.tok)]) {
+				continue
+			}
+			parts = append(parts, strings.TrimSpace(s[last:i]))
+			rels = append(rels, t.rel)
+			last = i + len(t.tok)
+			return len(t.tok)
+		}
+		return 0
+	})
+	if rels == nil {
+		return nil, nil
+	}
+	return append(parts, strings.TrimSpace(s[last:])), rels
+}
+
+// parseInequality reads "x > 3", "3 \le x", "-2 < x \le 5" as the interval
+// of x they describe ((3, \infty), [3, \infty), (-2, 5]), or returns nil.
+func parseInequality(s string, depth int) *ansPart {
+	if !strings.ContainsAny(s, "<>") && !strings.Contains(s, `\le`) && !strings.Contains(s, `\ge`) && !strings.Contains(s, `\lt`) && !strings.Contains(s, `\gt`) {
+		return nil
+	}
+	parts, rels := splitRelations(s)
+	if len(rels) == 0 || len(rels) > 2 {
+		return nil
+	}
+	for _, p := range parts {
+		if p == "" {
+			return nil
+		}
+	}
+	bound := func(p string) bool { return isConstString(p) }
+	lo, hi := `-\infty`, `\infty`
+	open, close := byte('('), byte(')')
+	var name string
+	set := func(b string, r relation, below bool) {
+		// below: b is a lower bound of the variable.
+		if below {
+			lo = b
+			if !r.strict {
+				open = '['
+			}
+		} else {
+			hi = b
+			if !r.strict {
+				close = ']'
+			}
+		}
+	}
+	switch {
+	case len(rels) == 1 && isName(parts[0]) && bound(parts[1]):
+		name = parts[0]
+		set(parts[1], rels[0], !rels[0].less)
+	case len(rels) == 1 && bound(parts[0]) && isName(parts[1]):
+		name = parts[1]
+		set(parts[0], rels[0], rels[0].less)
+	case len(rels) == 2 && rels[0].less == rels[1].less && bound(parts[0]) && isName(parts[1]) && bound(parts[2]):
+		name = parts[1]
+		set(parts[0], rels[0], rels[0].less)
+		set(parts[2], rels[1], !rels[1].less)
+	default:
+		return nil
+	}
+	return &ansPart{kind: kTuple, open: open, close: close, name: name, elems: []*ansPart{
+		parseStructure(lo, depth+1), parseStructure(hi, depth+1),
+	}}
 }

@@ -16,7 +16,7 @@ var unicodeMath = strings.NewReplacer(
 	"\u00d7", `\times `, "\u00f7", "/", "\u00b7", `\cdot `, "\u22c5", `\cdot `,
 	"\u03c0", `\pi `, "\u221e", `\infty `, "\u221a", `\sqrt `,
 	"\u00b0", `^\circ`, "\u00b1", `\pm `, "\u2213", `\mp `,
-	"\uff0c", ",",
+	"\uff0c", ",", "\u2264", `\le `, "\u2265", `\ge `,
 )
 
 // textCommands have an argument that is text, not math.
@@ -60,6 +60,9 @@ type normalizedAnswer struct {
 func normalizeAnswer(s string) normalizedAnswer {
 	var out normalizedAnswer
 	s = strings.TrimSpace(unicodeMath.Replace(s))
+	if needsBackslashFix(s) {
+		s = fixBackslashes(s)
+	}
 	s = stripDelimiters(s)
 	hasCommand := strings.Contains(s, `\`)
 	if hasCommand {
@@ -342,4 +345,49 @@ func skipUnitPowerSuffix(t string) int {
 		}
 	}
 	return -1
+}
+
+// needsBackslashFix reports whether s has a backslash before a digit or a
+// doubled backslash before a letter (see fixBackslashes).
+func needsBackslashFix(s string) bool {
+	for i := strings.IndexByte(s, '\\'); i >= 0 && i+1 < len(s); {
+		c := s[i+1]
+		if isASCIIDigit(c) || c == '\\' && i+2 < len(s) && isASCIILetter(s[i+2]) {
+			return true
+		}
+		j := strings.IndexByte(s[i+2:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += 2 + j
+	}
+	return false
+}
+
+// fixBackslashes undoes two slips of answers written through a string
+// escape: a doubled backslash before a command (\\frac{5}{9}, from JSON or
+// Python source) and a backslash before a digit (\15, an escaped dollar
+// sign without its dollar). A \\ in a matrix or array is a row break and
+// is kept.
+func fixBackslashes(s string) string {
+	matrix := strings.Contains(s, `\begin`) || strings.Contains(s, "&")
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch c := s[i+1]; {
+		case isASCIIDigit(c):
+			continue // drop the backslash of \15
+		case c == '\\' && !matrix && i+2 < len(s) && isASCIILetter(s[i+2]):
+			continue // \\frac: keep one backslash
+		case c == '\\':
+			b.WriteString(`\\`)
+			i++
+		default:
+			b.WriteByte('\\')
+		}
+	}
+	return b.String()
 }

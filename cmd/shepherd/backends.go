@@ -31,7 +31,7 @@ type backendFlags struct {
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
-	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator")
+	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator; NAME=URL names it in metrics (default host:port)")
 	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
 	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
 	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}} and {{.Prefix}}")
@@ -40,6 +40,28 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back; 0 fails fast (no retry, no redelivery)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
+}
+
+// backendNamer is implemented by the metrics observer: it labels a base
+// URL's series with a name instead of its host:port.
+type backendNamer interface{ NameBackend(baseURL, name string) }
+
+// splitBackendName splits "NAME=URL" (NAME of letters, digits, '.', '_',
+// '-'); a value without such a prefix is a URL (or sim) without a name.
+func splitBackendName(v string) (name, target string, err error) {
+	before, after, ok := strings.Cut(v, "=")
+	if !ok || strings.ContainsAny(before, ":/?") {
+		return "", v, nil
+	}
+	if before == "" || after == "" {
+		return "", "", fmt.Errorf("%q: want NAME=URL, or a URL", v)
+	}
+	for _, r := range before {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "", "", fmt.Errorf("%q: the name %q may hold letters, digits, '.', '_' and '-' only", v, before)
+		}
+	}
+	return before, strings.TrimSpace(after), nil
 }
 
 // open builds the backend pool, starting the built-in simulator for 'sim'.
@@ -73,13 +95,22 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 		return nil, nil, usageErrorf("--api: %v", err)
 	}
 	var clients []*rollout.Client
+	named := map[string]int{} // labels given so far, to keep them distinct
 	for _, u := range b.backends {
 		for _, one := range strings.Split(u, ",") {
 			one = strings.TrimSpace(one)
 			if one == "" {
 				continue
 			}
+			name, one, err := splitBackendName(one)
+			if err != nil {
+				stop()
+				return nil, nil, usageErrorf("--backend: %v", err)
+			}
 			if one == "sim" {
+				if name == "" {
+					name = "sim" // not its ephemeral port
+				}
 				if model == "" {
 					model = "sim"
 				}
@@ -106,6 +137,12 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 			if err != nil {
 				stop()
 				return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
+			}
+			if n, ok := obs.(backendNamer); ok && name != "" {
+				if named[name]++; named[name] > 1 {
+					name = fmt.Sprintf("%s-%d", name, named[name]) // a second sim: sim-2
+				}
+				n.NameBackend(one, name)
 			}
 			clients = append(clients, c)
 		}

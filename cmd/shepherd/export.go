@@ -32,7 +32,7 @@ func (x *exportFlags) register(fs *flag.FlagSet, def labeler.Format) {
 	fs.StringVar(&x.format, "format", string(def), "output format: record (shepherd's label records), trl (TRL prompt/completions/labels), math-shepherd (input/label with ки and +/-), openrlhf (input/value) or chat (messages); the trainer formats leave out solutions with failed steps")
 	fs.BoolVar(&x.soft, "soft", false, "trl, openrlhf: soft labels, the share of rollouts reaching the gold answer (the hard label as 1 or 0 where it was inferred, not measured)")
 	fs.BoolVar(&x.parquet, "parquet", false, "write Parquet instead of JSONL (implied by an --out ending in .parquet)")
-	fs.StringVar(&x.task, "task", "", "math-shepherd: the \"task\" field of every row (GSM8K, MATH); left out when empty")
+	fs.StringVar(&x.task, "task", "", "math-shepherd: the \"task\" field of every row (GSM8K, MATH); label takes it from --in-format gsm8k, math or prm800k when not given; left out when empty")
 	fs.StringVar(&x.placeholder, "placeholder-token", "", "openrlhf: the placeholder written after every step; train with the same --placeholder_token (default ки)")
 	fs.StringVar(&x.rewardTokens, "reward-tokens", "", "openrlhf, chat: the label tokens of a correct and an incorrect step, space-separated; train with the same --reward_tokens (default \"+ -\")")
 }
@@ -74,6 +74,17 @@ func (x *exportFlags) check(out string, resume bool) error {
 	}
 	x.f, x.opt = f, opt
 	return nil
+}
+
+// taskFrom fills the math-shepherd task from the input format when --task
+// was not given (label --in-format gsm8k writes "task": "GSM8K").
+func (x *exportFlags) taskFrom(inFormat string) {
+	if x.f != labeler.FormatMathShepherd || x.opt.Task != "" {
+		return
+	}
+	if f, err := labeler.ParseInputFormat(inFormat); err == nil {
+		x.opt.Task = labeler.TaskOf(f)
+	}
 }
 
 // exportSink converts records and writes the rows. Records with failed

@@ -14,10 +14,10 @@ import (
 
 // exportRecords are three label records: one with an inferred (null) soft
 // label, one with a failed step, one in the Math-Shepherd dress.
-const exportRecords = `{"problem_id":"p1","solution_id":"p1-0","prompt":"Start with 4. Add 3. What is the result?","completions":["4 + 3 = 7.","The answer is 7."],"labels":[true,true],"soft_labels":[null,1],"rollouts":[0,0],"correct_rollouts":[0,0],"first_error_step":-1,"min_score":1,"outcome_correct":true,"strategy":"binary","model":"sim","grader_version":"shepherd-grader/1"}
-{"problem_id":"p2","solution_id":"p2-0","prompt":"q2","completions":["a","b"],"labels":[true,false],"soft_labels":[0.5,null],"rollouts":[2,0],"correct_rollouts":[1,0],"first_error_step":1,"min_score":0.5,"outcome_correct":false,"failed_steps":[1],"strategy":"exhaustive","model":"sim","grader_version":"shepherd-grader/1"}
+const exportRecords = `{"problem_id":"p1","solution_id":"p1-0","prompt":"Start with 4. Add 3. What is the result?","completions":["4 + 3 = 7.","The answer is 7."],"labels":[true,true],"soft_labels":[null,1],"rollouts":[0,0],"correct_rollouts":[0,0],"first_error_step":-1,"min_score":1,"outcome_correct":true,"strategy":"binary","model":"sim","grader_version":"shepherd-grader/2"}
+{"problem_id":"p2","solution_id":"p2-0","prompt":"q2","completions":["a","b"],"labels":[true,false],"soft_labels":[0.5,null],"rollouts":[2,0],"correct_rollouts":[1,0],"first_error_step":1,"min_score":0.5,"outcome_correct":false,"failed_steps":[1],"strategy":"exhaustive","model":"sim","grader_version":"shepherd-grader/2"}
 
-{"problem_id":"p3","solution_id":"p3-0","prompt":"What is 6 * 7?","completions":["Step 1: 6 * 7 = 41.","Step 2: The answer is: 41"],"labels":[false,false],"soft_labels":[0.25,0],"rollouts":[4,0],"correct_rollouts":[1,0],"first_error_step":0,"min_score":0,"outcome_correct":false,"strategy":"exhaustive","model":"sim","grader_version":"shepherd-grader/1"}
+{"problem_id":"p3","solution_id":"p3-0","prompt":"What is 6 * 7?","completions":["Step 1: 6 * 7 = 41.","Step 2: The answer is: 41"],"labels":[false,false],"soft_labels":[0.25,0],"rollouts":[4,0],"correct_rollouts":[1,0],"first_error_step":0,"min_score":0,"outcome_correct":false,"strategy":"exhaustive","model":"sim","grader_version":"shepherd-grader/2"}
 `
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -187,7 +187,7 @@ func TestExportMathShepherdRoundTrip(t *testing.T) {
 	if code, _, stderr := runShepherd(t, "", "export", "--in", records, "--format", "math-shepherd", "--out", ms); code != 0 {
 		t.Fatalf("export: exit %d: %s", code, stderr)
 	}
-	code, problems, stderr := runShepherd(t, "", "import", "--in-format", "math-shepherd", "--in", ms, "--skip-unusable")
+	code, problems, stderr := runShepherd(t, "", "import", "--in-format", "math-shepherd", "--in", ms, "--skip-bad")
 	if code != 0 {
 		t.Fatalf("import: exit %d: %s", code, stderr)
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 
 	"github.com/peterbourgon/ff/v3"
 )
@@ -13,12 +15,46 @@ import (
 // stderr instead of exiting the process.
 func newFlagSet(e env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("shepherd "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	// The flag package prints a parse error before the usage; the command
+	// reports the same error on return, so the flag set itself stays quiet
+	// and an error is printed once, after the usage.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: shepherd %s %s\n\nflags (also read from SHEPHERD_<FLAG> environment variables):\n", name, synopsis)
-		fs.PrintDefaults()
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !isHidden(fs, f.Name) {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		shown.SetOutput(e.stderr)
+		shown.PrintDefaults()
 	}
 	return fs
+}
+
+// hidden holds the flags left out of a flag set's usage: old names kept as
+// aliases (import --skip-unusable for --skip-bad).
+var (
+	hiddenMu sync.Mutex
+	hidden   = map[*flag.FlagSet]map[string]bool{}
+)
+
+// hideFlag leaves the flag name out of fs's usage; it still parses.
+func hideFlag(fs *flag.FlagSet, name string) {
+	hiddenMu.Lock()
+	defer hiddenMu.Unlock()
+	if hidden[fs] == nil {
+		hidden[fs] = map[string]bool{}
+	}
+	hidden[fs][name] = true
+}
+
+func isHidden(fs *flag.FlagSet, name string) bool {
+	hiddenMu.Lock()
+	defer hiddenMu.Unlock()
+	return hidden[fs][name]
 }
 
 // parseFlags parses args, then fills unset flags from SHEPHERD_* environment

@@ -175,11 +175,13 @@ func runImport(ctx context.Context, e env, args []string) error {
 	var m importFlags
 	var in, out string
 	var skip bool
-	fs := newFlagSet(e, "import", "--in-format gsm8k|math|processbench|prm800k|math-shepherd --in FILE [--gold-from FILE] [--out FILE]")
+	fs := newFlagSet(e, "import", "--in-format gsm8k|math|processbench|prm800k|math-shepherd --in FILE [--gold-from FILE] [--out FILE] [--skip-bad]")
 	fs.StringVar(&in, "in", "-", "data set file, JSONL or one JSON array ('-' is stdin)")
 	fs.StringVar(&out, "out", "-", "labeling input JSONL for shepherd label ('-' is stdout), written whole or not at all")
 	m.register(fs)
-	fs.BoolVar(&skip, "skip-unusable", false, "leave out rows without a gold answer or a solution instead of failing (the count is reported)")
+	fs.BoolVar(&skip, "skip-bad", false, "leave out rows that cannot be used (no gold answer, no solution) instead of failing (the count is reported)")
+	fs.BoolVar(&skip, "skip-unusable", false, "the former name of --skip-bad")
+	hideFlag(fs, "skip-unusable")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -212,6 +214,9 @@ func runImport(ctx context.Context, e env, args []string) error {
 		}
 		if err == nil {
 			_, err = im.Problem.Prepare(rowID(f, n), check)
+		}
+		if errors.Is(err, labeler.ErrUnusable) {
+			return fmt.Errorf("%s %d: %w (--skip-bad leaves such rows out)", what, n, err)
 		}
 		if err != nil {
 			return fmt.Errorf("%s %d: %w", what, n, err)

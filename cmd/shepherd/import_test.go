@@ -89,12 +89,18 @@ func TestImportProcessBenchCommand(t *testing.T) {
 	if _, err := os.Stat(out); err != nil {
 		t.Errorf("the earlier output is gone after a failed import: %v", err)
 	}
-	code, stdout, stderr := runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, "--skip-unusable")
-	if code != 0 || !strings.Contains(stderr, "imported 200 of 400 processbench rows, 200 left out as unusable (the first: processbench row processbench-1: unusable: no gold answer") {
-		t.Errorf("--skip-unusable: exit %d: %s", code, stderr)
+	if !strings.Contains(stderr, "--skip-bad leaves such rows out") {
+		t.Errorf("without gold: the error does not name --skip-bad: %s", stderr)
 	}
-	if n := len(readProblems(t, stdout)); n != 200 {
-		t.Errorf("--skip-unusable wrote %d problems", n)
+	// --skip-unusable is the former name of --skip-bad, kept as an alias.
+	for _, flag := range []string{"--skip-bad", "--skip-unusable"} {
+		code, stdout, stderr := runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, flag)
+		if code != 0 || !strings.Contains(stderr, "imported 200 of 400 processbench rows, 200 left out as unusable (the first: processbench row processbench-1: unusable: no gold answer") {
+			t.Errorf("%s: exit %d: %s", flag, code, stderr)
+		}
+		if n := len(readProblems(t, stdout)); n != 200 {
+			t.Errorf("%s wrote %d problems", flag, n)
+		}
 	}
 }
 

@@ -103,6 +103,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	if f.backendWait < 0 {
 		return usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
 	}
+	f.export.taskFrom(f.imp.format)
 	limits := labeler.InputLimits{SplitOptions: labeler.SplitOptions{Mode: mode, Tag: f.splitTag, MaxSteps: f.maxSteps}}
 
 	// Nothing touches --out before the flags, the input and the backends

@@ -56,13 +56,14 @@ var (
 // largest).
 func (m *Metrics) CollectPool(pool BackendLister) {
 	if m.pools == nil {
-		m.pools = &poolCollector{}
+		m.pools = &poolCollector{label: m.backend}
 		m.reg.MustRegister(m.pools)
 	}
 	m.pools.add(pool)
 }
 
 type poolCollector struct {
+	label func(baseURL string) string // the backend label, Metrics.backend
 	mu    sync.Mutex
 	pools []BackendLister
 }
@@ -89,11 +90,12 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	var order []string
 	for _, p := range pools {
 		for _, b := range p.Backends() {
-			a := byBackend[b.BaseURL]
+			name := c.label(b.BaseURL)
+			a := byBackend[name]
 			if a == nil {
 				a = &agg{}
-				byBackend[b.BaseURL] = a
-				order = append(order, b.BaseURL)
+				byBackend[name] = a
+				order = append(order, name)
 			}
 			a.inflight += float64(b.InFlight)
 			a.waiting += float64(b.Waiting)

@@ -31,7 +31,8 @@
 //
 // Names follow the Prometheus conventions (prefix shepherd_, base units,
 // counters ending in _total, durations as _seconds histograms); labels take
-// values from small fixed sets, or configured backend URLs and model names,
+// values from small fixed sets, or backend names (host:port, a given name,
+// "sim") and model names,
 // never job, solution or prompt ids. testdata/metrics.golden lists every
 // metric with its type, labels and help.
 //
@@ -39,7 +40,7 @@
 //	shepherd_rollouts_total{result}                               correct, incorrect, no_answer, truncated
 //	shepherd_inference_requests_total{backend,code}               HTTP status, or timeout, unreachable, conn_error, bad_response, canceled
 //	shepherd_inference_request_duration_seconds{backend}          histogram
-//	shepherd_inference_tokens_total{backend,kind}                 prompt, completion, cached_prompt
+//	shepherd_inference_tokens_total{backend,kind}                 cached_prompt, uncached_prompt, completion (a partition)
 //	shepherd_backend_requests_in_flight{backend}                  gauge (scrape time)
 //	shepherd_backend_requests_waiting{backend}                    gauge (scrape time)
 //	shepherd_backend_concurrency_limit{backend}                   gauge (scrape time)

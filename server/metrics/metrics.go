@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,9 @@ type Metrics struct {
 	collectErrors   *prometheus.CounterVec
 
 	pools *poolCollector
+
+	backendMu    sync.RWMutex
+	backendNames map[string]string // base URL -> label, see NameBackend
 }
 
 // New returns the metrics of a process playing component ("serve",
@@ -88,7 +92,7 @@ func New(component string) *Metrics {
 	}, []string{"backend"})
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "inference_tokens_total",
-		Help: "Tokens reported by inference backends by kind: prompt, completion, and cached_prompt (the prompt tokens served from the prefix cache, included in prompt).",
+		Help: "Tokens reported by inference backends by kind: cached_prompt (prompt tokens served from the prefix cache), uncached_prompt (the rest of the prompt) and completion; the kinds partition the tokens, so a sum over kind counts each once.",
 	}, []string{"backend", "kind"})
 	m.taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "rollout_task_duration_seconds",

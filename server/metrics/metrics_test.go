@@ -214,8 +214,9 @@ func TestValues(t *testing.T) {
 		got  float64
 		want float64
 	}{
-		{"requests 200", testutil.ToFloat64(m.requests.WithLabelValues("http://gpu-1:8000/v1", "200")), 1},
-		{"cached tokens", testutil.ToFloat64(m.tokens.WithLabelValues("http://gpu-1:8000/v1", "cached_prompt")), 80},
+		{"requests 200", testutil.ToFloat64(m.requests.WithLabelValues("gpu-1:8000", "200")), 1},
+		{"cached tokens", testutil.ToFloat64(m.tokens.WithLabelValues("gpu-1:8000", "cached_prompt")), 80},
+		{"uncached tokens", testutil.ToFloat64(m.tokens.WithLabelValues("gpu-1:8000", "uncached_prompt")), 20},
 		{"rollouts correct", testutil.ToFloat64(m.rollouts.WithLabelValues("correct")), 1},
 		{"rollouts truncated", testutil.ToFloat64(m.rollouts.WithLabelValues("truncated")), 0},
 		{"steps", testutil.ToFloat64(m.steps.WithLabelValues("1", "measured")), 1},
@@ -240,10 +241,10 @@ shepherd_jobs{state="queued"} 2
 shepherd_jobs{state="running"} 1
 # HELP shepherd_backend_requests_in_flight Inference requests holding one of the backend's concurrency slots.
 # TYPE shepherd_backend_requests_in_flight gauge
-shepherd_backend_requests_in_flight{backend="http://gpu-1:8000/v1"} 3
+shepherd_backend_requests_in_flight{backend="gpu-1:8000"} 3
 # HELP shepherd_backend_concurrency_limit Current adaptive (AIMD) concurrency limit of the backend.
 # TYPE shepherd_backend_concurrency_limit gauge
-shepherd_backend_concurrency_limit{backend="http://gpu-1:8000/v1"} 64
+shepherd_backend_concurrency_limit{backend="gpu-1:8000"} 64
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
 		"shepherd_queue_tasks", "shepherd_queue_oldest_task_age_seconds", "shepherd_jobs",
@@ -274,6 +275,67 @@ func TestCollectErrors(t *testing.T) {
 		if n := testutil.ToFloat64(m.collectErrors.WithLabelValues(src)); n < 1 || n > 2 {
 			t.Errorf("collect errors of %s: %v after two scrapes", src, n)
 		}
+	}
+}
+
+// TestTokenKindsPartition: the token kinds add up to prompt plus
+// completion tokens, whatever the cached share (a server claiming more
+// cached tokens than the prompt has is clamped to the prompt).
+func TestTokenKindsPartition(t *testing.T) {
+	m := New("test")
+	o := m.Observer()
+	reports := []struct{ prompt, completion, cached int }{
+		{100, 40, 80}, {57, 3, 0}, {12, 9, 12}, {30, 5, 45}, {0, 7, 0},
+	}
+	var prompt, completion, cached int
+	for _, r := range reports {
+		o.Tokens("http://gpu-1:8000/v1", r.prompt, r.completion, r.cached)
+		prompt += r.prompt
+		completion += r.completion
+		cached += min(r.cached, r.prompt)
+	}
+	var sum float64
+	for _, kind := range []string{"cached_prompt", "uncached_prompt", "completion"} {
+		sum += testutil.ToFloat64(m.tokens.WithLabelValues("gpu-1:8000", kind))
+	}
+	if sum != float64(prompt+completion) {
+		t.Errorf("sum over kinds = %v, want prompt %d + completion %d", sum, prompt, completion)
+	}
+	if got := testutil.ToFloat64(m.tokens.WithLabelValues("gpu-1:8000", "cached_prompt")); got != float64(cached) {
+		t.Errorf("cached_prompt = %v, want %d", got, cached)
+	}
+	if n := testutil.CollectAndCount(m.tokens); n != 3 {
+		t.Errorf("%d token series, want 3 (one per kind)", n)
+	}
+}
+
+// TestBackendLabel: host:port by default, the given name where one was
+// set; the same label on counters and scrape-time gauges.
+func TestBackendLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://gpu-1:8000/v1":      "gpu-1:8000",
+		"https://vllm.example/v1":   "vllm.example",
+		"http://[::1]:8000/v1":      "[::1]:8000",
+		"http://127.0.0.1:41235/v1": "127.0.0.1:41235",
+		"not a url":                 "not a url",
+	} {
+		if got := BackendLabel(in); got != want {
+			t.Errorf("BackendLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+	m := New("test")
+	o := m.Observer()
+	o.(interface{ NameBackend(string, string) }).NameBackend("http://127.0.0.1:41235/v1", "sim")
+	o.InferenceRequest("http://127.0.0.1:41235/v1", "200", time.Millisecond)
+	m.CollectPool(fakePool{{BaseURL: "http://127.0.0.1:41235/v1", Limit: 8, Up: true}})
+	body := string(exposition(t, m.Handler()))
+	for _, want := range []string{`shepherd_inference_requests_total{backend="sim",code="200"} 1`, `shepherd_backend_up{backend="sim"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "41235") {
+		t.Errorf("the simulator's port leaks into a label:\n%s", body)
 	}
 }
 

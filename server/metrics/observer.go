@@ -16,14 +16,22 @@ type observer struct{ m *Metrics }
 var _ rollout.Observer = observer{}
 
 func (o observer) InferenceRequest(backend, outcome string, d time.Duration) {
+	backend = o.m.backend(backend)
 	o.m.requests.WithLabelValues(backend, outcome).Inc()
 	o.m.requestDuration.WithLabelValues(backend).Observe(d.Seconds())
 }
 
+// Tokens counts kinds that partition the tokens: the prompt splits into
+// cached_prompt and uncached_prompt, so summing over kind gives prompt plus
+// completion tokens, with nothing counted twice. A server reporting more
+// cached tokens than prompt tokens is clamped to the prompt.
 func (o observer) Tokens(backend string, prompt, completion, cached int) {
-	o.m.tokens.WithLabelValues(backend, "prompt").Add(float64(max(0, prompt)))
+	backend = o.m.backend(backend)
+	prompt = max(0, prompt)
+	cached = min(max(0, cached), prompt)
+	o.m.tokens.WithLabelValues(backend, "cached_prompt").Add(float64(cached))
+	o.m.tokens.WithLabelValues(backend, "uncached_prompt").Add(float64(prompt - cached))
 	o.m.tokens.WithLabelValues(backend, "completion").Add(float64(max(0, completion)))
-	o.m.tokens.WithLabelValues(backend, "cached_prompt").Add(float64(max(0, cached)))
 }
 
 func (o observer) Rollout(result string) { o.m.rollouts.WithLabelValues(result).Inc() }

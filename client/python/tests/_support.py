@@ -10,8 +10,9 @@ from pathlib import Path
 PYTHON_DIR = Path(__file__).resolve().parents[1]  # client/python
 REPO_ROOT = PYTHON_DIR.parents[1]
 
-# The packages (shepherd.v1, shepherd_client) live in client/python.
-if str(PYTHON_DIR) not in sys.path:
+# The package shepherd_prm lives in client/python (unless the tests run
+# against an installed copy: SHEPHERD_PRM_INSTALLED=1).
+if not os.environ.get("SHEPHERD_PRM_INSTALLED") and str(PYTHON_DIR) not in sys.path:
     sys.path.insert(0, str(PYTHON_DIR))
 
 

@@ -4,8 +4,8 @@ import unittest
 
 import _support  # noqa: F401  (import path)
 
-import shepherd_client as sc
-from shepherd.v1 import shepherd_pb2 as pb
+import shepherd_prm as sc
+from shepherd_prm._proto import shepherd_pb2 as pb
 
 
 class BuildProblemsTest(unittest.TestCase):

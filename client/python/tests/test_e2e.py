@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -20,8 +21,8 @@ import grpc
 
 from _support import REPO_ROOT, Proxy, skip_or_fail
 
-import shepherd_client as sc
-from shepherd.v1 import shepherd_pb2 as pb
+import shepherd_prm as sc
+from shepherd_prm._proto import shepherd_pb2 as pb
 
 PROBLEMS_FILE = REPO_ROOT / "examples" / "sim-problems.jsonl"
 N_PROBLEMS = 6
@@ -93,6 +94,7 @@ class EndToEndTest(unittest.TestCase):
                               "--model", MODEL])
         wait_port(port, cls.procs[-2][1], STARTUP_TIMEOUT, "shepherd serve")
         cls.port = port
+        cls.binary = binary
         cls.addr = "127.0.0.1:%d" % port
         cls.client = sc.connect(cls.addr)
         grpc.channel_ready_future(cls.client.channel).result(timeout=STARTUP_TIMEOUT)
@@ -189,22 +191,86 @@ class EndToEndTest(unittest.TestCase):
                          [r.solution_id for r in records])
         self.assertEqual(list(sc.LabelDataset(self.client, job.id, soft=True)), rows)
 
-    def test_binary_strategy_soft_nulls(self):
+    def test_binary_strategy_soft_labels_as_export(self):
         job = self.submit(strategy="binary")
         stream = self.client.labels(job.id)
         records = self.read_all(stream)
         self.check_records(records, stream)
+        # A solution whose answer is right is labeled without rollouts: its
+        # steps before the last carry no measured soft label.
+        self.assertTrue(any(not s.HasField("value") for r in records for s in r.soft_labels))
         rows = list(sc.trl_rows(records, soft=True))
         for rec, row in zip(records, rows):
             self.assertEqual(rec.strategy, pb.STRATEGY_BINARY)
             self.assertEqual(len(row["soft_labels"]), len(row["completions"]))
-            for s in row["soft_labels"]:
-                self.assertTrue(s is None or 0 <= s <= 1)
-        # A solution whose answer is right is labeled without rollouts: no
-        # soft label measured before its last step.
-        right = [row for rec, row in zip(records, rows) if rec.outcome_correct]
-        self.assertTrue(right)
-        self.assertTrue(any(s is None for row in right for s in row["soft_labels"]))
+            for s, h, m in zip(row["soft_labels"], row["labels"], rec.soft_labels):
+                self.assertIs(type(s), float)
+                self.assertEqual(s, m.value if m.HasField("value") else float(h))
+
+    def test_soft_rows_equal_cli_export(self):
+        # The same records through `shepherd export --format trl --soft` and
+        # trl_rows(soft=True) give the same rows.
+        src = os.path.join(self.tmp, "problems.jsonl")
+        with open(src, "w") as f:
+            for p in self.problems:
+                f.write(json.dumps(p) + "\n")
+        labels = os.path.join(self.tmp, "labels.jsonl")
+        exported = os.path.join(self.tmp, "trl.jsonl")
+        for argv in (["label", "--in", src, "--backend", "sim", "--strategy", "binary", "--n", "4",
+                      "--seed", "1", "--out", labels],
+                     ["export", "--in", labels, "--format", "trl", "--soft", "--out", exported]):
+            r = subprocess.run([self.binary] + argv, capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        with open(labels) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        self.assertTrue(any(s is None for r in records for s in r["soft_labels"]),
+                        "binary search inferred no label: the comparison would prove nothing")
+        with open(exported) as f:
+            cli_rows = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual(list(sc.trl_rows(records, soft=True)), cli_rows)
+
+    def test_pip_install_into_fresh_venv_streams_rows(self):
+        # `pip install ./client/python` into a fresh venv, offline (no index:
+        # grpcio and protobuf come from the system's site packages, Debian's
+        # python3-grpcio and python3-protobuf, the declared lower bounds),
+        # then the installed package streams TRL rows from the running serve.
+        venv = os.path.join(self.tmp, "venv")
+        r = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            skip_or_fail("python3 -m venv failed (apt-get install python3-venv):\n" + r.stderr)
+        py = os.path.join(venv, "bin", "python")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_INDEX_URL")}
+        env["PIP_NO_INDEX"] = "1"
+        r = subprocess.run([py, "-m", "pip", "install", "--no-index", "--no-build-isolation",
+                            "./client/python"], cwd=REPO_ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        script = (
+            "import json, sys, importlib.metadata as md\n"
+            "import shepherd_prm as sc\n"
+            "problems = [json.loads(l) for l in open(sys.argv[2]) if l.strip()][:%d]\n"
+            "c = sc.connect(sys.argv[1])\n"
+            "rows = list(sc.trl_rows(c.label(problems, 'sim', n=4, seed=3), soft=True))\n"
+            "print(json.dumps({'file': sc.__file__, 'rows': rows,\n"
+            "                  'requires': md.requires('shepherd-prm'),\n"
+            "                  'grpcio': md.version('grpcio'), 'protobuf': md.version('protobuf')}))\n"
+        ) % N_PROBLEMS
+        # Run outside the checkout, so only the installed copy can be imported.
+        r = subprocess.run([py, "-c", script, self.addr, str(PROBLEMS_FILE)], cwd=venv, env=env,
+                           capture_output=True, text=True, timeout=JOB_TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:] + self.logs())
+        out = json.loads(r.stdout)
+        self.assertTrue(out["file"].startswith(venv), out["file"])
+        self.assertEqual(len(out["rows"]), len(self.solution_ids))
+        for row in out["rows"]:
+            self.assertEqual(len(row["labels"]), len(row["completions"]))
+            self.assertEqual(len(row["soft_labels"]), len(row["completions"]))
+        # The declared ranges are in the installed metadata (pip checked the
+        # system's grpcio and protobuf against them).
+        requires = sorted(q.replace(" ", "").replace("(", "").replace(")", "")
+                          for q in out["requires"] if ";" not in q)
+        self.assertEqual(requires, ["grpcio<2,>=1.51.1", "protobuf<5,>=4.21.12"])
 
     def test_resume_from_cursor(self):
         job = self.submit()

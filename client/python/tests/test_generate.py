@@ -28,17 +28,17 @@ class GenerateTest(unittest.TestCase):
             subprocess.run([str(_support.PYTHON_DIR / "generate.sh"), tmp], check=True)
             for name in GENERATED:
                 with self.subTest(file=name):
-                    fresh = Path(tmp, "shepherd", "v1", name)
-                    committed = _support.PYTHON_DIR / "shepherd" / "v1" / name
+                    fresh = Path(tmp, "shepherd_prm", "_proto", name)
+                    committed = _support.PYTHON_DIR / "shepherd_prm" / "_proto" / name
                     self.assertTrue(
                         filecmp.cmp(fresh, committed, shallow=False),
                         "%s differs from a fresh generation: run client/python/generate.sh" % committed)
 
     def test_stub_imports_as_generated(self):
         # The stub's own import of the messages resolves within the package.
-        from shepherd.v1 import shepherd_pb2, shepherd_pb2_grpc
+        from shepherd_prm._proto import shepherd_pb2, shepherd_pb2_grpc
 
-        self.assertIs(shepherd_pb2_grpc.shepherd_dot_v1_dot_shepherd__pb2, shepherd_pb2)
+        self.assertIs(shepherd_pb2_grpc.shepherd__prm_dot___proto_dot_shepherd__pb2, shepherd_pb2)
         self.assertEqual(shepherd_pb2.DESCRIPTOR.package, "shepherd.v1")
         self.assertIn("LabelSolutions", shepherd_pb2.DESCRIPTOR.services_by_name["ShepherdService"].methods_by_name)
 

@@ -14,9 +14,9 @@ import grpc
 
 from _support import Proxy
 
-import shepherd_client as sc
-from shepherd.v1 import shepherd_pb2 as pb
-from shepherd.v1 import shepherd_pb2_grpc as pb_grpc
+import shepherd_prm as sc
+from shepherd_prm._proto import shepherd_pb2 as pb
+from shepherd_prm._proto import shepherd_pb2_grpc as pb_grpc
 
 N_RECORDS = 40
 TOKEN = "t0ken"
@@ -111,7 +111,7 @@ class LoopbackTest(unittest.TestCase):
             stream = client.labels(job.id)
             rows = list(sc.trl_rows(stream, soft=True))
         self.assertEqual(len(rows), N_RECORDS)
-        self.assertEqual(rows[0]["soft_labels"], [0.5, None, 1.0])
+        self.assertEqual(rows[0]["soft_labels"], [0.5, 1.0, 1.0])  # inferred: the hard label
         self.assertEqual(stream.reconnects, 0)
         self.assertEqual(stream.cursor, "c%d" % N_RECORDS)
         method, req = self.servicer.requests[0]

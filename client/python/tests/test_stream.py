@@ -7,8 +7,8 @@ import grpc
 
 import _support  # noqa: F401  (import path)
 
-import shepherd_client as sc
-from shepherd.v1 import shepherd_pb2 as pb
+import shepherd_prm as sc
+from shepherd_prm._proto import shepherd_pb2 as pb
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
@@ -238,7 +238,7 @@ class LabelDatasetTest(unittest.TestCase):
         self.assertEqual([r.solution_id for r in recs], ["s1", "s2", "s3"])
 
     def test_torch_base(self):
-        from shepherd_client import dataset
+        from shepherd_prm import dataset
 
         if dataset.HAVE_TORCH:
             import torch.utils.data

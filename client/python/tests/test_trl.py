@@ -5,8 +5,8 @@ import unittest
 
 import _support  # noqa: F401  (import path)
 
-import shepherd_client as sc
-from shepherd.v1 import shepherd_pb2 as pb
+import shepherd_prm as sc
+from shepherd_prm._proto import shepherd_pb2 as pb
 
 
 def record(**kw):
@@ -38,17 +38,27 @@ class TrlRowsTest(unittest.TestCase):
              "labels": [True, False, False]},
         ])
 
-    def test_soft_null_where_unmeasured(self):
-        r = record(completions=["a", "b", "c"], labels=[True, False, False], soft=[0.25, None, 0.0])
+    def test_soft_hard_label_where_unmeasured(self):
+        # As `shepherd export --soft`: an inferred label (null) becomes the
+        # hard label as 1.0 / 0.0, so every soft label is a float.
+        r = record(completions=["a", "b", "c", "d"], labels=[True, True, False, False],
+                   soft=[0.25, None, None, 0.5])
         [row] = sc.trl_rows([r], soft=True)
         self.assertEqual(set(row), {"prompt", "completions", "labels", "soft_labels"})
-        self.assertEqual(row["soft_labels"], [0.25, None, 0.0])
-        # An explicit 0.0 stays a number: it is a measured label.
-        self.assertIsInstance(row["soft_labels"][2], float)
+        self.assertEqual(row["soft_labels"], [0.25, 1.0, 0.0, 0.5])
+        self.assertTrue(all(type(x) is float for x in row["soft_labels"]))
 
     def test_soft_one_entry_per_step(self):
         [row] = sc.trl_rows([record()], soft=True)  # no soft labels at all
-        self.assertEqual(row["soft_labels"], [None, None])
+        self.assertEqual(row["soft_labels"], [1.0, 1.0])
+
+    def test_failed_steps_left_out(self):
+        bad = record(failed_steps=[1])
+        good = record(soft=[0.5, 1.0])
+        rows = list(sc.trl_rows([bad, good], soft=True))
+        self.assertEqual([r["soft_labels"] for r in rows], [[0.5, 1.0]])
+        with self.assertRaisesRegex(sc.FailedStepsError, r"record p/p-0: steps \[1\] failed"):
+            sc.trl_row(bad)
 
     def test_plain_types(self):
         [row] = sc.trl_rows([record(soft=[0.5, 1.0])], soft=True)
@@ -63,26 +73,18 @@ class TrlRowsTest(unittest.TestCase):
                 "soft_labels": [0.75, None], "first_error_step": 1}
         self.assertEqual(sc.trl_row(line, soft=True), {
             "prompt": "Q", "completions": ["s1", "s2"], "labels": [True, False],
-            "soft_labels": [0.75, None]})
+            "soft_labels": [0.75, 0.0]})
         self.assertEqual(sc.trl_row(line), {
             "prompt": "Q", "completions": ["s1", "s2"], "labels": [True, False]})
 
-    def test_failed_steps_are_null_and_left_out(self):
-        # A failed step has no label: None, never False, in a proto record
-        # (which carries bools) and in a JSONL line (which carries null).
-        r = record(completions=["a", "b", "c"], labels=[True, False, True],
-                   soft=[1.0, 0.0, 1.0], failed_steps=[1])
-        line = {"prompt": "Q", "completions": ["a", "b", "c"], "labels": [True, None, True],
-                "soft_labels": [1.0, None, 1.0], "failed_steps": [1]}
-        for rec in (r, line):
-            row = sc.trl_row(rec, soft=True)
-            self.assertEqual(row["labels"], [True, None, True])
-            self.assertEqual(row["soft_labels"], [1.0, None, 1.0])
-            # Trainer rows leave such solutions out, unless asked not to.
-            self.assertEqual(list(sc.trl_rows([rec])), [])
-            self.assertEqual(len(list(sc.trl_rows([rec], skip_failed=False))), 1)
-        # A null label alone marks a failed step too.
-        self.assertEqual(list(sc.trl_rows([{"prompt": "Q", "completions": ["a"], "labels": [None]}])), [])
+    def test_null_label_is_a_failed_step(self):
+        # JSONL records write null at a failed step; such a line is a
+        # failed record even without failed_steps, never a false label.
+        line = {"prompt": "Q", "completions": ["a", "b"], "labels": [True, None],
+                "soft_labels": [1.0, None]}
+        with self.assertRaises(sc.FailedStepsError):
+            sc.trl_row(line)
+        self.assertEqual(list(sc.trl_rows([line])), [])
 
     def test_rejects_other_types(self):
         with self.assertRaises(TypeError):

@@ -2,26 +2,27 @@
 (resuming dropped streams from the last cursor) and turn them into TRL
 stepwise-supervision rows.
 
-    import shepherd_client as sc
+    import shepherd_prm as sc
 
     client = sc.connect("127.0.0.1:50051")
     job = client.submit(problems, "Qwen/Qwen2.5-Math-7B-Instruct", n=8)
     rows = list(sc.trl_rows(client.labels(job.id), soft=True))
 
-The generated messages and stub are in shepherd.v1.shepherd_pb2 and
-shepherd.v1.shepherd_pb2_grpc (also reachable as shepherd_client.pb and
-shepherd_client.pb_grpc).
+The generated messages and stub of the shepherd.v1 API are
+shepherd_prm.pb and shepherd_prm.pb_grpc (the modules
+shepherd_prm._proto.shepherd_pb2 and shepherd_pb2_grpc).
 """
 
-from shepherd.v1 import shepherd_pb2 as pb
-from shepherd.v1 import shepherd_pb2_grpc as pb_grpc
+from ._proto import shepherd_pb2 as pb
+from ._proto import shepherd_pb2_grpc as pb_grpc
 
 from .build import build_problems, build_spec, build_submit, new_request_id
 from .client import TERMINAL_STATES, Client, LabelStream, connect
-from .trl import trl_row, trl_rows
+from .trl import FailedStepsError, trl_row, trl_rows
 
 __all__ = [
     "Client",
+    "FailedStepsError",
     "LabelDataset",
     "LabelStream",
     "TERMINAL_STATES",

@@ -5,8 +5,8 @@ import time
 
 import grpc
 
-from shepherd.v1 import shepherd_pb2 as pb
-from shepherd.v1 import shepherd_pb2_grpc as pb_grpc
+from ._proto import shepherd_pb2 as pb
+from ._proto import shepherd_pb2_grpc as pb_grpc
 
 from .build import build_submit
 

@@ -2,7 +2,7 @@
 """Client and server classes corresponding to protobuf-defined services."""
 import grpc
 
-from shepherd.v1 import shepherd_pb2 as shepherd_dot_v1_dot_shepherd__pb2
+from shepherd_prm._proto import shepherd_pb2 as shepherd__prm_dot___proto_dot_shepherd__pb2
 
 
 class ShepherdServiceStub(object):
@@ -36,38 +36,38 @@ class ShepherdServiceStub(object):
         """
         self.SubmitJob = channel.unary_unary(
                 '/shepherd.v1.ShepherdService/SubmitJob',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.SubmitJobRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.SubmitJobResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.SubmitJobRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.SubmitJobResponse.FromString,
                 )
         self.GetJob = channel.unary_unary(
                 '/shepherd.v1.ShepherdService/GetJob',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.GetJobRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.GetJobResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.GetJobResponse.FromString,
                 )
         self.CancelJob = channel.unary_unary(
                 '/shepherd.v1.ShepherdService/CancelJob',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.CancelJobRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.CancelJobResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.CancelJobResponse.FromString,
                 )
         self.ListJobs = channel.unary_unary(
                 '/shepherd.v1.ShepherdService/ListJobs',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.ListJobsRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.ListJobsResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ListJobsResponse.FromString,
                 )
         self.StreamLabels = channel.unary_stream(
                 '/shepherd.v1.ShepherdService/StreamLabels',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.StreamLabelsRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.StreamLabelsResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.StreamLabelsRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.StreamLabelsResponse.FromString,
                 )
         self.LabelSolutions = channel.unary_stream(
                 '/shepherd.v1.ShepherdService/LabelSolutions',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.LabelSolutionsRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.LabelSolutionsResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.LabelSolutionsRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.LabelSolutionsResponse.FromString,
                 )
         self.Score = channel.unary_unary(
                 '/shepherd.v1.ShepherdService/Score',
-                request_serializer=shepherd_dot_v1_dot_shepherd__pb2.ScoreRequest.SerializeToString,
-                response_deserializer=shepherd_dot_v1_dot_shepherd__pb2.ScoreResponse.FromString,
+                request_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ScoreRequest.SerializeToString,
+                response_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ScoreResponse.FromString,
                 )
 
 
@@ -182,38 +182,38 @@ def add_ShepherdServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.SubmitJobRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.SubmitJobResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.SubmitJobRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.SubmitJobResponse.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.GetJobRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.GetJobResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.GetJobRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.GetJobResponse.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.CancelJobRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.CancelJobResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.CancelJobRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.CancelJobResponse.SerializeToString,
             ),
             'ListJobs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListJobs,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.ListJobsRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.ListJobsResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ListJobsRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ListJobsResponse.SerializeToString,
             ),
             'StreamLabels': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamLabels,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.StreamLabelsRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.StreamLabelsResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.StreamLabelsRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.StreamLabelsResponse.SerializeToString,
             ),
             'LabelSolutions': grpc.unary_stream_rpc_method_handler(
                     servicer.LabelSolutions,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.LabelSolutionsRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.LabelSolutionsResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.LabelSolutionsRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.LabelSolutionsResponse.SerializeToString,
             ),
             'Score': grpc.unary_unary_rpc_method_handler(
                     servicer.Score,
-                    request_deserializer=shepherd_dot_v1_dot_shepherd__pb2.ScoreRequest.FromString,
-                    response_serializer=shepherd_dot_v1_dot_shepherd__pb2.ScoreResponse.SerializeToString,
+                    request_deserializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ScoreRequest.FromString,
+                    response_serializer=shepherd__prm_dot___proto_dot_shepherd__pb2.ScoreResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -257,8 +257,8 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/shepherd.v1.ShepherdService/SubmitJob',
-            shepherd_dot_v1_dot_shepherd__pb2.SubmitJobRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.SubmitJobResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.SubmitJobRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.SubmitJobResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -274,8 +274,8 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/shepherd.v1.ShepherdService/GetJob',
-            shepherd_dot_v1_dot_shepherd__pb2.GetJobRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.GetJobResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.GetJobRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.GetJobResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -291,8 +291,8 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/shepherd.v1.ShepherdService/CancelJob',
-            shepherd_dot_v1_dot_shepherd__pb2.CancelJobRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.CancelJobResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.CancelJobRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.CancelJobResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -308,8 +308,8 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/shepherd.v1.ShepherdService/ListJobs',
-            shepherd_dot_v1_dot_shepherd__pb2.ListJobsRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.ListJobsResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.ListJobsRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.ListJobsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -325,8 +325,8 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_stream(request, target, '/shepherd.v1.ShepherdService/StreamLabels',
-            shepherd_dot_v1_dot_shepherd__pb2.StreamLabelsRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.StreamLabelsResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.StreamLabelsRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.StreamLabelsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -342,8 +342,8 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_stream(request, target, '/shepherd.v1.ShepherdService/LabelSolutions',
-            shepherd_dot_v1_dot_shepherd__pb2.LabelSolutionsRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.LabelSolutionsResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.LabelSolutionsRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.LabelSolutionsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -359,7 +359,7 @@ class ShepherdService(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/shepherd.v1.ShepherdService/Score',
-            shepherd_dot_v1_dot_shepherd__pb2.ScoreRequest.SerializeToString,
-            shepherd_dot_v1_dot_shepherd__pb2.ScoreResponse.FromString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.ScoreRequest.SerializeToString,
+            shepherd__prm_dot___proto_dot_shepherd__pb2.ScoreResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

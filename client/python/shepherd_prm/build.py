@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Mapping
 
-from shepherd.v1 import shepherd_pb2 as pb
+from ._proto import shepherd_pb2 as pb
 
 __all__ = ["build_problems", "build_spec", "build_submit", "new_request_id"]
 

@@ -1,1 +1,0 @@
-"""Generated gRPC stubs of the shepherd API (proto package shepherd.v1)."""

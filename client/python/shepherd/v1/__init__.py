@@ -1,1 +1,0 @@
-"""Generated from proto/shepherd/v1/shepherd.proto by client/python/generate.sh; do not edit."""
