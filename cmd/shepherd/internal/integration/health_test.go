@@ -376,8 +376,9 @@ func TestWorkerLosesItsBackend(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `shepherd_backend_up{backend="`+flakyURL+`"} 0`) {
-		t.Errorf("metrics do not show the backend down")
+	// The backend label is the URL's host:port.
+	if up := `shepherd_backend_up{backend="` + strings.TrimPrefix(flaky.URL, "http://") + `"} 0`; !strings.Contains(string(body), up) {
+		t.Errorf("metrics do not show %s:\n%s", up, body)
 	}
 	lost.signal(syscall.SIGTERM)
 	if code, _ := lost.wait(10 * time.Second); code != exitNoBackend {
