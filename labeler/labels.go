@@ -130,13 +130,17 @@ func Aggregate(scores []float64, a Aggregation) float64 {
 func StepScores(labels []StepLabel) []float64 {
 	out := make([]float64, len(labels))
 	for i, l := range labels {
+		if l.Failed {
+			// Counts a failed step may hold (from reused rollouts) are
+			// partial: no score.
+			out[i] = math.NaN()
+			continue
+		}
 		if s, ok := l.Soft(); ok {
 			out[i] = s
 			continue
 		}
 		switch {
-		case l.Failed:
-			out[i] = math.NaN()
 		case l.Hard:
 			out[i] = 1
 		}

@@ -2,6 +2,8 @@ package labeler
 
 import (
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,5 +78,42 @@ func TestNewRecord(t *testing.T) {
 	b, _ := json.Marshal(r)
 	if !strings.Contains(string(b), `"soft_labels":[0.75,0,null,0]`) || !strings.Contains(string(b), `"labels":[true,false,false,false]`) {
 		t.Errorf("json: %s", b)
+	}
+}
+
+// TestRecordFailedStepIsNull: a failed step carries no label at all (null
+// hard and soft labels), first_error_step and min_score pass it over, and
+// the JSON reads back into the same record.
+func TestRecordFailedStepIsNull(t *testing.T) {
+	failed := Measure(0, 4) // counts from reused rollouts before the task failed
+	failed.Failed = true
+	labels := []StepLabel{Measure(4, 4), failed, Measure(2, 4), {Source: Outcome, Hard: true}}
+	r := NewRecord("p", "s", "q", []string{"a", "b", "c", "d"}, labels, true, Exhaustive, "m", "g/1")
+	if r.FirstErrorStep != -1 || r.MinScore == nil || *r.MinScore != 0.5 || !slices.Equal(r.FailedSteps, []int{1}) || r.Labels[1] || r.SoftLabels[1] != nil {
+		t.Fatalf("record: %+v", r)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"labels":[true,null,true,true]`, `"soft_labels":[1,null,0.5,1]`, `"failed_steps":[1]`, `"first_error_step":-1`, `"min_score":0.5`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("json %s lacks %s", b, want)
+		}
+	}
+	var back Record
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, r) {
+		t.Errorf("read back %+v, want %+v", back, r)
+	}
+	// A null label is a failed step even where failed_steps is missing.
+	var bare Record
+	if err := json.Unmarshal([]byte(`{"labels":[true,null],"soft_labels":[null,null]}`), &bare); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(bare.FailedSteps, []int{1}) || !slices.Equal(bare.Labels, []bool{true, false}) {
+		t.Errorf("bare record: %+v", bare)
 	}
 }

@@ -1,6 +1,10 @@
 package labeler
 
-import "math"
+import (
+	"encoding/json"
+	"math"
+	"slices"
+)
 
 // Record is the canonical label record of one solution: one JSONL line of
 // `shepherd label`, one message of the streaming API. prompt, completions
@@ -10,17 +14,20 @@ type Record struct {
 	SolutionID     string     `json:"solution_id"`
 	Prompt         string     `json:"prompt"`
 	Completions    []string   `json:"completions"`
-	Labels         []bool     `json:"labels"`
-	SoftLabels     []*float64 `json:"soft_labels"` // null where the label was inferred
+	Labels         []bool     `json:"labels"`      // JSON: null at failed steps (false here; see FailedSteps)
+	SoftLabels     []*float64 `json:"soft_labels"` // null where the label was inferred, and at failed steps
 	Rollouts       []int      `json:"rollouts"`
 	CorrectRollout []int      `json:"correct_rollouts"`
-	FirstErrorStep int        `json:"first_error_step"`
-	MinScore       *float64   `json:"min_score"` // null when no step has a score
-	OutcomeCorrect bool       `json:"outcome_correct"`
-	FailedSteps    []int      `json:"failed_steps,omitempty"`
-	Strategy       Strategy   `json:"strategy"`
-	Model          string     `json:"model"`
-	GraderVersion  string     `json:"grader_version"`
+	// FirstErrorStep and MinScore are computed over the steps that have a
+	// label: a failed step is passed over, so -1 means "no labelled step
+	// is an error", not "no step is".
+	FirstErrorStep int      `json:"first_error_step"`
+	MinScore       *float64 `json:"min_score"` // null when no step has a score
+	OutcomeCorrect bool     `json:"outcome_correct"`
+	FailedSteps    []int    `json:"failed_steps,omitempty"`
+	Strategy       Strategy `json:"strategy"`
+	Model          string   `json:"model"`
+	GraderVersion  string   `json:"grader_version"`
 }
 
 // NewRecord assembles the record of a labelled solution.
@@ -41,18 +48,71 @@ func NewRecord(problemID, solutionID, question string, steps []string, labels []
 		GraderVersion:  graderVersion,
 	}
 	for i, l := range labels {
-		r.Labels[i] = l.Hard
-		if s, ok := l.Soft(); ok {
-			r.SoftLabels[i] = &s
-		}
 		r.Rollouts[i] = l.Rollouts
 		r.CorrectRollout[i] = l.Correct
 		if l.Failed {
+			// No label at all: a false here would read as a wrong step.
 			r.FailedSteps = append(r.FailedSteps, i)
+			continue
+		}
+		r.Labels[i] = l.Hard
+		if s, ok := l.Soft(); ok {
+			r.SoftLabels[i] = &s
 		}
 	}
 	if m := Aggregate(StepScores(labels), AggMin); !math.IsNaN(m) {
 		r.MinScore = &m
 	}
 	return r
+}
+
+// recordJSON is Record as written: labels are nullable so that a failed
+// step reads as "no label" to whoever ignores failed_steps.
+type recordJSON struct {
+	recordAlias
+	Labels []*bool `json:"labels"`
+}
+
+type recordAlias Record
+
+// MarshalJSON writes null labels and soft labels at failed steps.
+func (r Record) MarshalJSON() ([]byte, error) {
+	out := recordJSON{recordAlias: recordAlias(r), Labels: make([]*bool, len(r.Labels))}
+	out.recordAlias.SoftLabels = slices.Clone(r.SoftLabels)
+	for i := range r.Labels {
+		out.Labels[i] = &r.Labels[i]
+	}
+	for _, k := range r.FailedSteps {
+		if k >= 0 && k < len(out.Labels) {
+			out.Labels[k] = nil
+		}
+		if k >= 0 && k < len(out.recordAlias.SoftLabels) {
+			out.recordAlias.SoftLabels[k] = nil
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads a record; a null label is a failed step (added to
+// FailedSteps if missing there) with Labels false.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	var in recordJSON
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*r = Record(in.recordAlias)
+	r.Labels = nil
+	if in.Labels != nil {
+		r.Labels = make([]bool, len(in.Labels))
+	}
+	for i, l := range in.Labels {
+		switch {
+		case l != nil:
+			r.Labels[i] = *l
+		case !slices.Contains(r.FailedSteps, i):
+			r.FailedSteps = append(r.FailedSteps, i)
+		}
+	}
+	slices.Sort(r.FailedSteps)
+	return nil
 }

@@ -313,9 +313,13 @@ type APIError struct {
 	Backend   string // base URL
 	Status    int    // HTTP status of the last attempt; 0 if no response arrived (or the request was invalid)
 	Message   string // the server's message, or a description of the failure
-	Permanent bool   // retrying the same request cannot succeed (400, 401, 403, 404, 413, 422, invalid request)
-	Attempts  int    // HTTP attempts made
-	Err       error  // the last underlying cause
+	Permanent bool   // the request itself is at fault: retrying it cannot succeed (400, 413, 422, invalid request)
+	// BackendFault: the backend, not the request, is at fault (the model
+	// is not served there, the key is refused, nothing listens): another
+	// backend or worker may well succeed, so the task goes back unharmed.
+	BackendFault bool
+	Attempts     int   // HTTP attempts made
+	Err          error // the last underlying cause
 }
 
 func (e *APIError) Error() string {
@@ -330,7 +334,7 @@ func (e *APIError) Error() string {
 			b.WriteString(t)
 		}
 	}
-	if !e.Permanent {
+	if !e.Permanent && !e.BackendFault {
 		fmt.Fprintf(&b, ": giving up after %d attempts", e.Attempts)
 	}
 	if e.Message != "" {
@@ -349,25 +353,34 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &e) && e.Permanent
 }
 
+// IsBackendFault reports whether err is (or wraps) an APIError blaming the
+// backend rather than the request: the task should be handed back for
+// another worker without counting against it.
+func IsBackendFault(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.BackendFault
+}
+
 // outcomeKind classifies one HTTP attempt.
 type outcomeKind int
 
 const (
-	outcomeOK          outcomeKind = iota
-	outcomeThrottled               // 429 or 503: the server is alive but overloaded
-	outcomeServerError             // other 5xx, 408
-	outcomeTimeout                 // the per-attempt deadline passed
-	outcomeUnreachable             // connection refused, unknown host
-	outcomeConnError               // connection reset, closed mid-response
-	outcomeBadResponse             // 2xx with an unreadable body or the wrong number of choices
-	outcomePermanent               // other 4xx
-	outcomeCanceled                // the caller's context ended
+	outcomeOK            outcomeKind = iota
+	outcomeThrottled                 // 429 or 503: the server is alive but overloaded
+	outcomeServerError               // other 5xx, 408
+	outcomeTimeout                   // the per-attempt deadline passed
+	outcomeUnreachable               // connection refused, unknown host
+	outcomeConnError                 // connection reset, closed mid-response
+	outcomeBadResponse               // 2xx with an unreadable body or the wrong number of choices
+	outcomePermanent                 // other 4xx
+	outcomeMisconfigured             // 401, 403, 404: the backend cannot serve this model (wrong model, key or URL)
+	outcomeCanceled                  // the caller's context ended
 )
 
 // unhealthy reports whether the outcome counts against the backend's health.
 func (k outcomeKind) unhealthy() bool {
 	switch k {
-	case outcomeServerError, outcomeTimeout, outcomeUnreachable, outcomeConnError, outcomeBadResponse:
+	case outcomeServerError, outcomeTimeout, outcomeUnreachable, outcomeConnError, outcomeBadResponse, outcomeMisconfigured:
 		return true
 	}
 	return false
@@ -413,6 +426,8 @@ func (k outcomeKind) severity() int {
 	case outcomeOK:
 		return 0
 	case outcomeCanceled:
+		return 10
+	case outcomeMisconfigured:
 		return 9
 	case outcomePermanent:
 		return 8
@@ -569,6 +584,12 @@ func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response
 		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
 			o.kind = outcomeServerError
 			o.retryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
+			// vLLM answers 404 "The model `X` does not exist." for a model
+			// it does not serve, and 401 for a missing or wrong --api-key;
+			// a 404 may also be a base URL without /v1. None of these is
+			// the request's fault.
+			o.kind = outcomeMisconfigured
 		default:
 			o.kind = outcomePermanent
 		}
@@ -677,6 +698,10 @@ func (p retryPolicy) run(ctx context.Context, try attemptFunc) (GenerateResult, 
 			return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, ctx.Err())
 		case o.kind == outcomePermanent:
 			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
+		case o.kind == outcomeMisconfigured && !skip:
+			// Retrying cannot fix the backend; the pool sets skip when it
+			// fails over to another one.
+			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, BackendFault: true, Attempts: i + 1, Err: o.err}
 		case i >= p.maxRetries:
 			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
 		}

@@ -574,13 +574,6 @@ func TestClientPermanentErrors(t *testing.T) {
 		{400, func(w http.ResponseWriter) {
 			writeVLLMError(w, 400, "BadRequestError", "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.", true)
 		}, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens."},
-		{404, func(w http.ResponseWriter) {
-			writeVLLMError(w, 404, "NotFoundError", "The model `Qwen/Qwen2.5-Math-7B` does not exist.", false)
-		}, "The model `Qwen/Qwen2.5-Math-7B` does not exist."},
-		{401, func(w http.ResponseWriter) {
-			w.WriteHeader(401)
-			_, _ = io.WriteString(w, "  Unauthorized:\n  bad token  ")
-		}, "Unauthorized: bad token"},
 		{422, func(w http.ResponseWriter) { w.WriteHeader(422) }, "Unprocessable Entity"},
 	}
 	for _, tc := range cases {

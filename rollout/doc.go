@@ -16,22 +16,29 @@
 // samples back. Servers that reject n>1 are served by ClientOptions.MaxN,
 // which splits the request with consecutive seeds.
 //
-// Failures are classified per attempt. 429, 5xx, per-attempt timeouts,
-// refused or reset connections, truncated or malformed bodies and responses
-// with the wrong number of choices are retried with exponential backoff and
-// full jitter, honouring Retry-After. Other 4xx (bad request, auth, unknown
-// model, context too long) are permanent: Generate returns an *APIError with
-// Permanent set and the server's message, and IsPermanent tells a worker to
-// dead-letter the task instead of redelivering it. Exhausted retries return
-// an *APIError with Permanent unset wrapping the last cause.
+// Failures are classified per attempt, by whose fault they are. 429, 5xx,
+// per-attempt timeouts, reset connections, truncated or malformed bodies
+// and responses with the wrong number of choices are passing: retried with
+// exponential backoff and full jitter, honouring Retry-After; exhausted
+// retries return an *APIError with neither flag set, wrapping the last
+// cause. 400, 413 and 422 (context too long, a parameter the server
+// rejects) are the task's: Generate returns an *APIError with Permanent set
+// and the server's message, and IsPermanent tells a worker to dead-letter
+// the task. 401, 403, 404 (a key refused, a model not served, a wrong URL)
+// and refused connections are the backend's: an *APIError with
+// BackendFault set, which IsBackendFault tells a worker to hand back
+// uncounted (Releaser) for workers that can run it. Client.Probe checks a
+// backend up front with GET /v1/models.
 //
 // # Backend pool
 //
 // Pool spreads requests over backends serving the same model. Requests with
 // the same RouteKey (one solution) go to the same backend by rendezvous
 // hashing, so each step prefix extends one the backend has just cached.
-// Backends that refuse connections or fail repeatedly are skipped for a
-// while, their keys falling to each key's next choice; each backend's
-// concurrency limit shrinks on 429/503 and grows back (AIMD). Backends
-// reports per-backend state for metrics.
+// Backends that fail repeatedly are skipped for a while, their keys falling
+// to each key's next choice; backends at fault leave rotation until a probe
+// or a trial request passes, and a pool with none left fails at once with
+// ErrNoUsableBackend (a Worker then takes no tasks until Recheck finds one).
+// Each backend's concurrency limit shrinks on 429/503 and grows back
+// (AIMD). Backends reports per-backend state for metrics.
 package rollout

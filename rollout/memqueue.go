@@ -142,6 +142,20 @@ func (q *MemQueue) Retry(ctx context.Context, t Task, cause error) error {
 	return nil
 }
 
+// Release implements Releaser: the task goes back at once, its delivery
+// not counted.
+func (q *MemQueue) Release(_ context.Context, t Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	t.Deliveries = max(0, t.Deliveries-1)
+	q.ready[t.Model] = append(q.ready[t.Model], t)
+	q.broadcastLocked()
+	return nil
+}
+
 // Fail implements Queue.
 func (q *MemQueue) Fail(_ context.Context, t Task, cause error) error {
 	q.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,17 @@ type PoolOptions struct {
 	// Observer sees every attempt (nil: none). Backends gives the
 	// per-backend gauges (limit, in flight) to read at scrape time.
 	Observer Observer
+	// OnBackendState, when set, hears when a backend leaves rotation for
+	// a fault of its own (reason says which, in the server's words) and
+	// when it comes back (reason "").
+	OnBackendState func(backend, reason string)
 }
+
+// outAfterFailures is how many consecutive failed attempts, with no
+// success between them, make a backend's 5xx / timeouts / broken
+// responses its own fault rather than bad luck: it leaves rotation until
+// a probe passes.
+const outAfterFailures = 4
 
 // Defaults of PoolOptions.
 const (
@@ -53,8 +64,17 @@ const (
 //
 // Each backend has an AIMD concurrency limit: it halves on 429/503 (once per
 // generation of requests, so a burst of throttled responses to requests that
-// were all in flight together halves it once) and grows by one after a run
-// of as many successes as the current limit.
+// were all in flight together halves it once) and grows by one after as
+// many successes as the current limit; below the level it was halved from
+// it grows by one per success, so it recovers within one generation. Other
+// errors say nothing about load and leave it alone.
+//
+// A backend at fault (the model is not served, the key is refused, nothing
+// listens, or outAfterFailures*DownAfter failures in a row) is out of
+// rotation: it is skipped, and when every backend is out, Generate fails
+// at once with an error wrapping ErrNoUsableBackend (IsBackendFault) so the
+// task goes back to the queue for workers that can run it. Probe and
+// Recheck put backends back.
 //
 // Pool is safe for concurrent use.
 type Pool struct {
@@ -73,7 +93,9 @@ type poolBackend struct {
 
 	mu          sync.Mutex
 	downUntil   time.Time
-	consecFails int
+	consecFails int // unhealthy attempts since the last healthy one or the last time it went down
+	failStreak  int // unhealthy attempts since the last success
+	outReason   string
 	counts      map[string]uint64
 }
 
@@ -85,6 +107,9 @@ type BackendStats struct {
 	Waiting   int       // attempts queued for a slot
 	Up        bool      // false while the backend is skipped
 	DownUntil time.Time // zero when up
+	// OutReason says why the backend is out of rotation for a fault of
+	// its own; "" while it is in.
+	OutReason string
 	// Attempts counts HTTP attempts by outcome: the status code ("200",
 	// "429", "503", …) or the transport failure ("timeout", "unreachable",
 	// "conn_error", "bad_response", "canceled"). The set is bounded, so the
@@ -153,6 +178,10 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 	}
 	return p.retry.run(ctx, func(ctx context.Context, _ int) (GenerateResult, attemptOutcome, bool) {
 		b := p.pick(req.RouteKey)
+		if b == nil {
+			msg := strings.Join(p.OutReasons(), "; ")
+			return GenerateResult{}, attemptOutcome{kind: outcomeMisconfigured, backend: "no usable backend", message: msg, err: fmt.Errorf("%w: %s", ErrNoUsableBackend, msg)}, false
+		}
 		slot, err := b.lim.acquire(ctx)
 		if err != nil {
 			return GenerateResult{}, attemptOutcome{kind: outcomeCanceled, backend: b.client.base, err: err}, false
@@ -160,10 +189,14 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 		start := time.Now()
 		res, o := b.client.attempt(ctx, req)
 		d := time.Since(start)
+		if o.kind == outcomeOK {
+			b.lim.observeLatency(d)
+		}
 		b.lim.release(slot, o.kind)
 		p.observe(b, o)
 		observeAttempt(p.obs, o, res, d)
-		failover := o.kind.unhealthy() && p.pick(req.RouteKey) != b
+		next := p.pick(req.RouteKey)
+		failover := o.kind.unhealthy() && next != nil && next != b
 		return res, o, failover
 	})
 }
@@ -171,33 +204,50 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 // observe updates a backend's health and counts after an attempt.
 func (p *Pool) observe(b *poolBackend, o attemptOutcome) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.counts[o.label()]++
+	var out error
 	switch {
-	case o.kind == outcomeUnreachable:
-		b.downUntil = p.now().Add(p.opt.DownFor)
-		b.consecFails = 0
+	case o.kind == outcomeUnreachable || o.kind == outcomeMisconfigured:
+		out = errors.New(outcomeReason(o))
 	case o.kind.unhealthy():
 		b.consecFails++
+		b.failStreak++
 		if b.consecFails >= p.opt.DownAfter {
 			b.downUntil = p.now().Add(p.opt.DownFor)
 			b.consecFails = 0
 		}
+		if b.failStreak >= outAfterFailures*p.opt.DownAfter {
+			out = fmt.Errorf("backend %s: %d failed requests in a row, the last: %s", o.backend, b.failStreak, o.message)
+		}
 	case o.kind == outcomeOK || o.kind == outcomePermanent:
-		// The server answered coherently: it is alive.
-		b.consecFails = 0
+		// The server answered coherently: it is alive and serves the
+		// model.
+		b.consecFails, b.failStreak = 0, 0
+		if b.outReason != "" {
+			b.mu.Unlock()
+			p.setOut(b, nil)
+			return
+		}
+	}
+	b.mu.Unlock()
+	if out != nil {
+		p.setOut(b, out)
 	}
 }
 
-func (b *poolBackend) up(now time.Time) bool {
+// state reports whether b may take a request now (up) and whether it is in
+// rotation. A backend out of rotation is up again once its down time has
+// passed: that request is its trial.
+func (b *poolBackend) state(now time.Time) (up, in bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return !now.Before(b.downUntil)
+	return !now.Before(b.downUntil), b.outReason == ""
 }
 
 // pick chooses the backend for key: the highest rendezvous score among the
-// backends that are up, or among all of them if none is. An empty key takes
-// the up backend with the most free slots.
+// backends that are up, or among those in rotation if none is; nil when
+// every backend is out of rotation. An empty key takes the up backend with
+// the most free slots.
 func (p *Pool) pick(key string) *poolBackend {
 	now := p.now()
 	if key == "" {
@@ -208,10 +258,11 @@ func (p *Pool) pick(key string) *poolBackend {
 	var bestScore, bestAnyScore uint64
 	for _, b := range p.backends {
 		s := mix64(kh ^ b.seed)
-		if bestAny == nil || s > bestAnyScore {
+		up, in := b.state(now)
+		if in && (bestAny == nil || s > bestAnyScore) {
 			bestAny, bestAnyScore = b, s
 		}
-		if b.up(now) && (best == nil || s > bestScore) {
+		if up && (best == nil || s > bestScore) {
 			best, bestScore = b, s
 		}
 	}
@@ -229,7 +280,10 @@ func (p *Pool) pickLeastLoaded(now time.Time) *poolBackend {
 	for i := range n {
 		b := p.backends[(start+i)%n]
 		free := b.lim.free()
-		up := b.up(now)
+		up, in := b.state(now)
+		if !up && !in {
+			continue
+		}
 		if best == nil || (up && !bestUp) || (up == bestUp && free > bestFree) {
 			best, bestFree, bestUp = b, free, up
 		}
@@ -246,14 +300,15 @@ func (p *Pool) Backends() []BackendStats {
 		limit, inflight, waiting := b.lim.snapshot()
 		b.mu.Lock()
 		st := BackendStats{
-			BaseURL:  b.client.base,
-			Limit:    limit,
-			InFlight: inflight,
-			Waiting:  waiting,
-			Up:       !now.Before(b.downUntil),
-			Attempts: make(map[string]uint64, len(b.counts)),
+			BaseURL:   b.client.base,
+			Limit:     limit,
+			InFlight:  inflight,
+			Waiting:   waiting,
+			Up:        !now.Before(b.downUntil) && b.outReason == "",
+			OutReason: b.outReason,
+			Attempts:  make(map[string]uint64, len(b.counts)),
 		}
-		if !st.Up {
+		if now.Before(b.downUntil) {
 			st.DownUntil = b.downUntil
 		}
 		for k, v := range b.counts {
@@ -291,7 +346,15 @@ type aimdLimiter struct {
 	inflight int
 	streak   int    // successes since the limit last changed
 	epoch    uint64 // bumped on every decrease
-	waiters  []*aimdWaiter
+	recover  int    // the limit before the last decrease: growth is fast up to it
+	// rtt is a moving average of successful attempts' latency; decreases
+	// are at least that far apart, so a server that throttles a random
+	// share of requests costs one halving per round trip, which fast
+	// recovery makes up within the round trip, instead of a halving per
+	// throttled response that ratchets the limit down to its floor.
+	rtt          time.Duration
+	lastDecrease time.Time
+	waiters      []*aimdWaiter
 }
 
 type aimdWaiter struct {
@@ -346,6 +409,18 @@ func (l *aimdLimiter) acquire(ctx context.Context) (aimdSlot, error) {
 	}
 }
 
+// observeLatency feeds a successful attempt's duration to the round-trip
+// average (weight 1/8, as TCP's SRTT).
+func (l *aimdLimiter) observeLatency(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rtt == 0 {
+		l.rtt = d
+		return
+	}
+	l.rtt += (d - l.rtt) / 8
+}
+
 // release returns a slot and adapts the limit to the attempt's outcome.
 func (l *aimdLimiter) release(s aimdSlot, k outcomeKind) {
 	l.mu.Lock()
@@ -354,7 +429,7 @@ func (l *aimdLimiter) release(s aimdSlot, k outcomeKind) {
 	switch k {
 	case outcomeOK:
 		l.streak++
-		if l.streak >= l.limit && l.limit < l.max {
+		if l.limit < l.max && (l.limit < l.recover || l.streak >= l.limit) {
 			l.limit++
 			l.streak = 0
 		}
@@ -362,15 +437,18 @@ func (l *aimdLimiter) release(s aimdSlot, k outcomeKind) {
 		// Only a slot granted since the last decrease may decrease again:
 		// the requests already in flight when the server began throttling
 		// are answered by one halving, not one each.
-		if s.epoch == l.epoch {
+		if now := time.Now(); s.epoch == l.epoch && now.Sub(l.lastDecrease) >= l.rtt {
+			l.lastDecrease = now
+			l.recover = l.limit
 			l.limit = max(l.min, l.limit/2)
 			l.epoch++
 		}
 		l.streak = 0
-	case outcomeCanceled:
-		// Says nothing about the server.
 	default:
-		l.streak = 0
+		// 5xx, timeouts, broken responses and cancellations say nothing
+		// about load: resetting the growth on them would pin the limit
+		// near its floor on a server that throttles now and then and
+		// errs now and then (the backend's health deals with them).
 	}
 	l.grantLocked()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,20 +204,69 @@ func TestPoolDownBackendSkipped(t *testing.T) {
 	}
 }
 
-func TestPoolAllDownStillTries(t *testing.T) {
+// TestPoolNoUsableBackend: a refused connection takes the only backend out
+// of rotation, and the pool says so at once (a backend fault, not the
+// task's) instead of spending the task's retries on it.
+func TestPoolNoUsableBackend(t *testing.T) {
 	opt := fastOpts("http://" + closedAddr(t) + "/v1")
 	opt.MaxRetries = 2
-	p := mustPool(t, []*Client{mustClient(t, opt)}, PoolOptions{})
+	var reasons []string
+	p := mustPool(t, []*Client{mustClient(t, opt)}, PoolOptions{OnBackendState: func(_, r string) { reasons = append(reasons, r) }})
 	_, err := p.Generate(context.Background(), testRequest())
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Permanent || ae.Attempts != 3 {
-		t.Fatalf("err = %v, want non-permanent APIError after 3 attempts", err)
+	if !IsBackendFault(err) || IsPermanent(err) || !errors.Is(err, ErrNoUsableBackend) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("err = %v, want a backend fault wrapping ErrNoUsableBackend", err)
+	}
+	if p.Usable() || len(reasons) != 1 || !strings.Contains(reasons[0], "unreachable") || p.Backends()[0].Up {
+		t.Errorf("usable %v, reasons %q, stats %+v", p.Usable(), reasons, p.Backends()[0])
+	}
+}
+
+// TestPoolMisconfiguredBackendFailsOver: a backend that does not serve the
+// model (vLLM's 404) leaves rotation with the server's words as its reason,
+// the request goes to the other backend, and a probe keeps it out until it
+// lists the model.
+func TestPoolMisconfiguredBackendFailsOver(t *testing.T) {
+	var serves atomic.Bool
+	bad := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
+		if r.URL.Path == "/v1/models" {
+			model := "other"
+			if serves.Load() {
+				model = fastOpts("").Model
+			}
+			_, _ = fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model"}]}`, model)
+			return true
+		}
+		writeVLLMError(w, 404, "NotFoundError", "The model `"+fastOpts("").Model+"` does not exist.", false)
+		return true
+	})
+	good := newFakeServer(t, nil)
+	p := mustPool(t, []*Client{mustClient(t, fastOpts(bad.url())), mustClient(t, fastOpts(good.url()))}, PoolOptions{DownFor: time.Millisecond})
+	req := testRequest()
+	for i := 0; p.pick(req.RouteKey).client.BaseURL() != bad.url(); i++ {
+		req.RouteKey = fmt.Sprint("k", i)
+	}
+	res, err := p.Generate(context.Background(), req)
+	if err != nil || res.Backend != good.url() {
+		t.Fatalf("backend %s, err %v; want a failover to %s", res.Backend, err, good.url())
+	}
+	st := p.Backends()[0]
+	if st.Up || !strings.Contains(st.OutReason, "The model `"+fastOpts("").Model+"` does not exist.") || !strings.Contains(st.OutReason, bad.url()) {
+		t.Errorf("bad backend stats %+v", st)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if !p.Recheck(context.Background()) || p.Backends()[0].OutReason == "" {
+		t.Errorf("a probe of a backend serving another model put it back: %+v", p.Backends()[0])
+	}
+	serves.Store(true)
+	time.Sleep(5 * time.Millisecond)
+	if p.Recheck(context.Background()); p.Backends()[0].OutReason != "" {
+		t.Errorf("a passing probe left the backend out: %+v", p.Backends()[0])
 	}
 }
 
 func TestPoolPermanentErrorNotRetried(t *testing.T) {
 	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		writeVLLMError(w, 404, "NotFoundError", "The model `x` does not exist.", false)
+		writeVLLMError(w, 400, "BadRequestError", "This model's maximum context length is 4096 tokens.", false)
 		return true
 	})
 	other := newFakeServer(t, nil)
@@ -230,7 +280,7 @@ func TestPoolPermanentErrorNotRetried(t *testing.T) {
 		t.Fatalf("err = %v, attempts %d/%d", err, fs.attempts.Load(), other.attempts.Load())
 	}
 	if !p.Backends()[0].Up {
-		t.Error("a 404 marked the backend down")
+		t.Error("a 400 marked the backend down")
 	}
 }
 
@@ -247,17 +297,19 @@ func TestPoolThrottleShrinksLimit(t *testing.T) {
 	if _, err := p.Generate(context.Background(), testRequest()); err != nil {
 		t.Fatal(err)
 	}
+	// Halved to 4 by the 429, then one up for the success (fast recovery
+	// towards the 8 it was halved from).
 	st := p.Backends()[0]
-	if st.Limit != 4 || st.Attempts["429"] != 1 || st.Attempts["200"] != 1 || !st.Up {
-		t.Errorf("stats = %+v, want limit 4 after one 429", st)
+	if st.Limit != 5 || st.Attempts["429"] != 1 || st.Attempts["200"] != 1 || !st.Up {
+		t.Errorf("stats = %+v, want limit 5 after one 429 and one success", st)
 	}
 	for range 4 {
 		if _, err := p.Generate(context.Background(), testRequest()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if st := p.Backends()[0]; st.Limit != 5 {
-		t.Errorf("limit = %d after 5 successes, want 5", st.Limit)
+	if st := p.Backends()[0]; st.Limit != 8 {
+		t.Errorf("limit = %d after 5 successes, want 8", st.Limit)
 	}
 }
 
@@ -376,12 +428,13 @@ func TestPoolAIMDLimiterSteps(t *testing.T) {
 	check(2, 0)
 	l.release(acq(), outcomeOK)
 	check(3, 0)
-	// A failure breaks the run; cancellation does not count either way.
+	// Other failures and cancellations neither count nor break the run:
+	// they say nothing about load.
 	l.release(acq(), outcomeOK)
 	l.release(acq(), outcomeServerError)
 	l.release(acq(), outcomeOK)
 	l.release(acq(), outcomeCanceled)
-	l.release(acq(), outcomeOK)
+	l.release(acq(), outcomeTimeout)
 	check(3, 0)
 	l.release(acq(), outcomeOK)
 	check(4, 0)
@@ -389,6 +442,15 @@ func TestPoolAIMDLimiterSteps(t *testing.T) {
 		l.release(acq(), outcomeOK)
 	}
 	check(8, 0) // capped at max
+
+	// After a halving the limit climbs back one per success up to where it
+	// was halved from, then one per `limit` successes again.
+	l.release(acq(), outcomeThrottled)
+	check(4, 0)
+	for range 4 {
+		l.release(acq(), outcomeOK)
+	}
+	check(8, 0)
 
 	// The semaphore blocks at the limit, serves waiters in order, and a
 	// waiter whose context ends leaves the queue.

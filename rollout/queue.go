@@ -39,3 +39,10 @@ type Leaser interface {
 	// LeaseTTL is how long a lease lasts unless extended.
 	LeaseTTL() time.Duration
 }
+
+// Releaser is implemented by queues that can hand a task back without
+// counting the delivery against it: the worker could not run it (it has no
+// usable backend), which says nothing about the task.
+type Releaser interface {
+	Release(ctx context.Context, t Task) error
+}

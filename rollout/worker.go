@@ -3,7 +3,10 @@ package rollout
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -31,6 +34,73 @@ type Worker struct {
 	// Observer sees graded samples, finished, redelivered and lost tasks
 	// and queue errors (nil: none).
 	Observer Observer
+	// NoBackendTimeout is how long the worker waits, taking no tasks, for
+	// a usable backend when its Generator has none (a BackendHealth
+	// reports it) before Run gives up with ErrNoUsableBackend; 0 waits
+	// until ctx ends.
+	NoBackendTimeout time.Duration
+	// OnBackendHealth, when set, hears when the worker stops taking tasks
+	// for want of a usable backend (usable false, with the reasons) and
+	// when it starts again.
+	OnBackendHealth func(usable bool, reasons []string)
+
+	unusable atomic.Bool
+}
+
+// BackendHealth is implemented by Generators that know whether they can
+// run tasks at all (*Pool).
+type BackendHealth interface {
+	// Usable reports whether some backend is in rotation.
+	Usable() bool
+	// Recheck probes backends out of rotation and reports Usable.
+	Recheck(ctx context.Context) bool
+	// OutReasons says why each backend out of rotation is out.
+	OutReasons() []string
+}
+
+// Usable reports whether the worker is taking tasks: false while it waits
+// for a usable backend.
+func (w *Worker) Usable() bool { return !w.unusable.Load() }
+
+// recheckEvery paces the probes of a worker waiting for a usable backend.
+const recheckEvery = 250 * time.Millisecond
+
+// waitUsable blocks while h has no usable backend, taking no tasks. It
+// returns nil once one is back, ctx's error when ctx ends first, or an
+// error wrapping ErrNoUsableBackend after NoBackendTimeout.
+func (w *Worker) waitUsable(ctx context.Context, h BackendHealth) error {
+	if h.Usable() {
+		return nil
+	}
+	reasons := h.OutReasons()
+	w.unusable.Store(true)
+	if w.OnBackendHealth != nil {
+		w.OnBackendHealth(false, reasons)
+	}
+	var deadline <-chan time.Time
+	if w.NoBackendTimeout > 0 {
+		t := time.NewTimer(w.NoBackendTimeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	tick := time.NewTicker(recheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("%w for %v: %s", ErrNoUsableBackend, w.NoBackendTimeout, strings.Join(h.OutReasons(), "; "))
+		case <-tick.C:
+		}
+		if h.Recheck(ctx) {
+			w.unusable.Store(false)
+			if w.OnBackendHealth != nil {
+				w.OnBackendHealth(true, nil)
+			}
+			return nil
+		}
+	}
 }
 
 // queueBackoff paces a worker's attempts to reach its queue during an outage.
@@ -65,9 +135,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer stopHB()
 		go w.heartbeat(hbCtx, l, held, obs)
 	}
+	health, _ := w.Generator.(BackendHealth)
 	var err error
 	outage := 0
 	for err == nil {
+		if health != nil {
+			if err = w.waitUsable(ctx, health); err != nil {
+				continue
+			}
+		}
 		select {
 		case <-ctx.Done():
 			err = ctx.Err()
@@ -98,6 +174,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		outage = 0
+		if health != nil && !health.Usable() && len(tasks) > 0 {
+			// The backends went away while this worker waited for tasks:
+			// give them straight back.
+			for _, t := range tasks {
+				w.handBack(ctx, t, nil)
+				free <- struct{}{}
+			}
+			continue
+		}
 		for _, t := range tasks {
 			if t.Deliveries > 1 {
 				obs.Redelivered()
@@ -120,10 +205,29 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancelTasks() // in-flight tasks are handed back by process
 		<-stopped
 	}
+	if w.unusable.Load() && !errors.Is(err, ErrNoUsableBackend) {
+		// Stopped while it could not work: say so.
+		return fmt.Errorf("%w: %s", ErrNoUsableBackend, strings.Join(health.OutReasons(), "; "))
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed) {
 		return nil
 	}
 	return err
+}
+
+// handBack returns a task the worker cannot run for want of a backend,
+// without counting the delivery where the queue allows it.
+func (w *Worker) handBack(ctx context.Context, t Task, cause error) {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if r, ok := w.Queue.(Releaser); ok {
+		_ = r.Release(qctx, t)
+		return
+	}
+	if cause == nil {
+		cause = ErrNoUsableBackend
+	}
+	_ = w.Queue.Retry(qctx, t, cause)
 }
 
 func (w *Worker) process(ctx context.Context, t Task, obs Observer) {
@@ -152,6 +256,10 @@ func (w *Worker) process(ctx context.Context, t Task, obs Observer) {
 		if err = w.Queue.Complete(qctx, t, tr); err != nil {
 			result = TaskRetried // redelivered once its lease expires
 		}
+	case IsBackendFault(err):
+		// Not the task's fault: another worker may run it.
+		result = TaskRetried
+		w.handBack(ctx, t, err)
 	case IsPermanent(err):
 		result = TaskFailed
 		tr = TaskResult{Failed: true, Error: err.Error()}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,6 +30,9 @@ type backendFlags struct {
 	systemPrompt   string
 	chatKwargs     string
 	extraBody      string
+	// onState, when set before open, hears backends leave and rejoin
+	// rotation (see rollout.PoolOptions.OnBackendState).
+	onState func(backend, reason string)
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
@@ -42,7 +46,7 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.extraBody, "extra-body", "", `JSON object merged into every request body: sampling parameters the OpenAI schema lacks, e.g. '{"top_k": 20, "min_p": 0.05, "repetition_penalty": 1.05}'; keys shepherd sets (model, prompt, messages, n, seed, max_tokens, stop, temperature, top_p, …) are refused`)
 	fs.StringVar(&b.apiKey, "api-key", "", "bearer token for the inference servers (default $OPENAI_API_KEY)")
 	fs.DurationVar(&b.timeout, "timeout", rollout.DefaultTimeout, "per-request timeout")
-	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
+	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back; 0 fails fast (no retry, no redelivery)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
 	fs.StringVar(&b.serverKind, "server-kind", "auto", "how samples are requested: vllm (n samples, seeds S..S+n-1), sglang (one sample per request with seeds S..S+n-1 when its /get_server_info reports deterministic inference, else unseeded), generic (as vllm), or auto (detected from /get_server_info and /version)")
@@ -151,9 +155,13 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 			if !info.Seeded() {
 				fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
 			}
+			retries := b.maxRetries
+			if retries == 0 {
+				retries = -1 // ClientOptions: 0 is the default, negative none
+			}
 			c, err := rollout.NewClient(rollout.ClientOptions{
 				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN, Server: info, Extras: extras,
+				Timeout: b.timeout, MaxRetries: retries, MaxN: b.maxN, Server: info, Extras: extras,
 			})
 			if err != nil {
 				stop()
@@ -172,7 +180,7 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
 	b.model = model
-	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs})
+	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, OnBackendState: b.onState})
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -222,4 +230,21 @@ func (b *backendFlags) extras(api rollout.API, tmpl string) (rollout.RequestExtr
 		}
 	}
 	return x, tmpl, nil
+}
+
+// probe checks every backend with GET /v1/models before any work starts
+// (rollout.Pool.Probe). With all, any failing backend fails the command;
+// otherwise only when none is left, and warn hears about the others.
+func (b *backendFlags) probe(ctx context.Context, pool *rollout.Pool, all bool, warn func(error)) error {
+	errs := pool.Probe(ctx)
+	switch {
+	case len(errs) == 0:
+		return nil
+	case all || !pool.Usable():
+		return fmt.Errorf("%w: %w", rollout.ErrNoUsableBackend, errors.Join(errs...))
+	}
+	for _, err := range errs {
+		warn(err)
+	}
+	return nil
 }

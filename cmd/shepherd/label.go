@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -27,23 +28,24 @@ const (
 )
 
 type labelFlags struct {
-	in, out    string
-	backend    backendFlags
-	n          int
-	strategy   string
-	seed       int64
-	temp, topP float64
-	maxTokens  int
-	stop       stringList
-	split      string
-	splitTag   string
-	maxSteps   int
-	reuse      bool
-	window     int
-	resume     bool
-	progress   string
-	export     exportFlags // --format and the other output format flags (export.go)
-	imp        importFlags // --in-format, --gold-from (import.go)
+	in, out     string
+	backend     backendFlags
+	n           int
+	strategy    string
+	seed        int64
+	temp, topP  float64
+	maxTokens   int
+	stop        stringList
+	split       string
+	splitTag    string
+	maxSteps    int
+	reuse       bool
+	window      int
+	resume      bool
+	progress    string
+	backendWait time.Duration
+	export      exportFlags // --format and the other output format flags (export.go)
+	imp         importFlags // --in-format, --gold-from (import.go)
 
 	remote labelServerFlags // --server and its connection flags (label_server.go)
 }
@@ -68,6 +70,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.window, "window", 256, "solutions labelled at once; identical prefixes among them are rolled out once")
 	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	fs.DurationVar(&f.backendWait, "backend-wait", time.Minute, "how long to wait for a backend to come back when none is usable before giving up (exit status 4)")
 	f.export.register(fs, labeler.FormatRecord)
 	f.imp.register(fs)
 	f.remote.register(fs)
@@ -97,8 +100,37 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	if err := f.export.check(f.out, f.resume); err != nil {
 		return err
 	}
+	if f.backendWait < 0 {
+		return usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
+	}
 	f.export.taskFrom(f.imp.format)
 	limits := labeler.InputLimits{SplitOptions: labeler.SplitOptions{Mode: mode, Tag: f.splitTag, MaxSteps: f.maxSteps}}
+
+	// Nothing touches --out before the flags, the input and the backends
+	// have been checked: a typo must not cost a finished labels file.
+	if err := f.checkInput(ctx, e, limits); err != nil {
+		return err
+	}
+	var pool *rollout.Pool
+	if f.remote.addr == "" {
+		var stopBackends func()
+		var err error
+		var probed atomic.Bool // the probe's failures make the command's error
+		f.backend.onState = func(backend, reason string) {
+			if reason != "" && probed.Load() {
+				fmt.Fprintf(e.stderr, "shepherd label: backend %s out of rotation: %s\n", backend, reason)
+			}
+		}
+		pool, stopBackends, err = f.backend.open(e, nil)
+		if err != nil {
+			return err
+		}
+		defer stopBackends()
+		if err := f.backend.probe(ctx, pool, true, nil); err != nil {
+			return err
+		}
+		probed.Store(true)
+	}
 
 	in, closeIn, err := openInput(e, f.in)
 	if err != nil {
@@ -110,7 +142,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopImport()
-	out, done, err := openOutput(e, f.out, f.resume)
+	out, done, commit, err := openLabelOutput(e, f.out, f.resume)
 	if err != nil {
 		return err
 	}
@@ -121,33 +153,51 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	}
 	defer sink.Close()
 	if f.remote.addr != "" {
-		return runLabelServer(ctx, e, &f, strategy, mode, limits, in, sink, done)
+		if err := runLabelServer(ctx, e, &f, strategy, mode, limits, in, sink, done); err != nil {
+			var p partialError
+			if !errors.As(err, &p) {
+				return err
+			}
+			if cerr := commit(); cerr != nil {
+				return cerr
+			}
+			return err
+		}
+		return commit()
 	}
 
-	pool, stopBackends, err := f.backend.open(e, nil)
-	if err != nil {
-		return err
+	// --max-retries 0 fails fast: no retry of a request, no redelivery.
+	deliveries := 0
+	if f.backend.maxRetries == 0 {
+		deliveries = 1
 	}
-	defer stopBackends()
-
-	queue := rollout.NewMemQueue(0)
+	queue := rollout.NewMemQueue(deliveries)
 	defer queue.Close()
 	grader := labeler.NewGrader(labeler.GraderOptions{})
 	worker := &rollout.Worker{
 		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,
-		Concurrency: f.backend.concurrency * len(pool.Backends()),
+		Concurrency:      f.backend.concurrency * len(pool.Backends()),
+		NoBackendTimeout: f.backendWait,
 	}
 	wctx, stopWorker := context.WithCancel(ctx)
+	jctx, stopJob := context.WithCancel(ctx)
+	defer stopJob()
 	var wg sync.WaitGroup
+	var workerErr error
 	wg.Add(1)
-	go func() { defer wg.Done(); _ = worker.Run(wctx) }()
+	go func() {
+		defer wg.Done()
+		if workerErr = worker.Run(wctx); workerErr != nil {
+			stopJob() // the job cannot go on without the worker
+		}
+	}()
 	defer func() { stopWorker(); wg.Wait() }()
 
 	src := &jsonlSource{r: newLineReader(in), limits: limits, skip: done}
 	bar := newProgress(e, f.progress, f.in)
 	start := time.Now()
 	var errorsSeen int
-	stats, err := rollout.RunJob(ctx, queue, grader, rollout.JobOptions{
+	stats, err := rollout.RunJob(jctx, queue, grader, rollout.JobOptions{
 		ID: "label", Model: f.backend.model, Strategy: strategy, N: f.n, Seed: f.seed,
 		Params: rollout.SamplingParams{Temperature: f.temp, TopP: f.topP, MaxTokens: f.maxTokens, Stop: f.stop},
 		Reuse:  f.reuse, Window: f.window,
@@ -160,9 +210,19 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	})
 	bar.finish()
 	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			stopWorker()
+			wg.Wait()
+			if workerErr != nil {
+				return workerErr
+			}
+		}
 		return err
 	}
 	if err := sink.Close(); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()
@@ -176,7 +236,85 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
 		stats.Solutions, stats.Steps, src.skipped, stats.Samples, stats.SharedSamples, stats.CompletionTokens, stats.PromptTokens, cached, secs, stats.FailedTasks, errorsSeen, dest)
+	if stats.FailedTasks > 0 || errorsSeen > 0 {
+		var tally failureTally
+		for _, d := range queue.DeadLetters() {
+			tally.add(d.Cause)
+		}
+		tally.print(e.stderr, "tasks")
+		return partialError{fmt.Sprintf("partial result: %d of %d solutions have failed steps (null labels there; left out of trainer formats)", errorsSeen, stats.Solutions)}
+	}
 	return nil
+}
+
+// checkInput reads a regular --in file through once before anything else
+// happens, so that a bad line fails the command before --out is touched.
+// Standard input cannot be read twice: a bad line there fails the run
+// part-way, which leaves --out as it was (see openLabelOutput).
+func (f *labelFlags) checkInput(ctx context.Context, e env, limits labeler.InputLimits) error {
+	if f.in == "-" || f.in == "" {
+		return nil
+	}
+	if st, err := os.Stat(f.in); err != nil || !st.Mode().IsRegular() {
+		return nil // openInput reports it
+	}
+	in, closeIn, err := openInput(e, f.in)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	in, stopImport, err := f.imp.wrap(ctx, in)
+	if err != nil {
+		return err
+	}
+	defer stopImport()
+	src := &jsonlSource{r: newLineReader(in), limits: limits}
+	for {
+		_, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("--in %s: %w", f.in, err)
+		}
+	}
+}
+
+// openLabelOutput opens --out for labels. A new file is written under a
+// temporary name and put in place by commit, so a run that fails leaves an
+// existing file byte for byte as it was; with resume the file is appended
+// to in place (a torn last line cut off), and commit only syncs. When --out
+// did not exist, a run that fails or is interrupted after labelling some
+// solutions still puts them in place, so --resume can go on from there:
+// that destroys nothing.
+func openLabelOutput(e env, path string, resume bool) (*recordWriter, map[solutionKey]bool, func() error, error) {
+	if resume || path == "-" || path == "" {
+		out, done, err := openOutput(e, path, resume)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return out, done, func() error { return nil }, nil
+	}
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
+	w, commit, abort, err := createOutput(e, path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	committed := false
+	w.abort = func() {
+		if !committed && !existed && w.count > 0 {
+			if err := commit(); err == nil {
+				fmt.Fprintf(e.stderr, "shepherd label: kept the %d solutions labelled in %s (rerun with --resume to go on)\n", w.count, path)
+				return
+			}
+		}
+		abort()
+	}
+	return w, map[solutionKey]bool{}, func() error {
+		committed = true
+		return commit()
+	}, nil
 }
 
 // jsonlSource reads problems line by line and yields their prepared

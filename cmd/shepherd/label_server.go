@@ -156,6 +156,10 @@ func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.
 	}
 	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
 		tot.solutions, tot.steps, src.skipped, tot.rollouts, tot.shared, tot.completionTokens, tot.promptTokens, cached, secs, tot.failedTasks, tot.withFailed, dest)
+	if tot.failedTasks > 0 || tot.withFailed > 0 {
+		tot.errors.print(e.stderr, "jobs")
+		return partialError{fmt.Sprintf("partial result: %d of %d solutions have failed steps (null labels there; left out of trainer formats)", tot.withFailed, tot.solutions)}
+	}
 	return nil
 }
 
@@ -164,6 +168,7 @@ type remoteTotals struct {
 	solutions, steps, withFailed                 int
 	rollouts, shared, failedTasks                int64
 	promptTokens, completionTokens, cachedTokens int64
+	errors                                       failureTally // the servers' messages of partial jobs
 }
 
 // runJob submits one job, writes its records as they arrive and adds its
@@ -210,6 +215,9 @@ func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req 
 	case shepherdv1.JobState_JOB_STATE_SUCCEEDED, shepherdv1.JobState_JOB_STATE_PARTIAL:
 	default:
 		return fmt.Errorf("job %s ended %s: %s", j.GetId(), client.StateName(j.GetState()), j.GetError())
+	}
+	if j.GetState() == shepherdv1.JobState_JOB_STATE_PARTIAL && j.GetError() != "" {
+		t.errors.add(j.GetError())
 	}
 	t.rollouts += j.GetRollouts()
 	t.shared += j.GetSharedRollouts()

@@ -58,11 +58,7 @@ func run(ctx context.Context, e env, args []string) int {
 			return 0
 		}
 		fmt.Fprintf(e.stderr, "shepherd %s: %v\n", args[0], err)
-		var u usageError
-		if errors.As(err, &u) {
-			return 2
-		}
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

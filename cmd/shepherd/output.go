@@ -20,6 +20,7 @@ type recordWriter struct {
 	buf   bytes.Buffer
 	enc   *json.Encoder
 	count int
+	abort func() // drops an uncommitted temporary file on Close
 }
 
 func newRecordWriter(w io.Writer, f *os.File) *recordWriter {
@@ -42,8 +43,12 @@ func (rw *recordWriter) Write(v any) error {
 	return nil
 }
 
-// Close syncs and closes an output file.
+// Close syncs and closes an output file; a temporary file not committed
+// by then is dropped.
 func (rw *recordWriter) Close() error {
+	if rw.abort != nil {
+		rw.abort()
+	}
 	if rw.f == nil {
 		return nil
 	}

@@ -120,6 +120,9 @@ func runScore(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer stop()
+		if err := f.probePRM(ctx, client); err != nil {
+			return err
+		}
 		scorer.PRM = client
 	case opts.Mode == prm.ModeMC:
 		pool, stop, err := f.backend.open(e, nil)
@@ -127,6 +130,9 @@ func runScore(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer stop()
+		if err := f.backend.probe(ctx, pool, true, nil); err != nil {
+			return err
+		}
 		scorer.Generator = pool
 		opts.MC.Model = f.backend.model
 	}
@@ -163,6 +169,27 @@ func runScore(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "scored %d questions (%d candidates, %d distinct; %s) in %.1fs%s; scores in %s\n",
 		st.questions, st.candidates, st.unique, work, time.Since(start).Seconds(), acc, dest)
+	if st.failedTasks > 0 {
+		return partialError{fmt.Sprintf("partial result: %d rollout tasks failed (their steps have no score)", st.failedTasks)}
+	}
+	return nil
+}
+
+// probePRM checks, before any scoring, that the reward model's server
+// answers GET /v1/models with the key and lists the model (vLLM serves it
+// next to /pooling).
+func (f *scoreFlags) probePRM(ctx context.Context, c *prm.Client) error {
+	key := f.backend.apiKey
+	if key == "" {
+		key = os.Getenv("OPENAI_API_KEY")
+	}
+	rc, err := rollout.NewClient(rollout.ClientOptions{BaseURL: c.BaseURL() + "/v1", Model: c.Model(), APIKey: key, Timeout: f.backend.timeout})
+	if err != nil {
+		return fmt.Errorf("--prm %s: %w", c.BaseURL(), err)
+	}
+	if err := rc.Probe(ctx); err != nil {
+		return fmt.Errorf("--prm: %w: %w", rollout.ErrNoUsableBackend, err)
+	}
 	return nil
 }
 
@@ -259,7 +286,11 @@ func (f *scoreFlags) openPRM(layout prm.Layout) (*prm.Client, func(), error) {
 	if key == "" {
 		key = os.Getenv("OPENAI_API_KEY")
 	}
-	c, err := prm.NewClient(prm.ClientOptions{BaseURL: url, Model: model, APIKey: key, Timeout: f.backend.timeout, MaxRetries: f.backend.maxRetries, PromptLogprobs: f.topLogprobs})
+	retries := f.backend.maxRetries
+	if retries == 0 {
+		retries = -1 // --max-retries 0 fails fast; ClientOptions reads 0 as the default
+	}
+	c, err := prm.NewClient(prm.ClientOptions{BaseURL: url, Model: model, APIKey: key, Timeout: f.backend.timeout, MaxRetries: retries, PromptLogprobs: f.topLogprobs})
 	if err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("--prm %s: %w", url, err)

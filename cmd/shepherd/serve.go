@@ -214,7 +214,10 @@ func metricsHandler(m *metrics.Metrics) http.Handler { return m.Handler() }
 // is called, and the profiler at /debug/pprof/ when withPprof is set; an
 // empty addr serves nothing. The listener is bound before
 // it returns, so a bad address fails the command at start.
-func serveMetrics(ctx context.Context, addr string, withPprof bool, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+//
+// health, when given, decides /healthz: 503 with its error's text while it
+// returns one.
+func serveMetrics(ctx context.Context, addr string, withPprof bool, m *metrics.Metrics, log *slog.Logger, health ...func() error) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -224,7 +227,15 @@ func serveMetrics(ctx context.Context, addr string, withPprof bool, m *metrics.M
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metricsHandler(m))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, h := range health {
+			if err := h(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -52,6 +52,7 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.FailStatus, "fail-status", 500, "HTTP status of the --fail-first failures")
 	flavour := fs.String("flavour", "vllm", "server imitated: vllm (GET /version, sample i seeded S+i) or sglang (GET /get_server_info; seeds only with --deterministic-inference, shared by a request's n samples)")
 	fs.BoolVar(&o.DeterministicInference, "deterministic-inference", false, "--flavour sglang: imitate --enable-deterministic-inference")
+	fs.StringVar(&o.APIKey, "api-key", "", "require this bearer token on /v1 requests, answering 401 otherwise (vLLM's --api-key)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type workerFlags struct {
 	maxDeliveries int
 	drainTimeout  time.Duration
 	consumer      string
+	backendWait   time.Duration
 }
 
 func runWorker(ctx context.Context, e env, args []string) error {
@@ -43,6 +45,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.maxDeliveries, "max-deliveries", rollout.DefaultMaxDeliveries, "deliveries of a task before it is dead-lettered and its step marked failed")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", rollout.DefaultDrainTimeout, "on SIGTERM/SIGINT: how long tasks in flight get to finish before they are handed back")
 	fs.StringVar(&f.consumer, "consumer", "", "name of this worker in the consumer group, unique among live workers (default host-pid-random)")
+	fs.DurationVar(&f.backendWait, "backend-wait", 0, "how long to wait, taking no tasks, for a usable backend when none is left before exiting with status 4; 0 waits until stopped")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,12 +59,28 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	if f.leaseTTL < 100*time.Millisecond {
 		return usageErrorf("--lease-ttl must be at least 100ms, got %v", f.leaseTTL)
 	}
+	if f.backendWait < 0 {
+		return usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
+	}
 	m := metrics.New("worker")
+	f.backend.onState = func(backend, reason string) {
+		if reason != "" {
+			log.Warn("backend out of rotation; its tasks go to other backends or workers", "backend", backend, "reason", reason)
+		} else {
+			log.Info("backend back in rotation", "backend", backend)
+		}
+	}
 	pool, stopBackends, err := f.backend.open(e, m.Observer())
 	if err != nil {
 		return err
 	}
 	defer stopBackends()
+	// A worker that cannot serve the model must not take a single task:
+	// check every backend before joining the queue.
+	if err := f.backend.probe(ctx, pool, false, func(error) {}); err != nil {
+		log.Error("no usable backend; not taking tasks", "error", err)
+		return err
+	}
 	tasks := f.tasks
 	if tasks <= 0 {
 		tasks = f.backend.concurrency * len(pool.Backends())
@@ -82,17 +101,30 @@ func runWorker(ctx context.Context, e env, args []string) error {
 
 	m.CollectPool(pool)
 	m.CollectQueue(q, []string{f.backend.model})
-	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log)
+	w := &rollout.Worker{
+		Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: f.backend.model,
+		Concurrency: tasks, DrainTimeout: f.drainTimeout, Observer: m.Observer(),
+		OnQueueError:     func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
+		NoBackendTimeout: f.backendWait,
+		OnBackendHealth: func(usable bool, reasons []string) {
+			if usable {
+				log.Info("a backend is usable again; taking tasks")
+			} else {
+				log.Error("no usable backend; taking no tasks until one is back", "reasons", strings.Join(reasons, "; "))
+			}
+		},
+	}
+	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log, func() error {
+		if !w.Usable() {
+			return fmt.Errorf("no usable backend: %s", strings.Join(pool.OutReasons(), "; "))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer stopMetrics()
 
-	w := &rollout.Worker{
-		Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: f.backend.model,
-		Concurrency: tasks, DrainTimeout: f.drainTimeout, Observer: m.Observer(),
-		OnQueueError: func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
-	}
 	backends := make([]string, 0, len(pool.Backends()))
 	for _, b := range pool.Backends() {
 		backends = append(backends, b.BaseURL)

@@ -2,6 +2,7 @@ package convert_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -74,5 +75,27 @@ func TestEnumConversions(t *testing.T) {
 		convert.SplitModeProto("") != shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED ||
 		convert.SplitModeOf(shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED) != labeler.SplitAuto {
 		t.Error("split mode defaults")
+	}
+}
+
+// TestFailedStepSurvivesTheAPI: the API carries labels as bools beside
+// failed_steps; a record read back from it writes null labels at the
+// failed steps, as the record it came from did.
+func TestFailedStepSurvivesTheAPI(t *testing.T) {
+	failed := labeler.StepLabel{Failed: true}
+	r := labeler.NewRecord("p", "s", "q", []string{"a", "b", "c"},
+		[]labeler.StepLabel{labeler.Measure(2, 4), failed, {Source: labeler.Outcome, Hard: true}}, true, labeler.Exhaustive, "m", "g/1")
+	b, err := proto.Marshal(convert.RecordProto(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m shepherdv1.LabelRecord
+	if err := proto.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(r)
+	got, _ := json.Marshal(convert.RecordOf(&m))
+	if string(got) != string(want) || !strings.Contains(string(got), `"labels":[true,null,true]`) {
+		t.Errorf("through the API:\n got %s\nwant %s", got, want)
 	}
 }

@@ -5,6 +5,8 @@
 // the wire format shows up on both sides at once.
 package openai
 
+import "encoding/json"
+
 // CompletionRequest is the body of POST /v1/completions.
 type CompletionRequest struct {
 	Model       string   `json:"model"`
@@ -111,4 +113,24 @@ func (e ErrorBody) Text() string {
 		return e.Error.Message
 	}
 	return e.Message
+}
+
+// UnmarshalJSON also reads an error given as a bare string, as vLLM's
+// API-key middleware answers 401: {"error": "Unauthorized"}
+// (vllm/entrypoints/serve/utils/server_utils.py, AuthenticationMiddleware).
+func (d *ErrorDetail) UnmarshalJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		*d = ErrorDetail{Message: s}
+		return nil
+	}
+	type plain ErrorDetail
+	return json.Unmarshal(data, (*plain)(d))
+}
+
+// ModelList is the body of GET /v1/models.
+type ModelList struct {
+	Data []struct {
+		ID string `json:"id"`
+	} `json:"data"`
 }

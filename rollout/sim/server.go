@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -72,6 +73,9 @@ type Options struct {
 	// DeterministicInference is SGLang's --enable-deterministic-inference,
 	// without which an SGLang server ignores seeds.
 	DeterministicInference bool
+	// APIKey, when set, is the key every /v1 request must carry as
+	// "Authorization: Bearer <key>" (vLLM's --api-key); others get 401.
+	APIKey string
 }
 
 // Validate reports the first invalid option, naming it and its limit.
@@ -278,6 +282,15 @@ const maxBody = 32 << 20
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	defer s.inflight.Add(-1)
+	if s.opt.APIKey != "" && strings.HasPrefix(r.URL.Path, "/v1") && !s.authorized(r) {
+		// vLLM's AuthenticationMiddleware guards every /v1 route, models
+		// included, and answers with a bare string, not the usual error
+		// object: JSONResponse(content={"error": "Unauthorized"},
+		// status_code=401) (vllm/entrypoints/serve/utils/server_utils.py).
+		s.count(func(st *Stats) { st.ByStatus[http.StatusUnauthorized]++ })
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Unauthorized"})
+		return
+	}
 	switch r.URL.Path {
 	case "/v1/completions":
 		s.generate(w, r, false)
@@ -299,6 +312,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "Not Found")
 		}
 	}
+}
+
+// authorized checks the bearer token as vLLM does: scheme "bearer" in any
+// case, then the key compared in constant time.
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "bearer") && subtle.ConstantTimeCompare([]byte(key), []byte(s.opt.APIKey)) == 1
 }
 
 func allowGet(w http.ResponseWriter, r *http.Request) bool {
@@ -442,6 +462,10 @@ func (s *Server) parse(r *http.Request, w http.ResponseWriter, chat bool) (*job,
 		}
 		j.model, n, j.seed, temperature, topP, maxTokens, j.stop, stream = req.Model, req.N, req.Seed, req.Temperature, req.TopP, req.MaxTokens, req.Stop, req.Stream
 	}
+	// vLLM's OpenAIServing._check_model (vllm/entrypoints/openai/
+	// serving_engine.py): create_error_response(message=f"The model
+	// `{request.model}` does not exist.", err_type="NotFoundError",
+	// status_code=HTTPStatus.NOT_FOUND).
 	if j.model != "" && s.opt.Model != "" && j.model != s.opt.Model {
 		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("The model `%s` does not exist.", j.model)}
 	}
@@ -469,6 +493,9 @@ func (s *Server) parse(r *http.Request, w http.ResponseWriter, chat bool) (*job,
 		p := &j.prompts[i]
 		p.toks = tokenize(p.text)
 		np := len(p.toks)
+		// vLLM's OpenAIServing._validate_input (serving_engine.py)
+		// rejects a prompt that fills the context, or one that leaves no
+		// room for max_tokens, with 400 and these messages.
 		switch {
 		case np >= s.opt.MaxModelLen:
 			return nil, badRequest("This model's maximum context length is %d tokens. However, your request has %d input tokens. Please reduce the length of the input messages.", s.opt.MaxModelLen, np)

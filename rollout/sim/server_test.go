@@ -600,3 +600,40 @@ func TestSimConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAPIKey: with APIKey, every /v1 route wants the bearer token and
+// answers vLLM's bare 401 body without it; /health stays open.
+func TestAPIKey(t *testing.T) {
+	hs := httptest.NewServer(New(Options{Model: "m", APIKey: "sekret"}))
+	defer hs.Close()
+	do := func(method, path, auth string) (int, string) {
+		req, _ := http.NewRequest(method, hs.URL+path, strings.NewReader(`{"model":"m","prompt":"Start with 1. What is the result?\n","max_tokens":8}`))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		method, path, auth string
+		status             int
+	}{
+		{"GET", "/v1/models", "", 401},
+		{"POST", "/v1/completions", "Bearer wrong", 401},
+		{"POST", "/v1/completions", "Basic sekret", 401},
+		{"GET", "/v1/models", "bearer sekret", 200},
+		{"POST", "/v1/completions", "Bearer sekret", 200},
+		{"GET", "/health", "", 200},
+	} {
+		status, body := do(c.method, c.path, c.auth)
+		if status != c.status || (status == 401 && body != `{"error":"Unauthorized"}`) {
+			t.Errorf("%s %s with %q: %d %s, want %d", c.method, c.path, c.auth, status, body, c.status)
+		}
+	}
+}

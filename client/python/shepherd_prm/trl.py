@@ -43,9 +43,11 @@ def trl_row(record, soft=False):
         name = "%s/%s" % (record.get("problem_id", ""), record.get("solution_id", ""))
         prompt = record.get("prompt", "")
         completions = list(record.get("completions") or [])
-        labels = [bool(x) for x in record.get("labels") or []]
+        raw = record.get("labels") or []
+        labels = [bool(x) for x in raw]
         soft_values = record.get("soft_labels") or []
-        failed = list(record.get("failed_steps") or [])
+        # A null label is a failed step too (JSONL writes null there).
+        failed = list(record.get("failed_steps") or []) or [i for i, x in enumerate(raw) if x is None]
     elif isinstance(record, pb.LabelRecord):
         name = "%s/%s" % (record.problem_id, record.solution_id)
         prompt = record.prompt

@@ -77,6 +77,15 @@ class TrlRowsTest(unittest.TestCase):
         self.assertEqual(sc.trl_row(line), {
             "prompt": "Q", "completions": ["s1", "s2"], "labels": [True, False]})
 
+    def test_null_label_is_a_failed_step(self):
+        # JSONL records write null at a failed step; such a line is a
+        # failed record even without failed_steps, never a false label.
+        line = {"prompt": "Q", "completions": ["a", "b"], "labels": [True, None],
+                "soft_labels": [1.0, None]}
+        with self.assertRaises(sc.FailedStepsError):
+            sc.trl_row(line)
+        self.assertEqual(list(sc.trl_rows([line])), [])
+
     def test_rejects_other_types(self):
         with self.assertRaises(TypeError):
             list(sc.trl_rows(["not a record"]))
