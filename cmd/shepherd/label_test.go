@@ -150,3 +150,24 @@ func TestLabelBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestLabelSimFleetSpec(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	out := filepath.Join(dir, "out.jsonl")
+	if err := os.WriteFile(in, []byte(twoProblems), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runShepherd(t, "", "label", "--in", in, "--out", out, "--n", "4", "--seed", "1",
+		"--backend", "sim?count=3&max-num-seqs=4&latency=2ms&token-latency=100us")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "labelled 3 solutions") || !strings.Contains(stderr, "simulated fleet: 3 servers, 12 sequence slots, busy ") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	code, _, stderr = runShepherd(t, "", "label", "--in", in, "--out", out, "--backend", "sim?max-num-seqs=-2")
+	if code == 0 || !strings.Contains(stderr, "MaxNumSeqs = -2: must not be negative") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
