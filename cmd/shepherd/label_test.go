@@ -13,7 +13,7 @@ import (
 )
 
 // runCmd runs the shepherd command line in-process.
-func runShepherd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func runShepherd(t testing.TB, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

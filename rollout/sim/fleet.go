@@ -166,3 +166,13 @@ func ParseSpec(spec string) (Options, int, error) {
 	}
 	return o, count, nil
 }
+
+// The fleet benchmark's setup (issue: keep a GPU fleet busy), shared by the
+// embedded and the distributed benchmarks: BenchFleetSpec is 16 servers that
+// behave like GPUs generating at most 64 sequences at once, 40 ms per
+// request plus 5 ms per generated token; BenchFleetDataset is what `shepherd
+// sim gen --problems 800 --solutions 4 --seed 1` writes (3,200 solutions,
+// each step worded one of four ways).
+const BenchFleetSpec = "sim?count=16&max-num-seqs=64&latency=40ms&token-latency=5ms"
+
+var BenchFleetDataset = DatasetOptions{Problems: 800, SolutionsPerProblem: 4, Seed: 1, MinOps: 3, MaxOps: 6, ErrorRate: 0.5, Phrasings: 4}
