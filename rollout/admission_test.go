@@ -119,3 +119,27 @@ func TestAdmissionFollowsCapacity(t *testing.T) {
 		}
 	}
 }
+
+// With slots to spare, binary search asks a probe's later batches at once
+// (more samples, fewer rounds); saturated, it asks only what the search
+// needs. The labels are the same.
+func TestBinarySpeculatesOnlyWhenIdle(t *testing.T) {
+	sols := simtest.Dataset(8, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Binary, N: 8, Seed: 4}
+	idle, iq := labelWithCapacity(t, sols, 1_000_000, opt)
+	saturated, sq := labelWithCapacity(t, sols, 1, opt)
+	if iq.total <= sq.total {
+		t.Errorf("idle fleet asked %d samples, saturated %d: want more with speculation", iq.total, sq.total)
+	}
+	if sq.peak > 2*opt.N { // admission stops at 2 samples in flight; later batches stay within N
+		t.Errorf("saturated fleet: %d samples in flight", sq.peak)
+	}
+	for i := range idle {
+		a, b := idle[i], saturated[i]
+		for k := range a.Labels {
+			if a.Labels[k] != b.Labels[k] {
+				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
+			}
+		}
+	}
+}

@@ -65,21 +65,20 @@ func TestPoolSpillsUnderSkewedLoad(t *testing.T) {
 	}
 }
 
-// Concurrent picks and releases keep the loads consistent (run with -race)
-// and, with a hot key, use more than one backend while none is
-// overloaded beyond its slots and the bound.
+// Concurrent picks and releases keep the loads consistent (run with -race),
+// and requests of a hot key held at once use more than one backend.
 func TestPoolLoadBoundConcurrent(t *testing.T) {
 	p := mustPool(t, offlineClients(t, 8), PoolOptions{BackendSeqs: []int{4, 4, 4, 4, 4, 4, 4, 4}})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	used := map[*poolBackend]bool{}
-	start := make(chan struct{})
-	for g := range 16 {
-		wg.Go(func() {
-			<-start
-			for i := range 200 {
+	for round := range 20 {
+		var picked, release sync.WaitGroup
+		var mu sync.Mutex
+		used := map[*poolBackend]bool{}
+		hold := make(chan struct{})
+		for g := range 16 {
+			picked.Add(1)
+			release.Go(func() {
 				key := "hot"
-				if i%4 == 0 {
+				if g%4 == 0 {
 					key = "cold-" + string(rune('a'+g))
 				}
 				b := p.pickLoaded(key, 2)
@@ -88,19 +87,22 @@ func TestPoolLoadBoundConcurrent(t *testing.T) {
 					used[b] = true
 					mu.Unlock()
 				}
+				picked.Done()
+				<-hold
 				b.load.Add(-2)
-			}
-		})
+			})
+		}
+		picked.Wait()
+		close(hold)
+		release.Wait()
+		if len(used) < 2 {
+			t.Errorf("round %d: 12 requests of a hot key held at once used %d backend(s)", round, len(used))
+		}
 	}
-	close(start)
-	wg.Wait()
 	for _, b := range p.backends {
 		if l := b.load.Load(); l != 0 {
 			t.Errorf("%s: load %d after every request ended", b.client.BaseURL(), l)
 		}
-	}
-	if len(used) < 2 {
-		t.Errorf("a hot key from 16 goroutines used %d backend(s)", len(used))
 	}
 }
 

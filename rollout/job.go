@@ -253,6 +253,7 @@ func (s *scheduler) advance(sol *solutionState) error {
 			} else {
 				e.waiters = append(e.waiters, waiter{sol: sol, probe: p})
 				sol.waiting++
+				s.speculate(e, p)
 			}
 		}
 	}
@@ -286,6 +287,27 @@ func (s *scheduler) entry(sol *solutionState, step int) *prefixEntry {
 		e.refs++
 	}
 	return e
+}
+
+// speculate asks now for the rest of a binary probe's doubling batches (its
+// step's samples up to N) when the fleet has slots to spare: the samples
+// in flight, these included, within the capacity the queue reports. Binary
+// search asks 1, 1, 2, 4 samples one after another and stops at the first
+// correct one, so at the end of a job, when too few solutions are left to
+// fill the fleet, its rounds leave slots idle; asked at once, the later
+// batches are ready (or on their way) when the plan wants them. Samples
+// are seeded by index, so the plan sees the same rollouts and the labels do
+// not change; the cost is samples the search would not have needed, paid
+// only with slots that would have idled. A saturated fleet gets none.
+func (s *scheduler) speculate(e *prefixEntry, p labeler.Probe) {
+	if s.opt.Strategy != labeler.Binary || s.capacity == nil || p.To >= s.opt.N {
+		return
+	}
+	c := s.capacity.Capacity()
+	if c <= 0 || s.inflight+s.opt.N-p.To > c {
+		return
+	}
+	s.request(e, labeler.Probe{Step: p.Step, From: p.To, To: s.opt.N})
 }
 
 // sampleSeed derives the seed of sample 0 of a prefix from the job seed and

@@ -95,7 +95,7 @@ func BenchmarkFleet(b *testing.B) {
 			b.ReportMetric(float64(r.completion), "completion-tokens")
 			b.ReportMetric(r.busy*float64(r.slots)*r.wall/float64(r.solutions), "gpu-s/solution")
 			b.ReportMetric(r.cachedPct/100, "cached-share")
-			b.Log(fmt.Sprintf("%s: %d solutions, busy %.0f%%, %.1fs, %d completion tokens, %.0f%% cached", strategy, r.solutions, 100*r.busy, r.wall, r.completion, r.cachedPct))
+			b.Logf("%s: %d solutions, busy %.0f%%, %.1fs, %d completion tokens, %.0f%% cached", strategy, r.solutions, 100*r.busy, r.wall, r.completion, r.cachedPct)
 		})
 	}
 }
