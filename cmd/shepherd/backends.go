@@ -41,7 +41,7 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
 	fs.Float64Var(&b.loadBound, "load-bound", rollout.DefaultLoadBound, "a problem's requests stay on its backend until that backend is full and above this multiple of the average load, then spill to the problem's next backend (0 for no bound: pure cache affinity)")
-	fs.IntVar(&b.seqs, "backend-seqs", rollout.DefaultBackendSeqs, "sequences each backend generates at once (its --max-num-seqs); jobs keep about 1.5x the fleet's total in flight (simulators with max-num-seqs report their own)")
+	fs.IntVar(&b.seqs, "backend-seqs", rollout.DefaultBackendSeqs, "sequences each backend generates at once (its --max-num-seqs); jobs keep about 2.5x the fleet's total in flight (simulators with max-num-seqs report their own)")
 }
 
 // open builds the backend pool, starting the built-in simulator for 'sim'.
