@@ -32,11 +32,16 @@ type backendFlags struct {
 	extraBody      string
 	// onState, when set before open, hears backends leave and rejoin
 	// rotation (see rollout.PoolOptions.OnBackendState).
-	onState func(backend, reason string)
+	onState   func(backend, reason string)
+	seqs      int
+	loadBound float64
+
+	// sims are the simulators open started, for their counters.
+	sims []*sim.Server
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
-	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator; NAME=URL names it in metrics (default host:port)")
+	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator ('sim?count=16&max-num-seqs=64&latency=40ms&token-latency=5ms': 16 simulated GPUs; keys are 'shepherd sim' flags); NAME=URL names it in metrics (default host:port)")
 	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
 	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
 	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}}, {{.Prefix}} and {{.System}}")
@@ -49,6 +54,8 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back; 0 fails fast (no retry, no redelivery)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
+	fs.Float64Var(&b.loadBound, "load-bound", rollout.DefaultLoadBound, "a problem's requests stay on its backend until that backend is full and above this multiple of the average load, then spill to the problem's next backend (0 for no bound: pure cache affinity)")
+	fs.IntVar(&b.seqs, "backend-seqs", rollout.DefaultBackendSeqs, "sequences each backend generates at once (its --max-num-seqs); jobs keep about 2.5x the fleet's total in flight (simulators with max-num-seqs report their own)")
 	fs.StringVar(&b.serverKind, "server-kind", "auto", "how samples are requested: vllm (n samples, seeds S..S+n-1), sglang (one sample per request with seeds S..S+n-1 when its /get_server_info reports deterministic inference, else unseeded), generic (as vllm), or auto (detected from /get_server_info and /version)")
 }
 
@@ -114,6 +121,17 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 	}
 	var clients []*rollout.Client
 	named := map[string]int{} // labels given so far, to keep them distinct
+	if b.loadBound != 0 && b.loadBound < 1 {
+		return nil, nil, usageErrorf("--load-bound %g: must be at least 1 (0 for no bound)", b.loadBound)
+	}
+	loadBound := b.loadBound
+	if loadBound == 0 {
+		loadBound = -1 // PoolOptions: below 1 turns it off
+	}
+	if b.seqs < 1 {
+		return nil, nil, usageErrorf("--backend-seqs %d: must be at least 1", b.seqs)
+	}
+	var seqs []int
 	for _, u := range b.backends {
 		for _, one := range strings.Split(u, ",") {
 			one = strings.TrimSpace(one)
@@ -125,62 +143,78 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 				stop()
 				return nil, nil, usageErrorf("--backend: %v", err)
 			}
-			if one == "sim" {
+			urls, seq := []string{one}, b.seqs
+			if one == "sim" || strings.HasPrefix(one, "sim?") {
 				if name == "" {
 					name = "sim" // not its ephemeral port
+				}
+				opt, count, err := sim.ParseSpec(one)
+				if err != nil {
+					stop()
+					return nil, nil, usageErrorf("--backend: %v", err)
 				}
 				if model == "" {
 					model = "sim"
 				}
-				url, s, err := sim.Start(sim.Options{Model: model})
+				if opt.Model == "" {
+					opt.Model = model
+				}
+				fleet, err := sim.StartFleet(count, opt)
 				if err != nil {
 					stop()
 					return nil, nil, fmt.Errorf("starting the simulator: %w", err)
 				}
-				stops = append(stops, s)
-				one = url
+				stops = append(stops, fleet.Stop)
+				b.sims = append(b.sims, fleet.Servers...)
+				urls = fleet.URLs
+				if opt.MaxNumSeqs > 0 {
+					seq = opt.MaxNumSeqs
+				}
 			}
 			if model == "" {
 				stop()
 				return nil, nil, usageErrorf("--model is required with a real backend")
 			}
-			info := rollout.ServerInfo{Kind: kind}
-			if kind == "" || kind == rollout.ServerSGLang {
-				// An SGLang server says whether it runs with
-				// deterministic inference, which decides how to seed.
-				if d := rollout.DetectServer(context.Background(), nil, one, key); kind == "" || d.Kind == kind {
-					info = d
+			for _, one := range urls {
+				info := rollout.ServerInfo{Kind: kind}
+				if kind == "" || kind == rollout.ServerSGLang {
+					// An SGLang server says whether it runs with
+					// deterministic inference, which decides how to seed.
+					if d := rollout.DetectServer(context.Background(), nil, one, key); kind == "" || d.Kind == kind {
+						info = d
+					}
 				}
-			}
-			if !info.Seeded() {
-				fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
-			}
-			retries := b.maxRetries
-			if retries == 0 {
-				retries = -1 // ClientOptions: 0 is the default, negative none
-			}
-			c, err := rollout.NewClient(rollout.ClientOptions{
-				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: retries, MaxN: b.maxN, Server: info, Extras: extras,
-			})
-			if err != nil {
-				stop()
-				return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
-			}
-			if n, ok := obs.(backendNamer); ok && name != "" {
-				if named[name]++; named[name] > 1 {
-					name = fmt.Sprintf("%s-%d", name, named[name]) // a second sim: sim-2
+				if !info.Seeded() {
+					fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
 				}
-				n.NameBackend(one, name)
+				retries := b.maxRetries
+				if retries == 0 {
+					retries = -1 // ClientOptions: 0 is the default, negative none
+				}
+				c, err := rollout.NewClient(rollout.ClientOptions{
+					BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
+					Timeout: b.timeout, MaxRetries: retries, MaxN: b.maxN, Server: info, Extras: extras,
+				})
+				if err != nil {
+					stop()
+					return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
+				}
+				if n, ok := obs.(backendNamer); ok && name != "" {
+					label := name
+					if named[name]++; named[name] > 1 {
+						label = fmt.Sprintf("%s-%d", name, named[name]) // a second sim: sim-2
+					}
+					n.NameBackend(one, label)
+				}
+				clients, seqs = append(clients, c), append(seqs, seq)
 			}
-			clients = append(clients, c)
 		}
 	}
 	if len(clients) == 0 {
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
 	b.model = model
-	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, OnBackendState: b.onState})
+	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, OnBackendState: b.onState, BackendSeqs: seqs, LoadBound: loadBound})
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -247,4 +281,22 @@ func (b *backendFlags) probe(ctx context.Context, pool *rollout.Pool, all bool, 
 		warn(err)
 	}
 	return nil
+}
+
+// simBusy reports the simulated fleet's utilization over wall: the
+// sequence-seconds its servers generated against their slots, when every
+// backend is a simulator with a slot bound (ok false otherwise).
+func (b *backendFlags) simBusy(wall time.Duration) (busy float64, slots int, ok bool) {
+	if len(b.sims) == 0 {
+		return 0, 0, false
+	}
+	seqSeconds := 0.0
+	for _, s := range b.sims {
+		if s.Options().MaxNumSeqs == 0 {
+			return 0, 0, false
+		}
+		slots += s.Options().MaxNumSeqs
+		seqSeconds += s.Stats().SeqSeconds
+	}
+	return seqSeconds / (float64(slots) * wall.Seconds()), slots, true
 }

@@ -67,7 +67,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&f.splitTag, "split-tag", "", "step tag for --split tag (default ки)")
 	fs.IntVar(&f.maxSteps, "max-steps", labeler.DefaultMaxSteps, "steps per solution at most")
 	fs.BoolVar(&f.reuse, "reuse", true, "count a rollout that reproduces the solution's next steps as a rollout from those prefixes too")
-	fs.IntVar(&f.window, "window", 256, "solutions labelled at once; identical prefixes among them are rolled out once")
+	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions labelled at once at most; identical prefixes among them are rolled out once (0: as many as keep the backends busy, up to %d)", rollout.DefaultMaxWindow))
 	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.DurationVar(&f.backendWait, "backend-wait", time.Minute, "how long to wait for a backend to come back when none is usable before giving up (exit status 4)")
@@ -173,6 +173,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	}
 	queue := rollout.NewMemQueue(deliveries)
 	defer queue.Close()
+	queue.SetCapacity(pool.Capacity)
 	grader := labeler.NewGrader(labeler.GraderOptions{})
 	worker := &rollout.Worker{
 		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,
@@ -236,6 +237,9 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
 		stats.Solutions, stats.Steps, src.skipped, stats.Samples, stats.SharedSamples, stats.CompletionTokens, stats.PromptTokens, cached, secs, stats.FailedTasks, errorsSeen, dest)
+	if busy, slots, ok := f.backend.simBusy(time.Since(start)); ok {
+		fmt.Fprintf(e.stderr, "simulated fleet: %d servers, %d sequence slots, busy %.0f%% of %.1fs\n", len(f.backend.sims), slots, 100*busy, secs)
+	}
 	if stats.FailedTasks > 0 || errorsSeen > 0 {
 		var tally failureTally
 		for _, d := range queue.DeadLetters() {
