@@ -53,7 +53,7 @@ func testRedisLosesAOFTail(t *testing.T, lease string) {
 	label := start(t, "label", "label", "--server", addr, "--insecure", "--model", "sim", "--in", ds.file, "--out", out,
 		"--n", fmt.Sprint(testN), "--seed", fmt.Sprint(testSeed), "--progress", "never")
 	lines := func() int {
-		b, _ := os.ReadFile(out)
+		b := readLabelsSoFar(out)
 		return bytes.Count(b, []byte("\n"))
 	}
 	waitFor(t, "the first records", 30*time.Second, func() bool { return lines() >= 4 })

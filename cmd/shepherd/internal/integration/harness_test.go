@@ -415,3 +415,19 @@ func checkJob(t *testing.T, got received, want map[string]string, n int) {
 		}
 	}
 }
+
+// readLabelsSoFar reads what label has written to out so far: a new --out
+// is written through a temporary file beside it (".labels.jsonl.tmp-*")
+// that is renamed to out when the run ends.
+func readLabelsSoFar(out string) []byte {
+	if b, err := os.ReadFile(out); err == nil {
+		return b
+	}
+	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*"))
+	for _, p := range tmps {
+		if b, err := os.ReadFile(p); err == nil {
+			return b
+		}
+	}
+	return nil
+}

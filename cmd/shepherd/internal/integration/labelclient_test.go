@@ -83,7 +83,7 @@ func TestLabelGivesUpOnDeadServer(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "labels.jsonl")
 	label := start(t, "label", labelArgs(addr, ds, out, "--max-outage", "2s")...)
 	waitFor(t, "a first record", 30*time.Second, func() bool {
-		b, _ := os.ReadFile(out)
+		b := readLabelsSoFar(out)
 		return len(b) > 0
 	})
 	serve.signal(syscall.SIGKILL)
