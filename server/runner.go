@@ -234,6 +234,15 @@ type watchedQueue struct {
 	r *runner
 }
 
+// Release lets the job release its committed solutions' results (the
+// embedded queue hides the Redis queue's rollout.Releaser).
+func (w *watchedQueue) Release(ctx context.Context, jobID string, taskIDs []string) error {
+	if r, ok := w.Queue.(rollout.Releaser); ok {
+		return r.Release(ctx, jobID, taskIDs)
+	}
+	return nil
+}
+
 func (w *watchedQueue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult, error) {
 	res, err := w.Queue.Results(ctx, jobID)
 	for _, tr := range res {

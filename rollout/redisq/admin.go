@@ -47,23 +47,22 @@ func (q *Queue) Stats(ctx context.Context, jobID string) (JobStats, error) {
 	}, nil
 }
 
-// ForgetJob lets a finished job's keys (results, results stream, enqueued
-// set, counters) expire after ttl, or deletes them now if ttl <= 0, and
-// drops this process's cursor for the job. Until they expire, a
-// re-requested task still gets its stored result.
+// ForgetJob is called once a job is finished: its results, results
+// stream and enqueued set, which only a live job's scheduler needs, are
+// deleted now, and its counters expire after ttl (or are deleted now if
+// ttl <= 0). It drops this process's cursor for the job.
 func (q *Queue) ForgetJob(ctx context.Context, jobID string, ttl time.Duration) error {
 	if err := checkName("forget: job", jobID); err != nil {
 		return err
 	}
-	keys := keysOfJob(jobID).all()
+	jk := keysOfJob(jobID)
 	// All keys share one hash tag, so the pipeline goes to one node.
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			if ttl > 0 {
-				p.Expire(ctx, k, ttl)
-			} else {
-				p.Del(ctx, k)
-			}
+		p.Del(ctx, jk.results, jk.rstream, jk.enq)
+		if ttl > 0 {
+			p.Expire(ctx, jk.stats, ttl)
+		} else {
+			p.Del(ctx, jk.stats)
 		}
 		return nil
 	})

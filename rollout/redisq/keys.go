@@ -4,8 +4,10 @@ package redisq
 // one Redis Cluster slot and so do all keys of one model; every Lua script
 // touches keys of a single tag.
 //
-//	shepherd:{job:<id>}:results   hash   task id -> TaskResult JSON (written once)
-//	shepherd:{job:<id>}:rstream   stream results in completion order (field "r")
+//	shepherd:{job:<id>}:results   hash   task id -> id of its result's rstream entry (written
+//	                                     once); "" once released (its record committed)
+//	shepherd:{job:<id>}:rstream   stream results in completion order (field "r": TaskResult
+//	                                     JSON); released results are deleted
 //	shepherd:{job:<id>}:enq       set    task ids added to a work stream
 //	shepherd:{job:<id>}:stats     hash   counters bumped once per task
 //	shepherd:{model:<name>}:work  stream pending tasks (fields "t", "p"); never trimmed

@@ -12,22 +12,39 @@ import "github.com/redis/go-redis/v9"
 var enqueueCheckScript = redis.NewScript(`
 -- KEYS[1] job results hash, KEYS[2] job results stream, KEYS[3] job enqueued set
 -- ARGV    task ids
--- Returns the id of the results stream's last entry before this call
--- ("0-0" when there is none), then one status per task: 0 = to be added to
--- the work stream, 1 = already enqueued, 2 = finished (its stored result is
--- re-published to the results stream).
+-- Returns the results stream's last generated id before this call ("0-0"
+-- when there is none), then one status per task: 0 = to be added to the
+-- work stream, 1 = already enqueued, 2 = finished (its stored result is
+-- re-published to the results stream). A released task (its result
+-- deleted, see releaseScript) is added again: whoever asks for it again
+-- needs its samples.
 local last = '0-0'
-local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if #top > 0 then last = top[1][1] end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for j = 1, #info, 2 do
+    if info[j] == 'last-generated-id' then last = info[j + 1] end
+  end
+end
 local out = {last}
 for i, id in ipairs(ARGV) do
-  local r = redis.call('HGET', KEYS[1], id)
-  if r then
-    redis.call('XADD', KEYS[2], '*', 'r', r)
+  local rid = redis.call('HGET', KEYS[1], id)
+  local e = {}
+  if rid and rid ~= '' then e = redis.call('XRANGE', KEYS[2], rid, rid) end
+  if #e > 0 then
+    -- Move the result to the stream's tail, after the caller's cursor.
+    local f, r = e[1][2], nil
+    for j = 1, #f, 2 do
+      if f[j] == 'r' then r = f[j + 1] end
+    end
+    redis.call('XDEL', KEYS[2], rid)
+    redis.call('HSET', KEYS[1], id, redis.call('XADD', KEYS[2], '*', 'r', r))
     -- Count it as enqueued too: it may have finished from a work entry
     -- whose SADD was lost (a crash between XADD and SADD).
     redis.call('SADD', KEYS[3], id)
     out[i + 1] = 2
+  elseif rid then
+    redis.call('HDEL', KEYS[1], id)
+    out[i + 1] = 0
   elseif redis.call('SISMEMBER', KEYS[3], id) == 1 then
     out[i + 1] = 1
   else
@@ -107,16 +124,19 @@ var recordScript = redis.NewScript(`
 -- ARGV    7 values per task: task id, TaskResult JSON, "1" if the task
 --         failed, samples, prompt tokens, completion tokens, cached prompt
 --         tokens
--- The first write of a task's result wins: it counts in the job's counters
--- and is appended to the results stream. A later write (redelivery, stale
--- lease holder) changes nothing. Returns one flag per task: 1 for a first
--- write, 0 otherwise. The counters are bumped once per call, by the sums.
+-- The first write of a task's result wins: it is appended to the results
+-- stream, the hash maps the task id to that entry's id, and it counts in
+-- the job's counters. A later write (redelivery, stale lease holder, or a
+-- task released already) changes nothing. Returns one flag per task: 1 for
+-- a first write, 0 otherwise. The counters are bumped once per call, by
+-- the sums.
 local out = {}
 local done, failed, samples, prompt, completion, cached = 0, 0, 0, 0, 0, 0
 for i = 1, #ARGV, 7 do
-  local first = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
-  out[#out + 1] = first
-  if first == 1 then
+  local first = 0
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then
+    first = 1
+    redis.call('HSET', KEYS[1], ARGV[i], redis.call('XADD', KEYS[3], '*', 'r', ARGV[i + 1]))
     if ARGV[i + 2] == '1' then
       failed = failed + 1
     else
@@ -126,8 +146,8 @@ for i = 1, #ARGV, 7 do
       completion = completion + tonumber(ARGV[i + 5])
       cached = cached + tonumber(ARGV[i + 6])
     end
-    redis.call('XADD', KEYS[3], '*', 'r', ARGV[i + 1])
   end
+  out[#out + 1] = first
 end
 if failed > 0 then
   redis.call('HINCRBY', KEYS[2], 'tasks_failed', failed)
@@ -140,6 +160,26 @@ if done > 0 then
   redis.call('HINCRBY', KEYS[2], 'cached_tokens', cached)
 end
 return out
+`)
+
+// releaseScript drops the results of tasks whose job needs them no more.
+var releaseScript = redis.NewScript(`
+-- KEYS[1] job results hash, KEYS[2] job results stream
+-- ARGV    task ids
+-- Deletes each recorded task's results stream entry and leaves an empty
+-- tombstone in the hash, so that a late write of the task still changes
+-- nothing (exactly-once counters). Tasks without a result are left alone.
+-- Returns the number of results released.
+local n = 0
+for _, id in ipairs(ARGV) do
+  local rid = redis.call('HGET', KEYS[1], id)
+  if rid and rid ~= '' then
+    redis.call('XDEL', KEYS[2], rid)
+    redis.call('HSET', KEYS[1], id, '')
+    n = n + 1
+  end
+end
+return n
 `)
 
 // ackScript ends deliveries.

@@ -1,0 +1,141 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/client"
+	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
+)
+
+// Redis memory benchmark: a 1,600-solution job (400 simulator problems x 4
+// solutions) with the default spec.
+const (
+	memProblems   = 400
+	memPerProblem = 4
+)
+
+// BenchmarkRedisMemory measures what a finished job leaves in Redis: a
+// private redis-server, `shepherd serve` and one `shepherd worker
+// --backend sim` label 1,600 solutions with default flags; it reports
+//
+//   - label-MB: the size of the job's label records as JSON lines;
+//   - redis-MB: Redis's used_memory after the job, less its value before;
+//   - ratio: redis-MB / label-MB (the bound is 2);
+//   - peak-MB: the most used_memory rose above its start during the job,
+//     sampled every 50 ms: what is in flight;
+//   - keys-MB, keys-ratio: the MEMORY USAGE of every key left (exact, all
+//     samples), and its ratio to label-MB. used_memory also counts about
+//     1 MB that no key holds: it stays after every key is deleted, every
+//     client disconnected and the script cache flushed (redis-server 7.0
+//     keeps some of what large script calls allocated).
+//
+// Run with -benchtime 1x.
+func BenchmarkRedisMemory(b *testing.B) {
+	rs := redistest.Start(b)
+	redisArgs := redisURL(rs.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	b.Cleanup(func() { rdb.Close() })
+	_, addr := startServe(b, "serve", "127.0.0.1:0", redisArgs, "--log-level", "info")
+	startWorker(b, "worker", "sim", redisArgs, "--log-level", "info")
+	c := dial(b, addr)
+	problems := newDataset(b, 1, memProblems, memPerProblem).problems
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	var labelBytes, redisBytes, keyBytes, peakBytes float64
+	b.ResetTimer()
+	for range b.N {
+		before := usedMemory(b, rdb)
+		peak := before
+		done := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if m, err := readUsedMemory(rdb); err == nil {
+					peak = max(peak, m)
+				}
+			}
+		}()
+		s := c.LabelSolutions(ctx, client.Request{Model: "sim", Problems: problems})
+		n := 0
+		for s.Next() {
+			if r := s.Event().Record; r != nil {
+				line, _ := json.Marshal(r)
+				labelBytes += float64(len(line) + 1)
+				n++
+			}
+		}
+		close(done)
+		<-sampled
+		if err := s.Err(); err != nil {
+			b.Fatal(err)
+		}
+		if n != memProblems*memPerProblem {
+			b.Fatalf("%d records, want %d", n, memProblems*memPerProblem)
+		}
+		// The job is finished when the stream ends; its finalizer may
+		// still be running: wait until the job has left the live set.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if k, _ := rdb.SCard(ctx, "shepherd:{jobs}:live").Result(); k == 0 {
+				break
+			}
+		}
+		after := usedMemory(b, rdb)
+		keys, err := rdb.Keys(ctx, "*").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range keys {
+			u, err := rdb.MemoryUsage(ctx, k, 0).Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			keyBytes += float64(u)
+		}
+		redisBytes += float64(after - before)
+		peakBytes += float64(peak - before)
+	}
+	b.StopTimer()
+	b.ReportMetric(labelBytes/float64(b.N)/1e6, "label-MB")
+	b.ReportMetric(redisBytes/float64(b.N)/1e6, "redis-MB")
+	b.ReportMetric(redisBytes/labelBytes, "ratio")
+	b.ReportMetric(peakBytes/float64(b.N)/1e6, "peak-MB")
+	b.ReportMetric(keyBytes/float64(b.N)/1e6, "keys-MB")
+	b.ReportMetric(keyBytes/labelBytes, "keys-ratio")
+}
+
+var usedMemoryRE = regexp.MustCompile(`(?m)^used_memory:(\d+)`)
+
+func usedMemory(b *testing.B, rdb *redis.Client) int64 {
+	n, err := readUsedMemory(rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func readUsedMemory(rdb *redis.Client) (int64, error) {
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	m := usedMemoryRE.FindStringSubmatch(info)
+	if m == nil {
+		return 0, errors.New("no used_memory in INFO memory")
+	}
+	return strconv.ParseInt(m[1], 10, 64)
+}
