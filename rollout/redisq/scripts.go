@@ -54,16 +54,22 @@ end
 return out
 `)
 
-// enqueueAddScript appends tasks to a model's work stream.
+// enqueueAddScript appends tasks to a work stream.
 var enqueueAddScript = redis.NewScript(`
--- KEYS[1] model work stream
--- ARGV    task JSONs
--- Appends one entry per task (no prior deliveries) and returns their ids.
-local ids = {}
-for i, t in ipairs(ARGV) do
-  ids[i] = redis.call('XADD', KEYS[1], '*', 't', t, 'p', 0)
+-- KEYS[1] target work stream, KEYS[2] model workers hash, KEYS[3] model
+-- shared work stream
+-- ARGV[1] worker the tasks are routed to ("" for the shared stream),
+-- ARGV[2..] task JSONs
+-- Appends one entry per task (no prior deliveries) to the worker's stream,
+-- or to the shared stream when that worker is no longer registered (its
+-- drained stream was dropped: nobody would read a new one). Returns the
+-- stream used.
+local key = KEYS[1]
+if ARGV[1] ~= '' and not redis.call('HGET', KEYS[2], ARGV[1]) then key = KEYS[3] end
+for i = 2, #ARGV do
+  redis.call('XADD', key, '*', 't', ARGV[i], 'p', 0)
 end
-return ids
+return key
 `)
 
 // reclaimScript takes over expired leases.
@@ -238,4 +244,48 @@ if not task then
   return false
 end
 return redis.call('XADD', KEYS[1], '*', 't', task, 'p', prior + p[1][4])
+`)
+
+// registerScript registers a worker, or renews its registration.
+var registerScript = redis.NewScript(`
+-- KEYS[1] model workers hash
+-- ARGV[1] worker (consumer name), ARGV[2] capacity, ARGV[3] TTL in ms
+-- (0: the registration ends now, the worker is leaving)
+-- Stores "<capacity> <expiry>" with the expiry by Redis's clock, so that
+-- hosts with skewed clocks agree on who is alive.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + tonumber(ARGV[3])))
+return now
+`)
+
+// workersScript lists the registered workers.
+var workersScript = redis.NewScript(`
+-- KEYS[1] model workers hash
+-- Returns Redis's clock (unix ms), then worker, "<capacity> <expiry>" pairs.
+local t = redis.call('TIME')
+local out = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all do out[#out + 1] = all[i] end
+return out
+`)
+
+// dropWorkerScript forgets a dead worker whose stream is drained.
+var dropWorkerScript = redis.NewScript(`
+-- KEYS[1] model workers hash, KEYS[2] the worker's work stream
+-- ARGV[1] worker
+-- If the worker's registration has expired (by Redis's clock) and its
+-- stream holds no entry (finished entries are deleted, so none is waiting
+-- or leased), deletes the stream and the registration. Returns 1 if the
+-- worker is gone (dropped now or before), 0 if it stays.
+local reg = redis.call('HGET', KEYS[1], ARGV[1])
+if not reg then return 1 end
+local expiry = tonumber(string.match(reg, ' (%d+)$'))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if expiry and expiry > now then return 0 end
+if redis.call('XLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
 `)

@@ -1,0 +1,170 @@
+package redisq
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/rollout"
+)
+
+func routedTask(job, id, model, key string) rollout.Task {
+	t := task(job, id, model)
+	t.RouteKey = key
+	return t
+}
+
+// TestTasksReachTheirWorker checks that every task of a route key goes to
+// one registered worker, that keys spread over the workers, and that
+// Capacity sums the registered capacities.
+func TestTasksReachTheirWorker(t *testing.T) {
+	rdb := startRedis(t)
+	ctx := ctxFor(t, 30*time.Second)
+	opt := Options{LeaseTTL: 2 * time.Second}
+	a := newQueue(t, rdb, withConsumer(opt, "worker-a"))
+	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
+	for _, w := range []*Queue{a, b} {
+		if err := w.Register(ctx, "m", 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 16 {
+		t.Fatalf("capacity %d, %v; want 16", c, err)
+	}
+	const keys, perKey = 20, 4
+	var in []rollout.Task
+	for k := range keys {
+		for i := range perKey {
+			in = append(in, routedTask("j", fmt.Sprintf("t%d-%d", k, i), "m", fmt.Sprint("problem-", k)))
+		}
+	}
+	if err := sched.Enqueue(ctx, in...); err != nil {
+		t.Fatal(err)
+	}
+	owner := map[string]string{}
+	got := 0
+	for _, w := range []*Queue{a, b} {
+		for {
+			ts, err := w.Reserve(ctxFor(t, 500*time.Millisecond), "m", 100)
+			if err != nil {
+				break
+			}
+			for _, tk := range ts {
+				got++
+				if o, ok := owner[tk.RouteKey]; ok && o != w.opt.Consumer {
+					t.Errorf("key %s reached %s and %s", tk.RouteKey, o, w.opt.Consumer)
+				}
+				owner[tk.RouteKey] = w.opt.Consumer
+				if err := w.Complete(ctx, tk, result(2)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if got != len(in) {
+		t.Fatalf("reserved %d of %d tasks", got, len(in))
+	}
+	per := map[string]int{}
+	for _, o := range owner {
+		per[o]++
+	}
+	if per["worker-a"] == 0 || per["worker-b"] == 0 {
+		t.Fatalf("keys per worker %v", per)
+	}
+}
+
+// TestDeadWorkerIsTakenOver kills a registered worker that holds leased
+// tasks and has more waiting in its stream: the surviving worker must run
+// every task once its registration and leases expire, new tasks of the
+// dead worker's keys must go to the survivor, the drained stream must be
+// dropped, and the job's counters must count each task once.
+func TestDeadWorkerIsTakenOver(t *testing.T) {
+	rs := startRedisServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := ctxFor(t, 60*time.Second)
+	opt := Options{LeaseTTL: time.Second, Block: 100 * time.Millisecond}
+
+	// The doomed worker has its own connection, closed to kill it: its
+	// heartbeats stop and it never deregisters.
+	deadConn := redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1})
+	dead := New(deadConn, withConsumer(opt, "doomed"))
+	if err := dead.Register(ctx, "m", 8); err != nil {
+		t.Fatal(err)
+	}
+	live := newQueue(t, rdb, withConsumer(opt, "survivor"))
+	if err := live.Register(ctx, "m", 8); err != nil {
+		t.Fatal(err)
+	}
+	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	var in []rollout.Task
+	for k := range 40 {
+		in = append(in, routedTask("j", fmt.Sprint("t", k), "m", fmt.Sprint("problem-", k%10)))
+	}
+	if err := sched.Enqueue(ctx, in...); err != nil {
+		t.Fatal(err)
+	}
+	held, err := dead.Reserve(ctx, "m", 3)
+	if err != nil || len(held) == 0 {
+		t.Fatalf("the doomed worker reserved %d tasks: %v", len(held), err)
+	}
+	deadKeys := map[string]bool{}
+	for _, tk := range held {
+		deadKeys[tk.RouteKey] = true
+	}
+	deadConn.Close()
+	_ = dead.Close()
+
+	done := map[string]int{}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(done) < len(in) && time.Now().Before(deadline) {
+		ts, err := live.Reserve(ctxFor(t, time.Second), "m", 50)
+		if err != nil {
+			continue
+		}
+		for _, tk := range ts {
+			done[tk.ID]++
+			if err := live.Complete(ctx, tk, result(2)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(done) != len(in) {
+		t.Fatalf("survivor ran %d of %d tasks", len(done), len(in))
+	}
+	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 8 {
+		t.Errorf("capacity %d, %v; want 8 (the survivor's)", c, err)
+	}
+
+	// The dead worker's keys now route to the survivor.
+	time.Sleep(routesTTL)
+	var again []rollout.Task
+	for k := range deadKeys {
+		again = append(again, routedTask("j", "again-"+k, "m", k))
+	}
+	if err := sched.Enqueue(ctx, again...); err != nil {
+		t.Fatal(err)
+	}
+	mk := keysOfModel("m")
+	if n, _ := rdb.XLen(ctx, mk.workOf("survivor")).Result(); n != int64(len(again)) {
+		t.Errorf("survivor's stream holds %d entries, want %d", n, len(again))
+	}
+	for _, tk := range reserveN(t, ctx, live, "m", len(again)) {
+		if err := live.Complete(ctx, tk, result(2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := rdb.Exists(ctx, mk.workOf("doomed")).Result(); n != 0 {
+		t.Errorf("the dead worker's drained stream is still there")
+	}
+	if ok, _ := rdb.HExists(ctx, mk.workers, "doomed").Result(); ok {
+		t.Errorf("the dead worker is still registered")
+	}
+	st, err := sched.Stats(ctx, "j")
+	if err != nil || st.TasksDone != int64(len(in)+len(again)) {
+		t.Errorf("stats %+v (%v), want %d tasks done", st, err, len(in)+len(again))
+	}
+}
