@@ -80,6 +80,12 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	q := redisq.New(rdb, qopt)
 	defer q.Close()
 
+	// Registering makes schedulers route each problem's tasks to one
+	// worker, whose pool keeps them on the backend caching the problem.
+	if err := q.Register(ctx, f.backend.model, tasks); err != nil {
+		log.Warn("registering the worker failed; retrying in the background", "error", err)
+	}
+
 	m.CollectPool(pool)
 	m.CollectQueue(q, []string{f.backend.model})
 	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log)

@@ -40,7 +40,8 @@ type workerList struct {
 // Register makes this queue's consumer a registered worker of model with
 // the given capacity (sequences its backends generate at once): tasks are
 // routed to its own stream from now on, and a heartbeat renews the
-// registration every LeaseTTL/3 until Close, which ends it. Capacity also
+// registration every LeaseTTL/3 until Close, which ends it (and retries a
+// registration that failed: Redis may be restarting). Capacity also
 // feeds Capacity, the fleet size schedulers admit work against.
 func (q *Queue) Register(ctx context.Context, model string, capacity int) error {
 	if err := checkName("register: model", model); err != nil {
@@ -52,10 +53,9 @@ func (q *Queue) Register(ctx context.Context, model string, capacity int) error 
 	if capacity < 1 {
 		return fmt.Errorf("register: capacity must be at least 1, got %d", capacity)
 	}
+	// The group first: a scheduler may route to the stream as soon as the
+	// registration is visible.
 	if err := q.ensureGroup(ctx, model, q.opt.Consumer); err != nil {
-		return err
-	}
-	if err := q.renew(ctx, model, capacity, q.opt.LeaseTTL); err != nil {
 		return err
 	}
 	q.mu.Lock()
@@ -65,7 +65,7 @@ func (q *Queue) Register(ctx context.Context, model string, capacity int) error 
 	if !running {
 		go q.heartbeatRegistration(model)
 	}
-	return nil
+	return q.renew(ctx, model, capacity, q.opt.LeaseTTL)
 }
 
 func (q *Queue) renew(ctx context.Context, model string, capacity int, ttl time.Duration) error {
