@@ -23,10 +23,13 @@ type backendFlags struct {
 	maxRetries     int
 	maxN           int
 	concurrency    int
+
+	// sims are the simulators open started, for their counters.
+	sims []*sim.Server
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
-	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator")
+	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator ('sim?count=16&max-num-seqs=64&latency=40ms&token-latency=5ms': 16 simulated GPUs; keys are 'shepherd sim' flags)")
 	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
 	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
 	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}} and {{.Prefix}}")
@@ -74,31 +77,43 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 			if one == "" {
 				continue
 			}
-			if one == "sim" {
+			urls := []string{one}
+			if one == "sim" || strings.HasPrefix(one, "sim?") {
+				opt, count, err := sim.ParseSpec(one)
+				if err != nil {
+					stop()
+					return nil, nil, usageErrorf("--backend: %v", err)
+				}
 				if model == "" {
 					model = "sim"
 				}
-				url, s, err := sim.Start(sim.Options{Model: model})
+				if opt.Model == "" {
+					opt.Model = model
+				}
+				fleet, err := sim.StartFleet(count, opt)
 				if err != nil {
 					stop()
 					return nil, nil, fmt.Errorf("starting the simulator: %w", err)
 				}
-				stops = append(stops, s)
-				one = url
+				stops = append(stops, fleet.Stop)
+				b.sims = append(b.sims, fleet.Servers...)
+				urls = fleet.URLs
 			}
 			if model == "" {
 				stop()
 				return nil, nil, usageErrorf("--model is required with a real backend")
 			}
-			c, err := rollout.NewClient(rollout.ClientOptions{
-				BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-				Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN,
-			})
-			if err != nil {
-				stop()
-				return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
+			for _, one := range urls {
+				c, err := rollout.NewClient(rollout.ClientOptions{
+					BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
+					Timeout: b.timeout, MaxRetries: b.maxRetries, MaxN: b.maxN,
+				})
+				if err != nil {
+					stop()
+					return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
+				}
+				clients = append(clients, c)
 			}
-			clients = append(clients, c)
 		}
 	}
 	if len(clients) == 0 {
@@ -111,4 +126,22 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 		return nil, nil, err
 	}
 	return pool, stop, nil
+}
+
+// simBusy reports the simulated fleet's utilization over wall: the
+// sequence-seconds its servers generated against their slots, when every
+// backend is a simulator with a slot bound (ok false otherwise).
+func (b *backendFlags) simBusy(wall time.Duration) (busy float64, slots int, ok bool) {
+	if len(b.sims) == 0 {
+		return 0, 0, false
+	}
+	seqSeconds := 0.0
+	for _, s := range b.sims {
+		if s.Options().MaxNumSeqs == 0 {
+			return 0, 0, false
+		}
+		slots += s.Options().MaxNumSeqs
+		seqSeconds += s.Stats().SeqSeconds
+	}
+	return seqSeconds / (float64(slots) * wall.Seconds()), slots, true
 }

@@ -175,6 +175,9 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
 		stats.Solutions, stats.Steps, src.skipped, stats.Samples, stats.SharedSamples, stats.CompletionTokens, stats.PromptTokens, cached, secs, stats.FailedTasks, errorsSeen, dest)
+	if busy, slots, ok := f.backend.simBusy(time.Since(start)); ok {
+		fmt.Fprintf(e.stderr, "simulated fleet: %d servers, %d sequence slots, busy %.0f%% of %.1fs\n", len(f.backend.sims), slots, 100*busy, secs)
+	}
 	return nil
 }
 

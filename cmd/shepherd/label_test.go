@@ -13,7 +13,7 @@ import (
 )
 
 // runCmd runs the shepherd command line in-process.
-func runShepherd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func runShepherd(t testing.TB, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -148,5 +148,26 @@ func TestLabelBadInput(t *testing.T) {
 				t.Errorf("wrote output on bad input: %q", stdout)
 			}
 		})
+	}
+}
+
+func TestLabelSimFleetSpec(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	out := filepath.Join(dir, "out.jsonl")
+	if err := os.WriteFile(in, []byte(twoProblems), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runShepherd(t, "", "label", "--in", in, "--out", out, "--n", "4", "--seed", "1",
+		"--backend", "sim?count=3&max-num-seqs=4&latency=2ms&token-latency=100us")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "labelled 3 solutions") || !strings.Contains(stderr, "simulated fleet: 3 servers, 12 sequence slots, busy ") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	code, _, stderr = runShepherd(t, "", "label", "--in", in, "--out", out, "--backend", "sim?max-num-seqs=-2")
+	if code == 0 || !strings.Contains(stderr, "MaxNumSeqs = -2: must not be negative") {
+		t.Errorf("exit %d: %s", code, stderr)
 	}
 }

@@ -39,6 +39,8 @@ func runSim(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&o.CacheBlocks, "cache-blocks", 8192, "prefix-cache capacity in blocks")
 	fs.DurationVar(&o.Latency, "latency", 0, "added to every generation request")
 	fs.DurationVar(&o.TokenLatency, "token-latency", 0, "added per generated token of a response's longest sample")
+	fs.DurationVar(&o.PrefillTokenLatency, "prefill-token-latency", 0, "added per prompt token not in the prefix cache")
+	fs.IntVar(&o.MaxNumSeqs, "max-num-seqs", 0, "sequences generated at once, like vLLM's max_num_seqs (a request with n samples holds n; others queue); 0 for no bound")
 	fs.Float64Var(&o.Rate500, "fault-500", 0, "share of generation requests answered 500")
 	fs.Float64Var(&o.Rate429, "fault-429", 0, "share of generation requests answered 429 with Retry-After")
 	fs.Float64Var(&o.RateTruncated, "fault-truncate", 0, "share of generation requests answered 200 with a body cut in half")
@@ -66,6 +68,9 @@ func runSim(ctx context.Context, e env, args []string) error {
 		if c.v < 1 {
 			return usageErrorf("%s %d: must be at least 1", c.flag, c.v)
 		}
+	}
+	if o.MaxNumSeqs < 0 {
+		return usageErrorf("--max-num-seqs %d: must not be negative (0 for no bound)", o.MaxNumSeqs)
 	}
 	if o.HangFor <= 0 {
 		return usageErrorf("--hang-for %v: must be positive", o.HangFor)
@@ -111,8 +116,8 @@ func statsLine(st sim.Stats) string {
 	for i, c := range codes {
 		parts[i] = fmt.Sprintf("%d: %d", c, st.ByStatus[c])
 	}
-	return fmt.Sprintf("%d requests (%s), %d samples, %d prompt tokens (%d cached), %d completion tokens",
-		st.Requests, strings.Join(parts, ", "), st.Choices, st.PromptTokens, st.CachedTokens, st.CompletionTokens)
+	return fmt.Sprintf("%d requests (%s), %d samples, %d prompt tokens (%d cached), %d completion tokens, %.1f sequence-seconds generating",
+		st.Requests, strings.Join(parts, ", "), st.Choices, st.PromptTokens, st.CachedTokens, st.CompletionTokens, st.SeqSeconds)
 }
 
 func runSimGen(e env, args []string) error {

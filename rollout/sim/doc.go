@@ -157,7 +157,19 @@
 // (or until the client goes away or Close is called), then answered
 // normally. FailFirst fails the first k requests with FailStatus, before any
 // draw. A successful response is delayed by Latency plus TokenLatency per
-// token of its longest sample. Because faults never touch the samples, a
+// token of its longest sample plus PrefillTokenLatency per prompt token not
+// found in the prefix cache.
+//
+// # Capacity
+//
+// MaxNumSeqs (0: unbounded) is a GPU's bound on sequences generated at
+// once, vLLM's max_num_seqs: a request holds n slots (n times its prompts,
+// at most MaxNumSeqs) from the moment it is scheduled to its response, and
+// requests that do not fit wait first come, first served. Its time starts
+// when it gets its slots; it sleeps to a deadline rather than token by
+// token, so timer lateness on a loaded machine does not accumulate.
+// Stats.SeqSeconds adds up slots times modelled duration; Fleet runs several
+// servers and reports utilization, SeqSeconds / (slots x wall time). Because faults never touch the samples, a
 // faulty run with fixed seeds yields, after client retries, the same samples
 // as a clean run. Stats reports requests, responses by status, tokens and
 // injected faults.

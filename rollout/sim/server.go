@@ -40,8 +40,16 @@ type Options struct {
 	CacheBlocks int
 	// Latency is added to every generation request; TokenLatency is added
 	// per generated token of the longest sample (the samples of one
-	// request decode in parallel). Both default to 0.
-	Latency, TokenLatency time.Duration
+	// request decode in parallel); PrefillTokenLatency is added per prompt
+	// token not found in the prefix cache (cached tokens cost nothing, as
+	// vLLM skips their computation). All default to 0. A request's time
+	// runs once it holds its slots (see MaxNumSeqs).
+	Latency, TokenLatency, PrefillTokenLatency time.Duration
+	// MaxNumSeqs bounds the sequences generated at once, like vLLM's
+	// max_num_seqs: a request with n samples (times its prompts) holds n
+	// slots for its whole duration and waits, first come first served,
+	// while they are taken. 0 means unbounded.
+	MaxNumSeqs int
 	// Rate500, Rate429, RateTruncated and RateHang are the probabilities
 	// that a generation request fails with 500, is refused with 429 and
 	// Retry-After, gets a 200 whose JSON body is cut in half, or is held
@@ -89,7 +97,7 @@ func (o Options) Validate() error {
 	ints := []struct {
 		name string
 		v    int
-	}{{"BlockSize", o.BlockSize}, {"CacheBlocks", o.CacheBlocks}, {"RetryAfter", o.RetryAfter}, {"MaxN", o.MaxN}, {"MaxModelLen", o.MaxModelLen}, {"FailFirst", o.FailFirst}}
+	}{{"BlockSize", o.BlockSize}, {"CacheBlocks", o.CacheBlocks}, {"RetryAfter", o.RetryAfter}, {"MaxN", o.MaxN}, {"MaxModelLen", o.MaxModelLen}, {"FailFirst", o.FailFirst}, {"MaxNumSeqs", o.MaxNumSeqs}}
 	for _, i := range ints {
 		if i.v < 0 {
 			return fmt.Errorf("%s = %d: must not be negative", i.name, i.v)
@@ -98,7 +106,7 @@ func (o Options) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Latency", o.Latency}, {"TokenLatency", o.TokenLatency}, {"HangFor", o.HangFor}} {
+	}{{"Latency", o.Latency}, {"TokenLatency", o.TokenLatency}, {"PrefillTokenLatency", o.PrefillTokenLatency}, {"HangFor", o.HangFor}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s = %v: must not be negative", d.name, d.v)
 		}
@@ -157,6 +165,14 @@ type Stats struct {
 	CachedTokens     int64
 	// Injected faults by kind.
 	Fault500, Fault429, FaultTruncated, FaultHang, FailedFirst int64
+	// SeqSeconds is the sequence-seconds spent generating: each finished
+	// request adds its slots times its modelled duration (a request whose
+	// client went away, the time it held them). Utilization over a wall
+	// time is SeqSeconds / (MaxNumSeqs x wall).
+	SeqSeconds float64
+	// Running and Waiting are the sequences generating and queued for
+	// slots now.
+	Running, Waiting int
 }
 
 // Server is a simulated OpenAI-compatible inference server; see the package
@@ -173,6 +189,7 @@ type Server struct {
 	closed   chan struct{}
 	closeOne sync.Once
 	inflight atomic.Int64
+	slots    *slots
 }
 
 // New returns a server with opt's defaults filled in. It panics on options
@@ -189,6 +206,7 @@ func New(opt Options) *Server {
 		faultRNG: rand.New(rand.NewPCG(uint64(opt.FaultSeed), 0x5eed_fa17)),
 		stats:    Stats{ByStatus: map[int]int64{}},
 		closed:   make(chan struct{}),
+		slots:    newSlots(opt.MaxNumSeqs),
 	}
 }
 
@@ -212,6 +230,7 @@ func (s *Server) Stats() Stats {
 	for k, v := range s.stats.ByStatus {
 		st.ByStatus[k] = v
 	}
+	st.Running, st.Waiting, st.SeqSeconds = s.slots.snapshot()
 	return st
 }
 
@@ -584,8 +603,30 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 	}
 
+	// Queue for slots, then look the prompts up in the prefix cache (as
+	// vLLM does when it schedules a request) and generate until a deadline
+	// fixed from the start, so that timer lateness on a busy machine does
+	// not pile up.
+	seqs := s.slots.clamp(len(j.prompts) * j.n)
+	if !s.slots.acquire(r.Context(), s.closed, seqs) {
+		status := 499
+		if r.Context().Err() == nil {
+			status = http.StatusServiceUnavailable
+		}
+		s.abort(w, status)
+		return
+	}
+	start := time.Now()
 	resp, maxTokens := s.run(j)
-	if ok, status := s.wait(r.Context(), s.opt.Latency+time.Duration(maxTokens)*s.opt.TokenLatency); !ok {
+	u := resp.Usage
+	d := s.opt.Latency + time.Duration(maxTokens)*s.opt.TokenLatency +
+		time.Duration(u.PromptTokens-u.PromptTokensDetails.CachedTokens)*s.opt.PrefillTokenLatency
+	ok, status := s.wait(r.Context(), time.Until(start.Add(d)))
+	if !ok {
+		d = time.Since(start)
+	}
+	s.slots.release(seqs, d)
+	if !ok {
 		s.abort(w, status)
 		return
 	}
@@ -603,7 +644,6 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	u := resp.Usage
 	s.count(func(st *Stats) {
 		st.ByStatus[http.StatusOK]++
 		st.PromptTokens += int64(u.PromptTokens)
