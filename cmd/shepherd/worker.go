@@ -27,6 +27,7 @@ type workerFlags struct {
 	maxDeliveries int
 	drainTimeout  time.Duration
 	consumer      string
+	affinity      bool
 }
 
 func runWorker(ctx context.Context, e env, args []string) error {
@@ -43,6 +44,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.maxDeliveries, "max-deliveries", rollout.DefaultMaxDeliveries, "deliveries of a task before it is dead-lettered and its step marked failed")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", rollout.DefaultDrainTimeout, "on SIGTERM/SIGINT: how long tasks in flight get to finish before they are handed back")
 	fs.StringVar(&f.consumer, "consumer", "", "name of this worker in the consumer group, unique among live workers (default host-pid-random)")
+	fs.BoolVar(&f.affinity, "affinity", true, "register with the queue so that every task of a problem is routed to one worker (whose backends cache the problem's prefixes); false: take any task")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,8 +84,10 @@ func runWorker(ctx context.Context, e env, args []string) error {
 
 	// Registering makes schedulers route each problem's tasks to one
 	// worker, whose pool keeps them on the backend caching the problem.
-	if err := q.Register(ctx, f.backend.model, tasks); err != nil {
-		log.Warn("registering the worker failed; retrying in the background", "error", err)
+	if f.affinity {
+		if err := q.Register(ctx, f.backend.model, tasks); err != nil {
+			log.Warn("registering the worker failed; retrying in the background", "error", err)
+		}
 	}
 
 	m.CollectPool(pool)

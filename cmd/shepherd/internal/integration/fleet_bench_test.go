@@ -25,12 +25,16 @@ import (
 //
 //   - workers=4: 4 workers, each with its own 4 servers (the setup of
 //     issue 10);
+//   - workers=4,affinity=false: the same, the workers started with
+//     --affinity=false (any worker takes any task, as before workers
+//     registered);
 //   - one-backend: 1 worker with one server of the same total capacity
 //     (1,024 sequences), which holds every problem's prefixes.
 //
 // It reports cached (the job's cached prompt tokens over its prompt
-// tokens), util (sequence-seconds generated over slots x wall time) and
-// wall-s. Run with -benchtime 1x.
+// tokens), util (sequence-seconds generated over slots x wall time),
+// wall-s, and spread: the most requests one worker's servers got over the
+// mean per worker (1 is even). Run with -benchtime 1x.
 func BenchmarkDistributedFleet(b *testing.B) {
 	opt, count, err := sim.ParseSpec(sim.BenchFleetSpec)
 	if err != nil {
@@ -39,12 +43,15 @@ func BenchmarkDistributedFleet(b *testing.B) {
 	opt.Model = "sim"
 	problems := fleetProblems()
 	b.Run("workers=4", func(b *testing.B) {
-		benchFleet(b, problems, opt, 4, count/4)
+		benchFleet(b, problems, opt, 4, count/4, true)
+	})
+	b.Run("workers=4,affinity=false", func(b *testing.B) {
+		benchFleet(b, problems, opt, 4, count/4, false)
 	})
 	b.Run("one-backend", func(b *testing.B) {
 		one := opt
 		one.MaxNumSeqs *= count
-		benchFleet(b, problems, one, 1, 1)
+		benchFleet(b, problems, one, 1, 1, true)
 	})
 }
 
@@ -60,7 +67,7 @@ func fleetProblems() []labeler.Problem {
 	return out
 }
 
-func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, workers, perWorker int) {
+func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, workers, perWorker int, affinity bool) {
 	rs := redistest.Start(b)
 	redisArgs := redisURL(rs.Addr)
 	_, addr := startServe(b, "serve", "127.0.0.1:0", redisArgs, "--job-lease-ttl", "30s", "--queue-block", "1s", "--log-level", "info")
@@ -73,7 +80,7 @@ func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, worke
 		b.Cleanup(f.Stop)
 		fleets = append(fleets, f)
 		startWorker(b, fmt.Sprintf("worker-%d", i+1), strings.Join(f.URLs, ","), redisArgs,
-			"--lease-ttl", "30s", "--queue-block", "1s", "--log-level", "info")
+			"--lease-ttl", "30s", "--queue-block", "1s", "--log-level", "info", fmt.Sprintf("--affinity=%t", affinity))
 	}
 	c := dial(b, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -110,6 +117,12 @@ func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, worke
 		wall += elapsed
 	}
 	b.StopTimer()
+	var most, total int64
+	for _, f := range fleets {
+		n := f.Stats().Requests
+		most, total = max(most, n), total+n
+	}
+	b.ReportMetric(float64(most)*float64(len(fleets))/float64(total), "spread")
 	b.ReportMetric(cached/prompt, "cached")
 	b.ReportMetric(seqSeconds/capacity, "util")
 	b.ReportMetric(wall/float64(b.N), "wall-s")
