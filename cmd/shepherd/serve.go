@@ -40,6 +40,7 @@ type serveFlags struct {
 	window                                               int
 	jobTTL, jobLeaseTTL, shutdownTimeout                 time.Duration
 	id                                                   string
+	routeLoadBound                                       float64
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -67,6 +68,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
 	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")
 	fs.IntVar(&f.window, "window", server.DefaultWindow, "solutions a job labels at once")
+	fs.Float64Var(&f.routeLoadBound, "route-load-bound", redisq.DefaultLoadBound, "how far a registered worker's backlog may exceed its capacity's share before its problems' tasks spill to the next worker (1: strict balance; negative: never spill)")
 	fs.DurationVar(&f.jobTTL, "job-ttl", server.DefaultJobTTL, "how long a finished job's records and state stay readable")
 	fs.DurationVar(&f.jobLeaseTTL, "job-lease-ttl", server.DefaultLeaseTTL, "how soon another server adopts the jobs of a server that crashed")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM/SIGINT: how long open calls get to finish before they are cut")
@@ -76,6 +78,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
 		return err
+	}
+	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {
+		return usageErrorf("--route-load-bound must be at least 1 (or negative for no bound), got %v", f.routeLoadBound)
 	}
 	log, err := newLogger(e, f.logLevel)
 	if err != nil {
@@ -97,6 +102,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer rdb.Close()
 	qopt := f.redis.queueOptions(0, 0)
+	qopt.LoadBound = f.routeLoadBound
 	scorer, stopScorer, err := f.score.scorer()
 	if err != nil {
 		return err

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Affinity across workers. A worker that registers for a model (Register)
@@ -159,25 +162,83 @@ func (q *Queue) workers(ctx context.Context, model string, fresh bool) ([]worker
 	return ws, nil
 }
 
-// route picks the live worker for a route key by weighted rendezvous
-// hashing (the highest -capacity/ln(u), u uniform from hash(key, worker)),
-// or "" (the shared stream) for no key or no live worker.
-func route(ws []workerInfo, key string) string {
-	if key == "" {
+// router is one Enqueue call's view of a model's live workers and their
+// backlogs, which it updates as it assigns tasks.
+type router struct {
+	workers  []workerInfo
+	load     []int64
+	total    int64
+	capacity int
+	bound    float64
+}
+
+// routerFor reads the live workers of model and the length of their
+// streams.
+func (q *Queue) routerFor(ctx context.Context, model string) (*router, error) {
+	ws, err := q.workers(ctx, model, false)
+	if err != nil {
+		return nil, err
+	}
+	r := &router{bound: q.opt.LoadBound}
+	for _, w := range ws {
+		if w.alive && w.capacity > 0 {
+			r.workers = append(r.workers, w)
+			r.capacity += w.capacity
+		}
+	}
+	if len(r.workers) == 0 || r.bound < 0 {
+		r.load = make([]int64, len(r.workers))
+		return r, nil
+	}
+	mk := keysOfModel(model)
+	lens := make([]*redis.IntCmd, len(r.workers))
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, w := range r.workers {
+			lens[i] = p.XLen(ctx, mk.workOf(w.name))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("backlog of model %s's workers: %w", model, err)
+	}
+	r.load = make([]int64, len(r.workers))
+	for i, c := range lens {
+		r.load[i] = c.Val()
+		r.total += r.load[i]
+	}
+	return r, nil
+}
+
+// route picks the worker for a task with route key: the first, in the
+// key's rendezvous order (weighted: the highest -capacity/ln(u), u uniform
+// from hash(key, worker)), whose backlog with the task stays within
+// LoadBound times its capacity's share of the total; "" (the shared
+// stream) for no key or no live worker.
+func (r *router) route(key string) string {
+	if key == "" || len(r.workers) == 0 {
 		return ""
 	}
-	best, bestScore := "", math.Inf(-1)
-	for _, w := range ws {
-		if !w.alive || w.capacity < 1 {
-			continue
-		}
+	order := make([]int, len(r.workers))
+	scores := make([]float64, len(r.workers))
+	for i, w := range r.workers {
+		order[i] = i
 		u := (float64(hash64(key+"\x00"+w.name)>>11) + 0.5) / (1 << 53)
-		score := -float64(w.capacity) / math.Log(u)
-		if score > bestScore {
-			best, bestScore = w.name, score
+		scores[i] = -float64(w.capacity) / math.Log(u)
+	}
+	sort.Slice(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
+	pick := order[0]
+	if r.bound >= 0 {
+		for _, i := range order {
+			share := float64(r.total+1) * float64(r.workers[i].capacity) / float64(r.capacity)
+			if float64(r.load[i]+1) <= math.Ceil(r.bound*share) {
+				pick = i
+				break
+			}
 		}
 	}
-	return best
+	r.load[pick]++
+	r.total++
+	return r.workers[pick].name
 }
 
 // hash64 is FNV-1a followed by a finalizer, so that similar keys spread.

@@ -30,7 +30,9 @@ func TestTasksReachTheirWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	pure := opt
+	pure.LoadBound = -1 // no spill-over: every key stays on its worker
+	sched := newQueue(t, rdb, withConsumer(pure, "scheduler"))
 	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 16 {
 		t.Fatalf("capacity %d, %v; want 16", c, err)
 	}
@@ -166,5 +168,60 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	st, err := sched.Stats(ctx, "j")
 	if err != nil || st.TasksDone != int64(len(in)+len(again)) {
 		t.Errorf("stats %+v (%v), want %d tasks done", st, err, len(in)+len(again))
+	}
+}
+
+// TestSpillOverUnderSkewedLoad sends every task to one route key: with a
+// load bound, the key's worker keeps tasks only up to the bound and the
+// rest spill to the other worker; without one, all stay on it.
+func TestSpillOverUnderSkewedLoad(t *testing.T) {
+	rdb := startRedis(t)
+	ctx := ctxFor(t, 30*time.Second)
+	opt := Options{LeaseTTL: 2 * time.Second}
+	for _, w := range []string{"worker-a", "worker-b"} {
+		if err := newQueue(t, rdb, withConsumer(opt, w)).Register(ctx, "m", 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := keysOfModel("m")
+	backlog := func() (a, b int64) {
+		a, _ = rdb.XLen(ctx, mk.workOf("worker-a")).Result()
+		b, _ = rdb.XLen(ctx, mk.workOf("worker-b")).Result()
+		return a, b
+	}
+	hot := func(job string) []rollout.Task {
+		var in []rollout.Task
+		for i := range 40 {
+			in = append(in, routedTask(job, fmt.Sprint("t", i), "m", "hot-problem"))
+		}
+		return in
+	}
+
+	pure := opt
+	pure.LoadBound = -1
+	if err := newQueue(t, rdb, withConsumer(pure, "s1")).Enqueue(ctx, hot("j1")...); err != nil {
+		t.Fatal(err)
+	}
+	a, b := backlog()
+	if a+b != 40 || (a != 0 && b != 0) {
+		t.Fatalf("without a bound: backlogs %d and %d, want all 40 on one worker", a, b)
+	}
+	owner, other := "worker-a", "worker-b"
+	if b > 0 {
+		owner, other = other, owner
+	}
+
+	// The owner holds 40 already; 40 more of its key with a bound of 1.25:
+	// it may hold up to 1.25 x half of the 80, so 50, and the rest (30)
+	// spill to the other worker.
+	bounded := opt
+	bounded.LoadBound = 1.25
+	if err := newQueue(t, rdb, withConsumer(bounded, "s2")).Enqueue(ctx, hot("j2")...); err != nil {
+		t.Fatal(err)
+	}
+	ho, _ := rdb.XLen(ctx, mk.workOf(owner)).Result()
+	hs, _ := rdb.XLen(ctx, mk.workOf(other)).Result()
+	if ho != 50 || hs != 30 {
+		t.Fatalf("with bound 1.25: %s holds %d, %s %d; want 50 and 30", owner, ho, other, hs)
 	}
 }

@@ -162,10 +162,12 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 	last, _ := res[0].(string)
 	q.initCursor(jobID, last)
 
-	// Tasks go to the stream of the worker their route key hashes to.
+	// Tasks go to the stream of the worker their route key hashes to,
+	// unless its backlog is past the load bound.
 	type dest struct{ model, worker string }
 	var order []dest
 	byDest := map[dest][]any{}
+	routers := map[string]*router{}
 	var added []any
 	for i, t := range tasks {
 		if st, _ := res[i+1].(int64); st != 0 {
@@ -175,11 +177,14 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 		if err != nil {
 			return fmt.Errorf("enqueue: task %s: %w", t.ID, err)
 		}
-		ws, err := q.workers(ctx, t.Model, false)
-		if err != nil {
-			return fmt.Errorf("enqueue: %w", err)
+		r := routers[t.Model]
+		if r == nil {
+			if r, err = q.routerFor(ctx, t.Model); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+			routers[t.Model] = r
 		}
-		d := dest{t.Model, route(ws, t.RouteKey)}
+		d := dest{t.Model, r.route(t.RouteKey)}
 		if _, ok := byDest[d]; !ok {
 			order = append(order, d)
 			byDest[d] = []any{d.worker}

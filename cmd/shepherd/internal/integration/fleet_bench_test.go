@@ -23,8 +23,9 @@ import (
 // fleet of sim.BenchFleetSpec (16 servers x 64 sequences) served from this
 // process so that their counters can be read:
 //
-//   - workers=4: 4 workers, each with its own 4 servers (the setup of
-//     issue 10);
+//   - workers=4,load-bound=B: 4 workers, each with its own 4 servers (the
+//     setup of issue 10), serve started with --route-load-bound B (1.25 is
+//     the default, -1 no bound);
 //   - workers=4,affinity=false: the same, the workers started with
 //     --affinity=false (any worker takes any task, as before workers
 //     registered);
@@ -42,9 +43,11 @@ func BenchmarkDistributedFleet(b *testing.B) {
 	}
 	opt.Model = "sim"
 	problems := fleetProblems()
-	b.Run("workers=4", func(b *testing.B) {
-		benchFleet(b, problems, opt, 4, count/4, true)
-	})
+	for _, bound := range []string{"1.25", "1.1", "-1"} {
+		b.Run("workers=4,load-bound="+bound, func(b *testing.B) {
+			benchFleet(b, problems, opt, 4, count/4, true, "--route-load-bound", bound)
+		})
+	}
 	b.Run("workers=4,affinity=false", func(b *testing.B) {
 		benchFleet(b, problems, opt, 4, count/4, false)
 	})
@@ -67,10 +70,11 @@ func fleetProblems() []labeler.Problem {
 	return out
 }
 
-func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, workers, perWorker int, affinity bool) {
+func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, workers, perWorker int, affinity bool, serveArgs ...string) {
 	rs := redistest.Start(b)
 	redisArgs := redisURL(rs.Addr)
-	_, addr := startServe(b, "serve", "127.0.0.1:0", redisArgs, "--job-lease-ttl", "30s", "--queue-block", "1s", "--log-level", "info")
+	serveArgs = append([]string{"--job-lease-ttl", "30s", "--queue-block", "1s", "--log-level", "info"}, serveArgs...)
+	_, addr := startServe(b, "serve", "127.0.0.1:0", redisArgs, serveArgs...)
 	var fleets []*sim.Fleet
 	for i := range workers {
 		f, err := sim.StartFleet(perWorker, opt)
