@@ -26,9 +26,18 @@ type JobOptions struct {
 	// Reuse counts a rollout that reproduces the solution's next steps as a
 	// rollout from those prefixes too.
 	Reuse bool
-	// Window bounds the solutions labelled at once (default 256). Identical
-	// prefixes are shared among the solutions in the window.
+	// Window bounds the solutions labelled at once. Identical prefixes are
+	// shared among the solutions in the window. When the queue reports its
+	// workers' capacity (CapacityReporter), solutions are admitted while the
+	// job's samples in flight are below Oversubscribe x that capacity, up
+	// to Window (default DefaultMaxWindow, a memory bound); otherwise
+	// Window solutions are (default DefaultWindow).
 	Window int
+	// Oversubscribe is how many samples per sequence slot the job keeps in
+	// flight (default DefaultOversubscribe): a little above 1, so that a
+	// slot freed by a finished request finds the next one queued while the
+	// job is still reading the result that freed it.
+	Oversubscribe float64
 	// OnProgress, when set, is called after each batch of results.
 	OnProgress func(JobStats)
 	// Observer sees the job's dead-lettered tasks, once each, and the
@@ -62,8 +71,15 @@ func RunJob(ctx context.Context, q Queue, grader *labeler.Grader, opt JobOptions
 	if opt.N < 1 {
 		return JobStats{}, fmt.Errorf("n must be at least 1, got %d", opt.N)
 	}
+	capacity, _ := q.(CapacityReporter)
 	if opt.Window <= 0 {
-		opt.Window = 256
+		opt.Window = DefaultWindow
+		if capacity != nil {
+			opt.Window = DefaultMaxWindow
+		}
+	}
+	if opt.Oversubscribe <= 0 {
+		opt.Oversubscribe = DefaultOversubscribe
 	}
 	if opt.ID == "" {
 		opt.ID = "job"
@@ -73,11 +89,25 @@ func RunJob(ctx context.Context, q Queue, grader *labeler.Grader, opt JobOptions
 	}
 	s := &scheduler{
 		ctx: ctx, q: q, grader: grader, opt: opt, emit: emit,
-		entries: map[string]*prefixEntry{},
-		tasks:   map[string]*taskRef{},
+		entries:  map[string]*prefixEntry{},
+		tasks:    map[string]*taskRef{},
+		capacity: capacity,
 	}
 	return s.stats, s.run(src)
 }
+
+// Admission defaults.
+const (
+	// DefaultWindow is the solutions a job labels at once when its queue
+	// does not report capacity.
+	DefaultWindow = 256
+	// DefaultMaxWindow bounds the solutions a job holds when admission
+	// follows capacity: some kilobytes each, it keeps memory bounded
+	// while leaving room for 200 GPUs of 64 sequences with --n 8.
+	DefaultMaxWindow = 16384
+	// DefaultOversubscribe is JobOptions.Oversubscribe's default.
+	DefaultOversubscribe = 1.5
+)
 
 type sampleState uint8
 
@@ -136,12 +166,33 @@ type scheduler struct {
 	// delivered counts samples handed to probes; beyond the samples
 	// generated, they were shared between solutions.
 	delivered int
+	// capacity, when not nil, drives admission; inflight counts the
+	// samples of tasks enqueued and not yet answered.
+	capacity CapacityReporter
+	inflight int
+}
+
+// wantsMore reports whether the job should admit another solution: below
+// the window and, when the queue reports capacity, while the samples in
+// flight leave sequence slots idle.
+func (s *scheduler) wantsMore() bool {
+	if s.active >= s.opt.Window {
+		return false
+	}
+	if s.capacity == nil {
+		return true
+	}
+	c := s.capacity.Capacity()
+	if c <= 0 {
+		return s.active < DefaultWindow
+	}
+	return float64(s.inflight) < s.opt.Oversubscribe*float64(c)
 }
 
 func (s *scheduler) run(src Source) error {
 	exhausted := false
 	for {
-		for !exhausted && s.active < s.opt.Window {
+		for !exhausted && s.wantsMore() {
 			in, err := src.Next()
 			if errors.Is(err, io.EOF) {
 				exhausted = true
@@ -203,6 +254,7 @@ func (s *scheduler) advance(sol *solutionState) error {
 			} else {
 				e.waiters = append(e.waiters, waiter{sol: sol, probe: p})
 				sol.waiting++
+				s.speculate(e, p)
 			}
 		}
 	}
@@ -236,6 +288,27 @@ func (s *scheduler) entry(sol *solutionState, step int) *prefixEntry {
 		e.refs++
 	}
 	return e
+}
+
+// speculate asks now for the rest of a binary probe's doubling batches (its
+// step's samples up to N) when the fleet has slots to spare: the samples
+// in flight, these included, within the capacity the queue reports. Binary
+// search asks 1, 1, 2, 4 samples one after another and stops at the first
+// correct one, so at the end of a job, when too few solutions are left to
+// fill the fleet, its rounds leave slots idle; asked at once, the later
+// batches are ready (or on their way) when the plan wants them. Samples
+// are seeded by index, so the plan sees the same rollouts and the labels do
+// not change; the cost is samples the search would not have needed, paid
+// only with slots that would have idled. A saturated fleet gets none.
+func (s *scheduler) speculate(e *prefixEntry, p labeler.Probe) {
+	if s.opt.Strategy != labeler.Binary || s.capacity == nil || p.To >= s.opt.N {
+		return
+	}
+	c := s.capacity.Capacity()
+	if c <= 0 || s.inflight+s.opt.N-p.To > c {
+		return
+	}
+	s.request(e, labeler.Probe{Step: p.Step, From: p.To, To: s.opt.N})
 }
 
 // sampleSeed derives the seed of sample 0 of a prefix from the job seed and
@@ -277,6 +350,7 @@ func (s *scheduler) request(e *prefixEntry, p labeler.Probe) bool {
 		ref := &taskRef{entry: e, from: i, to: j}
 		s.tasks[id] = ref
 		e.tasks = append(e.tasks, id)
+		s.inflight += j - i
 		s.outRefs = append(s.outRefs, ref)
 		s.outbox = append(s.outbox, Task{
 			ID: id, JobID: s.opt.ID, Model: s.opt.Model,
@@ -341,6 +415,7 @@ func (s *scheduler) receive(r TaskResult) error {
 	}
 	delete(s.tasks, r.TaskID)
 	e := ref.entry
+	s.inflight -= ref.to - ref.from
 	if r.Failed {
 		s.stats.FailedTasks++
 		if s.opt.Observer != nil {

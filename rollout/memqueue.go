@@ -23,6 +23,8 @@ type MemQueue struct {
 	done    map[string]map[string]bool // task ids completed, by job
 	dead    []DeadLetter
 	closed  bool
+	// capacity reports the consumers' sample capacity (nil: unknown).
+	capacity func() int
 }
 
 // DeadLetter is a task that failed for good and why.
@@ -176,6 +178,25 @@ func (q *MemQueue) Results(ctx context.Context, jobID string) ([]TaskResult, err
 		case <-ch:
 		}
 	}
+}
+
+// SetCapacity makes Capacity report f(): the samples the queue's workers
+// can generate at once (for one pool, Pool.Capacity).
+func (q *MemQueue) SetCapacity(f func() int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.capacity = f
+}
+
+// Capacity implements CapacityReporter; 0 until SetCapacity.
+func (q *MemQueue) Capacity() int {
+	q.mu.Lock()
+	f := q.capacity
+	q.mu.Unlock()
+	if f == nil {
+		return 0
+	}
+	return f()
 }
 
 // DeadLetters returns the tasks that failed for good so far.

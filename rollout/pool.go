@@ -27,6 +27,17 @@ type PoolOptions struct {
 	// Observer sees every attempt (nil: none). Backends gives the
 	// per-backend gauges (limit, in flight) to read at scrape time.
 	Observer Observer
+	// LoadBound is consistent hashing with bounded loads (Mirrokni et al.):
+	// a request goes to its key's first rendezvous choice unless that
+	// backend is full (as many samples assigned as it has sequence slots)
+	// and holds more than LoadBound x the average load, counted in samples
+	// assigned; it then spills to the next choice in the key's same stable
+	// order. 0 means DefaultLoadBound; below 1 (say -1) turns it off.
+	LoadBound float64
+	// BackendSeqs is each backend's bound on sequences generated at once
+	// (its max_num_seqs), in NewPool's client order; a missing or zero
+	// entry means DefaultBackendSeqs. Capacity adds them up.
+	BackendSeqs []int
 }
 
 // Defaults of PoolOptions.
@@ -70,6 +81,8 @@ type poolBackend struct {
 	client *Client
 	seed   uint64 // hash of the base URL: the backend's identity for routing
 	lim    *aimdLimiter
+	seqs   int          // sequence slots (PoolOptions.BackendSeqs)
+	load   atomic.Int64 // samples of the requests assigned to it now
 
 	mu          sync.Mutex
 	downUntil   time.Time
@@ -100,6 +113,9 @@ func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
 	if opt.MaxConcurrency < 0 || opt.MinConcurrency < 0 || opt.DownFor < 0 || opt.DownAfter < 0 {
 		return nil, errors.New("rollout: PoolOptions values must be >= 0")
 	}
+	if err := checkBackendSeqs(opt.BackendSeqs, len(clients)); err != nil {
+		return nil, err
+	}
 	if opt.MaxConcurrency == 0 {
 		opt.MaxConcurrency = DefaultMaxConcurrency
 	}
@@ -115,6 +131,9 @@ func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
 	if opt.DownAfter == 0 {
 		opt.DownAfter = DefaultDownAfter
 	}
+	if opt.LoadBound == 0 {
+		opt.LoadBound = DefaultLoadBound
+	}
 	p := &Pool{opt: opt, obs: observerOr(opt.Observer), now: time.Now}
 	seen := make(map[string]bool, len(clients))
 	for i, c := range clients {
@@ -129,6 +148,7 @@ func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
 			client: c,
 			seed:   hashString(c.base),
 			lim:    newAIMDLimiter(opt.MinConcurrency, opt.MaxConcurrency),
+			seqs:   backendSeqs(opt.BackendSeqs, i),
 			counts: make(map[string]uint64),
 		})
 		// The pool retries on its own (so it can fail over between
@@ -152,7 +172,8 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 		return GenerateResult{}, &APIError{Message: err.Error(), Permanent: true, Err: err}
 	}
 	return p.retry.run(ctx, func(ctx context.Context, _ int) (GenerateResult, attemptOutcome, bool) {
-		b := p.pick(req.RouteKey)
+		b := p.pickLoaded(req.RouteKey, req.N)
+		defer b.load.Add(-int64(req.N))
 		slot, err := b.lim.acquire(ctx)
 		if err != nil {
 			return GenerateResult{}, attemptOutcome{kind: outcomeCanceled, backend: b.client.base, err: err}, false

@@ -49,3 +49,13 @@ type Leaser interface {
 type Releaser interface {
 	Release(ctx context.Context, jobID string, taskIDs []string) error
 }
+
+// CapacityReporter is implemented by queues that know how many samples the
+// workers behind them can generate at once: the sum of their backends'
+// sequence slots (vLLM's max_num_seqs). A job admits solutions while its
+// samples in flight are below a small multiple of it, so one default keeps
+// one GPU or two hundred busy. 0 means unknown: the job then admits a fixed
+// window (DefaultWindow).
+type CapacityReporter interface {
+	Capacity() int
+}

@@ -23,6 +23,8 @@ type backendFlags struct {
 	maxRetries     int
 	maxN           int
 	concurrency    int
+	seqs           int
+	loadBound      float64
 
 	// sims are the simulators open started, for their counters.
 	sims []*sim.Server
@@ -38,6 +40,8 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxRetries, "max-retries", rollout.DefaultMaxRetries, "retries of a failed request before the task is handed back (-1 for none)")
 	fs.IntVar(&b.maxN, "max-n", 0, "largest n per request (1 for servers without n>1); 0 means no limit")
 	fs.IntVar(&b.concurrency, "concurrency", 64, "rollout requests in flight per backend at most")
+	fs.Float64Var(&b.loadBound, "load-bound", rollout.DefaultLoadBound, "a problem's requests stay on its backend until that backend is full and above this multiple of the average load, then spill to the problem's next backend (0 for no bound: pure cache affinity)")
+	fs.IntVar(&b.seqs, "backend-seqs", rollout.DefaultBackendSeqs, "sequences each backend generates at once (its --max-num-seqs); jobs keep about 1.5x the fleet's total in flight (simulators with max-num-seqs report their own)")
 }
 
 // open builds the backend pool, starting the built-in simulator for 'sim'.
@@ -70,14 +74,25 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 	if err != nil {
 		return nil, nil, usageErrorf("--api: %v", err)
 	}
+	if b.loadBound != 0 && b.loadBound < 1 {
+		return nil, nil, usageErrorf("--load-bound %g: must be at least 1 (0 for no bound)", b.loadBound)
+	}
+	loadBound := b.loadBound
+	if loadBound == 0 {
+		loadBound = -1 // PoolOptions: below 1 turns it off
+	}
+	if b.seqs < 1 {
+		return nil, nil, usageErrorf("--backend-seqs %d: must be at least 1", b.seqs)
+	}
 	var clients []*rollout.Client
+	var seqs []int
 	for _, u := range b.backends {
 		for _, one := range strings.Split(u, ",") {
 			one = strings.TrimSpace(one)
 			if one == "" {
 				continue
 			}
-			urls := []string{one}
+			urls, seq := []string{one}, b.seqs
 			if one == "sim" || strings.HasPrefix(one, "sim?") {
 				opt, count, err := sim.ParseSpec(one)
 				if err != nil {
@@ -98,6 +113,9 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 				stops = append(stops, fleet.Stop)
 				b.sims = append(b.sims, fleet.Servers...)
 				urls = fleet.URLs
+				if opt.MaxNumSeqs > 0 {
+					seq = opt.MaxNumSeqs
+				}
 			}
 			if model == "" {
 				stop()
@@ -112,7 +130,7 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 					stop()
 					return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
 				}
-				clients = append(clients, c)
+				clients, seqs = append(clients, c), append(seqs, seq)
 			}
 		}
 	}
@@ -120,7 +138,7 @@ func (b *backendFlags) open(obs rollout.Observer) (*rollout.Pool, func(), error)
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
 	b.model = model
-	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs})
+	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, BackendSeqs: seqs, LoadBound: loadBound})
 	if err != nil {
 		stop()
 		return nil, nil, err

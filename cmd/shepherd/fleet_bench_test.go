@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,18 +70,23 @@ func parseFleetRun(tb testing.TB, stderr string) fleetRun {
 // slots generating), wall-s, completion-tokens, gpu-s/solution (slot-seconds
 // generating per labelled solution) and cached-share (prompt tokens served
 // from the prefix cache). SHEPHERD_FLEET_ARGS adds flags (space-separated),
-// e.g. "--load-bound 1.5". Run with -benchtime 1x -count 3 and take medians;
+// e.g. "--load-bound 1.5"; SHEPHERD_FLEET_SPEC replaces the fleet (a
+// --backend sim spec). Run with -benchtime 1x -count 3 and take medians;
 // the machine's load shows in utilization.
 func BenchmarkFleet(b *testing.B) {
 	in := fleetDataset(b, b.TempDir())
 	extra := strings.Fields(os.Getenv("SHEPHERD_FLEET_ARGS"))
+	spec := sim.BenchFleetSpec
+	if v := os.Getenv("SHEPHERD_FLEET_SPEC"); v != "" {
+		spec = v
+	}
 	for _, strategy := range []string{"binary", "exhaustive"} {
 		b.Run("strategy="+strategy, func(b *testing.B) {
 			var runs []fleetRun
 			for range b.N {
 				out := filepath.Join(b.TempDir(), "labels.jsonl")
 				args := append([]string{"label", "--in", in, "--out", out, "--n", "8", "--strategy", strategy,
-					"--backend", sim.BenchFleetSpec, "--progress", "never"}, extra...)
+					"--backend", spec, "--progress", "never"}, extra...)
 				code, _, stderr := runShepherd(b, "", args...)
 				if code != 0 {
 					b.Fatalf("exit %d: %s", code, stderr)
@@ -95,7 +99,7 @@ func BenchmarkFleet(b *testing.B) {
 			b.ReportMetric(float64(r.completion), "completion-tokens")
 			b.ReportMetric(r.busy*float64(r.slots)*r.wall/float64(r.solutions), "gpu-s/solution")
 			b.ReportMetric(r.cachedPct/100, "cached-share")
-			b.Log(fmt.Sprintf("%s: %d solutions, busy %.0f%%, %.1fs, %d completion tokens, %.0f%% cached", strategy, r.solutions, 100*r.busy, r.wall, r.completion, r.cachedPct))
+			b.Logf("%s: %d solutions, busy %.0f%%, %.1fs, %d completion tokens, %.0f%% cached", strategy, r.solutions, 100*r.busy, r.wall, r.completion, r.cachedPct)
 		})
 	}
 }

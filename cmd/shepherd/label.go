@@ -65,7 +65,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&f.splitTag, "split-tag", "", "step tag for --split tag (default ки)")
 	fs.IntVar(&f.maxSteps, "max-steps", labeler.DefaultMaxSteps, "steps per solution at most")
 	fs.BoolVar(&f.reuse, "reuse", true, "count a rollout that reproduces the solution's next steps as a rollout from those prefixes too")
-	fs.IntVar(&f.window, "window", 256, "solutions labelled at once; identical prefixes among them are rolled out once")
+	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions labelled at once at most; identical prefixes among them are rolled out once (0: as many as keep the backends busy, up to %d)", rollout.DefaultMaxWindow))
 	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	f.export.register(fs, labeler.FormatRecord)
@@ -131,6 +131,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 
 	queue := rollout.NewMemQueue(0)
 	defer queue.Close()
+	queue.SetCapacity(pool.Capacity)
 	grader := labeler.NewGrader(labeler.GraderOptions{})
 	worker := &rollout.Worker{
 		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,

@@ -1,0 +1,145 @@
+package rollout_test
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
+)
+
+// countingQueue is a memory queue that tracks the samples of tasks enqueued
+// and not yet answered, and the most there ever were.
+type countingQueue struct {
+	*rollout.MemQueue
+	mu                      sync.Mutex
+	inflight, peak, total   int
+	enqueuedTasks, answered int
+}
+
+func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
+	q.mu.Lock()
+	for _, t := range tasks {
+		q.inflight += t.N
+		q.total += t.N
+		q.enqueuedTasks++
+	}
+	q.peak = max(q.peak, q.inflight)
+	q.mu.Unlock()
+	return q.MemQueue.Enqueue(ctx, tasks...)
+}
+
+func (q *countingQueue) Complete(ctx context.Context, t rollout.Task, r rollout.TaskResult) error {
+	q.mu.Lock()
+	q.inflight -= t.N
+	q.answered++
+	q.mu.Unlock()
+	return q.MemQueue.Complete(ctx, t, r)
+}
+
+// labelWithCapacity labels sols on a simulated backend through a queue
+// reporting capacity samples.
+func labelWithCapacity(t *testing.T, sols []labeler.PreparedSolution, capacity int, opt rollout.JobOptions) ([]labeler.Record, *countingQueue) {
+	t.Helper()
+	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
+	defer q.Close()
+	q.SetCapacity(func() int { return capacity })
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 64})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opt.Model = simtest.Model
+	opt.Params = rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 512}
+	var recs []labeler.Record
+	if _, err := rollout.RunJob(ctx, q, grader, opt, simtest.Source(sols), func(r labeler.Record) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(sols) {
+		t.Fatalf("%d records for %d solutions", len(recs), len(sols))
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].SolutionID < recs[j].SolutionID })
+	return recs, q
+}
+
+// On a saturated fleet (capacity far below the job's work) the job keeps
+// about Oversubscribe x capacity samples in flight, never the whole job;
+// on an idle one (capacity above it) it admits everything at once. The
+// labels are the same either way.
+func TestAdmissionFollowsCapacity(t *testing.T) {
+	sols := simtest.Dataset(5, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Exhaustive, N: 4, Seed: 9}
+	maxSolution := 0 // the most samples one solution asks for at once
+	for _, s := range sols {
+		maxSolution = max(maxSolution, (len(s.Solution.Steps)-1)*opt.N)
+	}
+
+	const capacity = 8
+	saturated, sq := labelWithCapacity(t, sols, capacity, opt)
+	// Admission stops once in flight reaches 1.5 x capacity; the solution
+	// admitted last may add its probes on top.
+	if limit := int(rollout.DefaultOversubscribe*capacity) + maxSolution; sq.peak > limit {
+		t.Errorf("saturated fleet: %d samples in flight at most, want at most %d", sq.peak, limit)
+	}
+	if sq.peak >= sq.total {
+		t.Errorf("saturated fleet: the whole job (%d samples) was in flight at once", sq.total)
+	}
+
+	idle, iq := labelWithCapacity(t, sols, 1_000_000, opt)
+	if iq.peak != iq.total {
+		t.Errorf("idle fleet: %d of the job's %d samples in flight at most, want all at once", iq.peak, iq.total)
+	}
+
+	// The window stays an upper bound.
+	capped := opt
+	capped.Window = 1
+	_, wq := labelWithCapacity(t, sols, 1_000_000, capped)
+	if wq.peak > maxSolution {
+		t.Errorf("--window 1: %d samples in flight, want one solution's (at most %d)", wq.peak, maxSolution)
+	}
+
+	for i := range saturated {
+		a, b := saturated[i], idle[i]
+		if a.SolutionID != b.SolutionID || len(a.Labels) != len(b.Labels) {
+			t.Fatalf("record %d: %s vs %s", i, a.SolutionID, b.SolutionID)
+		}
+		for k := range a.Labels {
+			if a.Labels[k] != b.Labels[k] {
+				t.Errorf("%s step %d: label %v saturated, %v idle", a.SolutionID, k, a.Labels[k], b.Labels[k])
+			}
+		}
+	}
+}
+
+// With slots to spare, binary search asks a probe's later batches at once
+// (more samples, fewer rounds); saturated, it asks only what the search
+// needs. The labels are the same.
+func TestBinarySpeculatesOnlyWhenIdle(t *testing.T) {
+	sols := simtest.Dataset(8, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Binary, N: 8, Seed: 4}
+	idle, iq := labelWithCapacity(t, sols, 1_000_000, opt)
+	saturated, sq := labelWithCapacity(t, sols, 1, opt)
+	if iq.total <= sq.total {
+		t.Errorf("idle fleet asked %d samples, saturated %d: want more with speculation", iq.total, sq.total)
+	}
+	if sq.peak > 2*opt.N { // admission stops at 2 samples in flight; later batches stay within N
+		t.Errorf("saturated fleet: %d samples in flight", sq.peak)
+	}
+	for i := range idle {
+		a, b := idle[i], saturated[i]
+		for k := range a.Labels {
+			if a.Labels[k] != b.Labels[k] {
+				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
+			}
+		}
+	}
+}
