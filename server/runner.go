@@ -169,7 +169,8 @@ func (r *runner) runOnce() error {
 	defer q.Close()
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
 	opts.Observer = r.s.opt.Observer
-	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, opts, src,
+	wq := &watchedQueue{Queue: q, r: r, capacity: q.CapacityOf(m.Model)}
+	_, err = rollout.RunJob(ctx, wq, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
 			key := rec.SolutionID
 			if id, ok := src.realID(key); ok {
@@ -231,8 +232,13 @@ func (r *runner) shared() int64 {
 // watchedQueue notes the cause of the first failed task a job sees.
 type watchedQueue struct {
 	rollout.Queue
-	r *runner
+	r        *runner
+	capacity rollout.CapacityReporter
 }
+
+// Capacity lets the job admit solutions by the registered workers'
+// capacity (rollout.CapacityReporter).
+func (w *watchedQueue) Capacity() int { return w.capacity.Capacity() }
 
 // Release lets the job release its committed solutions' results (the
 // embedded queue hides the Redis queue's rollout.Releaser).

@@ -85,7 +85,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	// Registering makes schedulers route each problem's tasks to one
 	// worker, whose pool keeps them on the backend caching the problem.
 	if f.affinity {
-		if err := q.Register(ctx, f.backend.model, tasks); err != nil {
+		if err := q.Register(ctx, f.backend.model, pool.Capacity()); err != nil {
 			log.Warn("registering the worker failed; retrying in the background", "error", err)
 		}
 	}

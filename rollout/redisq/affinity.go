@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/rollout"
 )
 
 // Affinity across workers. A worker that registers for a model (Register)
@@ -41,7 +43,8 @@ type workerList struct {
 }
 
 // Register makes this queue's consumer a registered worker of model with
-// the given capacity (sequences its backends generate at once): tasks are
+// the given capacity (samples its backends generate at once: the sum of
+// their sequence slots, rollout.Pool.Capacity): tasks are
 // routed to its own stream from now on, and a heartbeat renews the
 // registration every LeaseTTL/3 until Close, which ends it (and retries a
 // registration that failed: Redis may be restarting). Capacity also
@@ -121,13 +124,17 @@ func (q *Queue) Capacity(ctx context.Context, model string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return liveCapacity(ws), nil
+}
+
+func liveCapacity(ws []workerInfo) int {
 	total := 0
 	for _, w := range ws {
 		if w.alive {
 			total += w.capacity
 		}
 	}
-	return total, nil
+	return total
 }
 
 // workers lists the registered workers of model, from a cache at most
@@ -284,4 +291,27 @@ func (q *Queue) sources(ctx context.Context, model string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// CapacityOf reports the summed capacity of model's live registered
+// workers as a rollout.CapacityReporter, for a job's admission: the value
+// is at most routesTTL old, and 0 (unknown: the job admits a fixed window)
+// when no worker registered or Redis did not answer.
+func (q *Queue) CapacityOf(model string) rollout.CapacityReporter {
+	return modelCapacity{q: q, model: model}
+}
+
+type modelCapacity struct {
+	q     *Queue
+	model string
+}
+
+func (m modelCapacity) Capacity() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ws, err := m.q.workers(ctx, m.model, false)
+	if err != nil {
+		return 0
+	}
+	return liveCapacity(ws)
 }
