@@ -17,7 +17,7 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler"
 )
 
-// BenchmarkDistributedFleet labels sim.BenchFleetDataset (3,200 solutions,
+// BenchmarkFleetOverRedis labels sim.BenchFleetDataset (3,200 solutions,
 // --n 8, default flags otherwise) through `shepherd serve` and `shepherd
 // worker` processes over a private redis-server, on the simulated GPU
 // fleet of sim.BenchFleetSpec (16 servers x 64 sequences) served from this
@@ -36,7 +36,7 @@ import (
 // tokens), util (sequence-seconds generated over slots x wall time),
 // wall-s, and spread: the most requests one worker's servers got over the
 // mean per worker (1 is even). Run with -benchtime 1x.
-func BenchmarkDistributedFleet(b *testing.B) {
+func BenchmarkFleetOverRedis(b *testing.B) {
 	opt, count, err := sim.ParseSpec(sim.BenchFleetSpec)
 	if err != nil {
 		b.Fatal(err)
