@@ -46,6 +46,14 @@ func TestTasksReachTheirWorker(t *testing.T) {
 	if err := sched.Enqueue(ctx, in...); err != nil {
 		t.Fatal(err)
 	}
+	// Backlog and lag see the workers' streams.
+	if ps, err := sched.Pending(ctx, "m"); err != nil || ps.Length != int64(len(in)) {
+		t.Errorf("pending %+v, %v; want %d entries", ps, err, len(in))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if age, err := sched.OldestTaskAge(ctx, "m"); err != nil || age < 10*time.Millisecond {
+		t.Errorf("oldest task age %v, %v", age, err)
+	}
 	owner := map[string]string{}
 	got := 0
 	for _, w := range []*Queue{a, b} {

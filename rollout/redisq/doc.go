@@ -23,7 +23,9 @@
 // registration (capacity, expiry by Redis's clock) that a heartbeat renews.
 // Enqueue sends a task with a RouteKey to the live worker the key hashes to
 // (weighted rendezvous hashing, weight = capacity), so every prefix of a
-// problem reaches the worker next to the backend that caches it; tasks
+// problem reaches the worker next to the backend that caches it, unless
+// that worker's backlog is past Options.LoadBound times its share: then
+// the key's next worker in the same order gets the task; tasks
 // without a key, or with no worker registered, go to the shared stream. A
 // worker reads its own stream, then the shared one, then the streams of
 // dead workers (registration expired): their waiting entries are taken

@@ -7,7 +7,8 @@ import "strings"
 // touches keys of a single tag.
 //
 //	shepherd:{job:<id>}:results   hash   task id -> id of its result's rstream entry (written
-//	                                     once); "" once released (its record committed)
+//	                                     once); "" once released (its record committed),
+//	                                     "~" while a released task runs again
 //	shepherd:{job:<id>}:rstream   stream results in completion order (field "r": TaskResult
 //	                                     JSON); released results are deleted
 //	shepherd:{job:<id>}:enq       set    task ids added to a work stream

@@ -11,7 +11,7 @@ import (
 
 // TestReleaseFreesResults checks that released results leave Redis, that
 // a late write of a released task changes nothing, and that a released
-// task enqueued again runs again.
+// task enqueued again runs again without counting twice.
 func TestReleaseFreesResults(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
@@ -90,5 +90,12 @@ func TestReleaseFreesResults(t *testing.T) {
 	}
 	if rs := collect(t, ctx, q, "j", 1); rs[0].TaskID != in[1].ID || len(rs[0].Samples) != 2 {
 		t.Fatalf("result %+v", rs[0])
+	}
+	// The job's counters count each task once, like its enqueued set.
+	if again, _ := q.Stats(ctx, "j"); again != stats {
+		t.Fatalf("re-run counted again: %+v, was %+v", again, stats)
+	}
+	if n, _ := q.Enqueued(ctx, "j"); n != tasks {
+		t.Fatalf("%d tasks enqueued, want %d", n, tasks)
 	}
 }

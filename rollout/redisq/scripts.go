@@ -16,8 +16,10 @@ var enqueueCheckScript = redis.NewScript(`
 -- when there is none), then one status per task: 0 = to be added to the
 -- work stream, 1 = already enqueued, 2 = finished (its stored result is
 -- re-published to the results stream). A released task (its result
--- deleted, see releaseScript) is added again: whoever asks for it again
--- needs its samples.
+-- deleted, see releaseScript) is added again, marked "~" in the hash:
+-- whoever asks for it again needs its samples, and its new result is
+-- published but not counted again (the job's counters count each task
+-- once, like its enqueued set).
 local last = '0-0'
 if redis.call('EXISTS', KEYS[2]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[2])
@@ -29,7 +31,7 @@ local out = {last}
 for i, id in ipairs(ARGV) do
   local rid = redis.call('HGET', KEYS[1], id)
   local e = {}
-  if rid and rid ~= '' then e = redis.call('XRANGE', KEYS[2], rid, rid) end
+  if rid and rid ~= '' and rid ~= '~' then e = redis.call('XRANGE', KEYS[2], rid, rid) end
   if #e > 0 then
     -- Move the result to the stream's tail, after the caller's cursor.
     local f, r = e[1][2], nil
@@ -42,8 +44,10 @@ for i, id in ipairs(ARGV) do
     -- whose SADD was lost (a crash between XADD and SADD).
     redis.call('SADD', KEYS[3], id)
     out[i + 1] = 2
+  elseif rid == '~' then
+    out[i + 1] = 1
   elseif rid then
-    redis.call('HDEL', KEYS[1], id)
+    redis.call('HSET', KEYS[1], id, '~')
     out[i + 1] = 0
   elseif redis.call('SISMEMBER', KEYS[3], id) == 1 then
     out[i + 1] = 1
@@ -133,16 +137,20 @@ var recordScript = redis.NewScript(`
 -- The first write of a task's result wins: it is appended to the results
 -- stream, the hash maps the task id to that entry's id, and it counts in
 -- the job's counters. A later write (redelivery, stale lease holder, or a
--- task released already) changes nothing. Returns one flag per task: 1 for
--- a first write, 0 otherwise. The counters are bumped once per call, by
--- the sums.
+-- task released already) changes nothing. A task released and enqueued
+-- again (marked "~") has its new result stored and published, not
+-- counted. Returns one flag per task: 1 for a stored write, 0 otherwise.
+-- The counters are bumped once per call, by the sums.
 local out = {}
 local done, failed, samples, prompt, completion, cached = 0, 0, 0, 0, 0, 0
 for i = 1, #ARGV, 7 do
   local first = 0
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 0 then
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if not cur or cur == '~' then
     first = 1
     redis.call('HSET', KEYS[1], ARGV[i], redis.call('XADD', KEYS[3], '*', 'r', ARGV[i + 1]))
+  end
+  if not cur then
     if ARGV[i + 2] == '1' then
       failed = failed + 1
     else
@@ -174,12 +182,12 @@ var releaseScript = redis.NewScript(`
 -- ARGV    task ids
 -- Deletes each recorded task's results stream entry and leaves an empty
 -- tombstone in the hash, so that a late write of the task still changes
--- nothing (exactly-once counters). Tasks without a result are left alone.
--- Returns the number of results released.
+-- nothing (exactly-once counters). Tasks without a result (or waiting to
+-- run again, "~") are left alone. Returns the number of results released.
 local n = 0
 for _, id in ipairs(ARGV) do
   local rid = redis.call('HGET', KEYS[1], id)
-  if rid and rid ~= '' then
+  if rid and rid ~= '' and rid ~= '~' then
     redis.call('XDEL', KEYS[2], rid)
     redis.call('HSET', KEYS[1], id, '')
     n = n + 1
