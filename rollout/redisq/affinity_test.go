@@ -233,3 +233,36 @@ func TestSpillOverUnderSkewedLoad(t *testing.T) {
 		t.Fatalf("with bound 1.25: %s holds %d, %s %d; want 50 and 30", owner, ho, other, hs)
 	}
 }
+
+// TestCapacityFollowsRegistrations checks the capacity a job admits
+// against: the live registrations' sum, which drops when a worker leaves.
+func TestCapacityFollowsRegistrations(t *testing.T) {
+	rdb := startRedis(t)
+	ctx := ctxFor(t, 20*time.Second)
+	opt := Options{LeaseTTL: 2 * time.Second}
+	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	reporter := sched.CapacityOf("m")
+	if c := reporter.Capacity(); c != 0 {
+		t.Fatalf("capacity %d before any worker registered, want 0 (unknown)", c)
+	}
+	a := New(rdb, withConsumer(opt, "worker-a"))
+	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
+	if err := a.Register(ctx, "m", 64); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Register(ctx, "m", 192); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(routesTTL) // the reporter caches the list that long
+	if c := reporter.Capacity(); c != 256 {
+		t.Fatalf("capacity %d, want 256", c)
+	}
+	_ = a.Close() // a leaving worker ends its registration at once
+	time.Sleep(routesTTL + 100*time.Millisecond)
+	if c := reporter.Capacity(); c != 192 {
+		t.Fatalf("capacity %d after worker-a left, want 192", c)
+	}
+	if err := a.Register(ctx, "m", 0); err == nil {
+		t.Error("a capacity of 0 is accepted")
+	}
+}
