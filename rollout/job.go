@@ -505,8 +505,8 @@ func (s *scheduler) finish(sol *solutionState) error {
 	}
 	// The record is committed and no solution in the window holds these
 	// prefixes: their results may go (a restarted job skips the solution).
-	if r, ok := s.q.(Releaser); ok {
-		if err := r.Release(s.ctx, s.opt.ID, released); err != nil {
+	if r, ok := s.q.(ResultReleaser); ok {
+		if err := r.ReleaseResults(s.ctx, s.opt.ID, released); err != nil {
 			return fmt.Errorf("release results of solution %s: %w", sol.in.SolutionID, err)
 		}
 	}

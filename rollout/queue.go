@@ -40,14 +40,14 @@ type Leaser interface {
 	LeaseTTL() time.Duration
 }
 
-// Releaser is implemented by queues that keep tasks' results after they
+// ResultReleaser is implemented by queues that keep tasks' results after they
 // were read (the Redis queue keeps them so that a restarted scheduler gets
 // them again). A job calls Release once the records of every solution that
 // used the tasks are committed: their results are no longer needed, and
 // the queue may keep only what exactly-once delivery needs. A released
 // task that is enqueued again runs again.
-type Releaser interface {
-	Release(ctx context.Context, jobID string, taskIDs []string) error
+type ResultReleaser interface {
+	ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error
 }
 
 // CapacityReporter is implemented by queues that know how many samples the

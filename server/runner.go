@@ -241,10 +241,10 @@ type watchedQueue struct {
 func (w *watchedQueue) Capacity() int { return w.capacity.Capacity() }
 
 // Release lets the job release its committed solutions' results (the
-// embedded queue hides the Redis queue's rollout.Releaser).
-func (w *watchedQueue) Release(ctx context.Context, jobID string, taskIDs []string) error {
-	if r, ok := w.Queue.(rollout.Releaser); ok {
-		return r.Release(ctx, jobID, taskIDs)
+// embedded queue hides the Redis queue's rollout.ResultReleaser).
+func (w *watchedQueue) ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error {
+	if r, ok := w.Queue.(rollout.ResultReleaser); ok {
+		return r.ReleaseResults(ctx, jobID, taskIDs)
 	}
 	return nil
 }

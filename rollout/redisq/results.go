@@ -138,12 +138,12 @@ func (q *Queue) lastID(ctx context.Context, stream string) (string, error) {
 	return info.LastGeneratedID, nil
 }
 
-// Release implements rollout.Releaser: the results of the given tasks of a
+// ReleaseResults implements rollout.ResultReleaser: the results of the given tasks of a
 // job leave the results stream; each task keeps an empty tombstone in the
 // results hash so that a stale lease holder's late Complete still changes
 // nothing. Memory then grows with the tasks in flight, not with the job.
 // ForgetJob drops the tombstones with the rest once the job is finished.
-func (q *Queue) Release(ctx context.Context, jobID string, taskIDs []string) error {
+func (q *Queue) ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error {
 	if err := checkName("release: job", jobID); err != nil {
 		return err
 	}

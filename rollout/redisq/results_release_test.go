@@ -52,7 +52,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	for i := range ids {
 		ids[i] = in[i].ID
 	}
-	if err := q.Release(ctx, "j", ids); err != nil {
+	if err := q.ReleaseResults(ctx, "j", ids); err != nil {
 		t.Fatal(err)
 	}
 	after := usage()
