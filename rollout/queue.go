@@ -42,7 +42,7 @@ type Leaser interface {
 
 // ResultReleaser is implemented by queues that keep tasks' results after they
 // were read (the Redis queue keeps them so that a restarted scheduler gets
-// them again). A job calls Release once the records of every solution that
+// them again). A job calls ReleaseResults once the records of every solution that
 // used the tasks are committed: their results are no longer needed, and
 // the queue may keep only what exactly-once delivery needs. A released
 // task that is enqueued again runs again.

@@ -240,7 +240,7 @@ type watchedQueue struct {
 // capacity (rollout.CapacityReporter).
 func (w *watchedQueue) Capacity() int { return w.capacity.Capacity() }
 
-// Release lets the job release its committed solutions' results (the
+// ReleaseResults lets the job release its committed solutions' results (the
 // embedded queue hides the Redis queue's rollout.ResultReleaser).
 func (w *watchedQueue) ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error {
 	if r, ok := w.Queue.(rollout.ResultReleaser); ok {
