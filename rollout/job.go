@@ -139,6 +139,7 @@ type prefixEntry struct {
 	samples          []SampleResult
 	waiters          []waiter
 	refs             int
+	tasks            []string // ids of the tasks issued for it, for Release
 }
 
 type waiter struct {
@@ -361,6 +362,7 @@ func (s *scheduler) request(e *prefixEntry, p labeler.Probe) bool {
 		id := e.key + ":" + strconv.Itoa(i)
 		ref := &taskRef{entry: e, from: i, to: j}
 		s.tasks[id] = ref
+		e.tasks = append(e.tasks, id)
 		s.inflight += j - i
 		s.outRefs = append(s.outRefs, ref)
 		s.outbox = append(s.outbox, Task{
@@ -497,10 +499,12 @@ func (s *scheduler) finish(sol *solutionState) error {
 		return nil // already emitted
 	}
 	labels := sol.plan.Labels()
+	var released []string
 	for _, e := range sol.entries {
 		e.refs--
 		if e.refs == 0 && len(e.waiters) == 0 {
 			delete(s.entries, e.key)
+			released = append(released, e.tasks...)
 		}
 	}
 	sol.entries = nil
@@ -512,6 +516,17 @@ func (s *scheduler) finish(sol *solutionState) error {
 	if s.opt.BeforeEmit != nil {
 		s.opt.BeforeEmit(sol.delivered)
 	}
-	return s.emit(labeler.NewRecord(sol.in.ProblemID, sol.in.SolutionID, sol.in.Question, steps,
+	err := s.emit(labeler.NewRecord(sol.in.ProblemID, sol.in.SolutionID, sol.in.Question, steps,
 		labels, sol.outcome, s.opt.Strategy, s.opt.Model, s.grader.Version()))
+	if err != nil || len(released) == 0 {
+		return err
+	}
+	// The record is committed and no solution in the window holds these
+	// prefixes: their results may go (a restarted job skips the solution).
+	if r, ok := s.q.(ResultReleaser); ok {
+		if err := r.ReleaseResults(s.ctx, s.opt.ID, released); err != nil {
+			return fmt.Errorf("release results of solution %s: %w", sol.in.SolutionID, err)
+		}
+	}
+	return nil
 }

@@ -47,6 +47,16 @@ type Releaser interface {
 	Release(ctx context.Context, t Task) error
 }
 
+// ResultReleaser is implemented by queues that keep tasks' results after they
+// were read (the Redis queue keeps them so that a restarted scheduler gets
+// them again). A job calls ReleaseResults once the records of every solution that
+// used the tasks are committed: their results are no longer needed, and
+// the queue may keep only what exactly-once delivery needs. A released
+// task that is enqueued again runs again.
+type ResultReleaser interface {
+	ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error
+}
+
 // CapacityReporter is implemented by queues that know how many samples the
 // workers behind them can generate at once: the sum of their backends'
 // sequence slots (vLLM's max_num_seqs). A job admits solutions while its

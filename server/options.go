@@ -101,7 +101,10 @@ type Options struct {
 	// MaxRunningJobs bounds the jobs this server schedules at once; 0 means
 	// no bound. Jobs beyond it stay QUEUED until a server has room.
 	MaxRunningJobs int
-	// Window bounds the solutions a job labels at once (DefaultWindow).
+	// Window bounds the solutions a job labels at once. 0: as many as keep
+	// the registered workers' capacity busy (rollout.CapacityReporter), up
+	// to rollout.DefaultMaxWindow, or DefaultWindow when no worker
+	// registered.
 	Window int
 	// ConsumerIdleTTL is how long a consumer of the workers' group may go
 	// without reading, holding no task, before it is deleted from the
@@ -165,7 +168,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxQueuedTasks == 0 {
 		o.MaxQueuedTasks = DefaultMaxQueuedTasks
 	}
-	setInt(&o.Window, DefaultWindow)
 	setInt(&o.RunAttempts, DefaultRunAttempts)
 	setDur(&o.JobTTL, DefaultJobTTL)
 	setDur(&o.LeaseTTL, DefaultLeaseTTL)

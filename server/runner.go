@@ -212,7 +212,8 @@ func (r *runner) runWith(ctx context.Context) error {
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
 	opts.Observer = r.s.opt.Observer
 	opts.BeforeEmit = func(delivered int) { r.delivering = delivered } // the emit below follows at once
-	_, err = rollout.RunJob(ctx, &watchedQueue{Queue: q, r: r}, r.s.grader, opts, src,
+	wq := &watchedQueue{Queue: q, r: r, capacity: q.CapacityOf(m.Model)}
+	_, err = rollout.RunJob(ctx, wq, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
 			key := rec.SolutionID
 			if id, ok := src.realID(key); ok {
@@ -283,7 +284,21 @@ func (r *runner) inflight() int64 {
 // watchedQueue notes the cause of the first failed task a job sees.
 type watchedQueue struct {
 	rollout.Queue
-	r *runner
+	r        *runner
+	capacity rollout.CapacityReporter
+}
+
+// Capacity lets the job admit solutions by the registered workers'
+// capacity (rollout.CapacityReporter).
+func (w *watchedQueue) Capacity() int { return w.capacity.Capacity() }
+
+// ReleaseResults lets the job release its committed solutions' results (the
+// embedded queue hides the Redis queue's rollout.ResultReleaser).
+func (w *watchedQueue) ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error {
+	if r, ok := w.Queue.(rollout.ResultReleaser); ok {
+		return r.ReleaseResults(ctx, jobID, taskIDs)
+	}
+	return nil
 }
 
 func (w *watchedQueue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult, error) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 	"github.com/shepherd-prm/shepherd/server"
 	"github.com/shepherd-prm/shepherd/server/metrics"
@@ -41,6 +42,7 @@ type serveFlags struct {
 	jobTTL, jobLeaseTTL, shutdownTimeout                 time.Duration
 	consumerIdleTTL                                      time.Duration
 	id                                                   string
+	routeLoadBound                                       float64
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -67,7 +69,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.maxQueuedTasks, "max-queued-tasks", server.DefaultMaxQueuedTasks, "refuse new jobs (RESOURCE_EXHAUSTED) while a model's work stream holds this many tasks; -1: no bound")
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
 	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")
-	fs.IntVar(&f.window, "window", server.DefaultWindow, "solutions a job labels at once")
+	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions a job labels at once at most (0: as many as keep the registered workers busy, up to %d; %d if no worker registered)", rollout.DefaultMaxWindow, server.DefaultWindow))
+	fs.Float64Var(&f.routeLoadBound, "route-load-bound", redisq.DefaultLoadBound, "how far a registered worker's backlog may exceed its capacity's share before its problems' tasks spill to the next worker (1: strict balance; negative: never spill)")
 	fs.DurationVar(&f.jobTTL, "job-ttl", server.DefaultJobTTL, "how long a finished job's records and state stay readable")
 	fs.DurationVar(&f.jobLeaseTTL, "job-lease-ttl", server.DefaultLeaseTTL, "how soon another server adopts the jobs of a server that crashed")
 	fs.DurationVar(&f.consumerIdleTTL, "consumer-idle-ttl", server.DefaultConsumerIdleTTL, "delete a consumer of the workers' group (a stopped or dead worker) once it held no task and read nothing for this long")
@@ -78,6 +81,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
 		return err
+	}
+	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {
+		return usageErrorf("--route-load-bound must be at least 1 (or negative for no bound), got %v", f.routeLoadBound)
 	}
 	log, err := newLogger(e, f.logLevel)
 	if err != nil {
@@ -99,6 +105,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer rdb.Close()
 	qopt := f.redis.queueOptions(0, 0)
+	qopt.LoadBound = f.routeLoadBound
 	scorer, stopScorer, err := f.score.scorer()
 	if err != nil {
 		return err

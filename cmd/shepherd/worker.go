@@ -29,6 +29,7 @@ type workerFlags struct {
 	drainTimeout  time.Duration
 	consumer      string
 	backendWait   time.Duration
+	affinity      bool
 }
 
 func runWorker(ctx context.Context, e env, args []string) error {
@@ -46,6 +47,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", rollout.DefaultDrainTimeout, "on SIGTERM/SIGINT: how long tasks in flight get to finish before they are handed back")
 	fs.StringVar(&f.consumer, "consumer", "", "name of this worker in the consumer group, unique among live workers (default host-pid-random)")
 	fs.DurationVar(&f.backendWait, "backend-wait", 0, "how long to wait, taking no tasks, for a usable backend when none is left before exiting with status 4; 0 waits until stopped")
+	fs.BoolVar(&f.affinity, "affinity", true, "register with the queue so that every task of a problem is routed to one worker (whose backends cache the problem's prefixes); false: take any task")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -99,6 +101,14 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	q := redisq.New(rdb, qopt)
 	defer q.Close()
 
+	// Registering makes schedulers route each problem's tasks to one
+	// worker, whose pool keeps them on the backend caching the problem.
+	if f.affinity {
+		if err := q.Register(ctx, f.backend.model, pool.Capacity()); err != nil {
+			log.Warn("registering the worker failed; retrying in the background", "error", err)
+		}
+	}
+
 	m.CollectPool(pool)
 	m.CollectQueue(q, []string{f.backend.model})
 	w := &rollout.Worker{
@@ -107,10 +117,20 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		OnQueueError:     func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
 		NoBackendTimeout: f.backendWait,
 		OnBackendHealth: func(usable bool, reasons []string) {
+			// A registered worker steps out of routing while it cannot
+			// work, so that its problems go to workers that can.
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
 			if usable {
 				log.Info("a backend is usable again; taking tasks")
+				if err := q.Rejoin(rctx, f.backend.model); err != nil {
+					log.Warn("registering the worker again failed; the heartbeat retries", "error", err)
+				}
 			} else {
 				log.Error("no usable backend; taking no tasks until one is back", "reasons", strings.Join(reasons, "; "))
+				if err := q.Withdraw(rctx, f.backend.model); err != nil {
+					log.Warn("withdrawing the worker's registration failed", "error", err)
+				}
 			}
 		},
 	}

@@ -47,23 +47,22 @@ func (q *Queue) Stats(ctx context.Context, jobID string) (JobStats, error) {
 	}, nil
 }
 
-// ForgetJob lets a finished job's keys (results, results stream, enqueued
-// set, counters) expire after ttl, or deletes them now if ttl <= 0, and
-// drops this process's cursor for the job. Until they expire, a
-// re-requested task still gets its stored result.
+// ForgetJob is called once a job is finished: its results, results
+// stream and enqueued set, which only a live job's scheduler needs, are
+// deleted now, and its counters expire after ttl (or are deleted now if
+// ttl <= 0). It drops this process's cursor for the job.
 func (q *Queue) ForgetJob(ctx context.Context, jobID string, ttl time.Duration) error {
 	if err := checkName("forget: job", jobID); err != nil {
 		return err
 	}
-	keys := keysOfJob(jobID).all()
+	jk := keysOfJob(jobID)
 	// All keys share one hash tag, so the pipeline goes to one node.
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			if ttl > 0 {
-				p.Expire(ctx, k, ttl)
-			} else {
-				p.Del(ctx, k)
-			}
+		p.Del(ctx, jk.results, jk.rstream, jk.enq)
+		if ttl > 0 {
+			p.Expire(ctx, jk.stats, ttl)
+		} else {
+			p.Del(ctx, jk.stats)
 		}
 		return nil
 	})
@@ -88,26 +87,41 @@ type PendingStats struct {
 // Waiting is the number of tasks not yet delivered.
 func (p PendingStats) Waiting() int64 { return max(0, p.Length-p.Pending) }
 
-// Pending returns the length of the model's work stream and the number of
-// its entries out on lease.
+// Pending returns the length of the model's work streams (the shared one
+// and those of registered workers) and the number of their entries out on
+// lease.
 func (q *Queue) Pending(ctx context.Context, model string) (PendingStats, error) {
 	if err := checkName("pending: model", model); err != nil {
 		return PendingStats{}, err
 	}
 	mk := keysOfModel(model)
-	var ps PendingStats
-	var err error
-	if ps.Length, err = q.rdb.XLen(ctx, mk.work).Result(); err != nil {
-		return ps, fmt.Errorf("pending: model %s: %w", model, err)
+	ws, err := q.workers(ctx, model, true)
+	if err != nil {
+		return PendingStats{}, fmt.Errorf("pending: %w", err)
 	}
-	p, err := q.rdb.XPending(ctx, mk.work, q.opt.Group).Result()
-	switch {
-	case isNoGroup(err):
-		// No worker has read the stream yet.
-	case err != nil:
-		return ps, fmt.Errorf("pending: model %s: %w", model, err)
-	default:
-		ps.Pending = p.Count
+	keys := []string{mk.work}
+	for _, w := range ws {
+		keys = append(keys, mk.workOf(w.name))
+	}
+	var ps PendingStats
+	for _, key := range keys {
+		n, err := q.rdb.XLen(ctx, key).Result()
+		if err != nil {
+			return ps, fmt.Errorf("pending: model %s: %w", model, err)
+		}
+		ps.Length += n
+		if n == 0 {
+			continue // nothing leased either: finished entries are deleted
+		}
+		p, err := q.rdb.XPending(ctx, key, q.opt.Group).Result()
+		switch {
+		case isNoGroup(err):
+			// No worker has read the stream yet.
+		case err != nil:
+			return ps, fmt.Errorf("pending: model %s: %w", model, err)
+		default:
+			ps.Pending += p.Count
+		}
 	}
 	return ps, nil
 }

@@ -119,8 +119,8 @@ func (q *Queue) writeBatch(ctx context.Context, batch []*completion) {
 		}
 		byJob[x.task.JobID] = append(byJob[x.task.JobID], x)
 	}
-	var models []string
-	byModel := map[string][]*completion{}
+	var streams []string
+	byStream := map[string][]*completion{}
 	for _, job := range jobs {
 		xs := byJob[job]
 		results := make([]rollout.TaskResult, len(xs))
@@ -138,20 +138,22 @@ func (q *Queue) writeBatch(ctx context.Context, batch []*completion) {
 			if x.task.Receipt == "" {
 				continue
 			}
-			if _, ok := byModel[x.task.Model]; !ok {
-				models = append(models, x.task.Model)
+			key, _ := streamOf(x.task)
+			if _, ok := byStream[key]; !ok {
+				streams = append(streams, key)
 			}
-			byModel[x.task.Model] = append(byModel[x.task.Model], x)
+			byStream[key] = append(byStream[key], x)
 		}
 	}
-	for _, model := range models {
-		xs := byModel[model]
+	for _, key := range streams {
+		xs := byStream[key]
 		args := make([]any, 0, len(xs)+1)
 		args = append(args, q.opt.Group)
 		for _, x := range xs {
-			args = append(args, x.task.Receipt)
+			_, id := streamOf(x.task)
+			args = append(args, id)
 		}
-		if err := ackScript.Run(ctx, q.rdb, []string{keysOfModel(model).work}, args...).Err(); err != nil {
+		if err := ackScript.Run(ctx, q.rdb, []string{key}, args...).Err(); err != nil {
 			for _, x := range xs {
 				x.err = fmt.Errorf("complete: task %s: ack: %w", x.task.ID, err)
 			}
@@ -224,7 +226,8 @@ func (q *Queue) Retry(ctx context.Context, t rollout.Task, cause error) error {
 	if t.Receipt == "" {
 		return fmt.Errorf("retry: task %s: no receipt (not reserved from this queue)", t.ID)
 	}
-	err := retryScript.Run(ctx, q.rdb, []string{keysOfModel(t.Model).work}, q.opt.Group, q.opt.Consumer, t.Receipt).Err()
+	key, id := streamOf(t)
+	err := retryScript.Run(ctx, q.rdb, []string{key}, q.opt.Group, q.opt.Consumer, id).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("retry: task %s: %w", t.ID, err)
 	}
@@ -267,19 +270,26 @@ func (q *Queue) fail(ctx context.Context, t rollout.Task, cause error) error {
 	if err != nil {
 		return err
 	}
-	mk := keysOfModel(t.Model)
+	key, id := streamOf(t)
 	if !first {
 		// The task has a result already (a stale holder completed it, or
 		// an earlier Fail got this far): just end the delivery.
 		if t.Receipt == "" {
 			return nil
 		}
-		return ackScript.Run(ctx, q.rdb, []string{mk.work}, q.opt.Group, t.Receipt).Err()
+		return ackScript.Run(ctx, q.rdb, []string{key}, q.opt.Group, id).Err()
 	}
 	b, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	return deadLetterScript.Run(ctx, q.rdb, []string{mk.work, mk.dead},
-		q.opt.Group, t.Receipt, q.opt.DeadLetterMax, string(b), msg, t.Deliveries, q.opt.Consumer).Err()
+	return deadLetterScript.Run(ctx, q.rdb, []string{key, keysOfModel(t.Model).dead},
+		q.opt.Group, id, q.opt.DeadLetterMax, string(b), msg, t.Deliveries, q.opt.Consumer).Err()
+}
+
+// streamOf is the work stream a task was delivered from and its entry id
+// there.
+func streamOf(t rollout.Task) (key, id string) {
+	worker, id := splitReceipt(t.Receipt)
+	return keysOfModel(t.Model).workOf(worker), id
 }

@@ -5,16 +5,33 @@
 //
 // # Streams and keys
 //
-// Each model has a work stream with one consumer group; one entry is one
-// JSON-encoded rollout.Task. Each job has a results hash (the TaskResult of
-// each finished task, written once), a results stream (results in
-// completion order, which Results reads), a set of enqueued task ids and a
-// counters hash. keys.go lists the layout. Keys carry hash tags, {job:<id>}
+// Each model has a shared work stream, plus one per registered worker, all
+// with one consumer group; one entry is one JSON-encoded rollout.Task. Each
+// job has a results stream (results in completion order, which Results
+// reads), a results hash (task id -> its results stream entry, written
+// once), a set of enqueued task ids and a counters hash. keys.go lists the
+// layout. Keys carry hash tags, {job:<id>}
 // and {model:<name>}, and every Lua script touches keys of one tag only, so
 // the queue runs unchanged on Redis Cluster; operations that touch a job
 // and a model run two scripts, ordered so that a crash between them is
 // harmless (results before acknowledgements). Job IDs and model names must
 // not contain braces.
+//
+// # Routing
+//
+// A worker that calls Register gets a work stream of its own and a
+// registration (capacity, expiry by Redis's clock) that a heartbeat renews.
+// Enqueue sends a task with a RouteKey to the live worker the key hashes to
+// (weighted rendezvous hashing, weight = capacity), so every prefix of a
+// problem reaches the worker next to the backend that caches it, unless
+// that worker's backlog is past Options.LoadBound times its share: then
+// the key's next worker in the same order gets the task; tasks
+// without a key, or with no worker registered, go to the shared stream. A
+// worker reads its own stream, then the shared one, then the streams of
+// dead workers (registration expired): their waiting entries are taken
+// over at once and their leases once expired, and the drained stream is
+// dropped. Only the dead worker's keys move. Capacity sums the live
+// registrations.
 //
 // # Delivery
 //
@@ -48,7 +65,13 @@
 //
 // Enqueue is idempotent per (job, task id): a task with a stored result
 // has it re-published to the results stream, a task already enqueued is
-// skipped, and only new tasks are added. Results keeps an in-memory cursor
+// skipped, and only new tasks are added.
+//
+// Memory follows the work in flight: once a job has committed the records
+// of every solution that used a task, it calls Release, which deletes the
+// task's results stream entry and leaves an empty tombstone in the results
+// hash (a late write still changes nothing; a released task enqueued again
+// runs again). ForgetJob deletes a finished job's results at once. Results keeps an in-memory cursor
 // per job; see Results for why a restarted scheduler still gets every
 // result it needs.
 //

@@ -18,22 +18,27 @@ func (q *Queue) LeaseTTL() time.Duration { return q.opt.LeaseTTL }
 // longer pending, are reported lost.
 func (q *Queue) Extend(ctx context.Context, tasks []rollout.Task) (lost []rollout.Task, err error) {
 	var order []string
-	byModel := map[string][]rollout.Task{}
+	byStream := map[string][]rollout.Task{}
 	for _, t := range tasks {
 		if t.Receipt == "" {
 			lost = append(lost, t) // never delivered by this queue
 			continue
 		}
-		if _, ok := byModel[t.Model]; !ok {
-			order = append(order, t.Model)
+		if err := checkName("model", t.Model); err != nil {
+			lost = append(lost, t)
+			continue
 		}
-		byModel[t.Model] = append(byModel[t.Model], t)
+		key, _ := streamOf(t)
+		if _, ok := byStream[key]; !ok {
+			order = append(order, key)
+		}
+		byStream[key] = append(byStream[key], t)
 	}
-	for _, model := range order {
-		ts := byModel[model]
-		l, e := q.extend(ctx, model, ts)
+	for _, key := range order {
+		ts := byStream[key]
+		l, e := q.extend(ctx, key, ts)
 		if e != nil {
-			err = fmt.Errorf("extend leases for model %s: %w", model, e)
+			err = fmt.Errorf("extend leases in %s: %w", key, e)
 			continue
 		}
 		lost = append(lost, l...)
@@ -41,16 +46,15 @@ func (q *Queue) Extend(ctx context.Context, tasks []rollout.Task) (lost []rollou
 	return lost, err
 }
 
-func (q *Queue) extend(ctx context.Context, model string, tasks []rollout.Task) ([]rollout.Task, error) {
-	if err := checkName("model", model); err != nil {
-		return nil, err
-	}
+// extend extends the leases of tasks delivered from one work stream.
+func (q *Queue) extend(ctx context.Context, key string, tasks []rollout.Task) ([]rollout.Task, error) {
 	args := make([]any, 0, 2+len(tasks))
 	args = append(args, q.opt.Group, q.opt.Consumer)
 	for _, t := range tasks {
-		args = append(args, t.Receipt)
+		_, id := splitReceipt(t.Receipt)
+		args = append(args, id)
 	}
-	ids, err := extendScript.Run(ctx, q.rdb, []string{keysOfModel(model).work}, args...).StringSlice()
+	ids, err := extendScript.Run(ctx, q.rdb, []string{key}, args...).StringSlice()
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +64,7 @@ func (q *Queue) extend(ctx context.Context, model string, tasks []rollout.Task) 
 	}
 	var lost []rollout.Task
 	for _, t := range tasks {
-		if gone[t.Receipt] {
+		if _, id := splitReceipt(t.Receipt); gone[id] {
 			lost = append(lost, t)
 		}
 	}
@@ -70,6 +74,10 @@ func (q *Queue) extend(ctx context.Context, model string, tasks []rollout.Task) 
 // owns extends one task's lease and reports whether this consumer still
 // holds it.
 func (q *Queue) owns(ctx context.Context, t rollout.Task) (bool, error) {
-	lost, err := q.extend(ctx, t.Model, []rollout.Task{t})
+	if err := checkName("model", t.Model); err != nil {
+		return false, err
+	}
+	key, _ := streamOf(t)
+	lost, err := q.extend(ctx, key, []rollout.Task{t})
 	return err == nil && len(lost) == 0, err
 }

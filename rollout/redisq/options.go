@@ -16,6 +16,7 @@ const (
 	DefaultLeaseTTL      = 30 * time.Second
 	DefaultDeadLetterMax = 10000
 	DefaultBlock         = 2 * time.Second
+	DefaultLoadBound     = 1.25
 )
 
 // Options configure a Queue. Zero values take the defaults.
@@ -38,6 +39,14 @@ type Options struct {
 	// Results check their context and look for expired leases again
 	// (DefaultBlock).
 	Block time.Duration
+	// LoadBound is how far a registered worker's backlog (the entries in
+	// its stream, waiting or leased) may exceed its capacity's share of
+	// all workers' backlog before Enqueue sends a task of its route keys
+	// to the next worker in the key's rendezvous order instead: consistent
+	// hashing with bounded loads (Mirrokni et al.). It trades prefix-cache
+	// hits for balance; 1 balances strictly. DefaultLoadBound; negative:
+	// no bound (pure affinity).
+	LoadBound float64
 }
 
 func (o Options) withDefaults() Options {
@@ -58,6 +67,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Block <= 0 {
 		o.Block = DefaultBlock
+	}
+	if o.LoadBound == 0 {
+		o.LoadBound = DefaultLoadBound
 	}
 	return o
 }

@@ -28,11 +28,14 @@ type Queue struct {
 	closed   chan struct{}
 	closeOne sync.Once
 
-	mu      sync.Mutex
-	groups  map[string]bool      // models whose consumer group exists
-	reclaim map[string]string    // XAUTOCLAIM scan position, by model
-	scanned map[string]time.Time // when a scan last reached the end, by model
-	jobs    map[string]*jobState // results cursors, by job
+	mu          sync.Mutex
+	groups      map[string]bool        // work streams whose consumer group exists
+	reclaim     map[string]string      // XAUTOCLAIM scan position, by work stream
+	scanned     map[string]time.Time   // when a scan last reached the end, by work stream
+	jobs        map[string]*jobState   // results cursors, by job
+	registered  map[string]int         // capacity this worker registered, by model
+	withdrawn   map[string]bool        // registrations ended while the worker cannot work (Withdraw)
+	workerLists map[string]*workerList // registered workers, by model (cache)
 
 	completer completer // batches concurrent Complete calls
 }
@@ -53,6 +56,10 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 		reclaim: map[string]string{},
 		scanned: map[string]time.Time{},
 		jobs:    map[string]*jobState{},
+
+		registered:  map[string]int{},
+		withdrawn:   map[string]bool{},
+		workerLists: map[string]*workerList{},
 	}
 }
 
@@ -157,8 +164,12 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 	last, _ := res[0].(string)
 	q.initCursor(jobID, last)
 
-	var order []string
-	byModel := map[string][]any{}
+	// Tasks go to the stream of the worker their route key hashes to,
+	// unless its backlog is past the load bound.
+	type dest struct{ model, worker string }
+	var order []dest
+	byDest := map[dest][]any{}
+	routers := map[string]*router{}
 	var added []any
 	for i, t := range tasks {
 		if st, _ := res[i+1].(int64); st != 0 {
@@ -168,16 +179,25 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 		if err != nil {
 			return fmt.Errorf("enqueue: task %s: %w", t.ID, err)
 		}
-		if _, ok := byModel[t.Model]; !ok {
-			order = append(order, t.Model)
+		r := routers[t.Model]
+		if r == nil {
+			if r, err = q.routerFor(ctx, t.Model); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+			routers[t.Model] = r
 		}
-		byModel[t.Model] = append(byModel[t.Model], string(b))
+		d := dest{t.Model, r.route(t.RouteKey)}
+		if _, ok := byDest[d]; !ok {
+			order = append(order, d)
+			byDest[d] = []any{d.worker}
+		}
+		byDest[d] = append(byDest[d], string(b))
 		added = append(added, t.ID)
 	}
-	for _, model := range order {
-		mk := keysOfModel(model)
-		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.work}, byModel[model]...).Err(); err != nil {
-			return fmt.Errorf("enqueue: model %s: %w", model, err)
+	for _, d := range order {
+		mk := keysOfModel(d.model)
+		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.workOf(d.worker), mk.workers, mk.work}, byDest[d]...).Err(); err != nil {
+			return fmt.Errorf("enqueue: model %s: %w", d.model, err)
 		}
 	}
 	if len(added) > 0 {
@@ -188,31 +208,33 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 	return nil
 }
 
-// ensureGroup creates the model's consumer group (and stream) once. The
-// group starts at id 0, so tasks enqueued before any worker started are
+// ensureGroup creates the consumer group (and stream) of a work stream of
+// model once: the shared one for worker "", else that worker's. The group
+// starts at id 0, so tasks enqueued before any worker started are
 // delivered too.
-func (q *Queue) ensureGroup(ctx context.Context, model string) error {
+func (q *Queue) ensureGroup(ctx context.Context, model, worker string) error {
+	key := keysOfModel(model).workOf(worker)
 	q.mu.Lock()
-	ok := q.groups[model]
+	ok := q.groups[key]
 	q.mu.Unlock()
 	if ok {
 		return nil
 	}
-	err := q.rdb.XGroupCreateMkStream(ctx, keysOfModel(model).work, q.opt.Group, "0").Err()
+	err := q.rdb.XGroupCreateMkStream(ctx, key, q.opt.Group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("create consumer group for model %s: %w", model, err)
 	}
 	q.mu.Lock()
-	q.groups[model] = true
+	q.groups[key] = true
 	q.mu.Unlock()
 	return nil
 }
 
-// forgetGroup makes the next call recreate the group (after NOGROUP: the
+// forgetGroups makes the next calls recreate the groups (after NOGROUP: a
 // stream was deleted or Redis lost its data).
-func (q *Queue) forgetGroup(model string) {
+func (q *Queue) forgetGroups() {
 	q.mu.Lock()
-	delete(q.groups, model)
+	clear(q.groups)
 	q.mu.Unlock()
 }
 
@@ -220,17 +242,20 @@ func isNoGroup(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "NOGROUP")
 }
 
-// Reserve implements rollout.Queue. Each round first reclaims deliveries
-// whose lease expired (XAUTOCLAIM with min idle = LeaseTTL), then reads new
-// entries (XREADGROUP ... >), blocking up to Options.Block when there was
-// nothing to reclaim. A reclaimed task past MaxDeliveries is dead-lettered
-// instead of handed out: its holders kept dying.
+// Reserve implements rollout.Queue. Each round reads the model's work
+// streams in order (see sources: this worker's own if it registered, the
+// shared one, those of dead workers): first it reclaims deliveries whose
+// lease expired (XAUTOCLAIM with min idle = LeaseTTL), then it reads new
+// entries (XREADGROUP ... >); when all that found nothing it blocks up to
+// Options.Block on its own stream (the shared one if it did not register).
+// A reclaimed task past MaxDeliveries is dead-lettered instead of handed
+// out: its holders kept dying.
 //
-// A scan of the leased entries that reached their end is not started again
-// before LeaseTTL/4 has passed: a busy worker reserves often, and scanning
-// a long list of live leases every time costs Redis more than the reads.
-// An expired lease is still taken over within LeaseTTL/4 (or Options.Block,
-// if longer) of expiring.
+// A scan of a stream's leased entries that reached their end is not
+// started again before LeaseTTL/4 has passed: a busy worker reserves
+// often, and scanning a long list of live leases every time costs Redis
+// more than the reads. An expired lease is still taken over within
+// LeaseTTL/4 (or Options.Block, if longer) of expiring.
 func (q *Queue) Reserve(ctx context.Context, model string, max int) ([]rollout.Task, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("reserve: max must be at least 1, got %d", max)
@@ -245,21 +270,28 @@ func (q *Queue) Reserve(ctx context.Context, model string, max int) ([]rollout.T
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := q.ensureGroup(ctx, model); err != nil {
-			return nil, err
-		}
-		tasks, err := q.reclaimExpired(ctx, model, max)
-		if err == nil && len(tasks) < max {
-			block := q.blockFor(ctx)
-			if len(tasks) > 0 {
-				block = -1 // do not wait: there is work to hand out
+		srcs, err := q.sources(ctx, model)
+		var tasks []rollout.Task
+		for _, w := range srcs {
+			if err != nil || len(tasks) >= max {
+				break
 			}
-			var fresh []rollout.Task
-			fresh, err = q.readNew(ctx, model, max-len(tasks), block)
-			tasks = append(tasks, fresh...)
+			if err = q.ensureGroup(ctx, model, w); err != nil {
+				break
+			}
+			var got []rollout.Task
+			got, err = q.reclaimExpired(ctx, model, w, max-len(tasks))
+			tasks = append(tasks, got...)
+			if err == nil && len(tasks) < max {
+				got, err = q.readNew(ctx, model, w, max-len(tasks), -1)
+				tasks = append(tasks, got...)
+			}
+		}
+		if err == nil && len(tasks) == 0 {
+			tasks, err = q.readNew(ctx, model, srcs[0], max, q.blockFor(ctx))
 		}
 		if isNoGroup(err) {
-			q.forgetGroup(model)
+			q.forgetGroups()
 			if len(tasks) == 0 {
 				continue
 			}
@@ -290,12 +322,13 @@ func (q *Queue) blockFor(ctx context.Context) time.Duration {
 	return max(block, time.Millisecond) // 0 would block forever
 }
 
-// reclaimExpired claims up to max entries whose lease expired.
-func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]rollout.Task, error) {
-	mk := keysOfModel(model)
+// reclaimExpired claims up to max entries of a work stream whose lease
+// expired.
+func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max int) ([]rollout.Task, error) {
+	key := keysOfModel(model).workOf(worker)
 	q.mu.Lock()
-	start := q.reclaim[model]
-	scanned := q.scanned[model]
+	start := q.reclaim[key]
+	scanned := q.scanned[key]
 	q.mu.Unlock()
 	if start == "" {
 		start = "0-0"
@@ -303,7 +336,7 @@ func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]ro
 	if start == "0-0" && !scanned.IsZero() && time.Since(scanned) < q.opt.LeaseTTL/4 {
 		return nil, nil // a scan has just been through every lease
 	}
-	res, err := reclaimScript.Run(ctx, q.rdb, []string{mk.work},
+	res, err := reclaimScript.Run(ctx, q.rdb, []string{key},
 		q.opt.Group, q.opt.Consumer, q.opt.LeaseTTL.Milliseconds(), start, max).Slice()
 	if err != nil {
 		return nil, err
@@ -313,9 +346,9 @@ func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]ro
 	}
 	next, _ := res[0].(string)
 	q.mu.Lock()
-	q.reclaim[model] = next
+	q.reclaim[key] = next
 	if next == "0-0" {
-		q.scanned[model] = time.Now()
+		q.scanned[key] = time.Now()
 	}
 	q.mu.Unlock()
 	var tasks []rollout.Task
@@ -324,7 +357,7 @@ func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]ro
 		payload, _ := res[i+1].(string)
 		prior, _ := strconv.Atoi(fmt.Sprint(res[i+2]))
 		count, _ := res[i+3].(int64)
-		t, ok := q.decodeTask(ctx, model, id, payload, prior+int(count))
+		t, ok := q.decodeTask(ctx, model, worker, id, payload, prior+int(count))
 		if !ok {
 			continue
 		}
@@ -340,13 +373,13 @@ func (q *Queue) reclaimExpired(ctx context.Context, model string, max int) ([]ro
 	return tasks, nil
 }
 
-// readNew reads up to n entries never delivered before.
-func (q *Queue) readNew(ctx context.Context, model string, n int, block time.Duration) ([]rollout.Task, error) {
-	mk := keysOfModel(model)
+// readNew reads up to n entries of a work stream never delivered before,
+// waiting up to block for one (not at all if block < 0).
+func (q *Queue) readNew(ctx context.Context, model, worker string, n int, block time.Duration) ([]rollout.Task, error) {
 	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group:    q.opt.Group,
 		Consumer: q.opt.Consumer,
-		Streams:  []string{mk.work, ">"},
+		Streams:  []string{keysOfModel(model).workOf(worker), ">"},
 		Count:    int64(n),
 		Block:    block,
 	}).Result()
@@ -361,7 +394,7 @@ func (q *Queue) readNew(ctx context.Context, model string, n int, block time.Dur
 		for _, m := range s.Messages {
 			payload, _ := m.Values[fieldTask].(string)
 			prior, _ := strconv.Atoi(fmt.Sprint(m.Values[fieldPrior]))
-			if t, ok := q.decodeTask(ctx, model, m.ID, payload, prior+1); ok {
+			if t, ok := q.decodeTask(ctx, model, worker, m.ID, payload, prior+1); ok {
 				tasks = append(tasks, t)
 			}
 		}
@@ -371,7 +404,7 @@ func (q *Queue) readNew(ctx context.Context, model string, n int, block time.Dur
 
 // decodeTask turns a work entry into a task. An entry that does not decode
 // can never be run: it goes straight to the dead-letter stream.
-func (q *Queue) decodeTask(ctx context.Context, model, id, payload string, deliveries int) (rollout.Task, bool) {
+func (q *Queue) decodeTask(ctx context.Context, model, worker, id, payload string, deliveries int) (rollout.Task, bool) {
 	var t rollout.Task
 	err := json.Unmarshal([]byte(payload), &t)
 	if err == nil && (t.ID == "" || t.JobID == "") {
@@ -379,12 +412,12 @@ func (q *Queue) decodeTask(ctx context.Context, model, id, payload string, deliv
 	}
 	if err != nil {
 		mk := keysOfModel(model)
-		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.work, mk.dead},
+		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.workOf(worker), mk.dead},
 			q.opt.Group, id, q.opt.DeadLetterMax, payload, "undecodable work entry: "+err.Error(), deliveries, q.opt.Consumer).Err()
 		return t, false
 	}
 	t.Model = model
-	t.Receipt = id
+	t.Receipt = receiptOf(worker, id)
 	t.Deliveries = deliveries
 	return t, true
 }

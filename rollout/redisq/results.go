@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -123,15 +124,39 @@ func (q *Queue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult
 	}
 }
 
-// lastID is the id of a stream's last entry, "0-0" when it has none.
-// Results streams are never trimmed, so this is also the last id generated.
+// lastID is the last id a stream generated, "0-0" when it has none. Its
+// last entry may have been deleted (released results), so this asks for
+// the stream's last-generated id rather than its last entry.
 func (q *Queue) lastID(ctx context.Context, stream string) (string, error) {
-	ms, err := q.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	info, err := q.rdb.XInfoStream(ctx, stream).Result()
+	if err != nil && strings.Contains(err.Error(), "no such key") {
+		return "0-0", nil
+	}
 	if err != nil {
 		return "", err
 	}
-	if len(ms) == 0 {
-		return "0-0", nil
+	return info.LastGeneratedID, nil
+}
+
+// ReleaseResults implements rollout.ResultReleaser: the results of the given tasks of a
+// job leave the results stream; each task keeps an empty tombstone in the
+// results hash so that a stale lease holder's late Complete still changes
+// nothing. Memory then grows with the tasks in flight, not with the job.
+// ForgetJob drops the tombstones with the rest once the job is finished.
+func (q *Queue) ReleaseResults(ctx context.Context, jobID string, taskIDs []string) error {
+	if err := checkName("release: job", jobID); err != nil {
+		return err
 	}
-	return ms[0].ID, nil
+	jk := keysOfJob(jobID)
+	for start := 0; start < len(taskIDs); start += enqueueChunk {
+		chunk := taskIDs[start:min(start+enqueueChunk, len(taskIDs))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := releaseScript.Run(ctx, q.rdb, []string{jk.results, jk.rstream}, args...).Err(); err != nil {
+			return fmt.Errorf("release: job %s: %w", jobID, err)
+		}
+	}
+	return nil
 }

@@ -12,22 +12,43 @@ import "github.com/redis/go-redis/v9"
 var enqueueCheckScript = redis.NewScript(`
 -- KEYS[1] job results hash, KEYS[2] job results stream, KEYS[3] job enqueued set
 -- ARGV    task ids
--- Returns the id of the results stream's last entry before this call
--- ("0-0" when there is none), then one status per task: 0 = to be added to
--- the work stream, 1 = already enqueued, 2 = finished (its stored result is
--- re-published to the results stream).
+-- Returns the results stream's last generated id before this call ("0-0"
+-- when there is none), then one status per task: 0 = to be added to the
+-- work stream, 1 = already enqueued, 2 = finished (its stored result is
+-- re-published to the results stream). A released task (its result
+-- deleted, see releaseScript) is added again, marked "~" in the hash:
+-- whoever asks for it again needs its samples, and its new result is
+-- published but not counted again (the job's counters count each task
+-- once, like its enqueued set).
 local last = '0-0'
-local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if #top > 0 then last = top[1][1] end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for j = 1, #info, 2 do
+    if info[j] == 'last-generated-id' then last = info[j + 1] end
+  end
+end
 local out = {last}
 for i, id in ipairs(ARGV) do
-  local r = redis.call('HGET', KEYS[1], id)
-  if r then
-    redis.call('XADD', KEYS[2], '*', 'r', r)
+  local rid = redis.call('HGET', KEYS[1], id)
+  local e = {}
+  if rid and rid ~= '' and rid ~= '~' then e = redis.call('XRANGE', KEYS[2], rid, rid) end
+  if #e > 0 then
+    -- Move the result to the stream's tail, after the caller's cursor.
+    local f, r = e[1][2], nil
+    for j = 1, #f, 2 do
+      if f[j] == 'r' then r = f[j + 1] end
+    end
+    redis.call('XDEL', KEYS[2], rid)
+    redis.call('HSET', KEYS[1], id, redis.call('XADD', KEYS[2], '*', 'r', r))
     -- Count it as enqueued too: it may have finished from a work entry
     -- whose SADD was lost (a crash between XADD and SADD).
     redis.call('SADD', KEYS[3], id)
     out[i + 1] = 2
+  elseif rid == '~' then
+    out[i + 1] = 1
+  elseif rid then
+    redis.call('HSET', KEYS[1], id, '~')
+    out[i + 1] = 0
   elseif redis.call('SISMEMBER', KEYS[3], id) == 1 then
     out[i + 1] = 1
   else
@@ -37,16 +58,22 @@ end
 return out
 `)
 
-// enqueueAddScript appends tasks to a model's work stream.
+// enqueueAddScript appends tasks to a work stream.
 var enqueueAddScript = redis.NewScript(`
--- KEYS[1] model work stream
--- ARGV    task JSONs
--- Appends one entry per task (no prior deliveries) and returns their ids.
-local ids = {}
-for i, t in ipairs(ARGV) do
-  ids[i] = redis.call('XADD', KEYS[1], '*', 't', t, 'p', 0)
+-- KEYS[1] target work stream, KEYS[2] model workers hash, KEYS[3] model
+-- shared work stream
+-- ARGV[1] worker the tasks are routed to ("" for the shared stream),
+-- ARGV[2..] task JSONs
+-- Appends one entry per task (no prior deliveries) to the worker's stream,
+-- or to the shared stream when that worker is no longer registered (its
+-- drained stream was dropped: nobody would read a new one). Returns the
+-- stream used.
+local key = KEYS[1]
+if ARGV[1] ~= '' and not redis.call('HGET', KEYS[2], ARGV[1]) then key = KEYS[3] end
+for i = 2, #ARGV do
+  redis.call('XADD', key, '*', 't', ARGV[i], 'p', 0)
 end
-return ids
+return key
 `)
 
 // reclaimScript takes over expired leases.
@@ -107,16 +134,23 @@ var recordScript = redis.NewScript(`
 -- ARGV    7 values per task: task id, TaskResult JSON, "1" if the task
 --         failed, samples, prompt tokens, completion tokens, cached prompt
 --         tokens
--- The first write of a task's result wins: it counts in the job's counters
--- and is appended to the results stream. A later write (redelivery, stale
--- lease holder) changes nothing. Returns one flag per task: 1 for a first
--- write, 0 otherwise. The counters are bumped once per call, by the sums.
+-- The first write of a task's result wins: it is appended to the results
+-- stream, the hash maps the task id to that entry's id, and it counts in
+-- the job's counters. A later write (redelivery, stale lease holder, or a
+-- task released already) changes nothing. A task released and enqueued
+-- again (marked "~") has its new result stored and published, not
+-- counted. Returns one flag per task: 1 for a stored write, 0 otherwise.
+-- The counters are bumped once per call, by the sums.
 local out = {}
 local done, failed, samples, prompt, completion, cached = 0, 0, 0, 0, 0, 0
 for i = 1, #ARGV, 7 do
-  local first = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
-  out[#out + 1] = first
-  if first == 1 then
+  local first = 0
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if not cur or cur == '~' then
+    first = 1
+    redis.call('HSET', KEYS[1], ARGV[i], redis.call('XADD', KEYS[3], '*', 'r', ARGV[i + 1]))
+  end
+  if not cur then
     if ARGV[i + 2] == '1' then
       failed = failed + 1
     else
@@ -126,8 +160,8 @@ for i = 1, #ARGV, 7 do
       completion = completion + tonumber(ARGV[i + 5])
       cached = cached + tonumber(ARGV[i + 6])
     end
-    redis.call('XADD', KEYS[3], '*', 'r', ARGV[i + 1])
   end
+  out[#out + 1] = first
 end
 if failed > 0 then
   redis.call('HINCRBY', KEYS[2], 'tasks_failed', failed)
@@ -140,6 +174,26 @@ if done > 0 then
   redis.call('HINCRBY', KEYS[2], 'cached_tokens', cached)
 end
 return out
+`)
+
+// releaseScript drops the results of tasks whose job needs them no more.
+var releaseScript = redis.NewScript(`
+-- KEYS[1] job results hash, KEYS[2] job results stream
+-- ARGV    task ids
+-- Deletes each recorded task's results stream entry and leaves an empty
+-- tombstone in the hash, so that a late write of the task still changes
+-- nothing (exactly-once counters). Tasks without a result (or waiting to
+-- run again, "~") are left alone. Returns the number of results released.
+local n = 0
+for _, id in ipairs(ARGV) do
+  local rid = redis.call('HGET', KEYS[1], id)
+  if rid and rid ~= '' and rid ~= '~' then
+    redis.call('XDEL', KEYS[2], rid)
+    redis.call('HSET', KEYS[1], id, '')
+    n = n + 1
+  end
+end
+return n
 `)
 
 // ackScript ends deliveries.
@@ -198,4 +252,48 @@ if not task then
   return false
 end
 return redis.call('XADD', KEYS[1], '*', 't', task, 'p', prior + p[1][4])
+`)
+
+// registerScript registers a worker, or renews its registration.
+var registerScript = redis.NewScript(`
+-- KEYS[1] model workers hash
+-- ARGV[1] worker (consumer name), ARGV[2] capacity, ARGV[3] TTL in ms
+-- (0: the registration ends now, the worker is leaving)
+-- Stores "<capacity> <expiry>" with the expiry by Redis's clock, so that
+-- hosts with skewed clocks agree on who is alive.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + tonumber(ARGV[3])))
+return now
+`)
+
+// workersScript lists the registered workers.
+var workersScript = redis.NewScript(`
+-- KEYS[1] model workers hash
+-- Returns Redis's clock (unix ms), then worker, "<capacity> <expiry>" pairs.
+local t = redis.call('TIME')
+local out = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all do out[#out + 1] = all[i] end
+return out
+`)
+
+// dropWorkerScript forgets a dead worker whose stream is drained.
+var dropWorkerScript = redis.NewScript(`
+-- KEYS[1] model workers hash, KEYS[2] the worker's work stream
+-- ARGV[1] worker
+-- If the worker's registration has expired (by Redis's clock) and its
+-- stream holds no entry (finished entries are deleted, so none is waiting
+-- or leased), deletes the stream and the registration. Returns 1 if the
+-- worker is gone (dropped now or before), 0 if it stays.
+local reg = redis.call('HGET', KEYS[1], ARGV[1])
+if not reg then return 1 end
+local expiry = tonumber(string.match(reg, ' (%d+)$'))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if expiry and expiry > now then return 0 end
+if redis.call('XLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
 `)

@@ -125,6 +125,21 @@ func TestWorkersAndJobOverRedis(t *testing.T) {
 	if ps, _ := sq.Pending(ctx, model); ps.Length != 0 {
 		t.Errorf("work left: %+v", ps)
 	}
+	// Every record is committed, so every result was released: only the
+	// empty tombstones of exactly-once delivery are left.
+	jk := keysOfJob("job-1")
+	if n, err := rdb.XLen(ctx, jk.rstream).Result(); err != nil || n != 0 {
+		t.Errorf("results stream holds %d entries (%v), want 0", n, err)
+	}
+	kept, err := rdb.HGetAll(ctx, jk.results).Result()
+	if err != nil || len(kept) != stats.Tasks {
+		t.Errorf("results hash holds %d tasks (%v), want %d", len(kept), err, stats.Tasks)
+	}
+	for id, v := range kept {
+		if v != "" {
+			t.Errorf("task %s not released: %q", id, v)
+		}
+	}
 	lostTasks := <-taken
 	t.Logf("%d solutions, %d measured steps, %d tasks, %d samples stored, %d generated, %d retries, %d redeliveries, %d tasks lost with the dead consumer",
 		len(recs), steps, stats.Tasks, stats.Samples, gen.samples.Load(), retried.Load(), reclaimed.Load(), lostTasks)

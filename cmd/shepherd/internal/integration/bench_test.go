@@ -34,7 +34,7 @@ const (
 	benchPerProblem  = 4
 	benchN           = 1
 	benchWorkerTasks = 256 // --tasks and --concurrency of each worker
-	benchWindow      = 256 // --window, the server's default
+	benchWindow      = 256 // --window: a fixed window, as the server had by default before admission by capacity
 )
 
 // benchCase is one configuration of BenchmarkDistributed.

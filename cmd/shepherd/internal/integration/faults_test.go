@@ -48,9 +48,10 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	ctx := testCtx(t)
 	s := c.LabelSolutions(ctx, client.Request{Model: "sim", Spec: spec(), Problems: ds.problems})
 	got := follow(t, s, 5, func() {
-		// Kill worker-1 while it holds leased tasks.
+		// Kill worker-1 while it holds leased tasks (from its own stream:
+		// it registered, so its problems' tasks are routed to it).
 		waitFor(t, "worker-1 to hold a task", 10*time.Second, func() bool {
-			p, err := rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "shepherd:{model:sim}:work", Group: "shepherd-workers",
+			p, err := rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "shepherd:{model:sim}:work:worker-1", Group: "shepherd-workers",
 				Start: "-", End: "+", Count: 1, Consumer: "worker-1"}).Result()
 			return err == nil && len(p) > 0
 		})
