@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/server/metrics"
 )
 
@@ -37,7 +38,7 @@ func TestSplitBackendName(t *testing.T) {
 // label carries the simulator's ephemeral port.
 func TestBackendMetricLabels(t *testing.T) {
 	m := metrics.New("test")
-	b := backendFlags{backends: stringList{"sim", "sim", "gpu=http://127.0.0.1:9/v1", "http://127.0.0.2:9/v1"}, concurrency: 4}
+	b := backendFlags{backends: stringList{"sim", "sim", "gpu=http://127.0.0.1:9/v1", "http://127.0.0.2:9/v1"}, concurrency: 4, seqs: rollout.DefaultBackendSeqs}
 	pool, stop, err := b.open(env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}, m.Observer())
 	if err != nil {
 		t.Fatal(err)
