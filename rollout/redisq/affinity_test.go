@@ -266,3 +266,95 @@ func TestCapacityFollowsRegistrations(t *testing.T) {
 		t.Error("a capacity of 0 is accepted")
 	}
 }
+
+// TestWithdrawnWorkerHandsBack checks what a worker that lost its backends
+// does to routing: the task it holds, handed back, reaches the other worker
+// at once (through the shared stream, uncounted), and once it withdraws, new tasks
+// of its problems are routed to the other worker until it rejoins.
+func TestWithdrawnWorkerHandsBack(t *testing.T) {
+	rdb := startRedis(t)
+	ctx := ctxFor(t, 30*time.Second)
+	opt := Options{LeaseTTL: 2 * time.Second}
+	a := newQueue(t, rdb, withConsumer(opt, "worker-a"))
+	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
+	for _, w := range []*Queue{a, b} {
+		if err := w.Register(ctx, "m", 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	// A key that routes to a.
+	var key string
+	for k := 0; key == ""; k++ {
+		cand := fmt.Sprint("problem-", k)
+		if err := sched.Enqueue(ctx, routedTask("j", "probe-"+cand, "m", cand)); err != nil {
+			t.Fatal(err)
+		}
+		if ts, err := a.Reserve(ctxFor(t, 300*time.Millisecond), "m", 1); err == nil && len(ts) == 1 {
+			key = cand
+			if err := a.Complete(ctx, ts[0], result(1)); err != nil {
+				t.Fatal(err)
+			}
+		} else if ts, err := b.Reserve(ctxFor(t, 300*time.Millisecond), "m", 1); err == nil && len(ts) == 1 {
+			if err := b.Complete(ctx, ts[0], result(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := sched.Enqueue(ctx, routedTask("j", "held", "m", key)); err != nil {
+		t.Fatal(err)
+	}
+	held, err := a.Reserve(ctx, "m", 1)
+	if err != nil || len(held) != 1 || held[0].ID != "held" {
+		t.Fatalf("worker a reserved %v, %v", held, err)
+	}
+	// Handed back before a withdraws: it goes to the shared stream, which
+	// b reads while a is still registered.
+	if err := a.Release(ctx, held[0]); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	ts, err := b.Reserve(ctxFor(t, 2*time.Second), "m", 10)
+	if err != nil || len(ts) != 1 || ts[0].ID != "held" {
+		t.Fatalf("worker b reserved %v, %v; want the handed-back task", ts, err)
+	}
+	got["held"] = ts[0].Deliveries
+	if err := b.Complete(ctx, ts[0], result(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Withdraw(ctx, "m"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(routesTTL + 100*time.Millisecond) // the scheduler's list of workers refreshes
+	if err := sched.Enqueue(ctx, routedTask("j", "after", "m", key)); err != nil {
+		t.Fatal(err)
+	}
+	for len(got) < 2 {
+		ts, err := b.Reserve(ctxFor(t, 2*time.Second), "m", 10)
+		if err != nil {
+			t.Fatalf("worker b got %v of the handed-back and the new task: %v", got, err)
+		}
+		for _, tk := range ts {
+			got[tk.ID] = tk.Deliveries
+			if err := b.Complete(ctx, tk, result(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got["held"] != 1 {
+		t.Errorf("the handed-back task arrives as delivery %d, want 1 (hand-backs are not counted)", got["held"])
+	}
+	if _, ok := got["after"]; !ok {
+		t.Errorf("the new task did not reach worker b: %v", got)
+	}
+	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 8 {
+		t.Errorf("capacity with a withdrawn: %d, %v; want 8", c, err)
+	}
+	if err := a.Rejoin(ctx, "m"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(routesTTL + 100*time.Millisecond)
+	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 16 {
+		t.Errorf("capacity after rejoining: %d, %v; want 16", c, err)
+	}
+}
