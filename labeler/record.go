@@ -66,19 +66,39 @@ func NewRecord(problemID, solutionID, question string, steps []string, labels []
 	return r
 }
 
-// recordJSON is Record as written: labels are nullable so that a failed
-// step reads as "no label" to whoever ignores failed_steps.
+// recordJSON is Record as written, field for field in Record's order:
+// labels are nullable so that a failed step reads as "no label" to whoever
+// ignores failed_steps.
 type recordJSON struct {
-	recordAlias
-	Labels []*bool `json:"labels"`
+	ProblemID      string     `json:"problem_id"`
+	SolutionID     string     `json:"solution_id"`
+	Prompt         string     `json:"prompt"`
+	Completions    []string   `json:"completions"`
+	Labels         []*bool    `json:"labels"`
+	SoftLabels     []*float64 `json:"soft_labels"`
+	Rollouts       []int      `json:"rollouts"`
+	CorrectRollout []int      `json:"correct_rollouts"`
+	FirstErrorStep int        `json:"first_error_step"`
+	MinScore       *float64   `json:"min_score"`
+	OutcomeCorrect bool       `json:"outcome_correct"`
+	FailedSteps    []int      `json:"failed_steps,omitempty"`
+	Strategy       Strategy   `json:"strategy"`
+	Model          string     `json:"model"`
+	GraderVersion  string     `json:"grader_version"`
 }
-
-type recordAlias Record
 
 // MarshalJSON writes null labels and soft labels at failed steps.
 func (r Record) MarshalJSON() ([]byte, error) {
-	out := recordJSON{recordAlias: recordAlias(r), Labels: make([]*bool, len(r.Labels))}
-	out.recordAlias.SoftLabels = slices.Clone(r.SoftLabels)
+	out := recordJSON{
+		ProblemID: r.ProblemID, SolutionID: r.SolutionID, Prompt: r.Prompt, Completions: r.Completions,
+		Labels: make([]*bool, len(r.Labels)), SoftLabels: slices.Clone(r.SoftLabels),
+		Rollouts: r.Rollouts, CorrectRollout: r.CorrectRollout, FirstErrorStep: r.FirstErrorStep,
+		MinScore: r.MinScore, OutcomeCorrect: r.OutcomeCorrect, FailedSteps: r.FailedSteps,
+		Strategy: r.Strategy, Model: r.Model, GraderVersion: r.GraderVersion,
+	}
+	if r.Labels == nil {
+		out.Labels = nil
+	}
 	for i := range r.Labels {
 		out.Labels[i] = &r.Labels[i]
 	}
@@ -86,8 +106,8 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		if k >= 0 && k < len(out.Labels) {
 			out.Labels[k] = nil
 		}
-		if k >= 0 && k < len(out.recordAlias.SoftLabels) {
-			out.recordAlias.SoftLabels[k] = nil
+		if k >= 0 && k < len(out.SoftLabels) {
+			out.SoftLabels[k] = nil
 		}
 	}
 	return json.Marshal(out)
@@ -100,8 +120,12 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
-	*r = Record(in.recordAlias)
-	r.Labels = nil
+	*r = Record{
+		ProblemID: in.ProblemID, SolutionID: in.SolutionID, Prompt: in.Prompt, Completions: in.Completions,
+		SoftLabels: in.SoftLabels, Rollouts: in.Rollouts, CorrectRollout: in.CorrectRollout,
+		FirstErrorStep: in.FirstErrorStep, MinScore: in.MinScore, OutcomeCorrect: in.OutcomeCorrect,
+		FailedSteps: in.FailedSteps, Strategy: in.Strategy, Model: in.Model, GraderVersion: in.GraderVersion,
+	}
 	if in.Labels != nil {
 		r.Labels = make([]bool, len(in.Labels))
 	}
