@@ -428,6 +428,10 @@ func skipEmphasis(s string, i int) int {
 	return i
 }
 
+// OpensWithStepMarker reports whether the first line of s starts with a
+// step marker ("Step 3:", "## Step 3", "**Step 3:**") as Split reads them.
+func OpensWithStepMarker(s string) bool { return isMarkerLine(lineAt(s, 0)) }
+
 // isMarkerLine reports whether line starts with a step marker: optional
 // indentation, optional heading hashes, optional bold/italic opener, then
 // "Step N:" (see parseStepNumber).

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 // DefaultDrainTimeout bounds how long a stopping worker lets its in-flight
@@ -20,7 +20,7 @@ const DefaultDrainTimeout = 30 * time.Second
 type Worker struct {
 	Queue        Queue
 	Generator    Generator
-	Grader       *labeler.Grader
+	Grader       *grade.Grader
 	Model        string
 	Concurrency  int           // tasks in flight; default 16
 	DrainTimeout time.Duration // default DefaultDrainTimeout

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
@@ -128,8 +128,8 @@ type Options struct {
 	ID string
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
-	// Grader grades solutions (default labeler.NewGrader).
-	Grader *labeler.Grader
+	// Grader grades solutions (default grade.New).
+	Grader *grade.Grader
 	// Scorer serves Score; nil answers UNIMPLEMENTED.
 	Scorer Scorer
 	// OnRPC, when set, sees every finished RPC.
@@ -185,7 +185,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Grader == nil {
-		o.Grader = labeler.NewGrader(labeler.GraderOptions{})
+		o.Grader = grade.New(grade.Options{})
 	}
 	for i, t := range o.Tokens {
 		if t == "" {

@@ -38,7 +38,7 @@ func TestSplitBackendName(t *testing.T) {
 func TestBackendMetricLabels(t *testing.T) {
 	m := metrics.New("test")
 	b := backendFlags{backends: stringList{"sim", "sim", "gpu=http://127.0.0.1:9/v1", "http://127.0.0.2:9/v1"}, concurrency: 4}
-	pool, stop, err := b.open(m.Observer())
+	pool, stop, err := b.open(env{stdout: io.Discard, stderr: io.Discard}, m.Observer())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/dataset"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -68,7 +70,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&f.window, "window", 256, "solutions labelled at once; identical prefixes among them are rolled out once")
 	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
-	f.export.register(fs, labeler.FormatRecord)
+	f.export.register(fs, dataset.FormatRecord)
 	f.imp.register(fs)
 	f.remote.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -132,7 +134,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 
 	queue := rollout.NewMemQueue(0)
 	defer queue.Close()
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	worker := &rollout.Worker{
 		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,
 		Concurrency: f.backend.concurrency * len(pool.Backends()),

@@ -1,4 +1,4 @@
-package labeler
+package dataset
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // Format names an output layout of label records: a pure conversion of a
@@ -126,7 +128,7 @@ type ExportOptions struct {
 
 func (o ExportOptions) stepTag() string {
 	if o.StepTag == "" {
-		return MathShepherdTag
+		return labeler.MathShepherdTag
 	}
 	return o.StepTag
 }
@@ -142,53 +144,77 @@ func (o ExportOptions) tokens() (good, bad string) {
 	return good, bad
 }
 
-// Check reports options that do not apply to format f or are unusable.
+// OptionError is an ExportOptions field that does not apply to a format or
+// holds an unusable value. Option names the field as a user reads it ("soft
+// labels", "task", "placeholder token", "reward tokens"), so a command can
+// name its own flag instead.
+type OptionError struct {
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+
+// The Option names of OptionError, one per field of ExportOptions.
+const (
+	OptSoft    = "soft labels"
+	OptTask    = "task"
+	OptStepTag = "placeholder token"
+	OptTokens  = "reward tokens"
+)
+
+func optionErrorf(option, format string, a ...any) error {
+	return &OptionError{Option: option, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Check reports options that do not apply to format f or are unusable; an
+// option at fault gives an *OptionError.
 func (o ExportOptions) Check(f Format) error {
 	if _, err := ParseFormat(string(f)); err != nil {
 		return err
 	}
 	if o.Soft && f != FormatTRL && f != FormatOpenRLHF {
-		return fmt.Errorf("soft labels: the %s format carries label tokens, not numbers (soft labels go with trl or openrlhf)", f)
+		return optionErrorf(OptSoft, "the %s format carries label tokens or records, not numbers (soft labels go with trl or openrlhf)", f)
 	}
 	if o.Task != "" && f != FormatMathShepherd {
-		return fmt.Errorf("task applies to the math-shepherd format only")
+		return optionErrorf(OptTask, "applies to the math-shepherd format only")
 	}
 	if o.StepTag != "" {
 		if f != FormatOpenRLHF {
-			return fmt.Errorf("the placeholder token applies to the openrlhf format only (math-shepherd always uses %s)", MathShepherdTag)
+			return optionErrorf(OptStepTag, "applies to the openrlhf format only (math-shepherd always uses %s)", labeler.MathShepherdTag)
 		}
-		if err := checkToken("placeholder token", o.StepTag); err != nil {
+		if err := checkToken(OptStepTag, o.StepTag); err != nil {
 			return err
 		}
 	}
 	if o.Good != "" || o.Bad != "" {
 		if f != FormatOpenRLHF && f != FormatChat {
-			return fmt.Errorf("reward tokens apply to the openrlhf and chat formats only (math-shepherd always uses + and -)")
+			return optionErrorf(OptTokens, "apply to the openrlhf and chat formats only (math-shepherd always uses + and -)")
 		}
 		good, bad := o.tokens()
 		for _, t := range []string{good, bad} {
-			if err := checkToken("reward token", t); err != nil {
+			if err := checkToken(OptTokens, t); err != nil {
 				return err
 			}
 		}
 		if good == bad {
-			return fmt.Errorf("the reward tokens for good and bad steps are both %q", good)
+			return optionErrorf(OptTokens, "the tokens for good and bad steps are both %q", good)
 		}
 		if f == FormatOpenRLHF && (strings.Contains(o.stepTag(), good) || strings.Contains(o.stepTag(), bad)) {
-			return fmt.Errorf("the placeholder token %q contains a reward token", o.stepTag())
+			return optionErrorf(OptStepTag, "%q contains a reward token", o.stepTag())
 		}
 	}
 	return nil
 }
 
-func checkToken(what, t string) error {
+func checkToken(option, t string) error {
 	switch {
 	case !utf8.ValidString(t):
-		return fmt.Errorf("%s %q is not valid UTF-8", what, t)
+		return optionErrorf(option, "%q is not valid UTF-8", t)
 	case strings.TrimSpace(t) != t || t == "":
-		return fmt.Errorf("%s %q is empty or has surrounding white space", what, t)
+		return optionErrorf(option, "%q is empty or has surrounding white space", t)
 	case strings.ContainsAny(t, "\n\r"):
-		return fmt.Errorf("%s %q spans lines", what, t)
+		return optionErrorf(option, "%q spans lines", t)
 	}
 	return nil
 }
@@ -288,7 +314,7 @@ type ChatRow struct {
 
 // Export converts r into a row of format f: the Record itself, a TRLRow, a
 // MathShepherdRow, an OpenRLHFRow or a ChatRow.
-func Export(r Record, f Format, opt ExportOptions) (any, error) {
+func Export(r labeler.Record, f Format, opt ExportOptions) (any, error) {
 	if err := opt.Check(f); err != nil {
 		return nil, err
 	}
@@ -308,12 +334,12 @@ func Export(r Record, f Format, opt ExportOptions) (any, error) {
 }
 
 // checkRecord validates what every format relies on.
-func checkRecord(r Record) error {
+func checkRecord(r labeler.Record) error {
 	name := recordName(r)
 	switch {
 	case len(r.FailedSteps) > 0:
 		return fmt.Errorf("%s: steps %v: %w", name, r.FailedSteps, ErrFailedSteps)
-	case isBlank(r.Prompt):
+	case strings.TrimSpace(r.Prompt) == "":
 		return fmt.Errorf("%s: field \"prompt\" is empty", name)
 	case len(r.Completions) == 0:
 		return fmt.Errorf("%s: field \"completions\" is empty", name)
@@ -323,7 +349,7 @@ func checkRecord(r Record) error {
 		return fmt.Errorf("%s: %d soft labels for %d completions", name, len(r.SoftLabels), len(r.Completions))
 	}
 	for i, c := range r.Completions {
-		if isBlank(c) {
+		if strings.TrimSpace(c) == "" {
 			return fmt.Errorf("%s: completions[%d] is empty", name, i)
 		}
 	}
@@ -335,13 +361,13 @@ func checkRecord(r Record) error {
 	return nil
 }
 
-func recordName(r Record) string {
+func recordName(r labeler.Record) string {
 	return fmt.Sprintf("record %s/%s", r.ProblemID, r.SolutionID)
 }
 
 // softLabels returns the soft label of every step, the hard label as 1 or
 // 0 where none was measured.
-func softLabels(r Record) []float64 {
+func softLabels(r labeler.Record) []float64 {
 	out := make([]float64, len(r.Labels))
 	for i, h := range r.Labels {
 		switch {
@@ -355,7 +381,7 @@ func softLabels(r Record) []float64 {
 }
 
 // ToTRL converts a record into TRL's stepwise-supervision columns.
-func ToTRL(r Record, opt ExportOptions) (TRLRow, error) {
+func ToTRL(r labeler.Record, opt ExportOptions) (TRLRow, error) {
 	if err := checkRecord(r); err != nil {
 		return TRLRow{}, err
 	}
@@ -367,7 +393,7 @@ func ToTRL(r Record, opt ExportOptions) (TRLRow, error) {
 }
 
 // ToMathShepherd converts a record into the Math-Shepherd layout.
-func ToMathShepherd(r Record, opt ExportOptions) (MathShepherdRow, error) {
+func ToMathShepherd(r labeler.Record, opt ExportOptions) (MathShepherdRow, error) {
 	if err := checkRecord(r); err != nil {
 		return MathShepherdRow{}, err
 	}
@@ -377,18 +403,18 @@ func ToMathShepherd(r Record, opt ExportOptions) (MathShepherdRow, error) {
 		marks[i] = labelToken(l, "+", "-")
 	}
 	row := MathShepherdRow{
-		Input: taggedText(r.Prompt, steps, nil, MathShepherdTag),
+		Input: taggedText(r.Prompt, steps, nil, labeler.MathShepherdTag),
 		Label: taggedText(r.Prompt, steps, marks, ""),
 		Task:  opt.Task,
 	}
 	// The layout has no escaping: make sure the text reads back as written.
-	_, sol, err := SplitMathShepherd(row.Input)
+	_, sol, err := labeler.SplitMathShepherd(row.Input)
 	if err == nil && !slices.Equal(sol.StepTexts(), steps) {
-		err = fmt.Errorf("a step holds the tag %s, or the question a \"Step 1:\" that opens the steps", MathShepherdTag)
+		err = fmt.Errorf("a step holds the tag %s, or the question a \"Step 1:\" that opens the steps", labeler.MathShepherdTag)
 	}
 	if err == nil {
 		var labels []bool
-		labels, err = MathShepherdLabels(row.Label)
+		labels, err = labeler.MathShepherdLabels(row.Label)
 		if err == nil && !slices.Equal(labels, r.Labels) {
 			err = errors.New("a line of a step ends in a lone + or -, which reads as a label")
 		}
@@ -400,7 +426,7 @@ func ToMathShepherd(r Record, opt ExportOptions) (MathShepherdRow, error) {
 }
 
 // ToOpenRLHF converts a record into OpenRLHF's process-reward layout.
-func ToOpenRLHF(r Record, opt ExportOptions) (OpenRLHFRow, error) {
+func ToOpenRLHF(r labeler.Record, opt ExportOptions) (OpenRLHFRow, error) {
 	if err := checkRecord(r); err != nil {
 		return OpenRLHFRow{}, err
 	}
@@ -424,7 +450,7 @@ func ToOpenRLHF(r Record, opt ExportOptions) (OpenRLHFRow, error) {
 }
 
 // ToChat converts a record into a conversation.
-func ToChat(r Record, opt ExportOptions) (ChatRow, error) {
+func ToChat(r labeler.Record, opt ExportOptions) (ChatRow, error) {
 	if err := checkRecord(r); err != nil {
 		return ChatRow{}, err
 	}
@@ -452,7 +478,7 @@ func numberedSteps(steps []string) []string {
 	out := make([]string, len(steps))
 	for i, s := range steps {
 		s = strings.TrimSpace(s)
-		if !isMarkerLine(lineAt(s, 0)) {
+		if !labeler.OpensWithStepMarker(s) {
 			s = "Step " + strconv.Itoa(i+1) + ": " + s
 		}
 		out[i] = s

@@ -1,4 +1,4 @@
-package labeler
+package dataset
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 // InputFormat names a data set layout an importer reads: a pure
@@ -105,7 +108,7 @@ type ImportOptions struct {
 
 // Imported is one data set row as labeling input.
 type Imported struct {
-	Problem Problem
+	Problem labeler.Problem
 	// Labels are the data set's own labels of the steps of
 	// Problem.Solutions[0] (given as steps), true for a correct step; nil
 	// when the data set has none.
@@ -171,7 +174,7 @@ func keepSteps(steps []string, labels []bool) ([]string, []bool) {
 	var outS []string
 	var outL []bool
 	for i, s := range steps {
-		if isBlank(s) {
+		if strings.TrimSpace(s) == "" {
 			continue
 		}
 		outS = append(outS, s)
@@ -185,13 +188,13 @@ func keepSteps(steps []string, labels []bool) ([]string, []bool) {
 func stepsProblem(id, question, gold string, steps []string, labels []bool) Imported {
 	steps, labels = keepSteps(steps, labels)
 	return Imported{
-		Problem: Problem{ID: id, Question: question, Answer: gold, Solutions: []SolutionInput{{Steps: steps}}},
+		Problem: labeler.Problem{ID: id, Question: question, Answer: gold, Solutions: []labeler.SolutionInput{{Steps: steps}}},
 		Labels:  labels,
 	}
 }
 
 func importJSONL(row []byte, defaultID string, opt ImportOptions) (Imported, error) {
-	var p Problem
+	var p labeler.Problem
 	if err := decodeRow(row, &p); err != nil {
 		return Imported{}, err
 	}
@@ -291,7 +294,7 @@ func importMATH(row []byte, defaultID string, opt ImportOptions) (Imported, erro
 		return Imported{}, fmt.Errorf("field \"answer\": %v", err)
 	}
 	if gold == "" {
-		if b, ok := lastBoxed(r.Solution); ok {
+		if b, _, ok := labeler.LastBoxed(r.Solution, len(r.Solution)); ok {
 			gold = b
 		} else if g, ok := lookupGold(opt, ownID, r.Problem); ok {
 			gold = g
@@ -302,7 +305,7 @@ func importMATH(row []byte, defaultID string, opt ImportOptions) (Imported, erro
 	if strings.TrimSpace(r.Solution) == "" {
 		return Imported{}, fmt.Errorf("%w: field \"solution\" is missing or empty", ErrUnusable)
 	}
-	return Imported{Problem: Problem{ID: id, Question: r.Problem, Answer: gold, Solutions: []SolutionInput{{Text: r.Solution}}}}, nil
+	return Imported{Problem: labeler.Problem{ID: id, Question: r.Problem, Answer: gold, Solutions: []labeler.SolutionInput{{Text: r.Solution}}}}, nil
 }
 
 // scalarText reads a JSON string or number as text; null or absent is "".
@@ -366,7 +369,7 @@ func importProcessBench(row []byte, defaultID string, opt ImportOptions) (Import
 	switch {
 	case ok:
 	case r.FinalAnswerCorrect != nil && *r.FinalAnswerCorrect:
-		a, found := ExtractAnswer(strings.Join(steps, "\n\n"))
+		a, found := grade.ExtractAnswer(strings.Join(steps, "\n\n"))
 		if !found {
 			return Imported{}, noGold("final_answer_correct is true but the solution states no final answer")
 		}
@@ -485,7 +488,7 @@ func importMathShepherd(row []byte, defaultID string, opt ImportOptions) (Import
 	if strings.TrimSpace(r.Input) == "" {
 		return Imported{}, missing("input")
 	}
-	question, sol, err := SplitMathShepherd(r.Input)
+	question, sol, err := labeler.SplitMathShepherd(r.Input)
 	if err != nil {
 		return Imported{}, fmt.Errorf("field \"input\": %v", err)
 	}
@@ -495,7 +498,7 @@ func importMathShepherd(row []byte, defaultID string, opt ImportOptions) (Import
 	steps := sol.StepTexts()
 	var labels []bool
 	if r.Label != nil {
-		labels, err = MathShepherdLabels(*r.Label)
+		labels, err = labeler.MathShepherdLabels(*r.Label)
 		if err != nil {
 			return Imported{}, fmt.Errorf("field \"label\": %v", err)
 		}
@@ -508,7 +511,7 @@ func importMathShepherd(row []byte, defaultID string, opt ImportOptions) (Import
 		if len(labels) == 0 || !labels[len(labels)-1] {
 			return Imported{}, noGold("Math-Shepherd has none and the last step is not labelled +")
 		}
-		a, found := ExtractAnswer(sol.Text)
+		a, found := grade.ExtractAnswer(sol.Text)
 		if !found {
 			return Imported{}, noGold("the solution states no final answer")
 		}
@@ -576,10 +579,10 @@ func (g *GoldIndex) Add(row []byte) error {
 		return fmt.Errorf("field \"answer\": %v", err)
 	}
 	if answer != "" {
-		answer = GoldAnswer(answer)
+		answer = labeler.GoldAnswer(answer)
 	} else if r.GroundTruthAnswer != nil && strings.TrimSpace(*r.GroundTruthAnswer) != "" {
 		answer = strings.TrimSpace(*r.GroundTruthAnswer)
-	} else if b, ok := lastBoxed(r.Solution); ok {
+	} else if b, _, ok := labeler.LastBoxed(r.Solution, len(r.Solution)); ok {
 		answer = b
 	}
 	switch {

@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"strings"
@@ -60,7 +60,7 @@ func TestExtractStatedAnswer(t *testing.T) {
 
 // TestGradeStatedAnswers grades whole responses of the failure classes.
 func TestGradeStatedAnswers(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	tests := []struct {
 		gold, response string
 		want           bool
@@ -88,7 +88,7 @@ func TestGradeStatedAnswers(t *testing.T) {
 }
 
 func TestGradeMultipleBoxes(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	tests := []struct {
 		gold, response string
 		want           bool
@@ -148,7 +148,7 @@ var equivRulesV2 = []struct {
 
 func TestEquivalentV2(t *testing.T) {
 	for _, r := range equivRulesV2 {
-		for _, g := range []*Grader{NewGrader(GraderOptions{}), NewGrader(GraderOptions{MemoSize: -1})} {
+		for _, g := range []*Grader{New(Options{}), New(Options{MemoSize: -1})} {
 			for _, c := range r.cases {
 				for _, p := range [][2]string{{c.a, c.b}, {c.b, c.a}} {
 					if got := g.Equivalent(p[0], p[1]); got != c.want {

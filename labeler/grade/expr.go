@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"math"
