@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("export", command{summary: "convert label records into a PRM trainer's format (trl, math-shepherd, openrlhf, chat; JSONL or Parquet)", run: runExport})
+	register("export", command{summary: "convert label records into a PRM trainer's format (" + strings.Join(trainerFormats(), ", ") + "; JSONL or Parquet)", run: runExport})
 }
 
 // exportFlags are the output format flags of export and label. The formats
@@ -30,12 +30,33 @@ type exportFlags struct {
 }
 
 func (x *exportFlags) register(fs *flag.FlagSet, def dataset.Format) {
-	fs.StringVar(&x.format, "format", string(def), "output format: record (shepherd's label records), trl (TRL prompt/completions/labels), math-shepherd (input/label with ки and +/-), openrlhf (input/value) or chat (messages); the trainer formats leave out solutions with failed steps")
+	fs.StringVar(&x.format, "format", string(def), "output format: "+formatList()+"; the trainer formats leave out solutions with failed steps")
 	fs.BoolVar(&x.soft, "soft", false, "trl, openrlhf: soft labels, the share of rollouts reaching the gold answer (the hard label as 1 or 0 where it was inferred, not measured)")
 	fs.BoolVar(&x.parquet, "parquet", false, "write Parquet instead of JSONL (implied by an --out ending in .parquet)")
 	fs.StringVar(&x.task, "task", "", "math-shepherd: the \"task\" field of every row (GSM8K, MATH); label takes it from --in-format gsm8k, math or prm800k when not given; left out when empty")
 	fs.StringVar(&x.placeholder, "placeholder-token", "", "openrlhf: the placeholder written after every step; train with the same --placeholder_token (default ки)")
 	fs.StringVar(&x.rewardTokens, "reward-tokens", "", "openrlhf, chat: the label tokens of a correct and an incorrect step, space-separated; train with the same --reward_tokens (default \"+ -\")")
+}
+
+// trainerFormats names the formats of the trainers (all but record).
+func trainerFormats() []string {
+	var names []string
+	for _, f := range dataset.Formats {
+		if f != dataset.FormatRecord {
+			names = append(names, string(f))
+		}
+	}
+	return names
+}
+
+// formatList is "record (shepherd's label records), trl (…), … or chat
+// (messages)", from the dataset package's formats.
+func formatList() string {
+	s := make([]string, len(dataset.Formats))
+	for i, f := range dataset.Formats {
+		s[i] = fmt.Sprintf("%s (%s)", f, f.Summary())
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // optionFlags names the flag of each dataset.ExportOptions field.
@@ -150,7 +171,7 @@ func (jsonRows) Close() error          { return nil }
 func runExport(ctx context.Context, e env, args []string) error {
 	var x exportFlags
 	var in, out string
-	fs := newFlagSet(e, "export", "--in labels.jsonl --format trl|math-shepherd|openrlhf|chat [--out FILE[.parquet]] [flags]")
+	fs := newFlagSet(e, "export", "--in labels.jsonl --format "+strings.Join(trainerFormats(), "|")+" [--out FILE[.parquet]] [flags]")
 	fs.StringVar(&in, "in", "-", "label records, JSONL as shepherd label writes them ('-' is stdin)")
 	fs.StringVar(&out, "out", "-", "output file ('-' is stdout), written whole or not at all")
 	x.register(fs, dataset.FormatTRL)

@@ -15,51 +15,8 @@ import (
 )
 
 // Format names an output layout of label records: a pure conversion of a
-// Record into the row a PRM trainer reads, one row per record.
-//
-//   - FormatRecord: the canonical Record itself, unchanged and unchecked.
-//   - FormatTRL: TRL's stepwise-supervision columns {"prompt",
-//     "completions", "labels"} (labels are booleans), plus "soft_labels"
-//     with ExportOptions.Soft.
-//   - FormatMathShepherd: the layout of the Math-Shepherd data set,
-//     {"input", "label", "task"}. input is the question (trimmed), one
-//     space, then the steps one per line, step k prefixed "Step k: " unless
-//     it already opens with a step marker ("Step 3:", "## Step 3:", …), each
-//     followed by " ки"; label is the same text with every " ки" replaced by
-//     " +" or " -". task is ExportOptions.Task (TaskOf gives it from
-//     the input format where that says: GSM8K, MATH), left out when empty. The
-//     "Step k: " prefixes are what SplitMathShepherd finds the step list
-//     by, as in the data set. Steps are trimmed and otherwise
-//     written as they are (a step holding several lines keeps them);
-//     a record whose text would not read back the same through
-//     SplitMathShepherd and MathShepherdLabels (a step holding the tag, or a
-//     line of a step ending in a lone "+" or "-") is refused rather than
-//     written ambiguously.
-//   - FormatOpenRLHF: OpenRLHF's process-reward dataset, {"input",
-//     "value"}: input is the Math-Shepherd layout with the placeholder
-//     ExportOptions.StepTag (default "ки") after every step, value the list
-//     of reward tokens (ExportOptions.Good / Bad, default "+" / "-") or,
-//     with Soft, of numbers. Train with `openrlhf.cli.train_prm --input_key
-//     input --label_key value --placeholder_token ки --reward_tokens + -`
-//     (the same tag and tokens as given here; the trainer finds steps by the
-//     placeholder's token id, so it must be one token of the model's
-//     tokenizer as written, after a space).
-//   - FormatChat: one conversation per solution, {"messages": [{"role":
-//     "user", "content": question + "\n" + step 1}, {"role": "assistant",
-//     "content": "+"}, {"role": "user", "content": step 2}, …]}: a user turn
-//     per step, the first one opened by the question (trimmed), and an
-//     assistant turn holding the step's label token (Good / Bad).
-//
-// Soft labels (ExportOptions.Soft; trl and openrlhf only, since the other
-// layouts carry label tokens): the share of rollouts that reached the gold
-// answer where it was measured; where a strategy inferred the label instead
-// (null in the record) the hard label stands in as 1.0 or 0.0, so every
-// exported soft label is a number. JSON writes them with a decimal point
-// always ("1.0"), so readers that infer types block by block see floats.
-//
-// A record with failed steps has no label for them; exporting it in a
-// trainer format gives an error wrapping ErrFailedSteps so the caller can
-// skip it.
+// Record into the row a PRM trainer reads, one row per record. The layouts
+// are described in the package documentation.
 type Format string
 
 // The output formats.
@@ -88,6 +45,30 @@ func TaskOf(f InputFormat) string {
 
 // Formats lists the output formats.
 var Formats = []Format{FormatRecord, FormatTRL, FormatMathShepherd, FormatOpenRLHF, FormatChat}
+
+// formatSummaries say in a few words what a row of each format holds.
+var formatSummaries = map[Format]string{
+	FormatRecord:       "shepherd's label records",
+	FormatTRL:          "TRL prompt/completions/labels",
+	FormatMathShepherd: "input/label with ки and +/-",
+	FormatOpenRLHF:     "input/value",
+	FormatChat:         "messages",
+}
+
+// Summary says in a few words what a row of format f holds, for help texts.
+func (f Format) Summary() string { return formatSummaries[f] }
+
+// orList joins names as "a, b, c or d".
+func orList[T ~string](names []T) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
 
 // ParseFormat parses an output format name (case-insensitive, surrounding
 // space ignored); "" is FormatRecord.

@@ -14,58 +14,9 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
-// InputFormat names a data set layout an importer reads: a pure
-// conversion of one row of a public data set (its JSON bytes) into a
-// labeling input Problem with one solution, plus the step labels the data
-// set itself gives that solution, if any.
-//
-// The gold answer is the row's own when it has one. Otherwise it comes from
-// ImportOptions.Gold (answers looked up by the row's own id, then by
-// question text; see GoldIndex), and failing that, where the data set says the solution's
-// final answer is correct, it is that answer as ExtractAnswer reads it. A
-// row left without a gold answer, or without a solution, gives an error
-// wrapping ErrUnusable.
-//
-//   - InputJSONL: shepherd's own labeling input, one Problem per row.
-//   - InputGSM8K: {"question", "answer"}. The answer is GSM8K's reference
-//     solution: its lines before the final "#### x" become the steps, with
-//     the calculator annotations ("<<48/2=24>>") removed (they are
-//     generation-time tool calls, not text a model writes), and the
-//     "#### x" line is kept at the end of the last step so the solution
-//     still states its final answer. Gold: x. Labels: all correct (a
-//     reference solution).
-//   - InputMATH (also "math500"): {"problem", "solution", "answer"?,
-//     "unique_id"?}. The reference solution is imported as text, to be
-//     split by the labeler's --split. Gold: "answer" when present (MATH500),
-//     else the content of the solution's last \boxed{}. No labels.
-//   - InputProcessBench: {"id", "problem", "steps", "final_answer_correct",
-//     "label"}. The steps as given. ProcessBench carries no gold answer:
-//     it comes from ImportOptions.Gold (ProcessBench's problems are the
-//     GSM8K, MATH, OlympiadBench and Omni-MATH test questions, so those
-//     files can serve as the index) or, when final_answer_correct is true,
-//     is the solution's own final answer; a row with an incorrect final
-//     answer and no indexed gold is unusable. Labels: steps before "label"
-//     (the first wrong step) correct, it and every later step incorrect;
-//     all correct for -1.
-//   - InputPRM800K: the raw human-label records {"question": {"problem",
-//     "ground_truth_answer", "pre_generated_steps"?}, "label": {"steps",
-//     "finish_reason"}}. The solution is the path the labeller took: at each
-//     step the chosen completion, else the human-written completion, and
-//     for a record that finished "found_error" the step rated -1 where the
-//     path stops; a step with neither ends the path (the labeller gave up).
-//     A row without "label" takes question.pre_generated_steps. Gold:
-//     ground_truth_answer (null in screening questions). Labels: the
-//     ratings of the path's steps, +1 and 0 (neutral) correct, -1
-//     incorrect, a human completion correct.
-//   - InputMathShepherd: {"input", "label"?, "task"?}: the question and
-//     steps are read back with SplitMathShepherd (the "Step k:" prefixes
-//     stay in the step text) and the labels with MathShepherdLabels. The
-//     data carries no gold answer: it is the last step's extracted answer
-//     when the last label is "+" (Math-Shepherd's last label is the graded
-//     outcome of the whole solution), else it must come from
-//     ImportOptions.Gold.
-//
-// JSON arrays and JSONL are the caller's concern: Import takes one row.
+// InputFormat names a data set layout an importer reads (one row of a
+// public data set into a Problem with one solution and the labels the data
+// set gives it); the layouts are described in the package documentation.
 type InputFormat string
 
 // The input formats.

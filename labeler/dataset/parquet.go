@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -132,7 +133,7 @@ func rowAs[R any](row any) (R, error) {
 // trainer format can, label records cannot.
 func CheckParquet(f Format) error {
 	if f == FormatRecord || !slices.Contains(Formats, f) {
-		return fmt.Errorf("only the trl, math-shepherd, openrlhf and chat formats can be written as Parquet, not %s", f)
+		return fmt.Errorf("only the %s formats can be written as Parquet, not %s", strings.Replace(orList(Formats[1:]), " or ", " and ", 1), f)
 	}
 	return nil
 }
