@@ -8,11 +8,9 @@
 // decides their equivalence (the Grader), and labeler/dataset converts
 // records into trainer formats and public data sets into labeling input.
 //
-// A new labeling strategy is a Strategy constant and its Plan: the constant,
-// ParseStrategy and the NewPlan switch in strategy.go, the plan itself in a
-// file of its own (exhaustive and binary live in strategy.go). The
-// distributed path names strategies in the API too: the proto enum
-// (proto/shepherd/v1/shepherd.proto, then make proto), its two conversions in
-// proto/convert/convert.go, the accepted values in server/validate.go and
-// the Python client's names in client/python/shepherd_prm/build.py.
+// A new labeling strategy is a Strategy constant, its entries in Strategies
+// and newPlans (strategy.go), and its Plan in a file of its own; the API
+// names it STRATEGY_<NAME> in proto/shepherd/v1/shepherd.proto, and the
+// conversions (proto/convert), the server's validation and the Python
+// client find it there by name.
 package labeler

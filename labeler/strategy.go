@@ -2,6 +2,7 @@ package labeler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,15 +20,30 @@ const (
 	Binary Strategy = "binary"
 )
 
+// Strategies lists the strategies, the default first. A new strategy is a
+// constant above, an entry here and in newPlans, and its plan.
+var Strategies = []Strategy{Exhaustive, Binary}
+
+// newPlans makes the plan of each strategy from the common state.
+var newPlans = map[Strategy]func(b base, outcomeCorrect bool) Plan{
+	Exhaustive: func(b base, _ bool) Plan { return newExhaustive(b) },
+	Binary:     func(b base, outcomeCorrect bool) Plan { return newBinary(b, outcomeCorrect) },
+}
+
 // ParseStrategy validates a strategy name ("" is Exhaustive).
 func ParseStrategy(s string) (Strategy, error) {
-	switch st := Strategy(strings.ToLower(strings.TrimSpace(s))); st {
-	case Exhaustive, Binary:
-		return st, nil
-	case "":
+	st := Strategy(strings.ToLower(strings.TrimSpace(s)))
+	if st == "" {
 		return Exhaustive, nil
 	}
-	return "", fmt.Errorf("unknown strategy %q (want exhaustive or binary)", s)
+	if slices.Contains(Strategies, st) {
+		return st, nil
+	}
+	names := make([]string, len(Strategies))
+	for i, n := range Strategies {
+		names[i] = string(n)
+	}
+	return "", fmt.Errorf("unknown strategy %q (want %s or %s)", s, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 }
 
 // Probe asks for the rollouts with sample indices [From, To) of the prefix
@@ -89,11 +105,12 @@ func NewPlan(steps int, outcomeCorrect bool, opt PlanOptions) (Plan, error) {
 	// The prefix ending at the last step is the whole solution: its only
 	// continuation is itself, so its label is the graded outcome.
 	b.labels[steps-1] = StepLabel{Hard: outcomeCorrect, Source: Outcome}
-	switch opt.Strategy {
-	case Exhaustive, "":
-		return newExhaustive(b), nil
-	case Binary:
-		return newBinary(b, outcomeCorrect), nil
+	st := opt.Strategy
+	if st == "" {
+		st = Exhaustive
+	}
+	if newPlan, ok := newPlans[st]; ok {
+		return newPlan(b, outcomeCorrect), nil
 	}
 	return nil, fmt.Errorf("unknown strategy %q", opt.Strategy)
 }

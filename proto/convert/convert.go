@@ -7,6 +7,8 @@ package convert
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
@@ -150,27 +152,28 @@ func RecordProto(r labeler.Record) *shepherdv1.LabelRecord {
 }
 
 // StrategyProto is a labeler strategy as an API value; "" is unspecified
-// (the server's default, exhaustive).
+// (the server's default, exhaustive). The enum value of strategy "x-y" is
+// STRATEGY_X_Y, so a new strategy needs no case here.
 func StrategyProto(s labeler.Strategy) shepherdv1.Strategy {
-	switch s {
-	case labeler.Exhaustive:
-		return shepherdv1.Strategy_STRATEGY_EXHAUSTIVE
-	case labeler.Binary:
-		return shepherdv1.Strategy_STRATEGY_BINARY
+	if !slices.Contains(labeler.Strategies, s) {
+		return shepherdv1.Strategy_STRATEGY_UNSPECIFIED
 	}
-	return shepherdv1.Strategy_STRATEGY_UNSPECIFIED
+	return shepherdv1.Strategy(shepherdv1.Strategy_value[strategyEnumName(s)])
 }
 
 // StrategyOf is an API strategy as the labeler's; unspecified (or an
 // unknown value) is "".
 func StrategyOf(s shepherdv1.Strategy) labeler.Strategy {
-	switch s {
-	case shepherdv1.Strategy_STRATEGY_EXHAUSTIVE:
-		return labeler.Exhaustive
-	case shepherdv1.Strategy_STRATEGY_BINARY:
-		return labeler.Binary
+	for _, st := range labeler.Strategies {
+		if strategyEnumName(st) == s.String() {
+			return st
+		}
 	}
 	return ""
+}
+
+func strategyEnumName(s labeler.Strategy) string {
+	return "STRATEGY_" + strings.ToUpper(strings.ReplaceAll(string(s), "-", "_"))
 }
 
 // SplitModeProto is a labeler split mode as an API value; "" is
