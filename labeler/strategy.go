@@ -32,18 +32,21 @@ var newPlans = map[Strategy]func(b base, outcomeCorrect bool) Plan{
 
 // ParseStrategy validates a strategy name ("" is Exhaustive).
 func ParseStrategy(s string) (Strategy, error) {
-	st := Strategy(strings.ToLower(strings.TrimSpace(s)))
-	if st == "" {
+	switch st := Strategy(strings.ToLower(strings.TrimSpace(s))); {
+	case st == "":
 		return Exhaustive, nil
-	}
-	if slices.Contains(Strategies, st) {
+	case slices.Contains(Strategies, st):
 		return st, nil
 	}
-	names := make([]string, len(Strategies))
-	for i, n := range Strategies {
-		names[i] = string(n)
+	want := string(Strategies[len(Strategies)-1])
+	for i := len(Strategies) - 2; i >= 0; i-- {
+		sep := ", "
+		if i == len(Strategies)-2 {
+			sep = " or "
+		}
+		want = string(Strategies[i]) + sep + want
 	}
-	return "", fmt.Errorf("unknown strategy %q (want %s or %s)", s, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+	return "", fmt.Errorf("unknown strategy %q (want %s)", s, want)
 }
 
 // Probe asks for the rollouts with sample indices [From, To) of the prefix

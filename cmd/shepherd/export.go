@@ -181,16 +181,11 @@ func runExport(ctx context.Context, e env, args []string) error {
 	if err := x.check(out, false); err != nil {
 		return err
 	}
-	r, closeIn, err := openInput(e, in)
+	r, w, commit, done, err := convertFiles(e, in, out)
 	if err != nil {
 		return err
 	}
-	defer closeIn()
-	w, commit, abort, err := createOutput(e, out)
-	if err != nil {
-		return err
-	}
-	defer abort()
+	defer done()
 	sink, err := x.sink(w)
 	if err != nil {
 		return err

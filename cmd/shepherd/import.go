@@ -190,16 +190,11 @@ func runImport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, closeIn, err := openInput(e, in)
+	r, w, commit, done, err := convertFiles(e, in, out)
 	if err != nil {
 		return err
 	}
-	defer closeIn()
-	w, commit, abort, err := createOutput(e, out)
-	if err != nil {
-		return err
-	}
-	defer abort()
+	defer done()
 	var rows, skipped int
 	var firstSkip error
 	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}

@@ -67,27 +67,24 @@ type Imported struct {
 	Task   string // Math-Shepherd's "task" field, if any
 }
 
+// importers reads a row of each input format.
+var importers = map[InputFormat]func(row []byte, defaultID string, opt ImportOptions) (Imported, error){
+	InputJSONL:        importJSONL,
+	InputGSM8K:        importGSM8K,
+	InputMATH:         importMATH,
+	InputProcessBench: importProcessBench,
+	InputPRM800K:      importPRM800K,
+	InputMathShepherd: importMathShepherd,
+}
+
 // Import converts one row of format f. defaultID names a problem whose row
 // has no id.
 func Import(f InputFormat, row []byte, defaultID string, opt ImportOptions) (Imported, error) {
-	var im Imported
-	var err error
-	switch f {
-	case InputJSONL:
-		im, err = importJSONL(row, defaultID, opt)
-	case InputGSM8K:
-		im, err = importGSM8K(row, defaultID, opt)
-	case InputMATH:
-		im, err = importMATH(row, defaultID, opt)
-	case InputProcessBench:
-		im, err = importProcessBench(row, defaultID, opt)
-	case InputPRM800K:
-		im, err = importPRM800K(row, defaultID, opt)
-	case InputMathShepherd:
-		im, err = importMathShepherd(row, defaultID, opt)
-	default:
-		err = fmt.Errorf("unknown input format %q", f)
+	read, ok := importers[f]
+	if !ok {
+		return Imported{}, fmt.Errorf("%s row %s: unknown input format %q", f, defaultID, f)
 	}
+	im, err := read(row, defaultID, opt)
 	if err != nil {
 		return Imported{}, fmt.Errorf("%s row %s: %w", f, defaultID, err)
 	}

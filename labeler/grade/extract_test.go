@@ -6,10 +6,7 @@ import (
 )
 
 func TestExtractAnswer(t *testing.T) {
-	tests := []struct {
-		name, text, want string
-		ok               bool
-	}{
+	tests := []extractCase{
 		// \boxed and \fbox
 		{"boxed", `so $x = \boxed{5}$.`, "5", true},
 		{"boxed nested braces", `\boxed{\frac{1}{2}}`, `\frac{1}{2}`, true},
@@ -74,6 +71,19 @@ func TestExtractAnswer(t *testing.T) {
 		{"only markers", "The answer is: \n#### \n\\boxed{}", "", false},
 		{"only dollar", "The answer is $", "", false},
 	}
+	checkExtract(t, tests)
+}
+
+// extractCase is a response text and the answer ExtractAnswer should find.
+type extractCase struct {
+	name, text, want string
+	ok               bool
+}
+
+// checkExtract runs ExtractAnswer over cases; a found answer must also be
+// a non-empty substring of the text.
+func checkExtract(t *testing.T, tests []extractCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := ExtractAnswer(tc.text)
