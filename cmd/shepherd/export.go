@@ -87,7 +87,7 @@ func (x *exportFlags) check(out string, resume bool) error {
 	if err := opt.Check(f); err != nil {
 		var oe *dataset.OptionError
 		if errors.As(err, &oe) {
-			return usageErrorf("%s with --format %s: %s", optionFlags[oe.Option], f, oe.Msg)
+			return usageErrorf("%s: %s", optionFlags[oe.Option], oe.Msg)
 		}
 		return usageErrorf("--format %s: %v", f, err)
 	}

@@ -155,14 +155,14 @@ func (o ExportOptions) Check(f Format) error {
 		return err
 	}
 	if o.Soft && f != FormatTRL && f != FormatOpenRLHF {
-		return optionErrorf(OptSoft, "the %s format carries label tokens or records, not numbers (soft labels go with trl or openrlhf)", f)
+		return optionErrorf(OptSoft, "the %s format carries label tokens or records, not soft labels (those go with trl or openrlhf)", f)
 	}
 	if o.Task != "" && f != FormatMathShepherd {
-		return optionErrorf(OptTask, "applies to the math-shepherd format only")
+		return optionErrorf(OptTask, "the %s format has no task (math-shepherd only)", f)
 	}
 	if o.StepTag != "" {
 		if f != FormatOpenRLHF {
-			return optionErrorf(OptStepTag, "applies to the openrlhf format only (math-shepherd always uses %s)", labeler.MathShepherdTag)
+			return optionErrorf(OptStepTag, "the %s format has no placeholder token (openrlhf only; math-shepherd always uses %s)", f, labeler.MathShepherdTag)
 		}
 		if err := checkToken(OptStepTag, o.StepTag); err != nil {
 			return err
@@ -170,7 +170,7 @@ func (o ExportOptions) Check(f Format) error {
 	}
 	if o.Good != "" || o.Bad != "" {
 		if f != FormatOpenRLHF && f != FormatChat {
-			return optionErrorf(OptTokens, "apply to the openrlhf and chat formats only (math-shepherd always uses + and -)")
+			return optionErrorf(OptTokens, "the %s format has no reward tokens (openrlhf and chat only; math-shepherd always uses + and -)", f)
 		}
 		good, bad := o.tokens()
 		for _, t := range []string{good, bad} {
@@ -179,7 +179,7 @@ func (o ExportOptions) Check(f Format) error {
 			}
 		}
 		if good == bad {
-			return optionErrorf(OptTokens, "the tokens for good and bad steps are both %q", good)
+			return optionErrorf(OptTokens, "good and bad steps are both %q", good)
 		}
 		if f == FormatOpenRLHF && (strings.Contains(o.stepTag(), good) || strings.Contains(o.stepTag(), bad)) {
 			return optionErrorf(OptStepTag, "%q contains a reward token", o.stepTag())
