@@ -39,7 +39,7 @@ func New(opt Options) *Grader {
 	return g
 }
 
-// Version returns Version.
+// Version returns the package constant Version, the rules this grader applies.
 func (g *Grader) Version() string { return Version }
 
 // Verdict is the result of grading one response.
