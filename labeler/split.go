@@ -38,7 +38,8 @@ const MathShepherdTag = "ки"
 // ample room.
 const DefaultMaxSteps = 128
 
-var splitModes = []SplitMode{SplitAuto, SplitLine, SplitParagraph, SplitStepMarker, SplitTag}
+// SplitModes lists the split modes, the default first.
+var SplitModes = []SplitMode{SplitAuto, SplitLine, SplitParagraph, SplitStepMarker, SplitTag}
 
 // ParseSplitMode parses a mode name (case-insensitive, surrounding space
 // ignored). The empty string means SplitAuto.
@@ -47,7 +48,7 @@ func ParseSplitMode(s string) (SplitMode, error) {
 	if t == "" {
 		return SplitAuto, nil
 	}
-	for _, m := range splitModes {
+	for _, m := range SplitModes {
 		if t == string(m) {
 			return m, nil
 		}
@@ -56,8 +57,8 @@ func ParseSplitMode(s string) (SplitMode, error) {
 }
 
 func validModes() string {
-	names := make([]string, len(splitModes))
-	for i, m := range splitModes {
+	names := make([]string, len(SplitModes))
+	for i, m := range SplitModes {
 		names[i] = string(m)
 	}
 	return strings.Join(names, ", ")

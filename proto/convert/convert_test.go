@@ -77,6 +77,14 @@ func TestEnumConversions(t *testing.T) {
 			t.Errorf("API strategy %s has no labeler strategy", name)
 		}
 	}
+	for _, m := range labeler.SplitModes {
+		if convert.SplitModeProto(m) == shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED {
+			t.Errorf("split mode %q has no API value", m)
+		}
+	}
+	if got := convert.SplitModeProto(labeler.SplitStepMarker); got != shepherdv1.SplitMode_SPLIT_MODE_STEP {
+		t.Errorf("step split is %v", got)
+	}
 	if got := convert.StrategyProto(labeler.Binary); got != shepherdv1.Strategy_STRATEGY_BINARY {
 		t.Errorf("binary is %v", got)
 	}
