@@ -48,7 +48,8 @@ readme:
 # The benchmarks recorded in BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench 'Strategies|Routing' -benchtime 1x -count 3 ./rollout/
-	$(GO) test -run '^$$' -bench 'Grade|Equivalent|Split' -count 5 ./labeler/
+	$(GO) test -run '^$$' -bench 'Grade|Equivalent' -count 5 ./labeler/grade/
+	$(GO) test -run '^$$' -bench 'Split' -count 5 ./labeler/
 
 # shepherd report on 1,000,000 generated label records: wall time and peak
 # resident memory (BENCHMARKS.md). REPORT_BENCH_DIR holds the ~650 MB input.

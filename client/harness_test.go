@@ -14,6 +14,7 @@ import (
 
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
@@ -45,7 +46,7 @@ func (h *harness) startWorker(opt sim.Options) {
 	h.t.Helper()
 	q := redisq.New(h.rdb, h.qopt)
 	h.t.Cleanup(func() { q.Close() }) // after the worker stopped
-	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: labeler.NewGrader(labeler.GraderOptions{}),
+	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: grade.New(grade.Options{}),
 		Model: simModel, Concurrency: 16, DrainTimeout: time.Second})
 }
 

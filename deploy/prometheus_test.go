@@ -27,7 +27,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/internal/testkit"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
@@ -265,7 +266,7 @@ func startWorker(t *testing.T, rdb redis.UniversalClient, qopt redisq.Options) s
 	m.CollectPool(pool)
 	q := redisq.New(rdb, qopt)
 	m.CollectQueue(q, []string{model})
-	w := &rollout.Worker{Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: model,
+	w := &rollout.Worker{Queue: q, Generator: pool, Grader: grade.New(grade.Options{}), Model: model,
 		Concurrency: 16, DrainTimeout: time.Second, Observer: m.Observer()}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -339,7 +340,7 @@ scrape_configs:
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	setPdeathsig(cmd)
+	testkit.SetPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
-package labeler
+package labeler_test
 
 import (
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 func TestRerankScoreBest(t *testing.T) {
@@ -21,17 +24,17 @@ func TestRerankScoreBest(t *testing.T) {
 		{[]float64{0, 0, 0}, 0},
 		{[]float64{nan, 0, 0}, 1},
 	} {
-		if got := Best(c.scores); got != c.want {
-			t.Errorf("Best(%v) = %d, want %d", c.scores, got, c.want)
+		if got := labeler.Best(c.scores); got != c.want {
+			t.Errorf("labeler.Best(%v) = %d, want %d", c.scores, got, c.want)
 		}
 	}
 }
 
 func TestRerankScoreGroupsByEquivalence(t *testing.T) {
-	g := NewGrader(GraderOptions{})
+	g := grade.New(grade.Options{})
 	answers := []string{"1/2", "3", "", "0.5", `\frac{1}{2}`, "3.0", "7"}
-	groups := GroupAnswers(answers, g.Equivalent)
-	want := []AnswerGroup{
+	groups := labeler.GroupAnswers(answers, g.Equivalent)
+	want := []labeler.AnswerGroup{
 		{Answer: "1/2", Members: []int{0, 3, 4}},
 		{Answer: "3", Members: []int{1, 5}},
 		{Answer: "7", Members: []int{6}},
@@ -40,16 +43,16 @@ func TestRerankScoreGroupsByEquivalence(t *testing.T) {
 		t.Fatalf("groups = %+v, want %+v", groups, want)
 	}
 	// Without an equivalence, strings must match exactly.
-	if got := GroupAnswers([]string{"0.5", "1/2", "0.5"}, nil); len(got) != 2 || !reflect.DeepEqual(got[0].Members, []int{0, 2}) {
+	if got := labeler.GroupAnswers([]string{"0.5", "1/2", "0.5"}, nil); len(got) != 2 || !reflect.DeepEqual(got[0].Members, []int{0, 2}) {
 		t.Errorf("string grouping: %+v", got)
 	}
-	if got := GroupAnswers([]string{"", ""}, g.Equivalent); got != nil {
+	if got := labeler.GroupAnswers([]string{"", ""}, g.Equivalent); got != nil {
 		t.Errorf("no answers: %+v", got)
 	}
 }
 
 func TestRerankScoreWeightedAndMajority(t *testing.T) {
-	g := NewGrader(GraderOptions{})
+	g := grade.New(grade.Options{})
 	nan := math.NaN()
 	for _, c := range []struct {
 		name               string
@@ -100,7 +103,7 @@ func TestRerankScoreWeightedAndMajority(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := Rerank(c.scores, c.answers, g.Equivalent)
+			r := labeler.Rerank(c.scores, c.answers, g.Equivalent)
 			if r.Best != c.best {
 				t.Errorf("best = %d, want %d", r.Best, c.best)
 			}
@@ -120,7 +123,7 @@ func TestRerankScoreWeightedAndMajority(t *testing.T) {
 // computation over answers whose equivalence classes are known by
 // construction.
 func TestRerankScoreAgreesWithBruteForce(t *testing.T) {
-	g := NewGrader(GraderOptions{})
+	g := grade.New(grade.Options{})
 	// Spellings of four values; the class is the index.
 	classes := [][]string{
 		{"1/2", "0.5", `\frac{1}{2}`, `\frac12`, "0.50"},
@@ -146,7 +149,7 @@ func TestRerankScoreAgreesWithBruteForce(t *testing.T) {
 				answers[i] = classes[c][rng.IntN(len(classes[c]))]
 			}
 		}
-		r := Rerank(scores, answers, g.Equivalent)
+		r := labeler.Rerank(scores, answers, g.Equivalent)
 
 		wantBest := 0
 		for i := range scores {

@@ -38,7 +38,8 @@ const MathShepherdTag = "ки"
 // ample room.
 const DefaultMaxSteps = 128
 
-var splitModes = []SplitMode{SplitAuto, SplitLine, SplitParagraph, SplitStepMarker, SplitTag}
+// SplitModes lists the split modes, the default first.
+var SplitModes = []SplitMode{SplitAuto, SplitLine, SplitParagraph, SplitStepMarker, SplitTag}
 
 // ParseSplitMode parses a mode name (case-insensitive, surrounding space
 // ignored). The empty string means SplitAuto.
@@ -47,7 +48,7 @@ func ParseSplitMode(s string) (SplitMode, error) {
 	if t == "" {
 		return SplitAuto, nil
 	}
-	for _, m := range splitModes {
+	for _, m := range SplitModes {
 		if t == string(m) {
 			return m, nil
 		}
@@ -56,8 +57,8 @@ func ParseSplitMode(s string) (SplitMode, error) {
 }
 
 func validModes() string {
-	names := make([]string, len(splitModes))
-	for i, m := range splitModes {
+	names := make([]string, len(SplitModes))
+	for i, m := range SplitModes {
 		names[i] = string(m)
 	}
 	return strings.Join(names, ", ")
@@ -427,6 +428,10 @@ func skipEmphasis(s string, i int) int {
 	}
 	return i
 }
+
+// OpensWithStepMarker reports whether the first line of s starts with a
+// step marker ("Step 3:", "## Step 3", "**Step 3:**") as Split reads them.
+func OpensWithStepMarker(s string) bool { return isMarkerLine(lineAt(s, 0)) }
 
 // isMarkerLine reports whether line starts with a step marker: optional
 // indentation, optional heading hashes, optional bold/italic opener, then

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 )
 
 // splitTrimmedNonBlank is what a split keeps of pre-split steps: each step
@@ -47,7 +49,7 @@ func splitReadJSONL(t *testing.T, path string, each func(line []byte)) {
 func TestSplitProcessBench(t *testing.T) {
 	for _, name := range []string{"gsm8k", "math", "olympiadbench", "omnimath"} {
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(sharedData(t, "processbench/"+name+".json"))
+			raw, err := os.ReadFile(testkit.SharedData(t, "processbench/"+name+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +164,7 @@ func splitCountMarkerLines(s string) int {
 // label field gives one label per step.
 func TestSplitMathShepherdSamples(t *testing.T) {
 	var records, steps, positive int
-	splitReadJSONL(t, sharedData(t, "math-shepherd/samples_math-shepherd.jsonl"), func(line []byte) {
+	splitReadJSONL(t, testkit.SharedData(t, "math-shepherd/samples_math-shepherd.jsonl"), func(line []byte) {
 		var r struct {
 			Input string `json:"input"`
 			Label string `json:"label"`
@@ -220,7 +222,7 @@ func TestSplitMathShepherdSamples(t *testing.T) {
 // final "#### x" line.
 func TestSplitGSM8K(t *testing.T) {
 	var rows, steps, blank int
-	splitReadJSONL(t, sharedData(t, "gsm8k/test.jsonl"), func(line []byte) {
+	splitReadJSONL(t, testkit.SharedData(t, "gsm8k/test.jsonl"), func(line []byte) {
 		var r struct {
 			Answer string `json:"answer"`
 		}

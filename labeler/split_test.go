@@ -321,7 +321,7 @@ func TestDetectSplitMode(t *testing.T) {
 
 func TestSplitErrors(t *testing.T) {
 	for _, in := range []string{"", " \n\t\r\n", "\u00a0\r\n\u3000"} {
-		for _, m := range splitModes {
+		for _, m := range SplitModes {
 			if _, err := Split(in, SplitOptions{Mode: m}); !errors.Is(err, ErrNoSteps) {
 				t.Errorf("Split(%q, %s) error = %v, want ErrNoSteps", in, m, err)
 			}
@@ -525,7 +525,7 @@ func TestSplitLinearTime(t *testing.T) {
 	}
 	for name, s := range inputs {
 		start := time.Now()
-		for _, m := range splitModes {
+		for _, m := range SplitModes {
 			_, _ = Split(s, SplitOptions{Mode: m, MaxSteps: 1 << 30})
 		}
 		_, _, _ = SplitMathShepherd(s)

@@ -2,6 +2,7 @@ package labeler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,15 +20,33 @@ const (
 	Binary Strategy = "binary"
 )
 
+// Strategies lists the strategies, the default first. A new strategy is a
+// constant above, an entry here and in newPlans, and its plan.
+var Strategies = []Strategy{Exhaustive, Binary}
+
+// newPlans makes the plan of each strategy from the common state.
+var newPlans = map[Strategy]func(b base, outcomeCorrect bool) Plan{
+	Exhaustive: func(b base, _ bool) Plan { return newExhaustive(b) },
+	Binary:     func(b base, outcomeCorrect bool) Plan { return newBinary(b, outcomeCorrect) },
+}
+
 // ParseStrategy validates a strategy name ("" is Exhaustive).
 func ParseStrategy(s string) (Strategy, error) {
-	switch st := Strategy(strings.ToLower(strings.TrimSpace(s))); st {
-	case Exhaustive, Binary:
-		return st, nil
-	case "":
+	switch st := Strategy(strings.ToLower(strings.TrimSpace(s))); {
+	case st == "":
 		return Exhaustive, nil
+	case slices.Contains(Strategies, st):
+		return st, nil
 	}
-	return "", fmt.Errorf("unknown strategy %q (want exhaustive or binary)", s)
+	want := string(Strategies[len(Strategies)-1])
+	for i := len(Strategies) - 2; i >= 0; i-- {
+		sep := ", "
+		if i == len(Strategies)-2 {
+			sep = " or "
+		}
+		want = string(Strategies[i]) + sep + want
+	}
+	return "", fmt.Errorf("unknown strategy %q (want %s)", s, want)
 }
 
 // Probe asks for the rollouts with sample indices [From, To) of the prefix
@@ -89,11 +108,12 @@ func NewPlan(steps int, outcomeCorrect bool, opt PlanOptions) (Plan, error) {
 	// The prefix ending at the last step is the whole solution: its only
 	// continuation is itself, so its label is the graded outcome.
 	b.labels[steps-1] = StepLabel{Hard: outcomeCorrect, Source: Outcome}
-	switch opt.Strategy {
-	case Exhaustive, "":
-		return newExhaustive(b), nil
-	case Binary:
-		return newBinary(b, outcomeCorrect), nil
+	st := opt.Strategy
+	if st == "" {
+		st = Exhaustive
+	}
+	if newPlan, ok := newPlans[st]; ok {
+		return newPlan(b, outcomeCorrect), nil
 	}
 	return nil, fmt.Errorf("unknown strategy %q", opt.Strategy)
 }

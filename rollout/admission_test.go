@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
@@ -50,7 +51,7 @@ func labelWithCapacity(t *testing.T, sols []labeler.PreparedSolution, capacity i
 	defer q.Close()
 	q.SetCapacity(func() int { return capacity })
 	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 64})
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 // JobOptions are the settings of one labeling job.
@@ -77,7 +78,7 @@ type JobStats struct {
 // RunJob labels every solution of src, sending rollout tasks through q and
 // emitting each solution's record as soon as its plan is done (completion
 // order, not input order). Workers must be consuming q for opt.Model.
-func RunJob(ctx context.Context, q Queue, grader *labeler.Grader, opt JobOptions, src Source, emit func(labeler.Record) error) (JobStats, error) {
+func RunJob(ctx context.Context, q Queue, grader *grade.Grader, opt JobOptions, src Source, emit func(labeler.Record) error) (JobStats, error) {
 	if opt.N < 1 {
 		return JobStats{}, fmt.Errorf("n must be at least 1, got %d", opt.N)
 	}
@@ -166,7 +167,7 @@ type taskRef struct {
 type scheduler struct {
 	ctx     context.Context
 	q       Queue
-	grader  *labeler.Grader
+	grader  *grade.Grader
 	opt     JobOptions
 	emit    func(labeler.Record) error
 	stats   JobStats

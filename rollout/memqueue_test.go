@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 func TestMemQueueDeliversOncePerTask(t *testing.T) {
@@ -118,7 +118,7 @@ func TestWorkerGradesRetriesAndFails(t *testing.T) {
 		"flaky":  {errors.New("503"), errors.New("reset")},
 		"broken": {&APIError{Status: 400, Message: "context too long", Permanent: true}},
 	}}
-	stop := runWorker(t, &Worker{Queue: q, Generator: gen, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: "m", Concurrency: 4})
+	stop := runWorker(t, &Worker{Queue: q, Generator: gen, Grader: grade.New(grade.Options{}), Model: "m", Concurrency: 4})
 	defer stop()
 	q.Enqueue(ctx,
 		Task{ID: "ok", JobID: "j", Model: "m", Prefix: "ok", Gold: "1", N: 4, Seed: 1},
@@ -148,7 +148,7 @@ func TestWorkerGradesRetriesAndFails(t *testing.T) {
 }
 
 func TestWorkerTruncatedSampleIsIncorrect(t *testing.T) {
-	w := &Worker{Grader: labeler.NewGrader(labeler.GraderOptions{})}
+	w := &Worker{Grader: grade.New(grade.Options{})}
 	tr := w.grade(Task{Gold: "5"}, GenerateResult{Samples: []Sample{{Text: "so far 5", FinishReason: "length"}, {Text: "The answer is 5.", FinishReason: "stop"}}})
 	if tr.Samples[0].Correct || tr.Samples[0].Found || !tr.Samples[1].Correct {
 		t.Errorf("%+v", tr.Samples)
@@ -159,7 +159,7 @@ func TestWorkerDrainsOnStop(t *testing.T) {
 	ctx := context.Background()
 	q := NewMemQueue(0)
 	gen := &scriptedGenerator{delay: 100 * time.Millisecond}
-	stop := runWorker(t, &Worker{Queue: q, Generator: gen, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: "m", Concurrency: 2, DrainTimeout: 5 * time.Second})
+	stop := runWorker(t, &Worker{Queue: q, Generator: gen, Grader: grade.New(grade.Options{}), Model: "m", Concurrency: 2, DrainTimeout: 5 * time.Second})
 	q.Enqueue(ctx, Task{ID: "a", JobID: "j", Model: "m", Gold: "1", N: 1}, Task{ID: "b", JobID: "j", Model: "m", Gold: "1", N: 1})
 	time.Sleep(30 * time.Millisecond) // both are in flight
 	stop()

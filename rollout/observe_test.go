@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -80,7 +81,7 @@ func observedJob(t *testing.T, opt sim.Options, maxRetries int) (*recorder, roll
 		t.Fatal(err)
 	}
 	q := rollout.NewMemQueue(3)
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w := &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: "sim", Concurrency: 4, Observer: rec}
@@ -183,7 +184,7 @@ func TestTaskOverheadExcludesWorkTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := rollout.NewMemQueue(3)
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var mu sync.Mutex

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 // DefaultDrainTimeout bounds how long a stopping worker lets its in-flight
@@ -23,7 +23,7 @@ const DefaultDrainTimeout = 30 * time.Second
 type Worker struct {
 	Queue        Queue
 	Generator    Generator
-	Grader       *labeler.Grader
+	Grader       *grade.Grader
 	Model        string
 	Concurrency  int           // tasks in flight; default 16
 	DrainTimeout time.Duration // default DefaultDrainTimeout

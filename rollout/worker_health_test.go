@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
@@ -44,7 +45,7 @@ func TestMisconfiguredWorkerTakesNoTasks(t *testing.T) {
 	}
 	q := rollout.NewMemQueue(2) // a counted delivery on the bad worker would be one of only two
 	defer q.Close()
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	var badRan, goodRan atomic.Int64
 	var paused atomic.Bool
 	badWorker := &rollout.Worker{Queue: q, Generator: badPool, Grader: grader, Model: simtest.Model, Concurrency: 8,
@@ -122,7 +123,7 @@ func TestWorkerGivesUpWithoutBackend(t *testing.T) {
 	}
 	q := rollout.NewMemQueue(0)
 	defer q.Close()
-	w := &rollout.Worker{Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: simtest.Model, NoBackendTimeout: 300 * time.Millisecond}
+	w := &rollout.Worker{Queue: q, Generator: pool, Grader: grade.New(grade.Options{}), Model: simtest.Model, NoBackendTimeout: 300 * time.Millisecond}
 	start := time.Now()
 	err = w.Run(context.Background())
 	if !errors.Is(err, rollout.ErrNoUsableBackend) || !strings.Contains(err.Error(), "it serves \"other\"") || time.Since(start) > 5*time.Second {

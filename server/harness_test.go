@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -50,7 +51,7 @@ func (h *harness) startWorker(opt sim.Options) {
 	h.t.Helper()
 	q := redisq.New(h.rdb, h.qopt)
 	h.t.Cleanup(func() { q.Close() }) // after the worker stopped
-	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: labeler.NewGrader(labeler.GraderOptions{}),
+	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: grade.New(grade.Options{}),
 		Model: simModel, Concurrency: 32, DrainTimeout: time.Second})
 }
 

@@ -14,18 +14,21 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
-// Defaults of Options.
+// Defaults of Options. The Max* ones are caps on what a request may ask
+// for, not what a job gets when it asks for nothing: DefaultMaxStepsCap
+// (1024 steps) bounds spec.max_steps, whose own default is
+// labeler.DefaultMaxSteps (128).
 const (
 	DefaultMaxN                   = 1024
 	DefaultMaxProblems            = 10000
 	DefaultMaxSolutionsPerProblem = 256
-	DefaultMaxSteps               = 1024
+	DefaultMaxStepsCap            = 1024
 	DefaultMaxTokens              = 32768
 	DefaultMaxQueuedTasks         = 1 << 20
 	DefaultMaxMessageBytes        = 64 << 20
@@ -80,7 +83,7 @@ type Options struct {
 	MaxN                   int // rollouts per step (DefaultMaxN)
 	MaxProblems            int // problems per request (DefaultMaxProblems)
 	MaxSolutionsPerProblem int // (DefaultMaxSolutionsPerProblem)
-	MaxSteps               int // largest spec.max_steps accepted (DefaultMaxSteps)
+	MaxSteps               int // largest spec.max_steps accepted (DefaultMaxStepsCap)
 	MaxTokens              int // largest spec.max_tokens accepted (DefaultMaxTokens)
 	MaxMessageBytes        int // largest request message (DefaultMaxMessageBytes)
 	// MaxQueuedTasks is the admission bound: SubmitJob fails with
@@ -131,8 +134,8 @@ type Options struct {
 	ID string
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
-	// Grader grades solutions (default labeler.NewGrader).
-	Grader *labeler.Grader
+	// Grader grades solutions (default grade.New).
+	Grader *grade.Grader
 	// Scorer serves Score; nil answers UNIMPLEMENTED.
 	Scorer Scorer
 	// OnRPC, when set, sees every finished RPC.
@@ -162,7 +165,7 @@ func (o Options) withDefaults() (Options, error) {
 	setInt(&o.MaxN, DefaultMaxN)
 	setInt(&o.MaxProblems, DefaultMaxProblems)
 	setInt(&o.MaxSolutionsPerProblem, DefaultMaxSolutionsPerProblem)
-	setInt(&o.MaxSteps, DefaultMaxSteps)
+	setInt(&o.MaxSteps, DefaultMaxStepsCap)
 	setInt(&o.MaxTokens, DefaultMaxTokens)
 	setInt(&o.MaxMessageBytes, DefaultMaxMessageBytes)
 	if o.MaxQueuedTasks == 0 {
@@ -187,7 +190,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Grader == nil {
-		o.Grader = labeler.NewGrader(labeler.GraderOptions{})
+		o.Grader = grade.New(grade.Options{})
 	}
 	for i, t := range o.Tokens {
 		if t == "" {

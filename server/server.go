@@ -15,7 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
@@ -28,7 +28,7 @@ type Server struct {
 	rdb    redis.UniversalClient
 	q      *redisq.Queue // for admin operations; each scheduler has its own
 	store  *store
-	grader *labeler.Grader
+	grader *grade.Grader
 	log    *slog.Logger
 	auth   *authenticator
 	health *health.Server

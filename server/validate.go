@@ -154,12 +154,11 @@ func (s *Server) effectiveSpec(in *shepherdv1.JobSpec) (*shepherdv1.JobSpec, err
 	if in != nil {
 		sp = proto.Clone(in).(*shepherdv1.JobSpec)
 	}
-	switch sp.Strategy {
-	case shepherdv1.Strategy_STRATEGY_UNSPECIFIED:
+	switch {
+	case sp.Strategy == shepherdv1.Strategy_STRATEGY_UNSPECIFIED:
 		sp.Strategy = shepherdv1.Strategy_STRATEGY_EXHAUSTIVE
-	case shepherdv1.Strategy_STRATEGY_EXHAUSTIVE, shepherdv1.Strategy_STRATEGY_BINARY:
-	default:
-		return nil, invalid("spec.strategy: unknown value %d (want STRATEGY_EXHAUSTIVE or STRATEGY_BINARY)", int32(sp.Strategy))
+	case convert.StrategyOf(sp.Strategy) == "":
+		return nil, invalid("spec.strategy: unknown value %d (want %s)", int32(sp.Strategy), strategyNames())
 	}
 	switch {
 	case sp.N == nil:
@@ -334,4 +333,14 @@ func splitMessage(err error) string {
 	msg := strings.TrimPrefix(err.Error(), "labeler: ")
 	msg = strings.TrimSuffix(msg, ": "+labeler.ErrTooManySteps.Error())
 	return strings.Replace(msg, "(MaxSteps)", "(spec.max_steps)", 1)
+}
+
+// strategyNames is "STRATEGY_EXHAUSTIVE or STRATEGY_BINARY", the API
+// values of the labeler's strategies.
+func strategyNames() string {
+	names := make([]string, len(labeler.Strategies))
+	for i, st := range labeler.Strategies {
+		names[i] = convert.StrategyProto(st).String()
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -10,26 +10,27 @@ import (
 	"strings"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/dataset"
 )
 
 func init() {
-	register("export", command{summary: "convert label records into a PRM trainer's format (trl, math-shepherd, openrlhf, chat; JSONL or Parquet)", run: runExport})
+	register("export", command{summary: "convert label records into a PRM trainer's format (" + strings.Join(trainerFormats(), ", ") + "; JSONL or Parquet)", run: runExport})
 }
 
 // exportFlags are the output format flags of export and label. The formats
-// themselves are described in labeler/formats.go and parquet.go.
+// themselves are described in labeler/dataset (formats.go, parquet.go).
 type exportFlags struct {
 	format, task, placeholder, rewardTokens string
 	soft, parquet                           bool
 
 	// set by check
-	f         labeler.Format
-	opt       labeler.ExportOptions
+	f         dataset.Format
+	opt       dataset.ExportOptions
 	toParquet bool
 }
 
-func (x *exportFlags) register(fs *flag.FlagSet, def labeler.Format) {
-	fs.StringVar(&x.format, "format", string(def), "output format: record (shepherd's label records), trl (TRL prompt/completions/labels), math-shepherd (input/label with ки and +/-), openrlhf (input/value) or chat (messages); the trainer formats leave out solutions with failed steps")
+func (x *exportFlags) register(fs *flag.FlagSet, def dataset.Format) {
+	fs.StringVar(&x.format, "format", string(def), "output format: "+formatList()+"; the trainer formats leave out solutions with failed steps")
 	fs.BoolVar(&x.soft, "soft", false, "trl, openrlhf: soft labels, the share of rollouts reaching the gold answer (the hard label as 1 or 0 where it was inferred, not measured)")
 	fs.BoolVar(&x.parquet, "parquet", false, "write Parquet instead of JSONL (implied by an --out ending in .parquet)")
 	fs.StringVar(&x.task, "task", "", "math-shepherd: the \"task\" field of every row (GSM8K, MATH); label takes it from --in-format gsm8k, math or prm800k when not given; left out when empty")
@@ -37,24 +38,43 @@ func (x *exportFlags) register(fs *flag.FlagSet, def labeler.Format) {
 	fs.StringVar(&x.rewardTokens, "reward-tokens", "", "openrlhf, chat: the label tokens of a correct and an incorrect step, space-separated; train with the same --reward_tokens (default \"+ -\")")
 }
 
+// trainerFormats names the formats of the trainers (all but record).
+func trainerFormats() []string {
+	var names []string
+	for _, f := range dataset.Formats {
+		if f != dataset.FormatRecord {
+			names = append(names, string(f))
+		}
+	}
+	return names
+}
+
+// formatList is "record (shepherd's label records), trl (…), … or chat
+// (messages)", from the dataset package's formats.
+func formatList() string {
+	s := make([]string, len(dataset.Formats))
+	for i, f := range dataset.Formats {
+		s[i] = fmt.Sprintf("%s (%s)", f, f.Summary())
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// optionFlags names the flag of each dataset.ExportOptions field.
+var optionFlags = map[string]string{
+	dataset.OptSoft:    "--soft",
+	dataset.OptTask:    "--task",
+	dataset.OptStepTag: "--placeholder-token",
+	dataset.OptTokens:  "--reward-tokens",
+}
+
 // check validates the flags. out is the --out path; resume is whether the
 // output is appended to (label --resume), which only label records allow.
 func (x *exportFlags) check(out string, resume bool) error {
-	f, err := labeler.ParseFormat(x.format)
+	f, err := dataset.ParseFormat(x.format)
 	if err != nil {
 		return usageErrorf("--format: %v", err)
 	}
-	opt := labeler.ExportOptions{Soft: x.soft, Task: x.task, StepTag: x.placeholder}
-	switch {
-	case x.soft && f != labeler.FormatTRL && f != labeler.FormatOpenRLHF:
-		return usageErrorf("--soft: the %s format carries label tokens or records, not soft labels (use --format trl or openrlhf)", f)
-	case x.task != "" && f != labeler.FormatMathShepherd:
-		return usageErrorf("--task applies to --format math-shepherd only")
-	case x.placeholder != "" && f != labeler.FormatOpenRLHF:
-		return usageErrorf("--placeholder-token applies to --format openrlhf only (math-shepherd always uses %s)", labeler.MathShepherdTag)
-	case x.rewardTokens != "" && f != labeler.FormatOpenRLHF && f != labeler.FormatChat:
-		return usageErrorf("--reward-tokens applies to --format openrlhf and chat only (math-shepherd always uses + and -)")
-	}
+	opt := dataset.ExportOptions{Soft: x.soft, Task: x.task, StepTag: x.placeholder}
 	if x.rewardTokens != "" {
 		t := strings.Fields(x.rewardTokens)
 		if len(t) != 2 {
@@ -62,14 +82,22 @@ func (x *exportFlags) check(out string, resume bool) error {
 		}
 		opt.Good, opt.Bad = t[0], t[1]
 	}
+	// The rules of which option goes with which format are the dataset
+	// package's; here its option names become flag names.
 	if err := opt.Check(f); err != nil {
+		var oe *dataset.OptionError
+		if errors.As(err, &oe) {
+			return usageErrorf("%s: %s", optionFlags[oe.Option], oe.Msg)
+		}
 		return usageErrorf("--format %s: %v", f, err)
 	}
 	x.toParquet = x.parquet || strings.HasSuffix(strings.ToLower(out), ".parquet")
-	switch {
-	case x.toParquet && f == labeler.FormatRecord:
-		return usageErrorf("Parquet output (--parquet, or an --out ending in .parquet) takes --format trl, math-shepherd, openrlhf or chat")
-	case resume && f != labeler.FormatRecord:
+	if x.toParquet {
+		if err := dataset.CheckParquet(f); err != nil {
+			return usageErrorf("Parquet output (--parquet, or an --out ending in .parquet): %v", err)
+		}
+	}
+	if resume && f != dataset.FormatRecord {
 		return usageErrorf("--resume needs --format record: only label records say which solutions are done (label, then shepherd export)")
 	}
 	x.f, x.opt = f, opt
@@ -79,20 +107,20 @@ func (x *exportFlags) check(out string, resume bool) error {
 // taskFrom fills the math-shepherd task from the input format when --task
 // was not given (label --in-format gsm8k writes "task": "GSM8K").
 func (x *exportFlags) taskFrom(inFormat string) {
-	if x.f != labeler.FormatMathShepherd || x.opt.Task != "" {
+	if x.f != dataset.FormatMathShepherd || x.opt.Task != "" {
 		return
 	}
-	if f, err := labeler.ParseInputFormat(inFormat); err == nil {
-		x.opt.Task = labeler.TaskOf(f)
+	if f, err := dataset.ParseInputFormat(inFormat); err == nil {
+		x.opt.Task = dataset.TaskOf(f)
 	}
 }
 
 // exportSink converts records and writes the rows. Records with failed
 // steps have no label there, so the trainer formats leave them out.
 type exportSink struct {
-	f       labeler.Format
-	opt     labeler.ExportOptions
-	rows    rowWriter
+	f       dataset.Format
+	opt     dataset.ExportOptions
+	rows    dataset.RowWriter
 	written int
 	failed  int // records left out for their failed steps
 }
@@ -101,7 +129,7 @@ type exportSink struct {
 func (x *exportFlags) sink(out *recordWriter) (*exportSink, error) {
 	s := &exportSink{f: x.f, opt: x.opt, rows: jsonRows{out}}
 	if x.toParquet {
-		pw, err := newParquetWriter(out.w, x.f, x.opt)
+		pw, err := dataset.NewParquetWriter(out.w, x.f, x.opt, parquetRowGroup)
 		if err != nil {
 			return nil, err
 		}
@@ -112,8 +140,8 @@ func (x *exportFlags) sink(out *recordWriter) (*exportSink, error) {
 
 // Write exports one record.
 func (s *exportSink) Write(r labeler.Record) error {
-	row, err := labeler.Export(r, s.f, s.opt)
-	if errors.Is(err, labeler.ErrFailedSteps) {
+	row, err := dataset.Export(r, s.f, s.opt)
+	if errors.Is(err, dataset.ErrFailedSteps) {
 		s.failed++
 		return nil
 	}
@@ -130,6 +158,10 @@ func (s *exportSink) Write(r labeler.Record) error {
 // Close finishes the output (a Parquet footer); it may be called again.
 func (s *exportSink) Close() error { return s.rows.Close() }
 
+// parquetRowGroup is the rows of a Parquet row group (0 is the dataset
+// package's default); a variable for the tests.
+var parquetRowGroup int64
+
 // jsonRows writes rows as JSON lines.
 type jsonRows struct{ w *recordWriter }
 
@@ -139,26 +171,21 @@ func (jsonRows) Close() error          { return nil }
 func runExport(ctx context.Context, e env, args []string) error {
 	var x exportFlags
 	var in, out string
-	fs := newFlagSet(e, "export", "--in labels.jsonl --format trl|math-shepherd|openrlhf|chat [--out FILE[.parquet]] [flags]")
+	fs := newFlagSet(e, "export", "--in labels.jsonl --format "+strings.Join(trainerFormats(), "|")+" [--out FILE[.parquet]] [flags]")
 	fs.StringVar(&in, "in", "-", "label records, JSONL as shepherd label writes them ('-' is stdin)")
 	fs.StringVar(&out, "out", "-", "output file ('-' is stdout), written whole or not at all")
-	x.register(fs, labeler.FormatTRL)
+	x.register(fs, dataset.FormatTRL)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := x.check(out, false); err != nil {
 		return err
 	}
-	r, closeIn, err := openInput(e, in)
+	r, w, commit, done, err := convertFiles(e, in, out)
 	if err != nil {
 		return err
 	}
-	defer closeIn()
-	w, commit, abort, err := createOutput(e, out)
-	if err != nil {
-		return err
-	}
-	defer abort()
+	defer done()
 	sink, err := x.sink(w)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 func init() {
@@ -100,7 +101,7 @@ func gradeStream(ctx context.Context, e env, r io.Reader, w io.Writer, skipBad b
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	jobs := make(chan gradeJob, workers)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
@@ -198,7 +199,7 @@ func gradeStream(ctx context.Context, e env, r io.Reader, w io.Writer, skipBad b
 	return st, werr
 }
 
-func gradeOne(g *labeler.Grader, gold, response string) gradeResult {
+func gradeOne(g *grade.Grader, gold, response string) gradeResult {
 	v := g.Grade(labeler.GoldAnswer(gold), response)
 	o := gradeOutput{Correct: v.Correct}
 	if v.Found {

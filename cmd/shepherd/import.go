@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/dataset"
 )
 
 func init() {
@@ -30,14 +31,14 @@ func (m *importFlags) register(fs *flag.FlagSet) {
 }
 
 // options parses the input format and loads the gold answers.
-func (m *importFlags) options(ctx context.Context) (labeler.InputFormat, labeler.ImportOptions, error) {
-	f, err := labeler.ParseInputFormat(m.format)
+func (m *importFlags) options(ctx context.Context) (dataset.InputFormat, dataset.ImportOptions, error) {
+	f, err := dataset.ParseInputFormat(m.format)
 	if err != nil {
-		return "", labeler.ImportOptions{}, usageErrorf("--in-format: %v", err)
+		return "", dataset.ImportOptions{}, usageErrorf("--in-format: %v", err)
 	}
-	var opt labeler.ImportOptions
+	var opt dataset.ImportOptions
 	if len(m.goldFrom) > 0 {
-		opt.Gold = labeler.NewGoldIndex()
+		opt.Gold = dataset.NewGoldIndex()
 	}
 	for _, path := range m.goldFrom {
 		if path == "-" || path == "" {
@@ -63,11 +64,11 @@ func (m *importFlags) options(ctx context.Context) (labeler.InputFormat, labeler
 
 // rowID names the problem of the n-th row when the row has no id: "line<n>"
 // for shepherd's own input (as label names it), else "<format>-<n>".
-func rowID(f labeler.InputFormat, n int) string {
-	if f == labeler.InputJSONL {
+func rowID(f dataset.InputFormat, n int) string {
+	if f == dataset.InputJSONL {
 		return "line" + strconv.Itoa(n)
 	}
-	return labeler.RowID(f, n)
+	return dataset.RowID(f, n)
 }
 
 // readRows calls fn with every row of r, a JSONL file or one JSON array,
@@ -153,7 +154,7 @@ func (m *importFlags) wrap(ctx context.Context, in io.Reader) (r io.Reader, stop
 	if err != nil {
 		return nil, nil, err
 	}
-	if f == labeler.InputJSONL && opt.Gold == nil {
+	if f == dataset.InputJSONL && opt.Gold == nil {
 		return in, func() {}, nil
 	}
 	pr, pw := io.Pipe()
@@ -161,7 +162,7 @@ func (m *importFlags) wrap(ctx context.Context, in io.Reader) (r io.Reader, stop
 		enc := json.NewEncoder(pw)
 		enc.SetEscapeHTML(false)
 		pw.CloseWithError(readRows(ctx, in, func(row []byte, n int, _ string) error {
-			im, err := labeler.Import(f, row, rowID(f, n), opt)
+			im, err := dataset.Import(f, row, rowID(f, n), opt)
 			if err != nil {
 				return err
 			}
@@ -189,23 +190,18 @@ func runImport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, closeIn, err := openInput(e, in)
+	r, w, commit, done, err := convertFiles(e, in, out)
 	if err != nil {
 		return err
 	}
-	defer closeIn()
-	w, commit, abort, err := createOutput(e, out)
-	if err != nil {
-		return err
-	}
-	defer abort()
+	defer done()
 	var rows, skipped int
 	var firstSkip error
 	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}
 	err = readRows(ctx, r, func(row []byte, n int, what string) error {
 		rows++
-		im, err := labeler.Import(f, row, rowID(f, n), opt)
-		if skip && errors.Is(err, labeler.ErrUnusable) {
+		im, err := dataset.Import(f, row, rowID(f, n), opt)
+		if skip && errors.Is(err, dataset.ErrUnusable) {
 			skipped++
 			if firstSkip == nil {
 				firstSkip = err
@@ -215,7 +211,7 @@ func runImport(ctx context.Context, e env, args []string) error {
 		if err == nil {
 			_, err = im.Problem.Prepare(rowID(f, n), check)
 		}
-		if errors.Is(err, labeler.ErrUnusable) {
+		if errors.Is(err, dataset.ErrUnusable) {
 			return fmt.Errorf("%s %d: %w (--skip-bad leaves such rows out)", what, n, err)
 		}
 		if err != nil {

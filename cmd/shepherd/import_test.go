@@ -8,39 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/dataset"
 )
-
-// dataFile returns the path of a file of the reference data kept in
-// ../shared/data beside the checkout (or in $SHEPHERD_DATA); a missing data
-// set skips the test, or fails it in CI.
-func dataFile(t *testing.T, rel string) string {
-	t.Helper()
-	dir := os.Getenv("SHEPHERD_DATA")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if st, err := os.Stat(filepath.Join(d, "shared", "data")); err == nil && st.IsDir() {
-				dir = filepath.Join(d, "shared", "data")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	p := filepath.Join(dir, rel)
-	if _, err := os.Stat(p); dir == "" || err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("reference data %s not found (set SHEPHERD_DATA or keep shared/ beside the checkout)", rel)
-		}
-		t.Skipf("reference data %s not found", rel)
-	}
-	return p
-}
 
 func readProblems(t *testing.T, jsonl string) []labeler.Problem {
 	t.Helper()
@@ -60,9 +31,9 @@ func readProblems(t *testing.T, jsonl string) []labeler.Problem {
 
 // TestImportProcessBenchCommand imports ProcessBench's JSON arrays.
 func TestImportProcessBenchCommand(t *testing.T) {
-	gsm := dataFile(t, "processbench/gsm8k.json")
+	gsm := testkit.SharedData(t, "processbench/gsm8k.json")
 	out := filepath.Join(t.TempDir(), "pb.jsonl")
-	code, _, stderr := runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, "--gold-from", dataFile(t, "gsm8k/test.jsonl"), "--out", out)
+	code, _, stderr := runShepherd(t, "", "import", "--in-format", "processbench", "--in", gsm, "--gold-from", testkit.SharedData(t, "gsm8k/test.jsonl"), "--out", out)
 	if code != 0 || !strings.Contains(stderr, "imported 400 of 400 processbench rows, 0 left out") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -120,14 +91,14 @@ func TestImportCommandFormats(t *testing.T) {
 		{"math-shepherd", "math-shepherd/samples_math-shepherd.jsonl", 7, []string{"gsm8k/train.jsonl"}},
 	}
 	for _, c := range cases {
-		lines := strings.SplitN(readAll(t, dataFile(t, c.file)), "\n", c.rows+1)[:c.rows]
+		lines := strings.SplitN(readAll(t, testkit.SharedData(t, c.file)), "\n", c.rows+1)[:c.rows]
 		jsonl := writeFile(t, dir, c.format+".jsonl", "\n"+strings.Join(lines, "\n")+"\n")
 		array := writeFile(t, dir, c.format+".json", " [\n"+strings.Join(lines, ",\n")+"]\n")
 		var outs []string
 		for _, in := range []string{jsonl, array} {
 			args := []string{"import", "--in-format", c.format, "--in", in}
 			for _, g := range c.gold {
-				args = append(args, "--gold-from", dataFile(t, g))
+				args = append(args, "--gold-from", testkit.SharedData(t, g))
 			}
 			code, stdout, stderr := runShepherd(t, "", args...)
 			if code != 0 || !strings.Contains(stderr, "left out as unusable") {
@@ -145,14 +116,14 @@ func TestImportCommandFormats(t *testing.T) {
 			if a.Question != b.Question || a.Answer != b.Answer || a.Answer == "" {
 				t.Errorf("%s row %d differs: %+v / %+v", c.format, i, a, b)
 			}
-			if strings.HasPrefix(b.ID, c.format) && (a.ID != labeler.RowID(labeler.InputFormat(c.format), i+2) || b.ID != labeler.RowID(labeler.InputFormat(c.format), i+1)) {
+			if strings.HasPrefix(b.ID, c.format) && (a.ID != dataset.RowID(dataset.InputFormat(c.format), i+2) || b.ID != dataset.RowID(dataset.InputFormat(c.format), i+1)) {
 				t.Errorf("%s row %d: ids %q / %q", c.format, i, a.ID, b.ID)
 			}
 		}
 		// label reads the data set directly.
 		args := []string{"label", "--in-format", c.format, "--in", jsonl, "--backend", "sim", "--n", "2", "--format", "trl", "--progress", "never"}
 		for _, g := range c.gold {
-			args = append(args, "--gold-from", dataFile(t, g))
+			args = append(args, "--gold-from", testkit.SharedData(t, g))
 		}
 		code, stdout, stderr := runShepherd(t, "", args...)
 		if code != 0 || strings.Count(stdout, "\n") != c.rows {
@@ -163,7 +134,7 @@ func TestImportCommandFormats(t *testing.T) {
 
 func TestImportCommandErrors(t *testing.T) {
 	dir := t.TempDir()
-	prm := dataFile(t, "prm800k/samples/samples_prm800k.jsonl")
+	prm := testkit.SharedData(t, "prm800k/samples/samples_prm800k.jsonl")
 	for _, c := range []struct {
 		args []string
 		code int

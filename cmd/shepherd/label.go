@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/dataset"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -71,7 +73,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.DurationVar(&f.backendWait, "backend-wait", time.Minute, "how long to wait for a backend to come back when none is usable before giving up (exit status 4)")
-	f.export.register(fs, labeler.FormatRecord)
+	f.export.register(fs, dataset.FormatRecord)
 	f.imp.register(fs)
 	f.remote.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -174,7 +176,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	queue := rollout.NewMemQueue(deliveries)
 	defer queue.Close()
 	queue.SetCapacity(pool.Capacity)
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	worker := &rollout.Worker{
 		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,
 		Concurrency:      f.backend.concurrency * len(pool.Backends()),

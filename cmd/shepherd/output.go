@@ -132,6 +132,21 @@ func createOutput(e env, path string) (w *recordWriter, commit func() error, abo
 	return newRecordWriter(f, nil), commit, f.Abort, nil
 }
 
+// convertFiles opens a conversion's --in and --out (see openInput and
+// createOutput); done closes the input and drops an output not committed.
+func convertFiles(e env, in, out string) (r io.Reader, w *recordWriter, commit func() error, done func(), err error) {
+	r, closeIn, err := openInput(e, in)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	w, commit, abort, err := createOutput(e, out)
+	if err != nil {
+		closeIn()
+		return nil, nil, nil, nil, err
+	}
+	return r, w, commit, func() { abort(); closeIn() }, nil
+}
+
 // createBufferedOutput is createOutput for a buffered writer: commit
 // flushes it and puts the file in place, abort (a no-op after commit)
 // drops the file. The file stays private to its owner (mode 0600). "-" is

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
 	"github.com/shepherd-prm/shepherd/rollout/prm/prmsim"
@@ -102,7 +103,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 	if f.maxCandidates < 1 {
 		return usageErrorf("--max-candidates must be at least 1, got %d", f.maxCandidates)
 	}
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	var qs questionScorer
 	scorer := &prm.Scorer{Grader: grader, Concurrency: f.backend.concurrency, MaxCandidates: f.maxCandidates}
 	qs = scorer
@@ -324,7 +325,7 @@ type scoreOutcome struct {
 // order. Lines are parsed in order; up to inflight questions are scored at
 // once (their requests bounded by the scorer's concurrency). The first
 // bad line or failed question stops the run with an error naming the line.
-func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc questionScorer, g *labeler.Grader, opts prm.ScoreOptions, inflight int) (scoreStats, error) {
+func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc questionScorer, g *grade.Grader, opts prm.ScoreOptions, inflight int) (scoreStats, error) {
 	var st scoreStats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -404,7 +405,7 @@ func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc questionScore
 	return st, werr
 }
 
-func (st *scoreStats) add(res prm.ScoreResult, gold *string, g *labeler.Grader) {
+func (st *scoreStats) add(res prm.ScoreResult, gold *string, g *grade.Grader) {
 	st.questions++
 	st.candidates += res.Stats.Candidates
 	st.unique += res.Stats.Unique

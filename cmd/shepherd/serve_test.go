@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"io"
@@ -10,38 +9,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/client"
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/server/testcert"
 )
-
-// lockedBuffer collects the output of a command running in the background.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // bgCommand is a shepherd command running in-process until its context
 // is cancelled, as SIGTERM does in main.
 type bgCommand struct {
 	t      *testing.T
-	out    *lockedBuffer
+	out    *testkit.LockedBuffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -49,7 +30,7 @@ type bgCommand struct {
 func startCommand(t *testing.T, args ...string) *bgCommand {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &bgCommand{t: t, out: &lockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	b := &bgCommand{t: t, out: &testkit.LockedBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() { b.done <- run(ctx, env{stdin: strings.NewReader(""), stdout: b.out, stderr: b.out}, args) }()
 	t.Cleanup(func() {
 		code := b.stop()

@@ -11,31 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 	"github.com/shepherd-prm/shepherd/rollout/openai"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
-
-// simSyncBuffer is a bytes.Buffer safe for a command writing while a test reads.
-type simSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *simSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *simSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func simRunCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -157,7 +139,7 @@ func TestSimExampleFileUpToDate(t *testing.T) {
 func TestSimServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr simSyncBuffer
+	var stderr testkit.LockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr},

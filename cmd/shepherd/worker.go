@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
 	"github.com/shepherd-prm/shepherd/server/metrics"
@@ -112,7 +112,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	m.CollectPool(pool)
 	m.CollectQueue(q, []string{f.backend.model})
 	w := &rollout.Worker{
-		Queue: q, Generator: pool, Grader: labeler.NewGrader(labeler.GraderOptions{}), Model: f.backend.model,
+		Queue: q, Generator: pool, Grader: grade.New(grade.Options{}), Model: f.backend.model,
 		Concurrency: tasks, DrainTimeout: f.drainTimeout, Observer: m.Observer(),
 		OnQueueError:     func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
 		NoBackendTimeout: f.backendWait,

@@ -7,6 +7,8 @@ package convert
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
@@ -149,60 +151,58 @@ func RecordProto(r labeler.Record) *shepherdv1.LabelRecord {
 	return out
 }
 
+// The API names the labeler's values of an enum by their names: value
+// "x-y" of the labeler is PREFIX_X_Y in the API, so a new strategy or split
+// mode needs no case here, only its enum value.
+
 // StrategyProto is a labeler strategy as an API value; "" is unspecified
 // (the server's default, exhaustive).
 func StrategyProto(s labeler.Strategy) shepherdv1.Strategy {
-	switch s {
-	case labeler.Exhaustive:
-		return shepherdv1.Strategy_STRATEGY_EXHAUSTIVE
-	case labeler.Binary:
-		return shepherdv1.Strategy_STRATEGY_BINARY
-	}
-	return shepherdv1.Strategy_STRATEGY_UNSPECIFIED
+	return shepherdv1.Strategy(enumProto(s, labeler.Strategies, "STRATEGY_", shepherdv1.Strategy_value))
 }
 
 // StrategyOf is an API strategy as the labeler's; unspecified (or an
 // unknown value) is "".
 func StrategyOf(s shepherdv1.Strategy) labeler.Strategy {
-	switch s {
-	case shepherdv1.Strategy_STRATEGY_EXHAUSTIVE:
-		return labeler.Exhaustive
-	case shepherdv1.Strategy_STRATEGY_BINARY:
-		return labeler.Binary
-	}
-	return ""
+	st, _ := enumOf(s, labeler.Strategies, "STRATEGY_")
+	return st
 }
 
 // SplitModeProto is a labeler split mode as an API value; "" is
 // unspecified (the server's default, auto).
 func SplitModeProto(m labeler.SplitMode) shepherdv1.SplitMode {
-	switch m {
-	case labeler.SplitAuto:
-		return shepherdv1.SplitMode_SPLIT_MODE_AUTO
-	case labeler.SplitLine:
-		return shepherdv1.SplitMode_SPLIT_MODE_LINE
-	case labeler.SplitParagraph:
-		return shepherdv1.SplitMode_SPLIT_MODE_PARAGRAPH
-	case labeler.SplitStepMarker:
-		return shepherdv1.SplitMode_SPLIT_MODE_STEP
-	case labeler.SplitTag:
-		return shepherdv1.SplitMode_SPLIT_MODE_TAG
-	}
-	return shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED
+	return shepherdv1.SplitMode(enumProto(m, labeler.SplitModes, "SPLIT_MODE_", shepherdv1.SplitMode_value))
 }
 
 // SplitModeOf is an API split mode as the labeler's; unspecified (or an
 // unknown value) is the default, auto.
 func SplitModeOf(m shepherdv1.SplitMode) labeler.SplitMode {
-	switch m {
-	case shepherdv1.SplitMode_SPLIT_MODE_LINE:
-		return labeler.SplitLine
-	case shepherdv1.SplitMode_SPLIT_MODE_PARAGRAPH:
-		return labeler.SplitParagraph
-	case shepherdv1.SplitMode_SPLIT_MODE_STEP:
-		return labeler.SplitStepMarker
-	case shepherdv1.SplitMode_SPLIT_MODE_TAG:
-		return labeler.SplitTag
+	if mode, ok := enumOf(m, labeler.SplitModes, "SPLIT_MODE_"); ok {
+		return mode
 	}
 	return labeler.SplitAuto
+}
+
+func enumName[L ~string](prefix string, v L) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(string(v), "-", "_"))
+}
+
+// enumProto is the API value of v, one of known; 0 (unspecified) for
+// another value.
+func enumProto[L ~string](v L, known []L, prefix string, values map[string]int32) int32 {
+	if !slices.Contains(known, v) {
+		return 0
+	}
+	return values[enumName(prefix, v)]
+}
+
+// enumOf is the one of known whose API value is p.
+func enumOf[L ~string, P fmt.Stringer](p P, known []L, prefix string) (L, bool) {
+	for _, v := range known {
+		if enumName(prefix, v) == p.String() {
+			return v, true
+		}
+	}
+	var none L
+	return none, false
 }

@@ -66,6 +66,29 @@ func TestEnumConversions(t *testing.T) {
 	if convert.StrategyOf(shepherdv1.Strategy(99)) != "" {
 		t.Error("an unknown strategy is not \"\"")
 	}
+	// The API and the labeler name the same strategies: every strategy has
+	// an enum value, and every enum value but unspecified a strategy.
+	for _, s := range labeler.Strategies {
+		if convert.StrategyProto(s) == shepherdv1.Strategy_STRATEGY_UNSPECIFIED {
+			t.Errorf("strategy %q has no API value", s)
+		}
+	}
+	for v, name := range shepherdv1.Strategy_name {
+		if v != 0 && convert.StrategyOf(shepherdv1.Strategy(v)) == "" {
+			t.Errorf("API strategy %s has no labeler strategy", name)
+		}
+	}
+	for _, m := range labeler.SplitModes {
+		if convert.SplitModeProto(m) == shepherdv1.SplitMode_SPLIT_MODE_UNSPECIFIED {
+			t.Errorf("split mode %q has no API value", m)
+		}
+	}
+	if got := convert.SplitModeProto(labeler.SplitStepMarker); got != shepherdv1.SplitMode_SPLIT_MODE_STEP {
+		t.Errorf("step split is %v", got)
+	}
+	if got := convert.StrategyProto(labeler.Binary); got != shepherdv1.Strategy_STRATEGY_BINARY {
+		t.Errorf("binary is %v", got)
+	}
 	for _, m := range []labeler.SplitMode{labeler.SplitAuto, labeler.SplitLine, labeler.SplitParagraph, labeler.SplitStepMarker, labeler.SplitTag} {
 		if got := convert.SplitModeOf(convert.SplitModeProto(m)); got != m {
 			t.Errorf("split mode %q came back as %q", m, got)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -159,7 +160,7 @@ func (s *Scorer) referenceAnswer(ctx context.Context, q rollout.Queue, jobID, qu
 		if smp.FinishReason == "length" {
 			continue
 		}
-		answers[i], _ = labeler.ExtractAnswer(smp.Text)
+		answers[i], _ = grade.ExtractAnswer(smp.Text)
 	}
 	groups := labeler.GroupAnswers(answers, s.grader.Equivalent)
 	m := labeler.Majority(groups)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -307,7 +308,7 @@ type Scorer struct {
 	// ran, whose results are no longer needed.
 	NewQueue func() (q rollout.Queue, release func(jobIDs []string))
 	// Grader extracts and compares answers; nil means a default grader.
-	Grader *labeler.Grader
+	Grader *grade.Grader
 	// Concurrency bounds the PRM requests in flight across all concurrent
 	// Score calls, and the rollout tasks in flight of each MC call;
 	// 0 means DefaultConcurrency.
@@ -318,7 +319,7 @@ type Scorer struct {
 
 	once   sync.Once
 	sem    chan struct{}
-	grader *labeler.Grader
+	grader *grade.Grader
 }
 
 func (s *Scorer) init() {
@@ -326,7 +327,7 @@ func (s *Scorer) init() {
 		s.sem = make(chan struct{}, s.concurrency())
 		s.grader = s.Grader
 		if s.grader == nil {
-			s.grader = labeler.NewGrader(labeler.GraderOptions{})
+			s.grader = grade.New(grade.Options{})
 		}
 	})
 }
@@ -523,7 +524,7 @@ func (s *Scorer) prepare(in ScoreInput, opt ScoreOptions) ([]candidate, []labele
 		if err != nil {
 			return nil, nil, inputErrorf("candidates[%d] (%s): %v", i, cid, err)
 		}
-		answer, _ := labeler.ExtractAnswer(sol.Text)
+		answer, _ := grade.ExtractAnswer(sol.Text)
 		key := strings.Join(sol.StepTexts(), "\x00")
 		u, ok := byKey[key]
 		if !ok {

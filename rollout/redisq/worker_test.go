@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
@@ -53,7 +54,7 @@ func TestWorkersAndJobOverRedis(t *testing.T) {
 	ctx := ctxFor(t, 2*time.Minute)
 	const model, n = "sim", 4
 	opt := Options{LeaseTTL: time.Second, Block: 100 * time.Millisecond}
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	gen := &flakyGenerator{}
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup

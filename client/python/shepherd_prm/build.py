@@ -7,9 +7,12 @@ from ._proto import shepherd_pb2 as pb
 
 __all__ = ["build_problems", "build_spec", "build_submit", "new_request_id"]
 
+# Every strategy of the API by its name in `shepherd label --strategy`
+# (STRATEGY_X_Y is "x-y"), so a new enum value needs no entry here.
 _STRATEGIES = {
-    "exhaustive": pb.STRATEGY_EXHAUSTIVE,
-    "binary": pb.STRATEGY_BINARY,
+    name.removeprefix("STRATEGY_").lower().replace("_", "-"): value
+    for name, value in pb.Strategy.items()
+    if value != pb.STRATEGY_UNSPECIFIED
 }
 
 _SPLITS = {

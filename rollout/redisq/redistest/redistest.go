@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 )
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -97,7 +99,7 @@ func newServer(t testing.TB, dir string, port int, extraArgs []string) *Server {
 func (s *Server) start() error {
 	cmd := exec.Command("redis-server", s.args...)
 	cmd.Dir = s.Dir
-	setPdeathsig(cmd)
+	testkit.SetPdeathsig(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -147,7 +148,7 @@ func Label(ctx context.Context, t testing.TB, gen rollout.Generator, sols []labe
 	t.Helper()
 	q := rollout.NewMemQueue(0)
 	defer q.Close()
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	stop := RunWorker(t, &rollout.Worker{Queue: q, Generator: gen, Grader: grader, Model: opt.Model, Concurrency: 32})
 	defer stop()
 	var recs []labeler.Record

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/client"
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
@@ -50,7 +51,7 @@ func runLabel(t *testing.T, stdin string, args ...string) (int, string, time.Dur
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	setPdeathsig(cmd)
+	testkit.SetPdeathsig(cmd)
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)

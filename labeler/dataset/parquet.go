@@ -1,11 +1,12 @@
-package main
+package dataset
 
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // Parquet output of the trainer formats. The columns are those of the JSON
@@ -19,10 +20,11 @@ import (
 //	chat           messages list<struct<role string, content string>>
 //
 // Files are zstd-compressed with version 1 data pages (the most widely read)
-// and row groups of parquetRowGroup rows, so memory stays bounded however
-// many rows are written.
+// and row groups of DefaultParquetRowGroup rows unless told otherwise, so
+// memory stays bounded however many rows are written.
 
-var parquetRowGroup int64 = 8192 // a variable for the tests
+// DefaultParquetRowGroup is the number of rows of a Parquet row group.
+const DefaultParquetRowGroup = 8192
 
 type pqTRL struct {
 	Prompt      string   `parquet:"prompt"`
@@ -67,9 +69,9 @@ type pqChat struct {
 	Messages []pqMessage `parquet:"messages,list"`
 }
 
-// rowWriter writes exported rows; Close finishes the output (for Parquet,
+// RowWriter writes exported rows; Close finishes the output (for Parquet,
 // the footer) without closing the file beneath.
-type rowWriter interface {
+type RowWriter interface {
 	Write(row any) error
 	Close() error
 }
@@ -105,12 +107,12 @@ func (p *parquetWriter[T]) Close() error {
 	return nil
 }
 
-func newParquetOf[T any](w io.Writer, conv func(row any) (T, error)) rowWriter {
+func newParquetOf[T any](w io.Writer, rowGroup int64, conv func(row any) (T, error)) RowWriter {
 	return &parquetWriter[T]{
 		w: parquet.NewGenericWriter[T](w,
 			parquet.Compression(&parquet.Zstd),
 			parquet.DataPageVersion(1),
-			parquet.MaxRowsPerRowGroup(parquetRowGroup),
+			parquet.MaxRowsPerRowGroup(rowGroup),
 			parquet.CreatedBy("shepherd", "", ""),
 		),
 		conv: conv,
@@ -127,47 +129,63 @@ func rowAs[R any](row any) (R, error) {
 	return r, nil
 }
 
-// newParquetWriter returns a writer of format f's rows (as labeler.Export
-// makes them with opt) to w.
-func newParquetWriter(w io.Writer, f labeler.Format, opt labeler.ExportOptions) (rowWriter, error) {
+// CheckParquet reports whether format f can be written as Parquet: every
+// trainer format can, label records cannot.
+func CheckParquet(f Format) error {
+	if f == FormatRecord || !slices.Contains(Formats, f) {
+		return fmt.Errorf("only the %s formats can be written as Parquet, not %s", strings.Replace(orList(Formats[1:]), " or ", " and ", 1), f)
+	}
+	return nil
+}
+
+// NewParquetWriter returns a writer of format f's rows (as Export makes
+// them with opt) to w, in row groups of rowGroup rows (0 is
+// DefaultParquetRowGroup).
+func NewParquetWriter(w io.Writer, f Format, opt ExportOptions, rowGroup int64) (RowWriter, error) {
+	if err := CheckParquet(f); err != nil {
+		return nil, err
+	}
+	if rowGroup <= 0 {
+		rowGroup = DefaultParquetRowGroup
+	}
 	switch {
-	case f == labeler.FormatTRL && opt.Soft:
-		return newParquetOf(w, func(row any) (pqTRLSoft, error) {
-			r, err := rowAs[labeler.TRLRow](row)
+	case f == FormatTRL && opt.Soft:
+		return newParquetOf(w, rowGroup, func(row any) (pqTRLSoft, error) {
+			r, err := rowAs[TRLRow](row)
 			soft := make([]*float64, len(r.SoftLabels))
 			for i := range r.SoftLabels {
 				soft[i] = &r.SoftLabels[i]
 			}
 			return pqTRLSoft{r.Prompt, r.Completions, r.Labels, soft}, err
 		}), nil
-	case f == labeler.FormatTRL:
-		return newParquetOf(w, func(row any) (pqTRL, error) {
-			r, err := rowAs[labeler.TRLRow](row)
+	case f == FormatTRL:
+		return newParquetOf(w, rowGroup, func(row any) (pqTRL, error) {
+			r, err := rowAs[TRLRow](row)
 			return pqTRL{r.Prompt, r.Completions, r.Labels}, err
 		}), nil
-	case f == labeler.FormatMathShepherd && opt.Task != "":
-		return newParquetOf(w, func(row any) (pqMathShepherdTask, error) {
-			r, err := rowAs[labeler.MathShepherdRow](row)
-			return pqMathShepherdTask{r.Input, r.Label, r.Task}, err
+	case f == FormatMathShepherd && opt.Task != "":
+		return newParquetOf(w, rowGroup, func(row any) (pqMathShepherdTask, error) {
+			r, err := rowAs[MathShepherdRow](row)
+			return pqMathShepherdTask(r), err
 		}), nil
-	case f == labeler.FormatMathShepherd:
-		return newParquetOf(w, func(row any) (pqMathShepherd, error) {
-			r, err := rowAs[labeler.MathShepherdRow](row)
+	case f == FormatMathShepherd:
+		return newParquetOf(w, rowGroup, func(row any) (pqMathShepherd, error) {
+			r, err := rowAs[MathShepherdRow](row)
 			return pqMathShepherd{r.Input, r.Label}, err
 		}), nil
-	case f == labeler.FormatOpenRLHF && opt.Soft:
-		return newParquetOf(w, func(row any) (pqOpenRLHFSoft, error) {
-			r, err := rowAs[labeler.OpenRLHFRow](row)
+	case f == FormatOpenRLHF && opt.Soft:
+		return newParquetOf(w, rowGroup, func(row any) (pqOpenRLHFSoft, error) {
+			r, err := rowAs[OpenRLHFRow](row)
 			return pqOpenRLHFSoft{r.Input, r.SoftValue}, err
 		}), nil
-	case f == labeler.FormatOpenRLHF:
-		return newParquetOf(w, func(row any) (pqOpenRLHF, error) {
-			r, err := rowAs[labeler.OpenRLHFRow](row)
+	case f == FormatOpenRLHF:
+		return newParquetOf(w, rowGroup, func(row any) (pqOpenRLHF, error) {
+			r, err := rowAs[OpenRLHFRow](row)
 			return pqOpenRLHF{r.Input, r.Value}, err
 		}), nil
-	case f == labeler.FormatChat:
-		return newParquetOf(w, func(row any) (pqChat, error) {
-			r, err := rowAs[labeler.ChatRow](row)
+	case f == FormatChat:
+		return newParquetOf(w, rowGroup, func(row any) (pqChat, error) {
+			r, err := rowAs[ChatRow](row)
 			msgs := make([]pqMessage, len(r.Messages))
 			for i, m := range r.Messages {
 				msgs[i] = pqMessage(m)
@@ -175,5 +193,5 @@ func newParquetWriter(w io.Writer, f labeler.Format, opt labeler.ExportOptions) 
 			return pqChat{msgs}, err
 		}), nil
 	}
-	return nil, fmt.Errorf("only the trl, math-shepherd, openrlhf and chat formats can be written as Parquet, not %s", f)
+	return nil, fmt.Errorf("internal error: no Parquet layout for the %s format", f)
 }

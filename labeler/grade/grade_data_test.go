@@ -1,16 +1,19 @@
-package labeler
+package grade
 
 import (
 	"bufio"
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // gradeReadJSONL decodes every line of a JSONL file of the reference data set.
 func gradeReadJSONL[T any](t testing.TB, rel string) []T {
 	t.Helper()
-	f, err := os.Open(sharedData(t, rel))
+	f, err := os.Open(testkit.SharedData(t, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +64,10 @@ type math500Row struct {
 func TestGradeGSM8KModelSolutions(t *testing.T) {
 	gold := map[string]string{}
 	for _, r := range gradeReadJSONL[gsm8kRow](t, "gsm8k/test.jsonl") {
-		gold[r.Question] = GoldAnswer(r.Answer)
+		gold[r.Question] = labeler.GoldAnswer(r.Answer)
 	}
 	rows := gradeReadJSONL[gsm8kSolutions](t, "gsm8k/example_model_solutions.jsonl")
-	g := NewGrader(GraderOptions{})
+	g := New(Options{})
 	total, agree := 0, 0
 	for i, r := range rows {
 		ans, ok := gold[r.Question]
@@ -107,7 +110,7 @@ func TestGradeMATH500(t *testing.T) {
 	if len(rows) != 500 {
 		t.Fatalf("%d rows, want 500", len(rows))
 	}
-	g := NewGrader(GraderOptions{})
+	g := New(Options{})
 	self := 0
 	for i, r := range rows {
 		v := g.Grade(r.Answer, r.Solution)
@@ -152,7 +155,7 @@ func TestGradeMATH500UnitVariants(t *testing.T) {
 		`864 \mbox{ inches}^2`: "864",
 		`15\mbox{ cm}^2`:       "15",
 	}
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	found := map[string]bool{}
 	for _, r := range rows {
 		stripped, ok := variants[r.Answer]

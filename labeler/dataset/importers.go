@@ -1,4 +1,4 @@
-package labeler
+package dataset
 
 import (
 	"bytes"
@@ -9,60 +9,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
-// InputFormat names a data set layout an importer reads: a pure
-// conversion of one row of a public data set (its JSON bytes) into a
-// labeling input Problem with one solution, plus the step labels the data
-// set itself gives that solution, if any.
-//
-// The gold answer is the row's own when it has one. Otherwise it comes from
-// ImportOptions.Gold (answers looked up by the row's own id, then by
-// question text; see GoldIndex), and failing that, where the data set says the solution's
-// final answer is correct, it is that answer as ExtractAnswer reads it. A
-// row left without a gold answer, or without a solution, gives an error
-// wrapping ErrUnusable.
-//
-//   - InputJSONL: shepherd's own labeling input, one Problem per row.
-//   - InputGSM8K: {"question", "answer"}. The answer is GSM8K's reference
-//     solution: its lines before the final "#### x" become the steps, with
-//     the calculator annotations ("<<48/2=24>>") removed (they are
-//     generation-time tool calls, not text a model writes), and the
-//     "#### x" line is kept at the end of the last step so the solution
-//     still states its final answer. Gold: x. Labels: all correct (a
-//     reference solution).
-//   - InputMATH (also "math500"): {"problem", "solution", "answer"?,
-//     "unique_id"?}. The reference solution is imported as text, to be
-//     split by the labeler's --split. Gold: "answer" when present (MATH500),
-//     else the content of the solution's last \boxed{}. No labels.
-//   - InputProcessBench: {"id", "problem", "steps", "final_answer_correct",
-//     "label"}. The steps as given. ProcessBench carries no gold answer:
-//     it comes from ImportOptions.Gold (ProcessBench's problems are the
-//     GSM8K, MATH, OlympiadBench and Omni-MATH test questions, so those
-//     files can serve as the index) or, when final_answer_correct is true,
-//     is the solution's own final answer; a row with an incorrect final
-//     answer and no indexed gold is unusable. Labels: steps before "label"
-//     (the first wrong step) correct, it and every later step incorrect;
-//     all correct for -1.
-//   - InputPRM800K: the raw human-label records {"question": {"problem",
-//     "ground_truth_answer", "pre_generated_steps"?}, "label": {"steps",
-//     "finish_reason"}}. The solution is the path the labeller took: at each
-//     step the chosen completion, else the human-written completion, and
-//     for a record that finished "found_error" the step rated -1 where the
-//     path stops; a step with neither ends the path (the labeller gave up).
-//     A row without "label" takes question.pre_generated_steps. Gold:
-//     ground_truth_answer (null in screening questions). Labels: the
-//     ratings of the path's steps, +1 and 0 (neutral) correct, -1
-//     incorrect, a human completion correct.
-//   - InputMathShepherd: {"input", "label"?, "task"?}: the question and
-//     steps are read back with SplitMathShepherd (the "Step k:" prefixes
-//     stay in the step text) and the labels with MathShepherdLabels. The
-//     data carries no gold answer: it is the last step's extracted answer
-//     when the last label is "+" (Math-Shepherd's last label is the graded
-//     outcome of the whole solution), else it must come from
-//     ImportOptions.Gold.
-//
-// JSON arrays and JSONL are the caller's concern: Import takes one row.
+// InputFormat names a data set layout an importer reads (one row of a
+// public data set into a Problem with one solution and the labels the data
+// set gives it); the layouts are described in the package documentation.
 type InputFormat string
 
 // The input formats.
@@ -105,7 +59,7 @@ type ImportOptions struct {
 
 // Imported is one data set row as labeling input.
 type Imported struct {
-	Problem Problem
+	Problem labeler.Problem
 	// Labels are the data set's own labels of the steps of
 	// Problem.Solutions[0] (given as steps), true for a correct step; nil
 	// when the data set has none.
@@ -113,27 +67,24 @@ type Imported struct {
 	Task   string // Math-Shepherd's "task" field, if any
 }
 
+// importers reads a row of each input format.
+var importers = map[InputFormat]func(row []byte, defaultID string, opt ImportOptions) (Imported, error){
+	InputJSONL:        importJSONL,
+	InputGSM8K:        importGSM8K,
+	InputMATH:         importMATH,
+	InputProcessBench: importProcessBench,
+	InputPRM800K:      importPRM800K,
+	InputMathShepherd: importMathShepherd,
+}
+
 // Import converts one row of format f. defaultID names a problem whose row
 // has no id.
 func Import(f InputFormat, row []byte, defaultID string, opt ImportOptions) (Imported, error) {
-	var im Imported
-	var err error
-	switch f {
-	case InputJSONL:
-		im, err = importJSONL(row, defaultID, opt)
-	case InputGSM8K:
-		im, err = importGSM8K(row, defaultID, opt)
-	case InputMATH:
-		im, err = importMATH(row, defaultID, opt)
-	case InputProcessBench:
-		im, err = importProcessBench(row, defaultID, opt)
-	case InputPRM800K:
-		im, err = importPRM800K(row, defaultID, opt)
-	case InputMathShepherd:
-		im, err = importMathShepherd(row, defaultID, opt)
-	default:
-		err = fmt.Errorf("unknown input format %q", f)
+	read, ok := importers[f]
+	if !ok {
+		return Imported{}, fmt.Errorf("%s row %s: unknown input format %q", f, defaultID, f)
 	}
+	im, err := read(row, defaultID, opt)
 	if err != nil {
 		return Imported{}, fmt.Errorf("%s row %s: %w", f, defaultID, err)
 	}
@@ -171,7 +122,7 @@ func keepSteps(steps []string, labels []bool) ([]string, []bool) {
 	var outS []string
 	var outL []bool
 	for i, s := range steps {
-		if isBlank(s) {
+		if strings.TrimSpace(s) == "" {
 			continue
 		}
 		outS = append(outS, s)
@@ -185,13 +136,13 @@ func keepSteps(steps []string, labels []bool) ([]string, []bool) {
 func stepsProblem(id, question, gold string, steps []string, labels []bool) Imported {
 	steps, labels = keepSteps(steps, labels)
 	return Imported{
-		Problem: Problem{ID: id, Question: question, Answer: gold, Solutions: []SolutionInput{{Steps: steps}}},
+		Problem: labeler.Problem{ID: id, Question: question, Answer: gold, Solutions: []labeler.SolutionInput{{Steps: steps}}},
 		Labels:  labels,
 	}
 }
 
 func importJSONL(row []byte, defaultID string, opt ImportOptions) (Imported, error) {
-	var p Problem
+	var p labeler.Problem
 	if err := decodeRow(row, &p); err != nil {
 		return Imported{}, err
 	}
@@ -291,7 +242,7 @@ func importMATH(row []byte, defaultID string, opt ImportOptions) (Imported, erro
 		return Imported{}, fmt.Errorf("field \"answer\": %v", err)
 	}
 	if gold == "" {
-		if b, ok := lastBoxed(r.Solution); ok {
+		if b, _, ok := labeler.LastBoxed(r.Solution, len(r.Solution)); ok {
 			gold = b
 		} else if g, ok := lookupGold(opt, ownID, r.Problem); ok {
 			gold = g
@@ -302,7 +253,7 @@ func importMATH(row []byte, defaultID string, opt ImportOptions) (Imported, erro
 	if strings.TrimSpace(r.Solution) == "" {
 		return Imported{}, fmt.Errorf("%w: field \"solution\" is missing or empty", ErrUnusable)
 	}
-	return Imported{Problem: Problem{ID: id, Question: r.Problem, Answer: gold, Solutions: []SolutionInput{{Text: r.Solution}}}}, nil
+	return Imported{Problem: labeler.Problem{ID: id, Question: r.Problem, Answer: gold, Solutions: []labeler.SolutionInput{{Text: r.Solution}}}}, nil
 }
 
 // scalarText reads a JSON string or number as text; null or absent is "".
@@ -366,7 +317,7 @@ func importProcessBench(row []byte, defaultID string, opt ImportOptions) (Import
 	switch {
 	case ok:
 	case r.FinalAnswerCorrect != nil && *r.FinalAnswerCorrect:
-		a, found := ExtractAnswer(strings.Join(steps, "\n\n"))
+		a, found := grade.ExtractAnswer(strings.Join(steps, "\n\n"))
 		if !found {
 			return Imported{}, noGold("final_answer_correct is true but the solution states no final answer")
 		}
@@ -485,7 +436,7 @@ func importMathShepherd(row []byte, defaultID string, opt ImportOptions) (Import
 	if strings.TrimSpace(r.Input) == "" {
 		return Imported{}, missing("input")
 	}
-	question, sol, err := SplitMathShepherd(r.Input)
+	question, sol, err := labeler.SplitMathShepherd(r.Input)
 	if err != nil {
 		return Imported{}, fmt.Errorf("field \"input\": %v", err)
 	}
@@ -495,7 +446,7 @@ func importMathShepherd(row []byte, defaultID string, opt ImportOptions) (Import
 	steps := sol.StepTexts()
 	var labels []bool
 	if r.Label != nil {
-		labels, err = MathShepherdLabels(*r.Label)
+		labels, err = labeler.MathShepherdLabels(*r.Label)
 		if err != nil {
 			return Imported{}, fmt.Errorf("field \"label\": %v", err)
 		}
@@ -508,7 +459,7 @@ func importMathShepherd(row []byte, defaultID string, opt ImportOptions) (Import
 		if len(labels) == 0 || !labels[len(labels)-1] {
 			return Imported{}, noGold("Math-Shepherd has none and the last step is not labelled +")
 		}
-		a, found := ExtractAnswer(sol.Text)
+		a, found := grade.ExtractAnswer(sol.Text)
 		if !found {
 			return Imported{}, noGold("the solution states no final answer")
 		}
@@ -576,10 +527,10 @@ func (g *GoldIndex) Add(row []byte) error {
 		return fmt.Errorf("field \"answer\": %v", err)
 	}
 	if answer != "" {
-		answer = GoldAnswer(answer)
+		answer = labeler.GoldAnswer(answer)
 	} else if r.GroundTruthAnswer != nil && strings.TrimSpace(*r.GroundTruthAnswer) != "" {
 		answer = strings.TrimSpace(*r.GroundTruthAnswer)
-	} else if b, ok := lastBoxed(r.Solution); ok {
+	} else if b, _, ok := labeler.LastBoxed(r.Solution, len(r.Solution)); ok {
 		answer = b
 	}
 	switch {

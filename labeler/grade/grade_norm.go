@@ -1,10 +1,12 @@
-package labeler
+package grade
 
 import (
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // String normalisation of an answer before it is parsed. See answersEquivalent
@@ -171,7 +173,7 @@ func unwrapText(s string) string {
 			i = j // \textbf without braces, \rm-like use: drop the command
 			continue
 		}
-		end := matchBraceAt(s, k)
+		end := labeler.MatchBrace(s, k)
 		if end < 0 {
 			i = j
 			continue

@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"bufio"
@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // processBenchRow is one solution of ProcessBench with its human verdict.
@@ -72,10 +75,10 @@ func processBenchGold(t *testing.T) map[string]map[string]string {
 		Solution string `json:"solution"`
 	}
 	for _, r := range gradeReadJSONL[mathRow](t, "math/test.jsonl") {
-		gold["math"][strings.TrimSpace(r.Problem)] = GoldAnswer(r.Solution)
+		gold["math"][strings.TrimSpace(r.Problem)] = labeler.GoldAnswer(r.Solution)
 	}
 	for _, r := range gradeReadJSONL[gsm8kRow](t, "gsm8k/test.jsonl") {
-		gold["gsm8k"][strings.TrimSpace(r.Question)] = GoldAnswer(r.Answer)
+		gold["gsm8k"][strings.TrimSpace(r.Question)] = labeler.GoldAnswer(r.Answer)
 	}
 	return gold
 }
@@ -91,9 +94,9 @@ func TestGradeProcessBench(t *testing.T) {
 	gold := processBenchGold(t)
 	reviewed := readProcessBenchReviewed(t)
 	seen := map[string]bool{}
-	g := NewGrader(GraderOptions{})
+	g := New(Options{})
 	for _, name := range []string{"gsm8k", "math"} {
-		data, err := os.ReadFile(sharedData(t, "processbench/"+name+".json"))
+		data, err := os.ReadFile(testkit.SharedData(t, "processbench/"+name+".json"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,12 @@
-package labeler
+package grade
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // fuzzCallBound is the time one grader call may take in the fuzz targets. It
@@ -69,7 +71,7 @@ func FuzzExtractAnswer(f *testing.F) {
 		if !strings.Contains(text, a) {
 			t.Fatalf("answer %q is not a substring of the text", a)
 		}
-		if cleanAnswer(a) != a {
+		if labeler.CleanAnswer(a) != a {
 			t.Fatalf("answer %q is not trimmed", a)
 		}
 		if b, ok2 := ExtractAnswer(text); b != a || ok2 != ok {
@@ -87,7 +89,7 @@ func FuzzEquivalent(f *testing.F) {
 	for i, s := range fuzzAnswers {
 		f.Add(s, fuzzAnswers[(i+1)%len(fuzzAnswers)])
 	}
-	memo := NewGrader(GraderOptions{MemoSize: 4096})
+	memo := New(Options{MemoSize: 4096})
 	f.Fuzz(func(t *testing.T, a, b string) {
 		defer fuzzWatchdog("equivalent", a, b)()
 		start := time.Now()
@@ -122,7 +124,7 @@ func FuzzGrade(f *testing.F) {
 	f.Add("(1, 2)", `$x = \boxed{1}$, $y = \boxed{2}$`)
 	f.Add("34", "\\[14 + 20 = 34\\] So she spends 34 hours in 4 weeks.")
 	f.Add("15", "If x = 14, then y = 15.\n\nSo x = 14 and y = 15 is not a solution.")
-	g := NewGrader(GraderOptions{})
+	g := New(Options{})
 	f.Fuzz(func(t *testing.T, gold, response string) {
 		defer fuzzWatchdog("Grade", gold, response)()
 		start := time.Now()

@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"hash/fnv"
@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // Equivalence rules, applied to both answers alike (the relation is
@@ -455,7 +457,7 @@ func parseMatrix(s string, depth int) *ansPart {
 	body := s[j+1 : len(s)-len(`\end{`+env+`}`)]
 	if env == "array" && strings.HasPrefix(strings.TrimSpace(body), "{") {
 		body = strings.TrimSpace(body)
-		k := matchBraceAt(body, 0)
+		k := labeler.MatchBrace(body, 0)
 		if k < 0 {
 			return nil
 		}

@@ -1,4 +1,4 @@
-package labeler
+package dataset
 
 import (
 	"bufio"
@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
 func TestImportParseFormat(t *testing.T) {
@@ -23,13 +27,13 @@ func TestImportParseFormat(t *testing.T) {
 }
 
 // prepared imports one row and prepares it as the labeler would.
-func prepared(t *testing.T, f InputFormat, row string, opt ImportOptions) (Imported, PreparedSolution) {
+func prepared(t *testing.T, f InputFormat, row string, opt ImportOptions) (Imported, labeler.PreparedSolution) {
 	t.Helper()
 	im, err := Import(f, []byte(row), "row-1", opt)
 	if err != nil {
 		t.Fatalf("%s: %v", f, err)
 	}
-	sols, err := im.Problem.Prepare("x", InputLimits{})
+	sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 	if err != nil {
 		t.Fatalf("%s: prepare: %v", f, err)
 	}
@@ -52,7 +56,7 @@ func TestImportGSM8K(t *testing.T) {
 	if sol.Gold != "72" || sol.ProblemID != "row-1" || !slices.Equal(im.Labels, []bool{true, true}) {
 		t.Errorf("gold %q id %q labels %v", sol.Gold, sol.ProblemID, im.Labels)
 	}
-	if a, _ := ExtractAnswer(sol.Solution.Text); a != "72" {
+	if a, _ := grade.ExtractAnswer(sol.Solution.Text); a != "72" {
 		t.Errorf("the solution's own answer reads %q", a)
 	}
 	for _, bad := range []struct{ row, want string }{
@@ -252,7 +256,7 @@ func goldIndexOf(t *testing.T, paths ...string) *GoldIndex {
 
 // recordOf builds the record a labeling run would write, with the data
 // set's own labels.
-func recordOf(t *testing.T, im Imported, sol PreparedSolution) Record {
+func recordOf(t *testing.T, im Imported, sol labeler.PreparedSolution) labeler.Record {
 	t.Helper()
 	labels := im.Labels
 	if labels == nil { // a reference solution: every step correct
@@ -261,15 +265,15 @@ func recordOf(t *testing.T, im Imported, sol PreparedSolution) Record {
 			labels[i] = true
 		}
 	}
-	steps := make([]StepLabel, len(labels))
+	steps := make([]labeler.StepLabel, len(labels))
 	for i, l := range labels {
-		steps[i] = StepLabel{Hard: l}
+		steps[i] = labeler.StepLabel{Hard: l}
 	}
-	return NewRecord(sol.ProblemID, sol.SolutionID, sol.Question, sol.Solution.StepTexts(), steps, labels[len(labels)-1], Exhaustive, "dataset", GraderVersion)
+	return labeler.NewRecord(sol.ProblemID, sol.SolutionID, sol.Question, sol.Solution.StepTexts(), steps, labels[len(labels)-1], labeler.Exhaustive, "dataset", grade.Version)
 }
 
 // checkTRL exports a record as TRL and checks it carries the solution.
-func checkTRL(t *testing.T, r Record, question string, steps []string, labels []bool) {
+func checkTRL(t *testing.T, r labeler.Record, question string, steps []string, labels []bool) {
 	t.Helper()
 	row, err := ToTRL(r, ExportOptions{Soft: true})
 	if err != nil {
@@ -283,8 +287,8 @@ func checkTRL(t *testing.T, r Record, question string, steps []string, labels []
 // TestImportMathShepherdSamples: the Math-Shepherd samples survive import
 // → record → math-shepherd export byte for byte.
 func TestImportMathShepherdData(t *testing.T) {
-	path := sharedData(t, "math-shepherd/samples_math-shepherd.jsonl")
-	gold := goldIndexOf(t, sharedData(t, "gsm8k/train.jsonl"))
+	path := testkit.SharedData(t, "math-shepherd/samples_math-shepherd.jsonl")
+	gold := goldIndexOf(t, testkit.SharedData(t, "gsm8k/train.jsonl"))
 	rows := readJSONL(t, path)
 	if len(rows) != 7 {
 		t.Fatalf("%d samples", len(rows))
@@ -302,7 +306,7 @@ func TestImportMathShepherdData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sols, err := im.Problem.Prepare("x", InputLimits{})
+		sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +326,7 @@ func TestImportMathShepherdData(t *testing.T) {
 }
 
 func TestImportPRM800KData(t *testing.T) {
-	rows := readJSONL(t, sharedData(t, "prm800k/samples/samples_prm800k.jsonl"))
+	rows := readJSONL(t, testkit.SharedData(t, "prm800k/samples/samples_prm800k.jsonl"))
 	want := []struct {
 		steps    int
 		human    []int // steps taken from a human completion
@@ -344,7 +348,7 @@ func TestImportPRM800KData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sols, err := im.Problem.Prepare("x", InputLimits{})
+		sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,10 +390,10 @@ func TestImportPRM800KData(t *testing.T) {
 // subsets with the gold answers of their source test sets, the others with
 // the solution's own answer where it is marked correct.
 func TestImportProcessBenchData(t *testing.T) {
-	gold := goldIndexOf(t, sharedData(t, "gsm8k/test.jsonl"), sharedData(t, "math/test.jsonl"))
-	grader := NewGrader(GraderOptions{})
+	gold := goldIndexOf(t, testkit.SharedData(t, "gsm8k/test.jsonl"), testkit.SharedData(t, "math/test.jsonl"))
+	grader := grade.New(grade.Options{})
 	for _, name := range []string{"gsm8k", "math", "olympiadbench", "omnimath"} {
-		rows := readJSONArray(t, sharedData(t, "processbench/"+name+".json"))
+		rows := readJSONArray(t, testkit.SharedData(t, "processbench/"+name+".json"))
 		var imported, unusable, agree, ownCorrect int
 		for i, raw := range rows {
 			var pb struct {
@@ -413,7 +417,7 @@ func TestImportProcessBenchData(t *testing.T) {
 				t.Fatalf("%s row %d: %v", name, i, err)
 			}
 			imported++
-			sols, err := im.Problem.Prepare("x", InputLimits{})
+			sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 			if err != nil {
 				t.Fatalf("%s %s: %v", name, pb.ID, err)
 			}
@@ -421,7 +425,7 @@ func TestImportProcessBenchData(t *testing.T) {
 			if sol.ProblemID != pb.ID || !slices.Equal(sol.Solution.StepTexts(), trimAll(pb.Steps)) {
 				t.Fatalf("%s %s: id %q steps differ", name, pb.ID, sol.ProblemID)
 			}
-			if got := FirstError(stepLabels(im.Labels)); got != pb.Label {
+			if got := labeler.FirstError(stepLabels(im.Labels)); got != pb.Label {
 				t.Fatalf("%s %s: first error %d, want %d", name, pb.ID, got, pb.Label)
 			}
 			checkTRL(t, recordOf(t, im, sol), pb.Problem, trimAll(pb.Steps), im.Labels)
@@ -454,17 +458,17 @@ func trimAll(ss []string) []string {
 	return out
 }
 
-func stepLabels(labels []bool) []StepLabel {
-	out := make([]StepLabel, len(labels))
+func stepLabels(labels []bool) []labeler.StepLabel {
+	out := make([]labeler.StepLabel, len(labels))
 	for i, l := range labels {
-		out[i] = StepLabel{Hard: l}
+		out[i] = labeler.StepLabel{Hard: l}
 	}
 	return out
 }
 
 // TestImportGSM8KData imports all of GSM8K test.
 func TestImportGSM8KData(t *testing.T) {
-	for i, raw := range readJSONL(t, sharedData(t, "gsm8k/test.jsonl")) {
+	for i, raw := range readJSONL(t, testkit.SharedData(t, "gsm8k/test.jsonl")) {
 		var row struct{ Question, Answer string }
 		if err := json.Unmarshal(raw, &row); err != nil {
 			t.Fatal(err)
@@ -473,15 +477,15 @@ func TestImportGSM8KData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sols, err := im.Problem.Prepare("x", InputLimits{})
+		sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 		if err != nil {
 			t.Fatalf("row %d: %v", i+1, err)
 		}
 		sol := sols[0]
-		if sol.Gold != GoldAnswer(row.Answer) || strings.Contains(sol.Solution.Text, "<<") {
+		if sol.Gold != labeler.GoldAnswer(row.Answer) || strings.Contains(sol.Solution.Text, "<<") {
 			t.Fatalf("row %d: gold %q, text %q", i+1, sol.Gold, sol.Solution.Text)
 		}
-		if a, ok := ExtractAnswer(sol.Solution.Text); !ok || a != sol.Gold {
+		if a, ok := grade.ExtractAnswer(sol.Solution.Text); !ok || a != sol.Gold {
 			t.Fatalf("row %d: the solution's own answer reads %q, gold %q", i+1, a, sol.Gold)
 		}
 		lines := 0
@@ -499,9 +503,9 @@ func TestImportGSM8KData(t *testing.T) {
 
 // TestImportMATHData imports MATH500 and the full MATH test set.
 func TestImportMATHData(t *testing.T) {
-	grader := NewGrader(GraderOptions{})
+	grader := grade.New(grade.Options{})
 	for _, name := range []string{"prm800k/math_splits/test.jsonl", "math/test.jsonl"} {
-		rows := readJSONL(t, sharedData(t, name))
+		rows := readJSONL(t, testkit.SharedData(t, name))
 		agree := 0
 		for i, raw := range rows {
 			var row struct{ Problem, Solution, Answer string }
@@ -512,14 +516,14 @@ func TestImportMATHData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sols, err := im.Problem.Prepare("x", InputLimits{})
+			sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 			if err != nil {
 				t.Fatalf("%s row %d: %v", name, i+1, err)
 			}
 			sol := sols[0]
 			want := row.Answer
 			if want == "" {
-				want = GoldAnswer(row.Solution)
+				want = labeler.GoldAnswer(row.Solution)
 			}
 			if sol.Gold != want || sol.Solution.Text != row.Solution {
 				t.Fatalf("%s row %d: gold %q, want %q", name, i+1, sol.Gold, want)

@@ -1,10 +1,12 @@
-package labeler
+package grade
 
 import (
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // Answer extraction.
@@ -50,7 +52,7 @@ var numberRe = regexp.MustCompile(`\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:
 // found. Nothing found is ok=false, never an empty-string match. The answer
 // is always a substring of text.
 func ExtractAnswer(text string) (answer string, ok bool) {
-	if a, ok := lastBoxed(text); ok {
+	if a, _, ok := labeler.LastBoxed(text, len(text)); ok {
 		return a, true
 	}
 	if a, ok := lastHashes(text); ok {
@@ -68,115 +70,6 @@ func ExtractAnswer(text string) (answer string, ok bool) {
 	return lastNumber(text)
 }
 
-// GoldAnswer returns the gold answer carried by s: the text after the last
-// "####" if there is one (GSM8K), else the content of the last \boxed{} if s
-// contains one (MATH solutions), else s trimmed.
-func GoldAnswer(s string) string {
-	if i := strings.LastIndex(s, "####"); i >= 0 {
-		if a := strings.TrimSpace(s[i+4:]); a != "" {
-			return a
-		}
-	}
-	if strings.Contains(s, `\boxed`) || strings.Contains(s, `\fbox`) {
-		if a, ok := lastBoxed(s); ok {
-			return a
-		}
-	}
-	return strings.TrimSpace(s)
-}
-
-// cleanAnswer trims white space, '$', markdown emphasis '*' and trailing
-// periods from an answer candidate.
-func cleanAnswer(s string) string {
-	for {
-		t := strings.TrimSpace(s)
-		t = strings.Trim(t, "$*")
-		t = strings.TrimRight(t, ".")
-		if t == s {
-			return t
-		}
-		s = t
-	}
-}
-
-// lastBoxed returns the content of the last complete, non-empty \boxed or
-// \fbox in s.
-func lastBoxed(s string) (string, bool) {
-	end := len(s)
-	for end > 0 {
-		i := lastIndexAny2(s[:end], `\boxed`, `\fbox`)
-		if i < 0 {
-			return "", false
-		}
-		end = i
-		j := i + len(`\boxed`)
-		if strings.HasPrefix(s[i:], `\fbox`) {
-			j = i + len(`\fbox`)
-		}
-		if a, ok := boxArgument(s, j); ok {
-			return a, true
-		}
-	}
-	return "", false
-}
-
-func lastIndexAny2(s, a, b string) int {
-	i, j := strings.LastIndex(s, a), strings.LastIndex(s, b)
-	if j > i {
-		return j
-	}
-	return i
-}
-
-// boxArgument reads the argument of a box command whose name ends at j.
-func boxArgument(s string, j int) (string, bool) {
-	if j < len(s) && isASCIILetter(s[j]) {
-		return "", false // another command, like \boxedsomething
-	}
-	k := j
-	for k < len(s) && (s[k] == ' ' || s[k] == '\t') {
-		k++
-	}
-	if k < len(s) && s[k] == '{' {
-		close := matchBraceAt(s, k)
-		if close < 0 {
-			return "", false
-		}
-		a := cleanAnswer(s[k+1 : close])
-		return a, a != ""
-	}
-	if k == j {
-		return "", false // \boxed5 is not a box
-	}
-	// \boxed 5: one token up to white space or '$'.
-	e := k
-	for e < len(s) && s[e] != ' ' && s[e] != '\t' && s[e] != '\n' && s[e] != '\r' && s[e] != '$' {
-		e++
-	}
-	a := cleanAnswer(s[k:e])
-	return a, a != ""
-}
-
-// matchBraceAt returns the index of the '}' closing the '{' at s[open],
-// or -1. Escaped braces \{ and \} do not count.
-func matchBraceAt(s string, open int) int {
-	depth := 0
-	for i := open; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++ // skip the escaped character
-		case '{':
-			depth++
-		case '}':
-			depth--
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
 func lastHashes(s string) (string, bool) {
 	end := len(s)
 	for end > 0 {
@@ -185,7 +78,7 @@ func lastHashes(s string) (string, bool) {
 			return "", false
 		}
 		end = i
-		if a := cleanAnswer(answerLine(s, i+4)); a != "" && !isHeadingText(a) {
+		if a := labeler.CleanAnswer(answerLine(s, i+4)); a != "" && !isHeadingText(a) {
 			return a, true
 		}
 	}
@@ -235,10 +128,10 @@ func lastMarker(s string) (string, bool) {
 func markerValue(line string) string {
 	s := strings.TrimSpace(firstSentence(line))
 	if len(s) > markerMaxBytes {
-		return cleanAnswer(s)
+		return labeler.CleanAnswer(s)
 	}
-	if a := cleanAnswer(s); a == "" || proseWordAt(a, 0) == 0 {
-		return cleanAnswer(cutAtProse(a))
+	if a := labeler.CleanAnswer(s); a == "" || proseWordAt(a, 0) == 0 {
+		return labeler.CleanAnswer(cutAtProse(a))
 	}
 	v, st := statedValue(s)
 	if st == stValue {
@@ -249,7 +142,7 @@ func markerValue(line string) string {
 			return a
 		}
 	}
-	return cleanAnswer(s)
+	return labeler.CleanAnswer(s)
 }
 
 // headingAnswer reads a "Final Answer" heading whose "answer" is at
@@ -284,7 +177,7 @@ func headingAnswer(s string, i int) (string, bool) {
 func headingValue(line string) string {
 	if b := strings.Index(line, "**"); b >= 0 {
 		if e := strings.Index(line[b+2:], "**"); e > 0 {
-			if a := cleanAnswer(line[b+2 : b+2+e]); a != "" && strings.IndexFunc(a, unicode.IsDigit) >= 0 {
+			if a := labeler.CleanAnswer(line[b+2 : b+2+e]); a != "" && strings.IndexFunc(a, unicode.IsDigit) >= 0 {
 				return a
 			}
 		}

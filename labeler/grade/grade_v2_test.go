@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"strings"
@@ -11,10 +11,7 @@ import (
 // equivalence rules added in shepherd-grader/2.
 
 func TestExtractStatedAnswer(t *testing.T) {
-	tests := []struct {
-		name, text, want string
-		ok               bool
-	}{
+	tests := []extractCase{
 		// A closing sentence restating the computed result: the result,
 		// not a number of the context.
 		{"restated result over context number", "Add: \\[14 \\text{ hours} + 20 \\text{ hours} = 34 \\text{ hours}\\] So, she spends a total of 34 hours on practice in 4 weeks.", "34", true},
@@ -45,22 +42,12 @@ func TestExtractStatedAnswer(t *testing.T) {
 		{"markdown heading is not ####", "#### For \\(T = 3\\):\nWe get 3 + 4 = 7.", "7", true},
 		{"hashes answer", "So 18.\n#### 18", "18", true},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := ExtractAnswer(tc.text)
-			if got != tc.want || ok != tc.ok {
-				t.Errorf("ExtractAnswer(%q) = %q, %v; want %q, %v", tc.text, got, ok, tc.want, tc.ok)
-			}
-			if ok && (got == "" || !strings.Contains(tc.text, got)) {
-				t.Errorf("answer %q is empty or not a substring of the text", got)
-			}
-		})
-	}
+	checkExtract(t, tests)
 }
 
 // TestGradeStatedAnswers grades whole responses of the failure classes.
 func TestGradeStatedAnswers(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	tests := []struct {
 		gold, response string
 		want           bool
@@ -88,7 +75,7 @@ func TestGradeStatedAnswers(t *testing.T) {
 }
 
 func TestGradeMultipleBoxes(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	tests := []struct {
 		gold, response string
 		want           bool
@@ -148,7 +135,7 @@ var equivRulesV2 = []struct {
 
 func TestEquivalentV2(t *testing.T) {
 	for _, r := range equivRulesV2 {
-		for _, g := range []*Grader{NewGrader(GraderOptions{}), NewGrader(GraderOptions{MemoSize: -1})} {
+		for _, g := range []*Grader{New(Options{}), New(Options{MemoSize: -1})} {
 			for _, c := range r.cases {
 				for _, p := range [][2]string{{c.a, c.b}, {c.b, c.a}} {
 					if got := g.Equivalent(p[0], p[1]); got != c.want {

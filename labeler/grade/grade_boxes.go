@@ -1,7 +1,9 @@
-package labeler
+package grade
 
 import (
 	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // boxGap is the most bytes between consecutive boxes read as the parts of
@@ -32,7 +34,7 @@ func boxedParts(gold, response string) (string, bool) {
 	boxes := make([]string, 0, n)
 	end, prev := len(response), -1
 	for len(boxes) < n {
-		a, at, ok := lastBoxedBefore(response, end)
+		a, at, ok := labeler.LastBoxed(response, end)
 		if !ok || prev >= 0 && prev-at > boxGap {
 			return "", false
 		}
@@ -48,26 +50,6 @@ func boxedParts(gold, response string) (string, bool) {
 		joined = "(" + joined + ")"
 	}
 	return joined, true
-}
-
-// lastBoxedBefore is lastBoxed of response[:end] that also returns where
-// the box starts.
-func lastBoxedBefore(s string, end int) (string, int, bool) {
-	for end > 0 {
-		i := lastIndexAny2(s[:end], `\boxed`, `\fbox`)
-		if i < 0 {
-			return "", -1, false
-		}
-		end = i
-		j := i + len(`\boxed`)
-		if strings.HasPrefix(s[i:], `\fbox`) {
-			j = i + len(`\fbox`)
-		}
-		if a, ok := boxArgument(s, j); ok {
-			return a, i, true
-		}
-	}
-	return "", -1, false
 }
 
 // mayHaveParts is a quick test that gold can parse as several parts (see

@@ -1,4 +1,4 @@
-package labeler
+package dataset
 
 import (
 	"bytes"
@@ -10,54 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // Format names an output layout of label records: a pure conversion of a
-// Record into the row a PRM trainer reads, one row per record.
-//
-//   - FormatRecord: the canonical Record itself, unchanged and unchecked.
-//   - FormatTRL: TRL's stepwise-supervision columns {"prompt",
-//     "completions", "labels"} (labels are booleans), plus "soft_labels"
-//     with ExportOptions.Soft.
-//   - FormatMathShepherd: the layout of the Math-Shepherd data set,
-//     {"input", "label", "task"}. input is the question (trimmed), one
-//     space, then the steps one per line, step k prefixed "Step k: " unless
-//     it already opens with a step marker ("Step 3:", "## Step 3:", …), each
-//     followed by " ки"; label is the same text with every " ки" replaced by
-//     " +" or " -". task is ExportOptions.Task (TaskOf gives it from
-//     the input format where that says: GSM8K, MATH), left out when empty. The
-//     "Step k: " prefixes are what SplitMathShepherd finds the step list
-//     by, as in the data set. Steps are trimmed and otherwise
-//     written as they are (a step holding several lines keeps them);
-//     a record whose text would not read back the same through
-//     SplitMathShepherd and MathShepherdLabels (a step holding the tag, or a
-//     line of a step ending in a lone "+" or "-") is refused rather than
-//     written ambiguously.
-//   - FormatOpenRLHF: OpenRLHF's process-reward dataset, {"input",
-//     "value"}: input is the Math-Shepherd layout with the placeholder
-//     ExportOptions.StepTag (default "ки") after every step, value the list
-//     of reward tokens (ExportOptions.Good / Bad, default "+" / "-") or,
-//     with Soft, of numbers. Train with `openrlhf.cli.train_prm --input_key
-//     input --label_key value --placeholder_token ки --reward_tokens + -`
-//     (the same tag and tokens as given here; the trainer finds steps by the
-//     placeholder's token id, so it must be one token of the model's
-//     tokenizer as written, after a space).
-//   - FormatChat: one conversation per solution, {"messages": [{"role":
-//     "user", "content": question + "\n" + step 1}, {"role": "assistant",
-//     "content": "+"}, {"role": "user", "content": step 2}, …]}: a user turn
-//     per step, the first one opened by the question (trimmed), and an
-//     assistant turn holding the step's label token (Good / Bad).
-//
-// Soft labels (ExportOptions.Soft; trl and openrlhf only, since the other
-// layouts carry label tokens): the share of rollouts that reached the gold
-// answer where it was measured; where a strategy inferred the label instead
-// (null in the record) the hard label stands in as 1.0 or 0.0, so every
-// exported soft label is a number. JSON writes them with a decimal point
-// always ("1.0"), so readers that infer types block by block see floats.
-//
-// A record with failed steps has no label for them; exporting it in a
-// trainer format gives an error wrapping ErrFailedSteps so the caller can
-// skip it.
+// Record into the row a PRM trainer reads, one row per record. The layouts
+// are described in the package documentation.
 type Format string
 
 // The output formats.
@@ -86,6 +45,30 @@ func TaskOf(f InputFormat) string {
 
 // Formats lists the output formats.
 var Formats = []Format{FormatRecord, FormatTRL, FormatMathShepherd, FormatOpenRLHF, FormatChat}
+
+// formatSummaries say in a few words what a row of each format holds.
+var formatSummaries = map[Format]string{
+	FormatRecord:       "shepherd's label records",
+	FormatTRL:          "TRL prompt/completions/labels",
+	FormatMathShepherd: "input/label with ки and +/-",
+	FormatOpenRLHF:     "input/value",
+	FormatChat:         "messages",
+}
+
+// Summary says in a few words what a row of format f holds, for help texts.
+func (f Format) Summary() string { return formatSummaries[f] }
+
+// orList joins names as "a, b, c or d".
+func orList[T ~string](names []T) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
 
 // ParseFormat parses an output format name (case-insensitive, surrounding
 // space ignored); "" is FormatRecord.
@@ -126,7 +109,7 @@ type ExportOptions struct {
 
 func (o ExportOptions) stepTag() string {
 	if o.StepTag == "" {
-		return MathShepherdTag
+		return labeler.MathShepherdTag
 	}
 	return o.StepTag
 }
@@ -142,53 +125,77 @@ func (o ExportOptions) tokens() (good, bad string) {
 	return good, bad
 }
 
-// Check reports options that do not apply to format f or are unusable.
+// OptionError is an ExportOptions field that does not apply to a format or
+// holds an unusable value. Option names the field as a user reads it ("soft
+// labels", "task", "placeholder token", "reward tokens"), so a command can
+// name its own flag instead.
+type OptionError struct {
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Msg }
+
+// The Option names of OptionError, one per field of ExportOptions.
+const (
+	OptSoft    = "soft labels"
+	OptTask    = "task"
+	OptStepTag = "placeholder token"
+	OptTokens  = "reward tokens"
+)
+
+func optionErrorf(option, format string, a ...any) error {
+	return &OptionError{Option: option, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Check reports options that do not apply to format f or are unusable; an
+// option at fault gives an *OptionError.
 func (o ExportOptions) Check(f Format) error {
 	if _, err := ParseFormat(string(f)); err != nil {
 		return err
 	}
 	if o.Soft && f != FormatTRL && f != FormatOpenRLHF {
-		return fmt.Errorf("soft labels: the %s format carries label tokens, not numbers (soft labels go with trl or openrlhf)", f)
+		return optionErrorf(OptSoft, "the %s format carries label tokens or records, not soft labels (those go with trl or openrlhf)", f)
 	}
 	if o.Task != "" && f != FormatMathShepherd {
-		return fmt.Errorf("task applies to the math-shepherd format only")
+		return optionErrorf(OptTask, "the %s format has no task (math-shepherd only)", f)
 	}
 	if o.StepTag != "" {
 		if f != FormatOpenRLHF {
-			return fmt.Errorf("the placeholder token applies to the openrlhf format only (math-shepherd always uses %s)", MathShepherdTag)
+			return optionErrorf(OptStepTag, "the %s format has no placeholder token (openrlhf only; math-shepherd always uses %s)", f, labeler.MathShepherdTag)
 		}
-		if err := checkToken("placeholder token", o.StepTag); err != nil {
+		if err := checkToken(OptStepTag, o.StepTag); err != nil {
 			return err
 		}
 	}
 	if o.Good != "" || o.Bad != "" {
 		if f != FormatOpenRLHF && f != FormatChat {
-			return fmt.Errorf("reward tokens apply to the openrlhf and chat formats only (math-shepherd always uses + and -)")
+			return optionErrorf(OptTokens, "the %s format has no reward tokens (openrlhf and chat only; math-shepherd always uses + and -)", f)
 		}
 		good, bad := o.tokens()
 		for _, t := range []string{good, bad} {
-			if err := checkToken("reward token", t); err != nil {
+			if err := checkToken(OptTokens, t); err != nil {
 				return err
 			}
 		}
 		if good == bad {
-			return fmt.Errorf("the reward tokens for good and bad steps are both %q", good)
+			return optionErrorf(OptTokens, "good and bad steps are both %q", good)
 		}
 		if f == FormatOpenRLHF && (strings.Contains(o.stepTag(), good) || strings.Contains(o.stepTag(), bad)) {
-			return fmt.Errorf("the placeholder token %q contains a reward token", o.stepTag())
+			return optionErrorf(OptStepTag, "%q contains a reward token", o.stepTag())
 		}
 	}
 	return nil
 }
 
-func checkToken(what, t string) error {
+func checkToken(option, t string) error {
 	switch {
 	case !utf8.ValidString(t):
-		return fmt.Errorf("%s %q is not valid UTF-8", what, t)
+		return optionErrorf(option, "%q is not valid UTF-8", t)
 	case strings.TrimSpace(t) != t || t == "":
-		return fmt.Errorf("%s %q is empty or has surrounding white space", what, t)
+		return optionErrorf(option, "%q is empty or has surrounding white space", t)
 	case strings.ContainsAny(t, "\n\r"):
-		return fmt.Errorf("%s %q spans lines", what, t)
+		return optionErrorf(option, "%q spans lines", t)
 	}
 	return nil
 }
@@ -288,7 +295,7 @@ type ChatRow struct {
 
 // Export converts r into a row of format f: the Record itself, a TRLRow, a
 // MathShepherdRow, an OpenRLHFRow or a ChatRow.
-func Export(r Record, f Format, opt ExportOptions) (any, error) {
+func Export(r labeler.Record, f Format, opt ExportOptions) (any, error) {
 	if err := opt.Check(f); err != nil {
 		return nil, err
 	}
@@ -308,12 +315,12 @@ func Export(r Record, f Format, opt ExportOptions) (any, error) {
 }
 
 // checkRecord validates what every format relies on.
-func checkRecord(r Record) error {
+func checkRecord(r labeler.Record) error {
 	name := recordName(r)
 	switch {
 	case len(r.FailedSteps) > 0:
 		return fmt.Errorf("%s: steps %v: %w", name, r.FailedSteps, ErrFailedSteps)
-	case isBlank(r.Prompt):
+	case strings.TrimSpace(r.Prompt) == "":
 		return fmt.Errorf("%s: field \"prompt\" is empty", name)
 	case len(r.Completions) == 0:
 		return fmt.Errorf("%s: field \"completions\" is empty", name)
@@ -323,7 +330,7 @@ func checkRecord(r Record) error {
 		return fmt.Errorf("%s: %d soft labels for %d completions", name, len(r.SoftLabels), len(r.Completions))
 	}
 	for i, c := range r.Completions {
-		if isBlank(c) {
+		if strings.TrimSpace(c) == "" {
 			return fmt.Errorf("%s: completions[%d] is empty", name, i)
 		}
 	}
@@ -335,13 +342,13 @@ func checkRecord(r Record) error {
 	return nil
 }
 
-func recordName(r Record) string {
+func recordName(r labeler.Record) string {
 	return fmt.Sprintf("record %s/%s", r.ProblemID, r.SolutionID)
 }
 
 // softLabels returns the soft label of every step, the hard label as 1 or
 // 0 where none was measured.
-func softLabels(r Record) []float64 {
+func softLabels(r labeler.Record) []float64 {
 	out := make([]float64, len(r.Labels))
 	for i, h := range r.Labels {
 		switch {
@@ -355,7 +362,7 @@ func softLabels(r Record) []float64 {
 }
 
 // ToTRL converts a record into TRL's stepwise-supervision columns.
-func ToTRL(r Record, opt ExportOptions) (TRLRow, error) {
+func ToTRL(r labeler.Record, opt ExportOptions) (TRLRow, error) {
 	if err := checkRecord(r); err != nil {
 		return TRLRow{}, err
 	}
@@ -367,7 +374,7 @@ func ToTRL(r Record, opt ExportOptions) (TRLRow, error) {
 }
 
 // ToMathShepherd converts a record into the Math-Shepherd layout.
-func ToMathShepherd(r Record, opt ExportOptions) (MathShepherdRow, error) {
+func ToMathShepherd(r labeler.Record, opt ExportOptions) (MathShepherdRow, error) {
 	if err := checkRecord(r); err != nil {
 		return MathShepherdRow{}, err
 	}
@@ -377,18 +384,18 @@ func ToMathShepherd(r Record, opt ExportOptions) (MathShepherdRow, error) {
 		marks[i] = labelToken(l, "+", "-")
 	}
 	row := MathShepherdRow{
-		Input: taggedText(r.Prompt, steps, nil, MathShepherdTag),
+		Input: taggedText(r.Prompt, steps, nil, labeler.MathShepherdTag),
 		Label: taggedText(r.Prompt, steps, marks, ""),
 		Task:  opt.Task,
 	}
 	// The layout has no escaping: make sure the text reads back as written.
-	_, sol, err := SplitMathShepherd(row.Input)
+	_, sol, err := labeler.SplitMathShepherd(row.Input)
 	if err == nil && !slices.Equal(sol.StepTexts(), steps) {
-		err = fmt.Errorf("a step holds the tag %s, or the question a \"Step 1:\" that opens the steps", MathShepherdTag)
+		err = fmt.Errorf("a step holds the tag %s, or the question a \"Step 1:\" that opens the steps", labeler.MathShepherdTag)
 	}
 	if err == nil {
 		var labels []bool
-		labels, err = MathShepherdLabels(row.Label)
+		labels, err = labeler.MathShepherdLabels(row.Label)
 		if err == nil && !slices.Equal(labels, r.Labels) {
 			err = errors.New("a line of a step ends in a lone + or -, which reads as a label")
 		}
@@ -400,7 +407,7 @@ func ToMathShepherd(r Record, opt ExportOptions) (MathShepherdRow, error) {
 }
 
 // ToOpenRLHF converts a record into OpenRLHF's process-reward layout.
-func ToOpenRLHF(r Record, opt ExportOptions) (OpenRLHFRow, error) {
+func ToOpenRLHF(r labeler.Record, opt ExportOptions) (OpenRLHFRow, error) {
 	if err := checkRecord(r); err != nil {
 		return OpenRLHFRow{}, err
 	}
@@ -424,7 +431,7 @@ func ToOpenRLHF(r Record, opt ExportOptions) (OpenRLHFRow, error) {
 }
 
 // ToChat converts a record into a conversation.
-func ToChat(r Record, opt ExportOptions) (ChatRow, error) {
+func ToChat(r labeler.Record, opt ExportOptions) (ChatRow, error) {
 	if err := checkRecord(r); err != nil {
 		return ChatRow{}, err
 	}
@@ -452,7 +459,7 @@ func numberedSteps(steps []string) []string {
 	out := make([]string, len(steps))
 	for i, s := range steps {
 		s = strings.TrimSpace(s)
-		if !isMarkerLine(lineAt(s, 0)) {
+		if !labeler.OpensWithStepMarker(s) {
 			s = "Step " + strconv.Itoa(i+1) + ": " + s
 		}
 		out[i] = s

@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"hash/maphash"
@@ -6,18 +6,18 @@ import (
 	"sync"
 )
 
-// GraderVersion identifies the grading rules; written into every label
+// Version identifies the grading rules; written into every label
 // record. Bump it when rules change.
-const GraderVersion = "shepherd-grader/2"
+const Version = "shepherd-grader/2"
 
-// GraderOptions configures a Grader.
-type GraderOptions struct {
+// Options configures a Grader.
+type Options struct {
 	// MemoSize bounds the number of memoised Equivalent verdicts:
 	// 0 means DefaultMemoSize, a negative value disables the memo.
 	MemoSize int
 }
 
-// DefaultMemoSize is the memo bound used when GraderOptions.MemoSize is 0.
+// DefaultMemoSize is the memo bound used when Options.MemoSize is 0.
 const DefaultMemoSize = 65536
 
 // Grader extracts final answers and decides whether they equal a gold
@@ -26,8 +26,8 @@ type Grader struct {
 	memo *verdictMemo
 }
 
-// NewGrader returns a Grader.
-func NewGrader(opt GraderOptions) *Grader {
+// New returns a Grader.
+func New(opt Options) *Grader {
 	size := opt.MemoSize
 	if size == 0 {
 		size = DefaultMemoSize
@@ -39,8 +39,8 @@ func NewGrader(opt GraderOptions) *Grader {
 	return g
 }
 
-// Version returns GraderVersion.
-func (g *Grader) Version() string { return GraderVersion }
+// Version returns the package constant Version, the rules this grader applies.
+func (g *Grader) Version() string { return Version }
 
 // Verdict is the result of grading one response.
 type Verdict struct {

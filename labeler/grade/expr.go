@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"math"
@@ -158,13 +158,8 @@ func (p *exprParser) expr() *exprNode {
 }
 
 var (
-	mulCommands = map[string]bool{"cdot": true, "times": true, "ast": true}
-	divCommands = map[string]bool{"div": true}
-	funcNames   = map[string]bool{
-		"sin": true, "cos": true, "tan": true, "cot": true, "sec": true, "csc": true,
-		"arcsin": true, "arccos": true, "arctan": true, "sinh": true, "cosh": true, "tanh": true,
-		"ln": true, "log": true, "exp": true,
-	}
+	mulCommands  = map[string]bool{"cdot": true, "times": true, "ast": true}
+	divCommands  = map[string]bool{"div": true}
 	greekLetters = map[string]bool{
 		"alpha": true, "beta": true, "gamma": true, "delta": true, "epsilon": true, "varepsilon": true,
 		"zeta": true, "eta": true, "theta": true, "vartheta": true, "iota": true, "kappa": true,
@@ -356,7 +351,7 @@ func (p *exprParser) primary() *exprNode {
 			j++
 		}
 		word := p.s[p.i:j]
-		if funcNames[word] || word == "sqrt" {
+		if isFuncName(word) || word == "sqrt" {
 			p.i = j
 			return p.function(word)
 		}
@@ -395,7 +390,7 @@ func (p *exprParser) primary() *exprNode {
 			return p.mk(&exprNode{op: opPi})
 		case cmd == "infty" || cmd == "infinity":
 			return p.mk(&exprNode{op: opInf})
-		case funcNames[cmd]:
+		case isFuncName(cmd):
 			return p.function(cmd)
 		case greekLetters[cmd]:
 			return p.variable(`\` + cmd)
@@ -906,37 +901,33 @@ func floatBinom(n, k float64) float64 {
 	return math.Round(math.Exp(lg(n+1) - lg(k+1) - lg(n-k+1)))
 }
 
+// funcs are the one-argument functions of expressions; log is applyFunc's,
+// since it may have a base.
+var funcs = map[string]func(float64) float64{
+	"sin":    math.Sin,
+	"cos":    math.Cos,
+	"tan":    math.Tan,
+	"cot":    func(x float64) float64 { return 1 / math.Tan(x) },
+	"sec":    func(x float64) float64 { return 1 / math.Cos(x) },
+	"csc":    func(x float64) float64 { return 1 / math.Sin(x) },
+	"arcsin": math.Asin,
+	"arccos": math.Acos,
+	"arctan": math.Atan,
+	"sinh":   math.Sinh,
+	"cosh":   math.Cosh,
+	"tanh":   math.Tanh,
+	"exp":    math.Exp,
+	"ln":     math.Log,
+}
+
+// isFuncName reports whether name is a function of expressions.
+func isFuncName(name string) bool { return funcs[name] != nil || name == "log" }
+
 func applyFunc(name string, x, base float64, hasBase bool) float64 {
-	switch name {
-	case "sin":
-		return math.Sin(x)
-	case "cos":
-		return math.Cos(x)
-	case "tan":
-		return math.Tan(x)
-	case "cot":
-		return 1 / math.Tan(x)
-	case "sec":
-		return 1 / math.Cos(x)
-	case "csc":
-		return 1 / math.Sin(x)
-	case "arcsin":
-		return math.Asin(x)
-	case "arccos":
-		return math.Acos(x)
-	case "arctan":
-		return math.Atan(x)
-	case "sinh":
-		return math.Sinh(x)
-	case "cosh":
-		return math.Cosh(x)
-	case "tanh":
-		return math.Tanh(x)
-	case "exp":
-		return math.Exp(x)
-	case "ln":
-		return math.Log(x)
-	case "log":
+	if f, ok := funcs[name]; ok {
+		return f(x)
+	}
+	if name == "log" {
 		if hasBase {
 			return math.Log(x) / math.Log(base)
 		}

@@ -1,8 +1,10 @@
-package labeler
+package grade
 
 import (
 	"sort"
 	"strings"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 // Reading the closing sentence of a response that states its result in
@@ -154,7 +156,7 @@ func statedValue(s string) (string, sentenceStatus) {
 	if eq > is {
 		m, in := spanAt(spans, eq)
 		if in && is >= 0 && m.open > is && onlyFiller(s[is+2:m.open]) {
-			return cleanAnswer(s[m.inner:m.innerEnd]), stValue
+			return labeler.CleanAnswer(s[m.inner:m.innerEnd]), stValue
 		}
 		end := len(s)
 		if in {
@@ -166,7 +168,7 @@ func statedValue(s string) (string, sentenceStatus) {
 				v = v[k+2:] // a calculator note, <<2*9=18>>18
 			}
 		}
-		v = cleanAnswer(cutAtProse(v))
+		v = labeler.CleanAnswer(cutAtProse(v))
 		if v == "" {
 			return "", stProse
 		}
@@ -179,7 +181,7 @@ func statedValue(s string) (string, sentenceStatus) {
 			if k := lastEquals(s[start:eq]); k >= 0 {
 				start += k + 1
 			}
-			if lhs := cleanAnswer(s[start:eq]); lhs != "" && isConstString(lhs) {
+			if lhs := labeler.CleanAnswer(s[start:eq]); lhs != "" && isConstString(lhs) {
 				return lhs, stValue
 			}
 		}
@@ -191,13 +193,13 @@ func statedValue(s string) (string, sentenceStatus) {
 	if strings.HasPrefix(rest, "**") {
 		// A bold value: "is **3** minutes", "is **No**".
 		if e := strings.Index(rest[2:], "**"); e > 0 {
-			if v := cleanAnswer(rest[2 : 2+e]); v != "" {
+			if v := labeler.CleanAnswer(rest[2 : 2+e]); v != "" {
 				return v, stValue
 			}
 		}
 	}
 	if m, in := spanAt(spans, off); in && m.open == off {
-		if v := cleanAnswer(s[m.inner:m.innerEnd]); v != "" {
+		if v := labeler.CleanAnswer(s[m.inner:m.innerEnd]); v != "" {
 			return v, stValue
 		}
 		return "", stProse
@@ -209,7 +211,7 @@ func statedValue(s string) (string, sentenceStatus) {
 		}
 		return "", stProse
 	}
-	v := cleanAnswer(cutAtProse(rest))
+	v := labeler.CleanAnswer(cutAtProse(rest))
 	if v == "" || !strings.ContainsAny(v, "0123456789\\") {
 		return "", stProse
 	}
@@ -405,7 +407,7 @@ func endingFormula(s string) (string, bool) {
 		return "", false
 	}
 	// A bare name ("assumptions about \(m\) and \(p\).") is not a result.
-	a := cleanAnswer(s[m.inner:m.innerEnd])
+	a := labeler.CleanAnswer(s[m.inner:m.innerEnd])
 	return a, a != "" && strings.ContainsAny(a, "0123456789\\")
 }
 

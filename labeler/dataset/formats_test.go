@@ -1,4 +1,4 @@
-package labeler
+package dataset
 
 import (
 	"encoding/json"
@@ -8,20 +8,22 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 func fptr(f float64) *float64 { return &f }
 
 // sampleRecord has a measured, an inferred (null) and an outcome soft label.
-func sampleRecord() Record {
-	return Record{
+func sampleRecord() labeler.Record {
+	return labeler.Record{
 		ProblemID: "p", SolutionID: "p-0",
 		Prompt:      "What is 2 + 3 * 4?",
 		Completions: []string{"3 * 4 = 12.", "2 + 12 = 15.", "The answer is 15."},
 		Labels:      []bool{true, false, false},
 		SoftLabels:  []*float64{fptr(0.75), nil, fptr(0)},
 		Rollouts:    []int{8, 0, 0}, CorrectRollout: []int{6, 0, 0},
-		FirstErrorStep: 1, Strategy: Binary, Model: "m", GraderVersion: "g",
+		FirstErrorStep: 1, Strategy: labeler.Binary, Model: "m", GraderVersion: "g",
 	}
 }
 
@@ -143,18 +145,18 @@ func TestFormatOptionsCheck(t *testing.T) {
 }
 
 func TestFormatBadRecords(t *testing.T) {
-	mod := func(f func(*Record)) Record { r := sampleRecord(); f(&r); return r }
+	mod := func(f func(*labeler.Record)) labeler.Record { r := sampleRecord(); f(&r); return r }
 	cases := []struct {
-		r    Record
+		r    labeler.Record
 		want string
 	}{
-		{mod(func(r *Record) { r.FailedSteps = []int{1} }), "failed steps"},
-		{mod(func(r *Record) { r.Prompt = " " }), "prompt"},
-		{mod(func(r *Record) { r.Completions, r.Labels, r.SoftLabels = nil, nil, nil }), "completions"},
-		{mod(func(r *Record) { r.Labels = r.Labels[:2] }), "2 labels for 3"},
-		{mod(func(r *Record) { r.SoftLabels = r.SoftLabels[:1] }), "1 soft labels"},
-		{mod(func(r *Record) { r.Completions[1] = "\n" }), "completions[1] is empty"},
-		{mod(func(r *Record) { r.SoftLabels[0] = fptr(1.5) }), "not in [0, 1]"},
+		{mod(func(r *labeler.Record) { r.FailedSteps = []int{1} }), "failed steps"},
+		{mod(func(r *labeler.Record) { r.Prompt = " " }), "prompt"},
+		{mod(func(r *labeler.Record) { r.Completions, r.Labels, r.SoftLabels = nil, nil, nil }), "completions"},
+		{mod(func(r *labeler.Record) { r.Labels = r.Labels[:2] }), "2 labels for 3"},
+		{mod(func(r *labeler.Record) { r.SoftLabels = r.SoftLabels[:1] }), "1 soft labels"},
+		{mod(func(r *labeler.Record) { r.Completions[1] = "\n" }), "completions[1] is empty"},
+		{mod(func(r *labeler.Record) { r.SoftLabels[0] = fptr(1.5) }), "not in [0, 1]"},
 	}
 	for _, c := range cases {
 		for _, f := range Formats[1:] {
@@ -164,7 +166,7 @@ func TestFormatBadRecords(t *testing.T) {
 			}
 		}
 	}
-	failed := mod(func(r *Record) { r.FailedSteps = []int{2} })
+	failed := mod(func(r *labeler.Record) { r.FailedSteps = []int{2} })
 	if _, err := ToTRL(failed, ExportOptions{}); !errors.Is(err, ErrFailedSteps) {
 		t.Errorf("failed steps: %v does not wrap ErrFailedSteps", err)
 	}
@@ -226,17 +228,17 @@ func readBack(t *testing.T, f Format, opt ExportOptions, line string) parsed {
 		if err := json.Unmarshal([]byte(line), &row); err != nil {
 			t.Fatal(err)
 		}
-		q, sol, err := SplitMathShepherd(row.Input)
+		q, sol, err := labeler.SplitMathShepherd(row.Input)
 		if err != nil {
 			t.Fatal(err)
 		}
-		labels, err := MathShepherdLabels(row.Label)
+		labels, err := labeler.MathShepherdLabels(row.Label)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := row.Input
 		for _, l := range labels {
-			want = strings.Replace(want, " "+MathShepherdTag, " "+map[bool]string{true: "+", false: "-"}[l], 1)
+			want = strings.Replace(want, " "+labeler.MathShepherdTag, " "+map[bool]string{true: "+", false: "-"}[l], 1)
 		}
 		if want != row.Label {
 			t.Errorf("label text is not the input with its tags replaced:\n%q\n%q", row.Input, row.Label)
@@ -252,7 +254,7 @@ func readBack(t *testing.T, f Format, opt ExportOptions, line string) parsed {
 		}
 		tag := opt.StepTag
 		if tag == "" {
-			tag = MathShepherdTag
+			tag = labeler.MathShepherdTag
 		}
 		parts := strings.Split(row.Input, " "+tag)
 		if len(parts) != len(row.Value)+1 || parts[len(parts)-1] != "" {
@@ -328,7 +330,7 @@ func TestFormatRoundTrip(t *testing.T) {
 	}
 	for i := range 300 {
 		n := 1 + rng.IntN(6)
-		r := Record{ProblemID: "p", SolutionID: fmt.Sprint(i), Prompt: "Q" + text() + "?"}
+		r := labeler.Record{ProblemID: "p", SolutionID: fmt.Sprint(i), Prompt: "Q" + text() + "?"}
 		for range n {
 			r.Completions = append(r.Completions, text())
 			r.Labels = append(r.Labels, rng.IntN(2) == 0)

@@ -1,12 +1,12 @@
-package integration
+package testkit
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// setPdeathsig kills a child process when the test binary dies, so a
+// SetPdeathsig kills a child process when the test binary dies, so a
 // crashed or timed-out test leaves no process behind.
-func setPdeathsig(cmd *exec.Cmd) {
+func SetPdeathsig(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -1,4 +1,4 @@
-package labeler
+package testkit
 
 import (
 	"os"
@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// sharedData returns the path of a file in the reference data set kept in
+// SharedData returns the path of a file in the reference data set kept in
 // ../shared/data beside the checkout (or in $SHEPHERD_DATA). Outside CI a
 // missing data set skips the test; in CI it fails it, so the data tests can
 // never silently stop running.
-func sharedData(t testing.TB, rel string) string {
+func SharedData(t testing.TB, rel string) string {
 	t.Helper()
 	dir := os.Getenv("SHEPHERD_DATA")
 	if dir == "" {

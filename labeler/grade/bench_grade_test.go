@@ -1,8 +1,10 @@
-package labeler
+package grade
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/shepherd-prm/shepherd/labeler"
 )
 
 type gradeCase struct{ gold, response string }
@@ -26,7 +28,7 @@ func rolloutMix(b *testing.B) []gradeCase {
 	}
 	gold := map[string]string{}
 	for _, r := range gradeReadJSONL[gsm8kRow](b, "gsm8k/test.jsonl") {
-		gold[r.Question] = GoldAnswer(r.Answer)
+		gold[r.Question] = labeler.GoldAnswer(r.Answer)
 	}
 	for i, r := range gradeReadJSONL[gsm8kSolutions](b, "gsm8k/example_model_solutions.jsonl") {
 		cands := []string{r.M6F.Solution, r.M6V.Solution, r.M175F.Solution, r.M175V.Solution}
@@ -43,10 +45,10 @@ func BenchmarkGrade(b *testing.B) {
 	mix := rolloutMix(b)
 	for _, bc := range []struct {
 		name string
-		opt  GraderOptions
-	}{{"memo", GraderOptions{}}, {"nomemo", GraderOptions{MemoSize: -1}}} {
+		opt  Options
+	}{{"memo", Options{}}, {"nomemo", Options{MemoSize: -1}}} {
 		b.Run(bc.name, func(b *testing.B) {
-			g := NewGrader(bc.opt)
+			g := New(bc.opt)
 			correct := 0
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -73,7 +75,7 @@ func BenchmarkEquivalent(b *testing.B) {
 			pairs = append(pairs, [2]string{c.gold, a})
 		}
 	}
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p := pairs[i%len(pairs)]

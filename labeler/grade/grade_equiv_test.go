@@ -1,4 +1,4 @@
-package labeler
+package grade
 
 import (
 	"strings"
@@ -181,8 +181,8 @@ var equivRules = []struct {
 }
 
 func TestEquivalentRules(t *testing.T) {
-	memo := NewGrader(GraderOptions{})
-	plain := NewGrader(GraderOptions{MemoSize: -1})
+	memo := New(Options{})
+	plain := New(Options{MemoSize: -1})
 	for _, r := range equivRules {
 		t.Run(r.rule, func(t *testing.T) {
 			var eq, ne int
@@ -209,7 +209,7 @@ func TestEquivalentRules(t *testing.T) {
 }
 
 func TestGrade(t *testing.T) {
-	g := NewGrader(GraderOptions{})
+	g := New(Options{})
 	tests := []struct {
 		gold, response string
 		want           Verdict
@@ -226,7 +226,7 @@ func TestGrade(t *testing.T) {
 			t.Errorf("Grade(%q, %q) = %+v, want %+v", tc.gold, tc.response, got, tc.want)
 		}
 	}
-	if g.Version() != GraderVersion || !strings.HasPrefix(GraderVersion, "shepherd-grader/") {
+	if g.Version() != Version || !strings.HasPrefix(Version, "shepherd-grader/") {
 		t.Errorf("Version() = %q", g.Version())
 	}
 }
@@ -234,7 +234,7 @@ func TestGrade(t *testing.T) {
 // TestEquivalentBounded: oversized or deeply nested input is refused by
 // the evaluator and compared as text, quickly.
 func TestEquivalentBounded(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: -1})
+	g := New(Options{MemoSize: -1})
 	deep := strings.Repeat("(", 5000) + "1" + strings.Repeat(")", 5000)
 	long := strings.Repeat("1+", 3000) + "1"
 	tests := []equivCase{
@@ -253,7 +253,7 @@ func TestEquivalentBounded(t *testing.T) {
 }
 
 func TestMemoBounded(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: 1000})
+	g := New(Options{MemoSize: 1000})
 	for i := 0; i < 20000; i++ {
 		a := strings.Repeat("1", i%50+1)
 		g.Equivalent(a, a+"0")
@@ -262,10 +262,10 @@ func TestMemoBounded(t *testing.T) {
 	if n := g.memo.len(); n > 1000 {
 		t.Errorf("memo holds %d entries, bound is 1000", n)
 	}
-	if NewGrader(GraderOptions{MemoSize: -1}).memo != nil {
+	if New(Options{MemoSize: -1}).memo != nil {
 		t.Error("negative MemoSize must disable the memo")
 	}
-	if NewGrader(GraderOptions{}).memo == nil {
+	if New(Options{}).memo == nil {
 		t.Error("zero MemoSize must give the default memo")
 	}
 	// A long pair is not memoised.
@@ -277,7 +277,7 @@ func TestMemoBounded(t *testing.T) {
 }
 
 func TestGraderConcurrent(t *testing.T) {
-	g := NewGrader(GraderOptions{MemoSize: 256})
+	g := New(Options{MemoSize: 256})
 	done := make(chan bool)
 	for w := 0; w < 8; w++ {
 		go func(w int) {

@@ -1,0 +1,5 @@
+// Package testkit holds the helpers the tests of several packages share:
+// a parent-death signal for child processes, a buffer a process may write
+// while a test reads it, and the location of the reference data set. It is
+// imported by tests and test helpers only.
+package testkit
