@@ -101,6 +101,10 @@ func summarize(r io.Reader, w io.Writer) (failed bool, skips map[string]int, err
 				for _, o := range outputs[key] {
 					fmt.Fprint(w, o)
 				}
+			} else {
+				// The package failed with tests still running (a panic,
+				// a timeout): their output holds the stacks.
+				printUnfinished(w, outputs, e.Package)
 			}
 			delete(outputs, key)
 		}
@@ -112,6 +116,24 @@ func summarize(r io.Reader, w io.Writer) (failed bool, skips map[string]int, err
 		return true, skips, fmt.Errorf("no test ran")
 	}
 	return failed, skips, nil
+}
+
+// printUnfinished prints the output of pkg's tests that never reported an
+// end, in name order, and forgets it.
+func printUnfinished(w io.Writer, outputs map[string][]string, pkg string) {
+	var keys []string
+	for k := range outputs {
+		if strings.HasPrefix(k, pkg+"/") && k != pkg+"/" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, o := range outputs[k] {
+			fmt.Fprint(w, o)
+		}
+		delete(outputs, k)
+	}
 }
 
 // skipReason is the message a skipped test gave, with its file:line and the

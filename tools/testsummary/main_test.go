@@ -52,3 +52,24 @@ func TestSummarizeNoTests(t *testing.T) {
 		t.Error("no error for a run without tests")
 	}
 }
+
+// TestSummarizeUnfinishedTest: a package that dies with a test still
+// running (a timeout's panic) shows that test's output, stacks included.
+func TestSummarizeUnfinishedTest(t *testing.T) {
+	in := `{"Action":"run","Package":"p","Test":"TestOK"}
+{"Action":"pass","Package":"p","Test":"TestOK"}
+{"Action":"run","Package":"p","Test":"TestHang"}
+{"Action":"output","Package":"p","Test":"TestHang","Output":"panic: test timed out after 1s\n"}
+{"Action":"output","Package":"p","Test":"TestHang","Output":"goroutine 7 [chan receive]:\n"}
+{"Action":"output","Package":"p","Output":"FAIL\tp\t1.01s\n"}
+{"Action":"fail","Package":"p"}
+`
+	var out bytes.Buffer
+	failed, _, err := summarize(strings.NewReader(in), &out)
+	if err != nil || !failed {
+		t.Fatalf("failed %v, err %v", failed, err)
+	}
+	if want := "FAIL\tp\t1.01s\npanic: test timed out after 1s\ngoroutine 7 [chan receive]:\n"; out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
+	}
+}
