@@ -30,7 +30,7 @@ lint:
 # Prints what go test prints, then how many tests were skipped and why
 # (the reference data tests skip without ../shared/data or SHEPHERD_DATA).
 unit:
-	set -o pipefail; $(GO) test -race -count=1 -timeout 30m -json ./... | $(GO) run ./tools/testsummary
+	set -o pipefail; $(GO) test -race -count=1 -timeout 10m -json ./... | $(GO) run ./tools/testsummary
 
 python:
 	bash client/python/run_tests.sh
