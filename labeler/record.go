@@ -18,6 +18,12 @@ type Record struct {
 	SoftLabels     []*float64 `json:"soft_labels"` // null where the label was inferred, and at failed steps
 	Rollouts       []int      `json:"rollouts"`
 	CorrectRollout []int      `json:"correct_rollouts"`
+	// CompletionTokens are the tokens generated on behalf of this solution:
+	// each rollout task is charged to the solution whose probe first asked
+	// for it, speculative samples included, so a job's records sum to its
+	// completion tokens. A solution served by shared or reused rollouts
+	// alone, or needing none, has 0.
+	CompletionTokens int64 `json:"completion_tokens"`
 	// FirstErrorStep and MinScore are computed over the steps that have a
 	// label: a failed step is passed over, so -1 means "no labelled step
 	// is an error", not "no step is".
@@ -70,21 +76,22 @@ func NewRecord(problemID, solutionID, question string, steps []string, labels []
 // labels are nullable so that a failed step reads as "no label" to whoever
 // ignores failed_steps.
 type recordJSON struct {
-	ProblemID      string     `json:"problem_id"`
-	SolutionID     string     `json:"solution_id"`
-	Prompt         string     `json:"prompt"`
-	Completions    []string   `json:"completions"`
-	Labels         []*bool    `json:"labels"`
-	SoftLabels     []*float64 `json:"soft_labels"`
-	Rollouts       []int      `json:"rollouts"`
-	CorrectRollout []int      `json:"correct_rollouts"`
-	FirstErrorStep int        `json:"first_error_step"`
-	MinScore       *float64   `json:"min_score"`
-	OutcomeCorrect bool       `json:"outcome_correct"`
-	FailedSteps    []int      `json:"failed_steps,omitempty"`
-	Strategy       Strategy   `json:"strategy"`
-	Model          string     `json:"model"`
-	GraderVersion  string     `json:"grader_version"`
+	ProblemID        string     `json:"problem_id"`
+	SolutionID       string     `json:"solution_id"`
+	Prompt           string     `json:"prompt"`
+	Completions      []string   `json:"completions"`
+	Labels           []*bool    `json:"labels"`
+	SoftLabels       []*float64 `json:"soft_labels"`
+	Rollouts         []int      `json:"rollouts"`
+	CorrectRollout   []int      `json:"correct_rollouts"`
+	CompletionTokens int64      `json:"completion_tokens"`
+	FirstErrorStep   int        `json:"first_error_step"`
+	MinScore         *float64   `json:"min_score"`
+	OutcomeCorrect   bool       `json:"outcome_correct"`
+	FailedSteps      []int      `json:"failed_steps,omitempty"`
+	Strategy         Strategy   `json:"strategy"`
+	Model            string     `json:"model"`
+	GraderVersion    string     `json:"grader_version"`
 }
 
 // MarshalJSON writes null labels and soft labels at failed steps.
@@ -92,7 +99,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	out := recordJSON{
 		ProblemID: r.ProblemID, SolutionID: r.SolutionID, Prompt: r.Prompt, Completions: r.Completions,
 		Labels: make([]*bool, len(r.Labels)), SoftLabels: slices.Clone(r.SoftLabels),
-		Rollouts: r.Rollouts, CorrectRollout: r.CorrectRollout, FirstErrorStep: r.FirstErrorStep,
+		Rollouts: r.Rollouts, CorrectRollout: r.CorrectRollout, CompletionTokens: r.CompletionTokens, FirstErrorStep: r.FirstErrorStep,
 		MinScore: r.MinScore, OutcomeCorrect: r.OutcomeCorrect, FailedSteps: r.FailedSteps,
 		Strategy: r.Strategy, Model: r.Model, GraderVersion: r.GraderVersion,
 	}
@@ -122,7 +129,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	}
 	*r = Record{
 		ProblemID: in.ProblemID, SolutionID: in.SolutionID, Prompt: in.Prompt, Completions: in.Completions,
-		SoftLabels: in.SoftLabels, Rollouts: in.Rollouts, CorrectRollout: in.CorrectRollout,
+		SoftLabels: in.SoftLabels, Rollouts: in.Rollouts, CorrectRollout: in.CorrectRollout, CompletionTokens: in.CompletionTokens,
 		FirstErrorStep: in.FirstErrorStep, MinScore: in.MinScore, OutcomeCorrect: in.OutcomeCorrect,
 		FailedSteps: in.FailedSteps, Strategy: in.Strategy, Model: in.Model, GraderVersion: in.GraderVersion,
 	}

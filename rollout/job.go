@@ -141,6 +141,9 @@ type prefixEntry struct {
 	waiters          []waiter
 	refs             int
 	tasks            []string // ids of the tasks issued for it, for Release
+	// asker is the solution whose probe is being served: the tasks
+	// request issues are charged to it (see labeler.Record.CompletionTokens).
+	asker *solutionState
 }
 
 type waiter struct {
@@ -156,10 +159,13 @@ type solutionState struct {
 	entries map[string]*prefixEntry // every entry it holds a reference on
 	// delivered counts the samples handed to its probes.
 	delivered int
+	// completionTokens counts the tokens of the tasks it caused.
+	completionTokens int64
 }
 
 type taskRef struct {
 	entry    *prefixEntry
+	owner    *solutionState // the solution whose probe asked for it
 	from, to int
 	enqueued time.Time // when flush handed the task to the queue
 }
@@ -183,6 +189,10 @@ type scheduler struct {
 	// samples of tasks enqueued and not yet answered.
 	capacity CapacityReporter
 	inflight int
+	// orphanTokens are the completion tokens of tasks whose solution was
+	// emitted before they returned (speculative samples): the next record
+	// carries them, so the records sum to the job's completion tokens.
+	orphanTokens int64
 }
 
 // wantsMore reports whether the job should admit another solution: below
@@ -229,6 +239,9 @@ func (s *scheduler) run(src Source) error {
 			return err
 		}
 		for _, r := range results {
+			if exhausted && s.active == 0 {
+				break // every record is out: later results have no record to count in
+			}
 			if err := s.receive(r); err != nil {
 				return err
 			}
@@ -297,6 +310,7 @@ func (s *scheduler) entry(sol *solutionState, step int) *prefixEntry {
 		}
 		s.entries[key] = e
 	}
+	e.asker = sol
 	if _, held := sol.entries[key]; !held {
 		sol.entries[key] = e
 		e.refs++
@@ -361,7 +375,7 @@ func (s *scheduler) request(e *prefixEntry, p labeler.Probe) bool {
 			j++
 		}
 		id := e.key + ":" + strconv.Itoa(i)
-		ref := &taskRef{entry: e, from: i, to: j}
+		ref := &taskRef{entry: e, owner: e.asker, from: i, to: j}
 		s.tasks[id] = ref
 		e.tasks = append(e.tasks, id)
 		s.inflight += j - i
@@ -447,6 +461,11 @@ func (s *scheduler) receive(r TaskResult) error {
 		s.stats.PromptTokens += r.PromptTokens
 		s.stats.CompletionTokens += r.CompletionTokens
 		s.stats.CachedTokens += r.CachedTokens
+		if ref.owner != nil && ref.owner.entries != nil {
+			ref.owner.completionTokens += int64(r.CompletionTokens)
+		} else {
+			s.orphanTokens += int64(r.CompletionTokens)
+		}
 	}
 	for i := ref.from; i < ref.to; i++ {
 		if r.Failed {
@@ -517,8 +536,11 @@ func (s *scheduler) finish(sol *solutionState) error {
 	if s.opt.BeforeEmit != nil {
 		s.opt.BeforeEmit(sol.delivered)
 	}
-	err := s.emit(labeler.NewRecord(sol.in.ProblemID, sol.in.SolutionID, sol.in.Question, steps,
-		labels, sol.outcome, s.opt.Strategy, s.opt.Model, s.grader.Version()))
+	rec := labeler.NewRecord(sol.in.ProblemID, sol.in.SolutionID, sol.in.Question, steps,
+		labels, sol.outcome, s.opt.Strategy, s.opt.Model, s.grader.Version())
+	rec.CompletionTokens = sol.completionTokens + s.orphanTokens
+	s.orphanTokens = 0
+	err := s.emit(rec)
 	if err != nil || len(released) == 0 {
 		return err
 	}

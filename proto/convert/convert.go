@@ -76,19 +76,20 @@ func SolutionOf(s *shepherdv1.Solution) labeler.SolutionInput {
 // `shepherd label` writes as one JSONL line.
 func RecordOf(r *shepherdv1.LabelRecord) labeler.Record {
 	out := labeler.Record{
-		ProblemID:      r.GetProblemId(),
-		SolutionID:     r.GetSolutionId(),
-		Prompt:         r.GetPrompt(),
-		Completions:    r.GetCompletions(),
-		Labels:         r.GetLabels(),
-		SoftLabels:     make([]*float64, len(r.GetSoftLabels())),
-		Rollouts:       make([]int, len(r.GetRollouts())),
-		CorrectRollout: make([]int, len(r.GetCorrectRollouts())),
-		FirstErrorStep: int(r.GetFirstErrorStep()),
-		OutcomeCorrect: r.GetOutcomeCorrect(),
-		Strategy:       StrategyOf(r.GetStrategy()),
-		Model:          r.GetModel(),
-		GraderVersion:  r.GetGraderVersion(),
+		ProblemID:        r.GetProblemId(),
+		SolutionID:       r.GetSolutionId(),
+		Prompt:           r.GetPrompt(),
+		Completions:      r.GetCompletions(),
+		Labels:           r.GetLabels(),
+		SoftLabels:       make([]*float64, len(r.GetSoftLabels())),
+		Rollouts:         make([]int, len(r.GetRollouts())),
+		CorrectRollout:   make([]int, len(r.GetCorrectRollouts())),
+		CompletionTokens: r.GetCompletionTokens(),
+		FirstErrorStep:   int(r.GetFirstErrorStep()),
+		OutcomeCorrect:   r.GetOutcomeCorrect(),
+		Strategy:         StrategyOf(r.GetStrategy()),
+		Model:            r.GetModel(),
+		GraderVersion:    r.GetGraderVersion(),
 	}
 	if out.Completions == nil {
 		out.Completions = []string{}
@@ -121,20 +122,21 @@ func RecordOf(r *shepherdv1.LabelRecord) labeler.Record {
 // RecordProto is a labeler record as an API message.
 func RecordProto(r labeler.Record) *shepherdv1.LabelRecord {
 	out := &shepherdv1.LabelRecord{
-		ProblemId:       r.ProblemID,
-		SolutionId:      r.SolutionID,
-		Prompt:          r.Prompt,
-		Completions:     r.Completions,
-		Labels:          r.Labels,
-		SoftLabels:      make([]*shepherdv1.SoftLabel, len(r.SoftLabels)),
-		Rollouts:        make([]int32, len(r.Rollouts)),
-		CorrectRollouts: make([]int32, len(r.CorrectRollout)),
-		FirstErrorStep:  int32(r.FirstErrorStep),
-		MinScore:        r.MinScore,
-		OutcomeCorrect:  r.OutcomeCorrect,
-		Strategy:        StrategyProto(r.Strategy),
-		Model:           r.Model,
-		GraderVersion:   r.GraderVersion,
+		ProblemId:        r.ProblemID,
+		SolutionId:       r.SolutionID,
+		Prompt:           r.Prompt,
+		Completions:      r.Completions,
+		Labels:           r.Labels,
+		SoftLabels:       make([]*shepherdv1.SoftLabel, len(r.SoftLabels)),
+		Rollouts:         make([]int32, len(r.Rollouts)),
+		CorrectRollouts:  make([]int32, len(r.CorrectRollout)),
+		CompletionTokens: r.CompletionTokens,
+		FirstErrorStep:   int32(r.FirstErrorStep),
+		MinScore:         r.MinScore,
+		OutcomeCorrect:   r.OutcomeCorrect,
+		Strategy:         StrategyProto(r.Strategy),
+		Model:            r.Model,
+		GraderVersion:    r.GraderVersion,
 	}
 	for i, s := range r.SoftLabels {
 		out.SoftLabels[i] = &shepherdv1.SoftLabel{Value: s}

@@ -19,9 +19,12 @@ func TestRecordRoundTrip(t *testing.T) {
 			[]labeler.StepLabel{{Hard: true, Rollouts: 4, Correct: 3}, {Hard: false, Failed: true}, {Hard: false, Rollouts: 0}},
 			false, labeler.Binary, "m", "g/1"),
 		{ProblemID: "x", SolutionID: "y", Completions: []string{"s"}, Labels: []bool{true}, SoftLabels: []*float64{&soft},
-			Rollouts: []int{4}, CorrectRollout: []int{3}, MinScore: &soft, Strategy: labeler.Exhaustive},
+			Rollouts: []int{4}, CorrectRollout: []int{3}, CompletionTokens: 1 << 40, MinScore: &soft, Strategy: labeler.Exhaustive},
 	} {
 		p := convert.RecordProto(r)
+		if p.GetCompletionTokens() != r.CompletionTokens {
+			t.Errorf("completion_tokens: proto has %d, record %d", p.GetCompletionTokens(), r.CompletionTokens)
+		}
 		b, _ := proto.Marshal(p)
 		var back shepherdv1.LabelRecord
 		if err := proto.Unmarshal(b, &back); err != nil {

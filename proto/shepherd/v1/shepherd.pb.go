@@ -1816,6 +1816,11 @@ type LabelRecord struct {
 	Rollouts []int32 `protobuf:"varint,7,rep,packed,name=rollouts,proto3" json:"rollouts,omitempty"`
 	// Of them, those reaching the gold answer.
 	CorrectRollouts []int32 `protobuf:"varint,8,rep,packed,name=correct_rollouts,json=correctRollouts,proto3" json:"correct_rollouts,omitempty"`
+	// Completion tokens generated on behalf of this solution: each rollout
+	// task is charged to the solution that first asked for it, so a job's
+	// records sum to its completion tokens; 0 for a solution served by shared
+	// or reused rollouts alone, or needing none.
+	CompletionTokens int64 `protobuf:"varint,16,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
 	// Index of the first step whose hard label is false, failed steps passed
 	// over; -1 when every step can reach the gold answer.
 	FirstErrorStep int32 `protobuf:"varint,9,opt,name=first_error_step,json=firstErrorStep,proto3" json:"first_error_step,omitempty"`
@@ -1922,6 +1927,13 @@ func (x *LabelRecord) GetCorrectRollouts() []int32 {
 		return x.CorrectRollouts
 	}
 	return nil
+}
+
+func (x *LabelRecord) GetCompletionTokens() int64 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
 }
 
 func (x *LabelRecord) GetFirstErrorStep() int32 {
@@ -2524,7 +2536,7 @@ const file_shepherd_v1_shepherd_proto_rawDesc = "" +
 	"\x05event\"0\n" +
 	"\tSoftLabel\x12\x19\n" +
 	"\x05value\x18\x01 \x01(\x01H\x00R\x05value\x88\x01\x01B\b\n" +
-	"\x06_value\"\xb5\x04\n" +
+	"\x06_value\"\xe2\x04\n" +
 	"\vLabelRecord\x12\x1d\n" +
 	"\n" +
 	"problem_id\x18\x01 \x01(\tR\tproblemId\x12\x1f\n" +
@@ -2536,7 +2548,8 @@ const file_shepherd_v1_shepherd_proto_rawDesc = "" +
 	"\vsoft_labels\x18\x06 \x03(\v2\x16.shepherd.v1.SoftLabelR\n" +
 	"softLabels\x12\x1a\n" +
 	"\brollouts\x18\a \x03(\x05R\brollouts\x12)\n" +
-	"\x10correct_rollouts\x18\b \x03(\x05R\x0fcorrectRollouts\x12(\n" +
+	"\x10correct_rollouts\x18\b \x03(\x05R\x0fcorrectRollouts\x12+\n" +
+	"\x11completion_tokens\x18\x10 \x01(\x03R\x10completionTokens\x12(\n" +
 	"\x10first_error_step\x18\t \x01(\x05R\x0efirstErrorStep\x12 \n" +
 	"\tmin_score\x18\n" +
 	" \x01(\x01H\x00R\bminScore\x88\x01\x01\x12'\n" +

@@ -152,8 +152,9 @@ class JobSpec(_message.Message):
     def __init__(self, strategy: _Optional[_Union[Strategy, str]] = ..., n: _Optional[int] = ..., seed: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., max_tokens: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., split: _Optional[_Union[SplitMode, str]] = ..., split_tag: _Optional[str] = ..., max_steps: _Optional[int] = ..., reuse: bool = ...) -> None: ...
 
 class LabelRecord(_message.Message):
-    __slots__ = ["completions", "correct_rollouts", "failed_steps", "first_error_step", "grader_version", "labels", "min_score", "model", "outcome_correct", "problem_id", "prompt", "rollouts", "soft_labels", "solution_id", "strategy"]
+    __slots__ = ["completion_tokens", "completions", "correct_rollouts", "failed_steps", "first_error_step", "grader_version", "labels", "min_score", "model", "outcome_correct", "problem_id", "prompt", "rollouts", "soft_labels", "solution_id", "strategy"]
     COMPLETIONS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CORRECT_ROLLOUTS_FIELD_NUMBER: _ClassVar[int]
     FAILED_STEPS_FIELD_NUMBER: _ClassVar[int]
     FIRST_ERROR_STEP_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +169,7 @@ class LabelRecord(_message.Message):
     SOFT_LABELS_FIELD_NUMBER: _ClassVar[int]
     SOLUTION_ID_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    completion_tokens: int
     completions: _containers.RepeatedScalarFieldContainer[str]
     correct_rollouts: _containers.RepeatedScalarFieldContainer[int]
     failed_steps: _containers.RepeatedScalarFieldContainer[int]
@@ -183,7 +185,7 @@ class LabelRecord(_message.Message):
     soft_labels: _containers.RepeatedCompositeFieldContainer[SoftLabel]
     solution_id: str
     strategy: Strategy
-    def __init__(self, problem_id: _Optional[str] = ..., solution_id: _Optional[str] = ..., prompt: _Optional[str] = ..., completions: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[bool]] = ..., soft_labels: _Optional[_Iterable[_Union[SoftLabel, _Mapping]]] = ..., rollouts: _Optional[_Iterable[int]] = ..., correct_rollouts: _Optional[_Iterable[int]] = ..., first_error_step: _Optional[int] = ..., min_score: _Optional[float] = ..., outcome_correct: bool = ..., failed_steps: _Optional[_Iterable[int]] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., model: _Optional[str] = ..., grader_version: _Optional[str] = ...) -> None: ...
+    def __init__(self, problem_id: _Optional[str] = ..., solution_id: _Optional[str] = ..., prompt: _Optional[str] = ..., completions: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[bool]] = ..., soft_labels: _Optional[_Iterable[_Union[SoftLabel, _Mapping]]] = ..., rollouts: _Optional[_Iterable[int]] = ..., correct_rollouts: _Optional[_Iterable[int]] = ..., completion_tokens: _Optional[int] = ..., first_error_step: _Optional[int] = ..., min_score: _Optional[float] = ..., outcome_correct: bool = ..., failed_steps: _Optional[_Iterable[int]] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., model: _Optional[str] = ..., grader_version: _Optional[str] = ...) -> None: ...
 
 class LabelSolutionsRequest(_message.Message):
     __slots__ = ["model", "problems", "request_id", "spec"]
