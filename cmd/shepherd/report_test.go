@@ -118,6 +118,8 @@ var (
 	countRE  = regexp.MustCompile(`data-count="([^"]+)"(?: data-run="(\d+)")?>([^<]*)<`)
 	figureRE = regexp.MustCompile(`<figure ([^>]*)>`)
 	attrRE   = regexp.MustCompile(`([a-z-]+)="([^"]*)"`)
+	// completionRE reads the completion tokens of shepherd label's summary.
+	completionRE = regexp.MustCompile(`, (\d+) completion \+ \d+ prompt tokens`)
 )
 
 // TestReportInChromium labels the bundled simulator data with both
@@ -131,9 +133,18 @@ func TestReportInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	runs := []string{filepath.Join(dir, "exhaustive.jsonl"), filepath.Join(dir, "binary.jsonl")}
+	var tokens [2]int64 // completion tokens of each run, from its records
 	for i, strategy := range []string{"exhaustive", "binary"} {
-		if code, _, stderr := runShepherd(t, "", "label", "--in", "../../examples/sim-problems.jsonl", "--backend", "sim", "--strategy", strategy, "--progress", "never", "--out", runs[i]); code != 0 {
+		code, _, stderr := runShepherd(t, "", "label", "--in", "../../examples/sim-problems.jsonl", "--backend", "sim", "--strategy", strategy, "--progress", "never", "--out", runs[i])
+		if code != 0 {
 			t.Fatalf("label --strategy %s: exit %d: %s", strategy, code, stderr)
+		}
+		// The records' completion tokens add up to the summary line's.
+		for _, r := range readRecords(t, runs[i]) {
+			tokens[i] += int64(r["completion_tokens"].(float64))
+		}
+		if m := completionRE.FindStringSubmatch(stderr); m == nil || m[1] != strconv.FormatInt(tokens[i], 10) {
+			t.Errorf("%s: records sum to %d completion tokens; summary: %s", strategy, tokens[i], stderr)
 		}
 	}
 	page := filepath.Join(dir, "report.html")
@@ -175,14 +186,6 @@ func TestReportInChromium(t *testing.T) {
 			t.Errorf("chart %s: no data-visible-marks (did the page's script run?): %s", id, f[0])
 			continue
 		}
-		// The label records carry no completion tokens, so that chart says
-		// so in words instead; every other chart must show marks.
-		if id == "tokens" {
-			if marks != 0 || !strings.Contains(string(dom), "carry no completion_tokens") {
-				t.Errorf("tokens chart: %d marks", marks)
-			}
-			continue
-		}
 		if marks == 0 {
 			t.Errorf("chart %s has no visible mark", id)
 		}
@@ -194,6 +197,10 @@ func TestReportInChromium(t *testing.T) {
 	}
 	if charts["compare-first-error-diff"] != 1 {
 		t.Errorf("comparison chart appears %d times", charts["compare-first-error-diff"])
+	}
+	// The token ratio of the two runs, from the records' completion tokens.
+	if want := fmt.Sprintf(`data-ratio="tokens">%.3f (`, float64(tokens[1])/float64(tokens[0])); tokens[0] == 0 || !strings.Contains(string(dom), want) {
+		t.Errorf("the page does not show the token ratio %d / %d as %q", tokens[1], tokens[0], want)
 	}
 	if !bytes.Contains(dom, []byte(fmt.Sprintf(`data-charts="%d"`, len(figures)))) {
 		t.Errorf("the page's script did not count %d charts", len(figures))
