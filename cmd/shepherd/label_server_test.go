@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,10 +28,23 @@ func fileLines(t *testing.T, path string) []string {
 	return sortedLines(readAll(t, path))
 }
 
+var tokensRE = regexp.MustCompile(`"completion_tokens":\d+,`)
+
+// withoutTokens is lines of records without their completion_tokens.
+func withoutTokens(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = tokensRE.ReplaceAllString(l, "")
+	}
+	slices.Sort(out)
+	return out
+}
+
 var summaryRE = regexp.MustCompile(`labelled (\d+) solutions \((\d+) steps, (\d+) skipped as done\) with (\d+) rollouts`)
 
 // TestLabelThroughServer: label --server writes what the embedded path
-// writes (the same records, in any order, and the same summary counts),
+// writes (the same records, completion tokens included, in any order, and
+// the same summary counts),
 // with --resume and --format too; the worker takes its backends from a
 // config file.
 func TestLabelThroughServer(t *testing.T) {
@@ -60,6 +74,17 @@ func TestLabelThroughServer(t *testing.T) {
 	if got := fileLines(t, remote); !slices.Equal(got, want) {
 		t.Errorf("label --server wrote\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// The records carry the tokens of their rollouts (the lines above
+	// compared them too), adding up to the job's completion tokens.
+	for path, summary := range map[string]string{local: localErr, remote: remoteErr} {
+		var sum int64
+		for _, r := range readRecords(t, path) {
+			sum += int64(r["completion_tokens"].(float64))
+		}
+		if m := completionRE.FindStringSubmatch(summary); sum == 0 || m == nil || m[1] != strconv.FormatInt(sum, 10) {
+			t.Errorf("%s: records sum to %d completion tokens; summary: %s", path, sum, summary)
+		}
+	}
 	lm, rm := summaryRE.FindStringSubmatch(localErr), summaryRE.FindStringSubmatch(remoteErr)
 	if lm == nil || rm == nil || !slices.Equal(lm[1:], rm[1:]) || !strings.Contains(remoteErr, "labels in "+remote) {
 		t.Errorf("summaries differ:\n embedded %s\n server   %s", localErr, remoteErr)
@@ -74,11 +99,20 @@ func TestLabelThroughServer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("label --server --resume: exit %d: %s", code, resumeErr)
 	}
-	if got := fileLines(t, remote); !slices.Equal(got, want) {
+	// A resumed job charges a prefix shared with a kept solution to one it
+	// labels again: the tokens move, every other field stays.
+	if got := withoutTokens(fileLines(t, remote)); !slices.Equal(got, withoutTokens(want)) {
 		t.Errorf("resumed output differs:\n%s", strings.Join(got, "\n"))
 	}
 	if m := summaryRE.FindStringSubmatch(resumeErr); m == nil || m[3] != "3" || m[1] == lm[1] {
 		t.Errorf("resumed summary: %s", resumeErr)
+	}
+	var resumed int64
+	for _, r := range readRecords(t, remote)[len(kept):] {
+		resumed += int64(r["completion_tokens"].(float64))
+	}
+	if m := completionRE.FindStringSubmatch(resumeErr); m == nil || m[1] != strconv.FormatInt(resumed, 10) {
+		t.Errorf("the resumed records sum to %d completion tokens; summary: %s", resumed, resumeErr)
 	}
 
 	// Trainer formats go through the same sink.
