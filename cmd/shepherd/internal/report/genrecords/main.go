@@ -1,6 +1,7 @@
 // Command genrecords writes synthetic label records, shaped like the output
 // of shepherd label on the simulator (question, 3–12 steps of text, labels,
-// soft labels, rollouts, a few failed steps with null labels), for the
+// soft labels, rollouts, completion tokens, a few failed steps with null
+// labels), for the
 // report's scale benchmark (BENCHMARKS.md).
 package main
 
@@ -22,6 +23,7 @@ type rec struct {
 	SoftLabels     []*float64 `json:"soft_labels"`
 	Rollouts       []int      `json:"rollouts"`
 	CorrectRollout []int      `json:"correct_rollouts"`
+	Tokens         int64      `json:"completion_tokens"`
 	FirstErrorStep int        `json:"first_error_step"`
 	MinScore       *float64   `json:"min_score"`
 	OutcomeCorrect bool       `json:"outcome_correct"`
@@ -84,6 +86,13 @@ func main() {
 			r.SoftLabels = append(r.SoftLabels, &soft)
 			r.Rollouts = append(r.Rollouts, rollouts)
 			r.CorrectRollout = append(r.CorrectRollout, correct)
+		}
+		// Some 16 tokens a rollout, as on the simulator; one solution in
+		// ten is served by rollouts another one paid for.
+		if rng.Float64() >= 0.1 {
+			for _, n := range r.Rollouts {
+				r.Tokens += int64(n * (8 + rng.IntN(17)))
+			}
 		}
 		r.FirstErrorStep = fe
 		r.MinScore = &minScore
