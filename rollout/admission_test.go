@@ -20,6 +20,7 @@ type countingQueue struct {
 	mu                      sync.Mutex
 	inflight, peak, total   int
 	enqueuedTasks, answered int
+	tasks                   []rollout.Task // every task enqueued
 }
 
 func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
@@ -28,6 +29,7 @@ func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) erro
 		q.inflight += t.N
 		q.total += t.N
 		q.enqueuedTasks++
+		q.tasks = append(q.tasks, t)
 	}
 	q.peak = max(q.peak, q.inflight)
 	q.mu.Unlock()
@@ -133,6 +135,45 @@ func TestBinarySpeculatesOnlyWhenIdle(t *testing.T) {
 	}
 	if sq.peak > 2*opt.N { // admission stops at 2 samples in flight; later batches stay within N
 		t.Errorf("saturated fleet: %d samples in flight", sq.peak)
+	}
+	for i := range idle {
+		a, b := idle[i], saturated[i]
+		for k := range a.Labels {
+			if a.Labels[k] != b.Labels[k] {
+				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
+			}
+		}
+	}
+}
+
+// Once the source is exhausted and the job's samples in flight leave slots
+// idle, binary search asks for whole steps ahead (the midpoints it may
+// visit next); when in flight fills the fleet it asks for none. The labels
+// are the same either way.
+func TestLookaheadOnlyFillsIdleSlots(t *testing.T) {
+	sols := simtest.Dataset(8, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Binary, N: 8, Seed: 4}
+	// Binary search itself asks a step's samples in batches of 1, 1, 2, 4:
+	// a task for samples [0, N) of a step is asked ahead.
+	count := func(q *countingQueue) int {
+		n := 0
+		for _, id := range q.tasks {
+			if id.From == 0 && id.N == opt.N {
+				n++
+			}
+		}
+		return n
+	}
+	idle, iq := labelWithCapacity(t, sols, 1_000_000, opt)
+	saturated, sq := labelWithCapacity(t, sols, 1, opt)
+	if got := count(iq); got == 0 {
+		t.Error("idle fleet: no step asked for ahead")
+	}
+	if got := count(sq); got != 0 {
+		t.Errorf("saturated fleet: %d steps asked for ahead", got)
+	}
+	if iq.total <= sq.total {
+		t.Errorf("idle fleet asked %d samples, saturated %d: want more with lookahead", iq.total, sq.total)
 	}
 	for i := range idle {
 		a, b := idle[i], saturated[i]
