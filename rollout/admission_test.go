@@ -184,3 +184,55 @@ func TestLookaheadOnlyFillsIdleSlots(t *testing.T) {
 		}
 	}
 }
+
+// watchSource records, at each solution it yields, whether tasks had been
+// enqueued already.
+type watchSource struct {
+	src       rollout.Source
+	q         *countingQueue
+	yielded   int
+	seenTasks int // solutions yielded after the first tasks were enqueued
+}
+
+func (w *watchSource) Next() (labeler.PreparedSolution, error) {
+	sol, err := w.src.Next()
+	if err == nil {
+		w.yielded++
+		w.q.mu.Lock()
+		if w.q.enqueuedTasks > 0 {
+			w.seenTasks++
+		}
+		w.q.mu.Unlock()
+	}
+	return sol, err
+}
+
+// Admission hands tasks to the queue once it has enough to busy half the
+// fleet, instead of after it has read and planned every solution it admits.
+func TestAdmissionStartsTheFleetEarly(t *testing.T) {
+	sols := simtest.Dataset(40, 30, 3) // 90 solutions, some 350 one-sample tasks
+	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
+	defer q.Close()
+	// Admission goes on while fewer than 2.5 x 200 samples are in flight,
+	// so it admits every solution at once; tasks go out 100 at a time.
+	q.SetCapacity(func() int { return 200 })
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := labeler.NewGrader(labeler.GraderOptions{})
+	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := &watchSource{src: simtest.Source(sols), q: q}
+	n := 0
+	opt := rollout.JobOptions{Model: simtest.Model, Strategy: labeler.Exhaustive, N: 1, Seed: 3,
+		Params: rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 512}}
+	if _, err := rollout.RunJob(ctx, q, grader, opt, src, func(labeler.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sols) {
+		t.Fatalf("%d records for %d solutions", n, len(sols))
+	}
+	if src.seenTasks == 0 {
+		t.Errorf("no task was enqueued before the last of %d solutions was admitted", src.yielded)
+	}
+}

@@ -210,6 +210,10 @@ func (s *scheduler) wantsMore() bool {
 func (s *scheduler) run(src Source) error {
 	exhausted := false
 	for {
+		chunk := 0 // tasks admission gathers before it hands them on (0: all)
+		if s.capacity != nil {
+			chunk = max(64, s.capacity.Capacity()/2)
+		}
 		for !exhausted && s.wantsMore() {
 			in, err := src.Next()
 			if errors.Is(err, io.EOF) {
@@ -221,6 +225,13 @@ func (s *scheduler) run(src Source) error {
 			}
 			if err := s.admit(in); err != nil {
 				return err
+			}
+			if chunk > 0 && len(s.outbox) >= chunk {
+				// Enough to busy half the fleet: start it while the rest
+				// are read, graded and planned.
+				if err := s.flush(); err != nil {
+					return err
+				}
 			}
 		}
 		if err := s.flush(); err != nil {
