@@ -75,26 +75,4 @@ func TestBinaryLookaheadIsTheSearchTree(t *testing.T) {
 	if got, want := la.Lookahead(2), []int{7, 11, 3, 13, 9, 5, 1}; !slices.Equal(got, want) {
 		t.Errorf("Lookahead(2) = %v, want %v", got, want)
 	}
-	// Exhaustive without reuse asks for every step at once: nothing ahead.
-	ex, _ := NewPlan(5, false, PlanOptions{Strategy: Exhaustive, N: 4})
-	ex.Next()
-	if got := ex.(Lookahead).Lookahead(3); len(got) != 0 {
-		t.Errorf("exhaustive without reuse looks ahead to %v", got)
-	}
-}
-
-func TestExhaustiveLookaheadIsTheNextSteps(t *testing.T) {
-	plan, _ := NewPlan(6, false, PlanOptions{Strategy: Exhaustive, N: 4, Reuse: true})
-	pr := plan.Next()
-	if len(pr) != 1 || pr[0].Step != 0 {
-		t.Fatalf("first probes %v, want step 0 alone", pr)
-	}
-	la := plan.(Lookahead)
-	if got, want := la.Lookahead(2), []int{1, 2}; !slices.Equal(got, want) {
-		t.Errorf("Lookahead(2) = %v, want %v", got, want)
-	}
-	// The last step is the outcome: never probed, never named.
-	if got, want := la.Lookahead(10), []int{1, 2, 3, 4}; !slices.Equal(got, want) {
-		t.Errorf("Lookahead(10) = %v, want %v", got, want)
-	}
 }

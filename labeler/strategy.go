@@ -297,27 +297,16 @@ func (b *binary) finish() {
 // probe after the probes they wait for, so that a scheduler whose capacity
 // would otherwise idle can ask for those steps' samples ahead. Samples are
 // indexed, so a plan that later asks for them sees the same rollouts and
-// its labels do not change; those it never asks for are the price.
+// its labels do not change; those it never asks for are the price. Binary
+// search implements it; exhaustive labeling does not (without reuse it
+// asks for every step at once; with reuse, samples asked ahead would make
+// its sample count depend on timing).
 type Lookahead interface {
 	// Lookahead returns the steps the plan may probe within its next depth
 	// decisions (depth >= 1), nearer decisions first, starting with the
 	// step it probes now when it may want more of its samples. Steps the
 	// plan has settled are left out; a step may already have samples.
 	Lookahead(depth int) []int
-}
-
-// Lookahead implements Lookahead: with reuse, the steps after the one in
-// flight, in order; without it every step is asked for at once, so there
-// is nothing ahead.
-func (e *exhaustive) Lookahead(depth int) []int {
-	if !e.opt.Reuse {
-		return nil
-	}
-	var out []int
-	for s := e.next; s < len(e.labels)-1 && len(out) < depth; s++ {
-		out = append(out, s)
-	}
-	return out
 }
 
 // Lookahead implements Lookahead: the midpoints of the ranges the search

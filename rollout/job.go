@@ -348,8 +348,7 @@ func (s *scheduler) speculate(e *prefixEntry, p labeler.Probe) {
 }
 
 // maxLookahead is how many decisions ahead lookahead asks for a plan's
-// steps: for binary search the midpoints of up to 2+4+8+16 ranges, for
-// exhaustive labeling with reuse the next 4 steps.
+// steps: for binary search the midpoints of up to 2+4+8+16 ranges.
 const maxLookahead = 4
 
 // lookahead fills sequence slots that would otherwise idle, once the
