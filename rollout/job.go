@@ -270,6 +270,9 @@ func (s *scheduler) admit(in labeler.PreparedSolution) error {
 	sol := &solutionState{in: in, plan: plan, outcome: outcome, entries: map[string]*prefixEntry{}}
 	s.active++
 	if _, ok := plan.(labeler.Lookahead); ok && s.capacity != nil {
+		if len(s.live) >= 2*s.active+64 {
+			s.pruneLive() // keep it bounded by the solutions held
+		}
 		s.live = append(s.live, sol)
 	}
 	return s.advance(sol)
@@ -368,14 +371,7 @@ func (s *scheduler) lookahead() {
 	if s.capacity == nil || len(s.live) == 0 {
 		return
 	}
-	kept := s.live[:0]
-	for _, sol := range s.live {
-		if !sol.done() {
-			kept = append(kept, sol)
-		}
-	}
-	clear(s.live[len(kept):])
-	s.live = kept
+	s.pruneLive()
 	c := s.capacity.Capacity()
 	for depth := 1; depth <= maxLookahead; depth++ {
 		for _, sol := range s.live {
@@ -391,6 +387,18 @@ func (s *scheduler) lookahead() {
 			}
 		}
 	}
+}
+
+// pruneLive drops the emitted solutions from live, keeping the order.
+func (s *scheduler) pruneLive() {
+	kept := s.live[:0]
+	for _, sol := range s.live {
+		if !sol.done() {
+			kept = append(kept, sol)
+		}
+	}
+	clear(s.live[len(kept):])
+	s.live = kept
 }
 
 // missingSamples counts the samples among the first n of a prefix that are
