@@ -218,7 +218,7 @@ func TestAdmissionStartsTheFleetEarly(t *testing.T) {
 	// so it admits every solution at once; tasks go out 100 at a time.
 	q.SetCapacity(func() int { return 200 })
 	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
-	grader := labeler.NewGrader(labeler.GraderOptions{})
+	grader := grade.New(grade.Options{})
 	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
