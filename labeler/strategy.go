@@ -312,3 +312,53 @@ func (b *binary) finish() {
 		l.Source = Inferred
 	}
 }
+
+// Lookahead is implemented by plans that can say which steps they may
+// probe after the probes they wait for, so that a scheduler whose capacity
+// would otherwise idle can ask for those steps' samples ahead. Samples are
+// indexed, so a plan that later asks for them sees the same rollouts and
+// its labels do not change; those it never asks for are the price. Binary
+// search implements it; exhaustive labeling does not (without reuse it
+// asks for every step at once; with reuse, samples asked ahead would make
+// its sample count depend on timing).
+type Lookahead interface {
+	// Lookahead returns the steps the plan may probe within its next depth
+	// decisions (depth >= 1), nearer decisions first, starting with the
+	// step it probes now when it may want more of its samples. Steps the
+	// plan has settled are left out; a step may already have samples.
+	Lookahead(depth int) []int
+}
+
+// Lookahead implements Lookahead: the midpoints of the ranges the search
+// may narrow to, level by level. While step m of [lo, hi] is probed, the
+// search goes on in [m+1, hi] if m reaches the gold answer and in [lo, m]
+// if it does not; each of those splits the same way at the next level.
+func (b *binary) Lookahead(depth int) []int {
+	if b.done {
+		return nil
+	}
+	type span struct{ lo, hi int }
+	var level []span
+	var out []int
+	if b.probing >= 0 {
+		// The step being probed may need the rest of its batches.
+		m := b.probing
+		out = append(out, m)
+		level = []span{{m + 1, b.hi}, {b.lo, m}}
+	} else {
+		level = []span{{b.lo, b.hi}}
+	}
+	for d := 0; d < depth && len(level) > 0; d++ {
+		var next []span
+		for _, r := range level {
+			if r.lo >= r.hi {
+				continue
+			}
+			m := (r.lo + r.hi) / 2
+			out = append(out, m)
+			next = append(next, span{m + 1, r.hi}, span{r.lo, m})
+		}
+		level = next
+	}
+	return out
+}

@@ -21,6 +21,7 @@ type countingQueue struct {
 	mu                      sync.Mutex
 	inflight, peak, total   int
 	enqueuedTasks, answered int
+	tasks                   []rollout.Task // every task enqueued
 }
 
 func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
@@ -29,6 +30,7 @@ func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) erro
 		q.inflight += t.N
 		q.total += t.N
 		q.enqueuedTasks++
+		q.tasks = append(q.tasks, t)
 	}
 	q.peak = max(q.peak, q.inflight)
 	q.mu.Unlock()
@@ -142,5 +144,96 @@ func TestBinarySpeculatesOnlyWhenIdle(t *testing.T) {
 				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
 			}
 		}
+	}
+}
+
+// Once the source is exhausted and the job's samples in flight leave slots
+// idle, binary search asks for whole steps ahead (the midpoints it may
+// visit next); when in flight fills the fleet it asks for none. The labels
+// are the same either way.
+func TestLookaheadOnlyFillsIdleSlots(t *testing.T) {
+	sols := simtest.Dataset(8, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Binary, N: 8, Seed: 4}
+	// Binary search itself asks a step's samples in batches of 1, 1, 2, 4:
+	// a task for samples [0, N) of a step is asked ahead.
+	count := func(q *countingQueue) int {
+		n := 0
+		for _, id := range q.tasks {
+			if id.From == 0 && id.N == opt.N {
+				n++
+			}
+		}
+		return n
+	}
+	idle, iq := labelWithCapacity(t, sols, 1_000_000, opt)
+	saturated, sq := labelWithCapacity(t, sols, 1, opt)
+	if got := count(iq); got == 0 {
+		t.Error("idle fleet: no step asked for ahead")
+	}
+	if got := count(sq); got != 0 {
+		t.Errorf("saturated fleet: %d steps asked for ahead", got)
+	}
+	if iq.total <= sq.total {
+		t.Errorf("idle fleet asked %d samples, saturated %d: want more with lookahead", iq.total, sq.total)
+	}
+	for i := range idle {
+		a, b := idle[i], saturated[i]
+		for k := range a.Labels {
+			if a.Labels[k] != b.Labels[k] {
+				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
+			}
+		}
+	}
+}
+
+// watchSource records, at each solution it yields, whether tasks had been
+// enqueued already.
+type watchSource struct {
+	src       rollout.Source
+	q         *countingQueue
+	yielded   int
+	seenTasks int // solutions yielded after the first tasks were enqueued
+}
+
+func (w *watchSource) Next() (labeler.PreparedSolution, error) {
+	sol, err := w.src.Next()
+	if err == nil {
+		w.yielded++
+		w.q.mu.Lock()
+		if w.q.enqueuedTasks > 0 {
+			w.seenTasks++
+		}
+		w.q.mu.Unlock()
+	}
+	return sol, err
+}
+
+// Admission hands tasks to the queue once it has enough to busy half the
+// fleet, instead of after it has read and planned every solution it admits.
+func TestAdmissionStartsTheFleetEarly(t *testing.T) {
+	sols := simtest.Dataset(40, 30, 3) // 90 solutions, some 350 one-sample tasks
+	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
+	defer q.Close()
+	// Admission goes on while fewer than 2.5 x 200 samples are in flight,
+	// so it admits every solution at once; tasks go out 100 at a time.
+	q.SetCapacity(func() int { return 200 })
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := grade.New(grade.Options{})
+	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := &watchSource{src: simtest.Source(sols), q: q}
+	n := 0
+	opt := rollout.JobOptions{Model: simtest.Model, Strategy: labeler.Exhaustive, N: 1, Seed: 3,
+		Params: rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 512}}
+	if _, err := rollout.RunJob(ctx, q, grader, opt, src, func(labeler.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sols) {
+		t.Fatalf("%d records for %d solutions", n, len(sols))
+	}
+	if src.seenTasks == 0 {
+		t.Errorf("no task was enqueued before the last of %d solutions was admitted", src.yielded)
 	}
 }

@@ -65,7 +65,11 @@ func (p *Pool) Capacity() int {
 // backends that are up; then the next choice in the same order, so a
 // problem's prefixes spill to one stable second backend whose cache warms.
 // SGLang's router balances the same way (cache-aware routing unless the
-// load imbalance passes a threshold).
+// load imbalance passes a threshold). While the backends together have
+// slots to spare, a request that would queue at that choice goes to the
+// first backend in the same order with room for it now instead: at the
+// end of a job the bound (relative to a falling average) would otherwise
+// keep requests queued on some backends while others idle.
 func (p *Pool) pickLoaded(key string, n int) *poolBackend {
 	first := p.pick(key)
 	if first == nil {
@@ -82,11 +86,12 @@ func (p *Pool) pickLoaded(key string, n int) *poolBackend {
 	}
 	kh := hashString(key)
 	order := make([]choice, 0, len(p.backends))
-	var total int64
+	var total, slots int64
 	for _, b := range p.backends {
 		if up, in := b.state(now); (up && in) || b == first {
 			order = append(order, choice{b, mix64(kh ^ b.seed)})
 			total += b.load.Load()
+			slots += int64(b.seqs)
 		}
 	}
 	bound := p.opt.LoadBound * float64(total+int64(n)) / float64(len(order))
@@ -97,6 +102,18 @@ func (p *Pool) pickLoaded(key string, n int) *poolBackend {
 		if l < int64(c.b.seqs) || float64(l) < bound {
 			pick = c.b
 			break
+		}
+	}
+	if l := pick.load.Load(); l+int64(n) > int64(pick.seqs) && total+int64(n) <= slots {
+		// The request would queue there while the backends have slots to
+		// spare (at the end of a job, say): it goes to the next one in the
+		// same order with room for it now rather than leave those slots
+		// idle. A saturated fleet queues everywhere and keeps the bound.
+		for _, c := range order {
+			if c.b.load.Load()+int64(n) <= int64(c.b.seqs) {
+				pick = c.b
+				break
+			}
 		}
 	}
 	pick.load.Add(int64(n))

@@ -122,3 +122,33 @@ func TestPoolCapacity(t *testing.T) {
 		t.Error("a negative BackendSeqs accepted")
 	}
 }
+
+// A request that would queue on its first choice while the fleet has slots
+// to spare goes to the next backend in the key's order with room for it
+// now; on a saturated fleet it stays within the bound at home.
+func TestPoolSpillsToRoomWhileSlotsIdle(t *testing.T) {
+	p := mustPool(t, offlineClients(t, 4), PoolOptions{BackendSeqs: []int{8, 8, 8, 8}})
+	const key = "problem-hot"
+	order := rendezvousOrder(p, key)
+	order[0].load.Store(6)
+	if b := p.pickLoaded(key, 4); b != order[1] {
+		t.Errorf("with 26 of 32 slots free, a request of 4 that would queue at home went to %s, want the second choice %s", b.client.BaseURL(), order[1].client.BaseURL())
+	}
+	// Saturated: every backend's slots taken but home's 2, which is within
+	// the bound; the request queues at home rather than wander.
+	for _, b := range order {
+		b.load.Store(8)
+	}
+	order[0].load.Store(6)
+	if b := p.pickLoaded(key, 4); b != order[0] {
+		t.Errorf("saturated fleet: the request went to %s, want home %s", b.client.BaseURL(), order[0].client.BaseURL())
+	}
+	// A request that fits at home stays there.
+	for _, b := range order {
+		b.load.Store(0)
+	}
+	order[0].load.Store(4)
+	if b := p.pickLoaded(key, 4); b != order[0] {
+		t.Errorf("a request that fits at home went to %s", b.client.BaseURL())
+	}
+}

@@ -163,6 +163,9 @@ type solutionState struct {
 	completionTokens int64
 }
 
+// done reports whether the solution was emitted.
+func (sol *solutionState) done() bool { return sol.entries == nil }
+
 type taskRef struct {
 	entry    *prefixEntry
 	owner    *solutionState // the solution whose probe asked for it
@@ -189,6 +192,9 @@ type scheduler struct {
 	// samples of tasks enqueued and not yet answered.
 	capacity CapacityReporter
 	inflight int
+	// live holds the admitted solutions in admission order, for
+	// speculation; emitted ones are dropped lazily.
+	live []*solutionState
 	// orphanTokens are the completion tokens of tasks whose solution was
 	// emitted before they returned (speculative samples): the next record
 	// carries them, so the records sum to the job's completion tokens.
@@ -215,6 +221,10 @@ func (s *scheduler) wantsMore() bool {
 func (s *scheduler) run(src Source) error {
 	exhausted := false
 	for {
+		chunk := 0 // tasks admission gathers before it hands them on (0: all)
+		if s.capacity != nil {
+			chunk = max(64, s.capacity.Capacity()/2)
+		}
 		for !exhausted && s.wantsMore() {
 			in, err := src.Next()
 			if errors.Is(err, io.EOF) {
@@ -226,6 +236,13 @@ func (s *scheduler) run(src Source) error {
 			}
 			if err := s.admit(in); err != nil {
 				return err
+			}
+			if chunk > 0 && len(s.outbox) >= chunk {
+				// Enough to busy half the fleet: start it while the rest
+				// are read, graded and planned.
+				if err := s.flush(); err != nil {
+					return err
+				}
 			}
 		}
 		if err := s.flush(); err != nil {
@@ -246,6 +263,9 @@ func (s *scheduler) run(src Source) error {
 				return err
 			}
 		}
+		if exhausted {
+			s.lookahead()
+		}
 		s.stats.SharedSamples = max(0, s.delivered-s.stats.Samples)
 		s.stats.Delivered = s.delivered
 		if s.opt.OnProgress != nil {
@@ -263,6 +283,12 @@ func (s *scheduler) admit(in labeler.PreparedSolution) error {
 	}
 	sol := &solutionState{in: in, plan: plan, outcome: outcome, entries: map[string]*prefixEntry{}}
 	s.active++
+	if _, ok := plan.(labeler.Lookahead); ok && s.capacity != nil {
+		if len(s.live) >= 2*s.active+64 {
+			s.pruneLive() // keep it bounded by the solutions held
+		}
+		s.live = append(s.live, sol)
+	}
 	return s.advance(sol)
 }
 
@@ -337,6 +363,69 @@ func (s *scheduler) speculate(e *prefixEntry, p labeler.Probe) {
 		return
 	}
 	s.request(e, labeler.Probe{Step: p.Step, From: p.To, To: s.opt.N})
+}
+
+// maxLookahead is how many decisions ahead lookahead asks for a plan's
+// steps: for binary search the midpoints of up to 2+4+8+16 ranges.
+const maxLookahead = 4
+
+// lookahead fills sequence slots that would otherwise idle, once the
+// source is exhausted and too few solutions are left to keep the fleet
+// busy: for each solution still labelled, oldest first and one level of
+// decisions at a time across them all, it asks for all N samples of the
+// steps its plan may probe next (labeler.Lookahead), while the samples in
+// flight, these included, stay within the capacity the queue reports. A
+// binary search then finds its next steps' samples ready instead of
+// spending a round on each, and the job's tail shortens. Samples are
+// seeded by index, so the plans see the same rollouts and the labels do
+// not change; the samples no plan asks for are the cost, counted in the
+// job's tokens like any other. While the job's samples in flight fill the
+// fleet (always, while solutions are still being admitted) it asks for
+// none.
+func (s *scheduler) lookahead() {
+	if s.capacity == nil || len(s.live) == 0 {
+		return
+	}
+	s.pruneLive()
+	c := s.capacity.Capacity()
+	for depth := 1; depth <= maxLookahead; depth++ {
+		for _, sol := range s.live {
+			if c <= 0 || s.inflight >= c {
+				return
+			}
+			for _, step := range sol.plan.(labeler.Lookahead).Lookahead(depth) {
+				e := s.entry(sol, step)
+				if s.inflight+missingSamples(e, s.opt.N) > c {
+					return
+				}
+				s.request(e, labeler.Probe{Step: step, From: 0, To: s.opt.N})
+			}
+		}
+	}
+}
+
+// pruneLive drops the emitted solutions from live, keeping the order.
+func (s *scheduler) pruneLive() {
+	kept := s.live[:0]
+	for _, sol := range s.live {
+		if !sol.done() {
+			kept = append(kept, sol)
+		}
+	}
+	clear(s.live[len(kept):])
+	s.live = kept
+}
+
+// missingSamples counts the samples among the first n of a prefix that are
+// neither had nor asked for.
+func missingSamples(e *prefixEntry, n int) int {
+	m := max(0, n-len(e.state))
+	for i := 0; i < min(n, len(e.state)); i++ {
+		if e.state[i] == missing {
+			m++
+		}
+	}
+	return m
 }
 
 // sampleSeed derives the seed of sample 0 of a prefix from the job seed and
@@ -461,7 +550,7 @@ func (s *scheduler) receive(r TaskResult) error {
 		s.stats.PromptTokens += r.PromptTokens
 		s.stats.CompletionTokens += r.CompletionTokens
 		s.stats.CachedTokens += r.CachedTokens
-		if ref.owner != nil && ref.owner.entries != nil {
+		if ref.owner != nil && !ref.owner.done() {
 			ref.owner.completionTokens += int64(r.CompletionTokens)
 		} else {
 			s.orphanTokens += int64(r.CompletionTokens)

@@ -17,18 +17,11 @@ const expiryBatch = 256
 // task of a cancelled job late may have re-created them). Every server
 // runs it; the steps are idempotent.
 func (s *Server) expiryLoop(ctx context.Context) {
-	t := time.NewTicker(min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute), func() {
 		if err := s.expire(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("expiring finished jobs", "error", err)
 		}
-	}
+	})
 }
 
 func (s *Server) expire(ctx context.Context) error {
@@ -63,14 +56,7 @@ func (s *Server) expire(ctx context.Context) error {
 // redisq.Queue.RemoveIdleConsumers). Every server runs it; it is
 // idempotent.
 func (s *Server) consumersLoop(ctx context.Context) {
-	t := time.NewTicker(min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute), func() {
 		removed, err := s.q.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("removing idle consumers", "error", err)
@@ -78,5 +64,5 @@ func (s *Server) consumersLoop(ctx context.Context) {
 		for model, names := range removed {
 			s.log.Info("removed consumers idle with no task from the workers' group", "model", model, "consumers", names, "idle_over", s.opt.ConsumerIdleTTL)
 		}
-	}
+	})
 }

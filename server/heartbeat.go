@@ -12,18 +12,11 @@ import (
 // lease that could not be renewed for a whole TTL, since another server
 // may have adopted the job by then.
 func (s *Server) heartbeatLoop(ctx context.Context) {
-	t := time.NewTicker(max(s.opt.LeaseTTL/3, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, max(s.opt.LeaseTTL/3, 10*time.Millisecond), func() {
 		for _, r := range s.runningJobs() {
 			s.renew(ctx, r)
 		}
-	}
+	})
 }
 
 func (s *Server) renew(ctx context.Context, r *runner) {

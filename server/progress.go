@@ -2,21 +2,13 @@ package server
 
 import (
 	"context"
-	"time"
 )
 
 // progressLoop writes the counters of the jobs this server schedules, at
 // most once per ProgressInterval per job and only when they changed, so
 // that a busy job does not write Redis on every batch of results.
 func (s *Server) progressLoop(ctx context.Context) {
-	t := time.NewTicker(s.opt.ProgressInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.opt.ProgressInterval, func() {
 		for _, r := range s.runningJobs() {
 			r.mu.Lock()
 			dirty := r.dirty
@@ -33,5 +25,5 @@ func (s *Server) progressLoop(ctx context.Context) {
 				s.log.Warn("writing job progress", "job", r.jobID, "error", err)
 			}
 		}
-	}
+	})
 }

@@ -23,18 +23,11 @@ const storeWatchInterval = time.Second
 // solutions whose records were lost and enqueues again the tasks of those
 // in flight.
 func (s *Server) storeWatchLoop(ctx context.Context) {
-	t := time.NewTicker(storeWatchInterval)
-	defer t.Stop()
 	last := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, storeWatchInterval, func() {
 		id, err := redisRunID(ctx, s.rdb)
 		if err != nil || id == "" {
-			continue
+			return
 		}
 		if last != "" && id != last {
 			jobs := s.runningJobs()
@@ -45,7 +38,7 @@ func (s *Server) storeWatchLoop(ctx context.Context) {
 			s.reclaim(ctx)
 		}
 		last = id
-	}
+	})
 }
 
 // redisRunID identifies the Redis process (every master's, on a

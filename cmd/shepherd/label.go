@@ -134,16 +134,11 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		probed.Store(true)
 	}
 
-	in, closeIn, err := openInput(e, f.in)
+	in, closeIn, err := f.openProblems(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer closeIn()
-	in, stopImport, err := f.imp.wrap(ctx, in)
-	if err != nil {
-		return err
-	}
-	defer stopImport()
 	out, done, commit, err := openLabelOutput(e, f.out, f.resume)
 	if err != nil {
 		return err
@@ -253,6 +248,21 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
+// openProblems opens --in and, with --in-format, the importer over it: the
+// labeling input as JSONL.
+func (f *labelFlags) openProblems(ctx context.Context, e env) (io.Reader, func(), error) {
+	in, closeIn, err := openInput(e, f.in)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, stopImport, err := f.imp.wrap(ctx, in)
+	if err != nil {
+		closeIn()
+		return nil, nil, err
+	}
+	return in, func() { stopImport(); closeIn() }, nil
+}
+
 // checkInput reads a regular --in file through once before anything else
 // happens, so that a bad line fails the command before --out is touched.
 // Standard input cannot be read twice: a bad line there fails the run
@@ -264,16 +274,11 @@ func (f *labelFlags) checkInput(ctx context.Context, e env, limits labeler.Input
 	if st, err := os.Stat(f.in); err != nil || !st.Mode().IsRegular() {
 		return nil // openInput reports it
 	}
-	in, closeIn, err := openInput(e, f.in)
+	in, closeIn, err := f.openProblems(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer closeIn()
-	in, stopImport, err := f.imp.wrap(ctx, in)
-	if err != nil {
-		return err
-	}
-	defer stopImport()
 	src := &jsonlSource{r: newLineReader(in), limits: limits}
 	for {
 		_, err := src.Next()

@@ -227,7 +227,7 @@ func (q *Queue) Retry(ctx context.Context, t rollout.Task, cause error) error {
 		return fmt.Errorf("retry: task %s: no receipt (not reserved from this queue)", t.ID)
 	}
 	key, id := streamOf(t)
-	err := retryScript.Run(ctx, q.rdb, []string{key}, q.opt.Group, q.opt.Consumer, id).Err()
+	err := retryScript.Run(ctx, q.rdb, []string{key, key}, q.opt.Group, q.opt.Consumer, id, 0).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("retry: task %s: %w", t.ID, err)
 	}

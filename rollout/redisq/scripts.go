@@ -225,15 +225,17 @@ end
 return id
 `)
 
-// retryScript hands a task back for an early redelivery.
+// retryScript hands a task back for an early redelivery (Retry), or
+// without counting the delivery (Release).
 var retryScript = redis.NewScript(`
--- KEYS[1] model work stream
--- ARGV[1] group, ARGV[2] consumer, ARGV[3] entry id
--- If this consumer owns the entry, replaces it by a copy at the stream's
--- tail that carries the deliveries so far (earlier copies' plus this
--- entry's delivery count), so the next free worker gets it without waiting
--- for the lease to expire. Returns the copy's id, or nil when the lease was
--- lost (the new holder owns the task now).
+-- KEYS[1] the work stream holding the entry, KEYS[2] the work stream the copy goes to
+-- ARGV[1] group, ARGV[2] consumer, ARGV[3] entry id, ARGV[4] deliveries to add
+-- If this consumer owns the entry, replaces it by a copy at KEYS[2]'s tail
+-- that carries the deliveries so far (earlier copies' plus this entry's
+-- delivery count, plus ARGV[4]: 0 for a retry, -1 for a hand-back that does
+-- not count), so the next free worker gets it without waiting for the
+-- lease to expire. Returns the copy's id, or nil when the lease was lost
+-- (the new holder owns the task now).
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
 if #p == 0 then
   return false
@@ -251,7 +253,7 @@ end
 if not task then
   return false
 end
-return redis.call('XADD', KEYS[1], '*', 't', task, 'p', prior + p[1][4])
+return redis.call('XADD', KEYS[2], '*', 't', task, 'p', math.max(0, prior + p[1][4] + tonumber(ARGV[4])))
 `)
 
 // registerScript registers a worker, or renews its registration.

@@ -163,12 +163,14 @@
 // # Capacity
 //
 // MaxNumSeqs (0: unbounded) is a GPU's bound on sequences generated at
-// once, vLLM's max_num_seqs: a request holds n slots (n times its prompts,
-// at most MaxNumSeqs) from the moment it is scheduled to its response, and
-// requests that do not fit wait first come, first served. Its time starts
-// when it gets its slots; it sleeps to a deadline rather than token by
-// token, so timer lateness on a loaded machine does not accumulate.
-// Stats.SeqSeconds adds up slots times modelled duration; Fleet runs several
+// once, vLLM's max_num_seqs: a request is n sequences (n times its
+// prompts, at most MaxNumSeqs), which, like vLLM's child requests of a
+// parallel-sampling request, each wait first come, first served, for a
+// slot and hold it for the request's modelled duration from their own
+// start; the request answers when its last sequence is done. A sequence
+// sleeps to a deadline rather than token by token, so timer lateness on a
+// loaded machine does not accumulate. Stats.SeqSeconds adds up the
+// sequences' modelled durations; Fleet runs several
 // servers and reports utilization, SeqSeconds / (slots x wall time). Because faults never touch the samples, a
 // faulty run with fixed seeds yields, after client retries, the same samples
 // as a clean run. Stats reports requests, responses by status, tokens and

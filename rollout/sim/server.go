@@ -47,9 +47,10 @@ type Options struct {
 	// runs once it holds its slots (see MaxNumSeqs).
 	Latency, TokenLatency, PrefillTokenLatency time.Duration
 	// MaxNumSeqs bounds the sequences generated at once, like vLLM's
-	// max_num_seqs: a request with n samples (times its prompts) holds n
-	// slots for its whole duration and waits, first come first served,
-	// while they are taken. 0 means unbounded.
+	// max_num_seqs: a request with n samples (times its prompts) is n
+	// sequences, each of which waits, first come first served, for a slot
+	// and holds it for the request's duration from its own start; the
+	// request answers when its last sequence is done. 0 means unbounded.
 	MaxNumSeqs int
 	// Rate500, Rate429, RateTruncated and RateHang are the probabilities
 	// that a generation request fails with 500, is refused with 429 and
@@ -608,6 +609,18 @@ func (s *Server) wait(ctx context.Context, d time.Duration) (bool, int) {
 	}
 }
 
+// running waits until a child holds its slot; false if the client went
+// away or the server closed first.
+func (s *Server) running(ctx context.Context, c *child) bool {
+	select {
+	case <-c.ready:
+		return true
+	case <-ctx.Done():
+	case <-s.closed:
+	}
+	return false
+}
+
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	s.count(func(st *Stats) { st.Requests++ })
 	j, herr := s.parse(r, w, chat)
@@ -638,32 +651,46 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		}
 	}
 
-	// Queue for slots, then look the prompts up in the prefix cache (as
-	// vLLM does when it schedules a request) and generate until a deadline
-	// fixed from the start, so that timer lateness on a busy machine does
-	// not pile up.
-	seqs := s.slots.clamp(len(j.prompts) * j.n)
-	if !s.slots.acquire(r.Context(), s.closed, seqs) {
-		status := 499
-		if r.Context().Err() == nil {
-			status = http.StatusServiceUnavailable
+	// Queue the request's sequences for slots, then, once the first runs,
+	// look the prompts up in the prefix cache (as vLLM does when it
+	// schedules a request). Each sequence generates for the request's
+	// modelled time from its own start, to a deadline fixed from that
+	// start so that timer lateness on a busy machine does not pile up, and
+	// the response leaves with the last one.
+	children := s.slots.queue(s.slots.clamp(len(j.prompts) * j.n))
+	withdraw := func(status int) {
+		s.slots.withdraw(children, time.Now())
+		if status == 0 {
+			status = 499
+			if r.Context().Err() == nil {
+				status = http.StatusServiceUnavailable
+			}
 		}
 		s.abort(w, status)
+	}
+	if !s.running(r.Context(), children[0]) {
+		withdraw(0)
 		return
 	}
-	start := time.Now()
 	resp, maxTokens := s.run(j)
 	u := resp.Usage
 	d := s.opt.Latency + time.Duration(maxTokens)*s.opt.TokenLatency +
 		time.Duration(u.PromptTokens-u.PromptTokensDetails.CachedTokens)*s.opt.PrefillTokenLatency
-	ok, status := s.wait(r.Context(), time.Until(start.Add(d)))
-	if !ok {
-		d = time.Since(start)
+	for _, c := range children {
+		if !s.running(r.Context(), c) {
+			withdraw(0)
+			return
+		}
+		time.AfterFunc(time.Until(c.at.Add(d)), func() { s.slots.finish(c, d) })
 	}
-	s.slots.release(seqs, d)
-	if !ok {
-		s.abort(w, status)
+	if ok, status := s.wait(r.Context(), time.Until(children[len(children)-1].at.Add(d))); !ok {
+		withdraw(status)
 		return
+	}
+	// Every sequence is done: count them all before answering, whether or
+	// not their timers have fired yet.
+	for _, c := range children {
+		s.slots.finish(c, d)
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {

@@ -165,3 +165,43 @@ func TestFleet(t *testing.T) {
 		t.Errorf("utilization %v over %v", u, wall)
 	}
 }
+
+// A request's sequences take slots one by one, as vLLM schedules the child
+// requests of a parallel-sampling request: on 4 slots with 2 taken, a
+// request of n=3 runs 2 sequences at once and queues the third, leaving no
+// slot idle, and answers once the third has run its time.
+func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
+	const lat = 80 * time.Millisecond
+	s := New(Options{MaxNumSeqs: 4, Latency: lat})
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2})
+	}()
+	for s.Stats().Running != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	second := make(chan struct{})
+	go func() {
+		defer close(second)
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 3})
+	}()
+	for s.Stats().Waiting != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if st := s.Stats(); st.Running != 4 {
+		t.Errorf("running %d with one sequence queued, want all 4 slots", st.Running)
+	}
+	<-first
+	<-second
+	// The third sequence starts when the first request ends and runs lat.
+	if wall := time.Since(start); wall < lat {
+		t.Errorf("the n=3 request answered after %v, before its queued sequence could run (%v)", wall, lat)
+	}
+	if st := s.Stats(); st.Running != 0 || st.Waiting != 0 {
+		t.Errorf("after the requests: running %d, waiting %d", st.Running, st.Waiting)
+	} else if want := 5 * lat.Seconds(); st.SeqSeconds < want*0.99 || st.SeqSeconds > want*1.01 {
+		t.Errorf("SeqSeconds = %v, want 5 sequences x %v", st.SeqSeconds, lat)
+	}
+}
