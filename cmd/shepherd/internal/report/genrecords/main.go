@@ -12,26 +12,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-)
 
-type rec struct {
-	ProblemID      string     `json:"problem_id"`
-	SolutionID     string     `json:"solution_id"`
-	Prompt         string     `json:"prompt"`
-	Completions    []string   `json:"completions"`
-	Labels         []*bool    `json:"labels"`
-	SoftLabels     []*float64 `json:"soft_labels"`
-	Rollouts       []int      `json:"rollouts"`
-	CorrectRollout []int      `json:"correct_rollouts"`
-	Tokens         int64      `json:"completion_tokens"`
-	FirstErrorStep int        `json:"first_error_step"`
-	MinScore       *float64   `json:"min_score"`
-	OutcomeCorrect bool       `json:"outcome_correct"`
-	FailedSteps    []int      `json:"failed_steps,omitempty"`
-	Strategy       string     `json:"strategy"`
-	Model          string     `json:"model"`
-	GraderVersion  string     `json:"grader_version"`
-}
+	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/labeler/grade"
+)
 
 func main() {
 	n := flag.Int("n", 1000000, "records to write")
@@ -56,19 +40,19 @@ func main() {
 		if rng.Float64() < 0.55 {
 			fe = rng.IntN(steps)
 		}
-		r := rec{
+		r := labeler.Record{
 			ProblemID:     fmt.Sprintf("gen-%07d", i/4),
 			SolutionID:    fmt.Sprintf("gen-%07d-%d", i/4, i%4),
 			Prompt:        "Start with 5. Subtract 4, add 13, subtract 1, add 17, multiply by 5, then multiply by 5. What is the result?",
-			Strategy:      []string{"exhaustive", "binary"}[i%2],
+			Strategy:      []labeler.Strategy{labeler.Exhaustive, labeler.Binary}[i%2],
 			Model:         []string{"sim", "sim-large"}[(i/2)%2],
-			GraderVersion: "shepherd-grader/1",
+			GraderVersion: grade.Version,
 		}
 		minScore := 1.0
 		for s := range steps {
 			r.Completions = append(r.Completions, fmt.Sprintf("Next, %d + %d = %d.", s*7, s+3, s*8+3))
 			if rng.Float64() < 0.002 {
-				r.Labels = append(r.Labels, nil)
+				r.Labels = append(r.Labels, false) // written as null: a failed step
 				r.SoftLabels = append(r.SoftLabels, nil)
 				r.Rollouts = append(r.Rollouts, 0)
 				r.CorrectRollout = append(r.CorrectRollout, 0)
@@ -82,7 +66,7 @@ func main() {
 			}
 			soft := float64(correct) / rollouts
 			minScore = min(minScore, soft)
-			r.Labels = append(r.Labels, &ok)
+			r.Labels = append(r.Labels, ok)
 			r.SoftLabels = append(r.SoftLabels, &soft)
 			r.Rollouts = append(r.Rollouts, rollouts)
 			r.CorrectRollout = append(r.CorrectRollout, correct)
@@ -91,7 +75,7 @@ func main() {
 		// ten is served by rollouts another one paid for.
 		if rng.Float64() >= 0.1 {
 			for _, n := range r.Rollouts {
-				r.Tokens += int64(n * (8 + rng.IntN(17)))
+				r.CompletionTokens += int64(n * (8 + rng.IntN(17)))
 			}
 		}
 		r.FirstErrorStep = fe
