@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/httpretry"
 	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
 
@@ -123,9 +123,9 @@ type ClientOptions struct {
 // Defaults of ClientOptions.
 const (
 	DefaultTimeout     = 120 * time.Second
-	DefaultMaxRetries  = 5
-	DefaultBackoffBase = 200 * time.Millisecond
-	DefaultBackoffMax  = 10 * time.Second
+	DefaultMaxRetries  = httpretry.DefaultMaxRetries
+	DefaultBackoffBase = httpretry.DefaultBackoffBase
+	DefaultBackoffMax  = httpretry.DefaultBackoffMax
 )
 
 // maxResponseBytes bounds a response body; anything larger is treated as a
@@ -205,27 +205,9 @@ func NewClient(opt ClientOptions) (*Client, error) {
 			return nil, fmt.Errorf("rollout: ClientOptions.Extras.SystemPrompt: %w", err)
 		}
 	}
-	retries := opt.MaxRetries
-	switch {
-	case retries == 0:
-		retries = DefaultMaxRetries
-	case retries < 0:
-		retries = 0
+	if c.retry.Policy, err = httpretry.NewPolicy("rollout", opt.MaxRetries, opt.BackoffBase, opt.BackoffMax); err != nil {
+		return nil, err
 	}
-	bo := Backoff{Base: opt.BackoffBase, Max: opt.BackoffMax}
-	if bo.Base < 0 || bo.Max < 0 {
-		return nil, errors.New("rollout: ClientOptions.BackoffBase and BackoffMax must be >= 0")
-	}
-	if bo.Base == 0 {
-		bo.Base = DefaultBackoffBase
-	}
-	if bo.Max == 0 {
-		bo.Max = DefaultBackoffMax
-	}
-	if bo.Max < bo.Base {
-		return nil, fmt.Errorf("rollout: ClientOptions.BackoffMax (%v) is below BackoffBase (%v)", bo.Max, bo.Base)
-	}
-	c.retry = retryPolicy{maxRetries: retries, backoff: bo}
 	if c.hc == nil {
 		c.hc = defaultHTTPClient()
 	}
@@ -236,24 +218,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 }
 
 func normaliseBaseURL(raw string) (string, error) {
-	s := strings.TrimSpace(raw)
-	if s == "" {
-		return "", errors.New("rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: %w", raw, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: scheme must be http or https", raw)
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: missing host", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("rollout: ClientOptions.BaseURL %q: must not carry a query or fragment", raw)
-	}
-	return strings.TrimRight(s, "/"), nil
+	return httpretry.NormaliseBaseURL("rollout", "rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)", raw)
 }
 
 // defaultHTTPClient keeps plenty of idle connections per host: a worker
@@ -572,23 +537,20 @@ func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 
 	if resp.StatusCode/100 != 2 {
-		o.message = errorMessage(data, resp.StatusCode)
+		o.message = httpretry.ErrorMessage(data, resp.StatusCode)
 		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
-		switch {
-		case ctx.Err() != nil:
-			o.kind = outcomeCanceled
-			o.err = ctx.Err()
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		if ctx.Err() != nil {
+			o.kind, o.err = outcomeCanceled, ctx.Err()
+			return nil, o
+		}
+		switch httpretry.ClassifyStatus(resp.StatusCode) {
+		case httpretry.StatusThrottled:
 			o.kind = outcomeThrottled
-			o.retryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		case resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+			o.retryAfter, _ = httpretry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		case httpretry.StatusServerError:
 			o.kind = outcomeServerError
-			o.retryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound:
-			// vLLM answers 404 "The model `X` does not exist." for a model
-			// it does not serve, and 401 for a missing or wrong --api-key;
-			// a 404 may also be a base URL without /v1. None of these is
-			// the request's fault.
+			o.retryAfter, _ = httpretry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		case httpretry.StatusMisconfigured:
 			o.kind = outcomeMisconfigured
 		default:
 			o.kind = outcomePermanent
@@ -654,31 +616,8 @@ func (c *Client) transportFailure(ctx context.Context, err error) attemptOutcome
 	return o
 }
 
-// errorMessage extracts the server's message from an error body, falling
-// back to a trimmed snippet of the body, then to the status text.
-func errorMessage(data []byte, status int) string {
-	var eb openai.ErrorBody
-	if json.Unmarshal(data, &eb) == nil {
-		if m := strings.TrimSpace(eb.Text()); m != "" {
-			return m
-		}
-	}
-	s := strings.Join(strings.Fields(string(data)), " ")
-	const maxSnippet = 300
-	if len(s) > maxSnippet {
-		s = strings.ToValidUTF8(s[:maxSnippet], "") + "…"
-	}
-	if s == "" {
-		s = http.StatusText(status)
-	}
-	return s
-}
-
 // retryPolicy runs attempts with capped, jittered exponential backoff.
-type retryPolicy struct {
-	maxRetries int
-	backoff    Backoff
-}
+type retryPolicy struct{ httpretry.Policy }
 
 // attemptFunc makes attempt number i (0-based). skipDelay asks for the next
 // attempt to start at once (the pool sets it when it fails over to another
@@ -686,31 +625,47 @@ type retryPolicy struct {
 type attemptFunc func(ctx context.Context, i int) (res GenerateResult, o attemptOutcome, skipDelay bool)
 
 func (p retryPolicy) run(ctx context.Context, try attemptFunc) (GenerateResult, error) {
-	for i := 0; ; i++ {
-		if err := ctx.Err(); err != nil {
-			return GenerateResult{}, fmt.Errorf("rollout: generate: %w", err)
-		}
-		res, o, skip := try(ctx, i)
-		switch {
-		case o.kind == outcomeOK:
-			return res, nil
-		case o.kind == outcomeCanceled:
-			return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, ctx.Err())
-		case o.kind == outcomePermanent:
-			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
-		case o.kind == outcomeMisconfigured && !skip:
-			// Retrying cannot fix the backend; the pool sets skip when it
-			// fails over to another one.
-			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, BackendFault: true, Attempts: i + 1, Err: o.err}
-		case i >= p.maxRetries:
-			return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
-		}
-		var d time.Duration
-		if !skip {
-			d = p.backoff.retryDelay(i, o.retryAfter)
-		}
-		if err := SleepCtx(ctx, d); err != nil {
-			return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, err)
+	var res GenerateResult
+	var o attemptOutcome
+	st := p.Run(ctx, func(ctx context.Context, i int) (httpretry.Verdict, time.Duration, bool) {
+		var skip bool
+		res, o, skip = try(ctx, i)
+		return o.kind.verdict(skip), o.retryAfter, skip
+	})
+	switch {
+	case st.Err != nil && !st.Waiting:
+		return GenerateResult{}, fmt.Errorf("rollout: generate: %w", st.Err)
+	case st.Err != nil:
+		return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, st.Err)
+	}
+	switch st.Verdict {
+	case httpretry.Success:
+		return res, nil
+	case httpretry.Canceled:
+		return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, ctx.Err())
+	case httpretry.Permanent:
+		return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Permanent: true, Attempts: st.Attempts, Err: o.err}
+	case httpretry.BackendFault:
+		return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, BackendFault: true, Attempts: st.Attempts, Err: o.err}
+	}
+	return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Attempts: st.Attempts, Err: o.err}
+}
+
+// verdict maps an outcome to the retry loop's verdict. A misconfigured
+// backend is not retried unless the pool fails over to another one
+// (skipDelay): retrying cannot fix the backend.
+func (k outcomeKind) verdict(skipDelay bool) httpretry.Verdict {
+	switch k {
+	case outcomeOK:
+		return httpretry.Success
+	case outcomeCanceled:
+		return httpretry.Canceled
+	case outcomePermanent:
+		return httpretry.Permanent
+	case outcomeMisconfigured:
+		if !skipDelay {
+			return httpretry.BackendFault
 		}
 	}
+	return httpretry.Transient
 }

@@ -352,8 +352,8 @@ func TestNewClientValidation(t *testing.T) {
 		})
 	}
 	c := mustClient(t, ClientOptions{BaseURL: "https://gpu-3.internal:8000/v1///", Model: "m"})
-	if c.BaseURL() != "https://gpu-3.internal:8000/v1" || c.timeout != DefaultTimeout || c.retry.maxRetries != DefaultMaxRetries ||
-		c.retry.backoff != (Backoff{DefaultBackoffBase, DefaultBackoffMax}) || c.api != APICompletions {
+	if c.BaseURL() != "https://gpu-3.internal:8000/v1" || c.timeout != DefaultTimeout || c.retry.MaxRetries != DefaultMaxRetries ||
+		c.retry.Backoff != (Backoff{Base: DefaultBackoffBase, Max: DefaultBackoffMax}) || c.api != APICompletions {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	for in, want := range map[string]API{"": APICompletions, "completions": APICompletions, "Chat": APIChat} {
@@ -667,24 +667,5 @@ func TestClientMaxNSplitsBySeed(t *testing.T) {
 	}
 	if res.PromptTokens != 3*48 || res.CompletionTokens != 50 || res.CachedTokens != 3*32 {
 		t.Errorf("usage = %d/%d/%d", res.PromptTokens, res.CompletionTokens, res.CachedTokens)
-	}
-}
-
-func TestErrorMessageFallbacks(t *testing.T) {
-	long := strings.Repeat("x", 1000)
-	for _, tc := range []struct {
-		body   string
-		status int
-		want   string
-	}{
-		{`{"error":{"message":"nested","type":"BadRequestError","param":null,"code":400}}`, 400, "nested"},
-		{`{"object":"error","message":"flat","type":"BadRequestError","param":null,"code":400}`, 400, "flat"},
-		{`{"detail":"Not Found"}`, 404, `{"detail":"Not Found"}`},
-		{"", 413, "Request Entity Too Large"},
-		{long, 400, long[:300] + "…"},
-	} {
-		if got := errorMessage([]byte(tc.body), tc.status); got != tc.want {
-			t.Errorf("errorMessage(%.40q) = %q, want %q", tc.body, got, tc.want)
-		}
 	}
 }

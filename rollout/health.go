@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/httpretry"
 	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
 
@@ -82,7 +83,7 @@ func (c *Client) Probe(ctx context.Context) error {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	perr.Status = resp.StatusCode
 	if resp.StatusCode/100 != 2 {
-		perr.Message = errorMessage(data, resp.StatusCode)
+		perr.Message = httpretry.ErrorMessage(data, resp.StatusCode)
 		return perr
 	}
 	var list openai.ModelList

@@ -179,11 +179,11 @@ func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
 		// The pool retries on its own (so it can fail over between
 		// attempts): the budget is the most generous client's, the
 		// backoff the first client's.
-		if i == 0 || c.retry.maxRetries > p.retry.maxRetries {
-			p.retry.maxRetries = c.retry.maxRetries
+		if i == 0 || c.retry.MaxRetries > p.retry.MaxRetries {
+			p.retry.MaxRetries = c.retry.MaxRetries
 		}
 		if i == 0 {
-			p.retry.backoff = c.retry.backoff
+			p.retry.Backoff = c.retry.Backoff
 		}
 	}
 	return p, nil

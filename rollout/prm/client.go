@@ -8,16 +8,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/openai"
+	"github.com/shepherd-prm/shepherd/internal/httpretry"
 )
 
 // ClientOptions configure a Client.
@@ -70,8 +67,7 @@ type Client struct {
 	model      string
 	authHeader string
 	timeout    time.Duration
-	maxRetries int
-	backoff    rollout.Backoff
+	retry      httpretry.Policy
 	hc         *http.Client
 }
 
@@ -91,30 +87,14 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	case c.timeout == 0:
 		c.timeout = DefaultTimeout
 	}
-	switch c.maxRetries = opt.MaxRetries; {
-	case c.maxRetries == 0:
-		c.maxRetries = rollout.DefaultMaxRetries
-	case c.maxRetries < 0:
-		c.maxRetries = 0
-	}
 	switch c.topK = opt.PromptLogprobs; {
 	case c.topK < 0:
 		return nil, fmt.Errorf("prm: ClientOptions.PromptLogprobs must be >= 0, got %d", opt.PromptLogprobs)
 	case c.topK == 0:
 		c.topK = DefaultPromptLogprobs
 	}
-	c.backoff = rollout.Backoff{Base: opt.BackoffBase, Max: opt.BackoffMax}
-	if c.backoff.Base < 0 || c.backoff.Max < 0 {
-		return nil, errors.New("prm: ClientOptions.BackoffBase and BackoffMax must be >= 0")
-	}
-	if c.backoff.Base == 0 {
-		c.backoff.Base = rollout.DefaultBackoffBase
-	}
-	if c.backoff.Max == 0 {
-		c.backoff.Max = rollout.DefaultBackoffMax
-	}
-	if c.backoff.Max < c.backoff.Base {
-		return nil, fmt.Errorf("prm: ClientOptions.BackoffMax (%v) is below BackoffBase (%v)", c.backoff.Max, c.backoff.Base)
+	if c.retry, err = httpretry.NewPolicy("prm", opt.MaxRetries, opt.BackoffBase, opt.BackoffMax); err != nil {
+		return nil, err
 	}
 	if opt.APIKey != "" {
 		c.authHeader = "Bearer " + opt.APIKey
@@ -130,23 +110,10 @@ func NewClient(opt ClientOptions) (*Client, error) {
 }
 
 func normaliseBaseURL(raw string) (string, error) {
-	s := strings.TrimSpace(raw)
-	if s == "" {
-		return "", errors.New("prm: ClientOptions.BaseURL is required (the server root, e.g. http://127.0.0.1:8000)")
-	}
-	u, err := url.Parse(s)
+	s, err := httpretry.NormaliseBaseURL("prm", "prm: ClientOptions.BaseURL is required (the server root, e.g. http://127.0.0.1:8000)", raw)
 	if err != nil {
-		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: %w", raw, err)
+		return "", err
 	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: scheme must be http or https", raw)
-	case u.Host == "":
-		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: missing host", raw)
-	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("prm: ClientOptions.BaseURL %q: must not carry a query or fragment", raw)
-	}
-	s = strings.TrimRight(s, "/")
 	s = strings.TrimSuffix(s, "/v1")
 	return strings.TrimRight(s, "/"), nil
 }
@@ -281,48 +248,36 @@ func (c *Client) post(ctx context.Context, what, endpoint string, req any, decod
 	if err != nil {
 		return c.invalid("prm: encoding request: %v", err)
 	}
-	for i := 0; ; i++ {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("prm: %s on %s: %w", what, c.base, err)
-		}
-		o := c.attempt(ctx, endpoint, body, decode)
-		switch {
-		case o.kind == ok:
-			return nil
-		case o.kind == canceled:
-			return fmt.Errorf("prm: %s on %s: %w", what, c.base, ctx.Err())
-		case o.kind == permanent:
-			return &APIError{Server: c.base, Status: o.status, Message: o.message, Permanent: true, Attempts: i + 1, Err: o.err}
-		case i >= c.maxRetries:
-			return &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: i + 1, Err: o.err}
-		}
-		if err := rollout.SleepCtx(ctx, c.retryDelay(i, o.retryAfter)); err != nil {
-			return fmt.Errorf("prm: %s on %s: %w", what, c.base, err)
-		}
+	var o outcome
+	st := c.retry.Run(ctx, func(ctx context.Context, _ int) (httpretry.Verdict, time.Duration, bool) {
+		o = c.attempt(ctx, endpoint, body, decode)
+		return o.kind, o.retryAfter, false
+	})
+	switch {
+	case st.Err != nil:
+		return fmt.Errorf("prm: %s on %s: %w", what, c.base, st.Err)
+	case st.Verdict == httpretry.Success:
+		return nil
+	case st.Verdict == httpretry.Canceled:
+		return fmt.Errorf("prm: %s on %s: %w", what, c.base, ctx.Err())
+	case st.Verdict == httpretry.Permanent:
+		return &APIError{Server: c.base, Status: o.status, Message: o.message, Permanent: true, Attempts: st.Attempts, Err: o.err}
 	}
+	return &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: st.Attempts, Err: o.err}
 }
 
-// retryDelay is the wait before retry i: the server's Retry-After as a
-// floor plus up to 10% jitter, else the jittered backoff.
-func (c *Client) retryDelay(i int, retryAfter time.Duration) time.Duration {
-	if retryAfter <= 0 {
-		return c.backoff.Delay(i)
-	}
-	retryAfter = min(retryAfter, rollout.MaxRetryAfter)
-	return retryAfter + time.Duration(rand.Int64N(int64(retryAfter/10)+1))
-}
-
-type outcomeKind int
-
+// The PRM client's outcomes are the retry loop's verdicts: a reward model
+// server has no backend fault of its own (there is no other server to
+// fail over to).
 const (
-	ok outcomeKind = iota
-	transient
-	permanent
-	canceled
+	ok        = httpretry.Success
+	transient = httpretry.Transient
+	permanent = httpretry.Permanent
+	canceled  = httpretry.Canceled
 )
 
 type outcome struct {
-	kind       outcomeKind
+	kind       httpretry.Verdict
 	status     int
 	retryAfter time.Duration
 	message    string
@@ -349,7 +304,7 @@ func (c *Client) attempt(ctx context.Context, endpoint string, body []byte, deco
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	o := outcome{status: resp.StatusCode}
 	if resp.StatusCode/100 != 2 {
-		o.message = errorMessage(data, resp.StatusCode)
+		o.message = httpretry.ErrorMessage(data, resp.StatusCode)
 		if hint := endpointHint(endpoint, resp.StatusCode); hint != "" && !strings.Contains(o.message, "model") {
 			o.message += hint
 		}
@@ -357,9 +312,9 @@ func (c *Client) attempt(ctx context.Context, endpoint string, body []byte, deco
 		switch {
 		case ctx.Err() != nil:
 			o.kind, o.err = canceled, ctx.Err()
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout:
+		case httpretry.ClassifyStatus(resp.StatusCode).Retryable():
 			o.kind = transient
-			o.retryAfter, _ = rollout.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			o.retryAfter, _ = httpretry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		default:
 			o.kind = permanent
 		}
@@ -453,24 +408,4 @@ func (c *Client) transportFailure(ctx, actx context.Context, err error) outcome 
 		return outcome{kind: transient, message: msg, err: fmt.Errorf("%s: %w", msg, err)}
 	}
 	return outcome{kind: transient, message: err.Error(), err: err}
-}
-
-// errorMessage extracts the server's message from an error body, falling
-// back to a trimmed snippet of the body, then to the status text.
-func errorMessage(data []byte, status int) string {
-	var eb openai.ErrorBody
-	if json.Unmarshal(data, &eb) == nil {
-		if m := strings.TrimSpace(eb.Text()); m != "" {
-			return m
-		}
-	}
-	s := strings.Join(strings.Fields(string(data)), " ")
-	const maxSnippet = 300
-	if len(s) > maxSnippet {
-		s = strings.ToValidUTF8(s[:maxSnippet], "") + "…"
-	}
-	if s == "" {
-		s = http.StatusText(status)
-	}
-	return s
 }

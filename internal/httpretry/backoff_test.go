@@ -1,4 +1,4 @@
-package rollout
+package httpretry
 
 import (
 	"context"
@@ -31,11 +31,11 @@ func TestBackoffCeilingAndJitter(t *testing.T) {
 	if !seenLow || !seenHigh {
 		t.Error("Delay is not spread over [0, ceiling] (full jitter)")
 	}
-	if d := b.retryDelay(0, 2*time.Second); d < 2*time.Second || d > 2200*time.Millisecond {
-		t.Errorf("retryDelay with Retry-After 2s = %v", d)
+	if d := b.RetryDelay(0, 2*time.Second); d < 2*time.Second || d > 2200*time.Millisecond {
+		t.Errorf("RetryDelay with Retry-After 2s = %v", d)
 	}
-	if d := b.retryDelay(0, time.Hour); d < MaxRetryAfter || d > MaxRetryAfter*11/10 {
-		t.Errorf("retryDelay with Retry-After 1h = %v, want capped near %v", d, MaxRetryAfter)
+	if d := b.RetryDelay(0, time.Hour); d < MaxRetryAfter || d > MaxRetryAfter*11/10 {
+		t.Errorf("RetryDelay with Retry-After 1h = %v, want capped near %v", d, MaxRetryAfter)
 	}
 }
 

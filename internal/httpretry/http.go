@@ -1,0 +1,89 @@
+package httpretry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/shepherd-prm/shepherd/rollout/openai"
+)
+
+// NormaliseBaseURL checks a ClientOptions.BaseURL (http or https, a host,
+// no query or fragment) and trims trailing slashes. Errors start with
+// prefix (the package name); required is the message for an empty URL.
+func NormaliseBaseURL(prefix, required, raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", errors.New(required)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%s: ClientOptions.BaseURL %q: %w", prefix, raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%s: ClientOptions.BaseURL %q: scheme must be http or https", prefix, raw)
+	case u.Host == "":
+		return "", fmt.Errorf("%s: ClientOptions.BaseURL %q: missing host", prefix, raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%s: ClientOptions.BaseURL %q: must not carry a query or fragment", prefix, raw)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// Status classifies an HTTP error status.
+type Status int
+
+const (
+	// StatusThrottled: 429 or 503, the server is alive but overloaded.
+	StatusThrottled Status = iota
+	// StatusServerError: another 5xx, or 408.
+	StatusServerError
+	// StatusMisconfigured: 401, 403 or 404. vLLM answers 404 "The model
+	// `X` does not exist." for a model it does not serve, and 401 for a
+	// missing or wrong --api-key; a 404 may also be a wrong base URL. None
+	// of these is the request's fault.
+	StatusMisconfigured
+	// StatusPermanent: another 4xx; the request itself is at fault.
+	StatusPermanent
+)
+
+// ClassifyStatus classifies a non-2xx HTTP status.
+func ClassifyStatus(code int) Status {
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		return StatusThrottled
+	case code >= 500 || code == http.StatusRequestTimeout:
+		return StatusServerError
+	case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound:
+		return StatusMisconfigured
+	}
+	return StatusPermanent
+}
+
+// Retryable reports whether a status is worth retrying against the same
+// server.
+func (s Status) Retryable() bool { return s == StatusThrottled || s == StatusServerError }
+
+// ErrorMessage extracts the server's message from an error body, falling
+// back to a trimmed snippet of the body, then to the status text.
+func ErrorMessage(data []byte, status int) string {
+	var eb openai.ErrorBody
+	if json.Unmarshal(data, &eb) == nil {
+		if m := strings.TrimSpace(eb.Text()); m != "" {
+			return m
+		}
+	}
+	s := strings.Join(strings.Fields(string(data)), " ")
+	const maxSnippet = 300
+	if len(s) > maxSnippet {
+		s = strings.ToValidUTF8(s[:maxSnippet], "") + "…"
+	}
+	if s == "" {
+		s = http.StatusText(status)
+	}
+	return s
+}
