@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -288,25 +287,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("rollout: ")
-	b.WriteString(e.Backend)
-	if e.Status != 0 {
-		b.WriteString(": ")
-		b.WriteString(strconv.Itoa(e.Status))
-		if t := http.StatusText(e.Status); t != "" {
-			b.WriteString(" ")
-			b.WriteString(t)
-		}
-	}
-	if !e.Permanent && !e.BackendFault {
-		fmt.Fprintf(&b, ": giving up after %d attempts", e.Attempts)
-	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
-	}
-	return b.String()
+	return httpretry.ErrorText("rollout", e.Backend, e.Status, !e.Permanent && !e.BackendFault, e.Attempts, e.Message)
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
@@ -518,15 +499,10 @@ func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response
 	o := attemptOutcome{backend: c.base}
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	hreq, err := httpretry.NewJSONRequest(actx, c.endpoint, c.authHeader, body)
 	if err != nil {
 		o.kind, o.message, o.err = outcomePermanent, err.Error(), err
 		return nil, o
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "application/json")
-	if c.authHeader != "" {
-		hreq.Header.Set("Authorization", c.authHeader)
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {

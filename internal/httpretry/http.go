@@ -1,11 +1,14 @@
 package httpretry
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/shepherd-prm/shepherd/rollout/openai"
@@ -86,4 +89,47 @@ func ErrorMessage(data []byte, status int) string {
 		s = http.StatusText(status)
 	}
 	return s
+}
+
+// ErrorText is the message of a client's API error: "prefix: backend",
+// then the HTTP status and its text when a response arrived, the attempts
+// made when the retries ran out (exhausted), and the server's message.
+// Each client keeps its own error type, since callers tell the clients'
+// errors apart with errors.As.
+func ErrorText(prefix, backend string, status int, exhausted bool, attempts int, message string) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	b.WriteString(": ")
+	b.WriteString(backend)
+	if status != 0 {
+		b.WriteString(": ")
+		b.WriteString(strconv.Itoa(status))
+		if t := http.StatusText(status); t != "" {
+			b.WriteString(" ")
+			b.WriteString(t)
+		}
+	}
+	if exhausted {
+		fmt.Fprintf(&b, ": giving up after %d attempts", attempts)
+	}
+	if message != "" {
+		b.WriteString(": ")
+		b.WriteString(message)
+	}
+	return b.String()
+}
+
+// NewJSONRequest builds a POST of a JSON body that asks for JSON back,
+// with authHeader (e.g. "Bearer <key>") as Authorization unless empty.
+func NewJSONRequest(ctx context.Context, url, authHeader string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if authHeader != "" {
+		req.Header.Set("Authorization", authHeader)
+	}
+	return req, nil
 }

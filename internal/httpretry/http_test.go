@@ -1,6 +1,9 @@
 package httpretry
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -21,5 +24,40 @@ func TestErrorMessageFallbacks(t *testing.T) {
 		if got := ErrorMessage([]byte(tc.body), tc.status); got != tc.want {
 			t.Errorf("ErrorMessage(%.40q) = %q, want %q", tc.body, got, tc.want)
 		}
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		exhausted bool
+		message   string
+		want      string
+	}{
+		{400, false, "bad n", "p: http://h/v1: 400 Bad Request: bad n"},
+		{503, true, "busy", "p: http://h/v1: 503 Service Unavailable: giving up after 3 attempts: busy"},
+		{0, true, "connection refused", "p: http://h/v1: giving up after 3 attempts: connection refused"},
+		{599, false, "", "p: http://h/v1: 599"},
+	} {
+		if got := ErrorText("p", "http://h/v1", tc.status, tc.exhausted, 3, tc.message); got != tc.want {
+			t.Errorf("ErrorText(%d, %v, %q) = %q, want %q", tc.status, tc.exhausted, tc.message, got, tc.want)
+		}
+	}
+}
+
+func TestNewJSONRequest(t *testing.T) {
+	req, err := NewJSONRequest(context.Background(), "http://h/v1/completions", "Bearer k", []byte(`{"n":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(req.Body)
+	if req.Method != http.MethodPost || req.URL.String() != "http://h/v1/completions" || string(body) != `{"n":1}` ||
+		req.Header.Get("Content-Type") != "application/json" || req.Header.Get("Accept") != "application/json" ||
+		req.Header.Get("Authorization") != "Bearer k" {
+		t.Errorf("request %s %s %q, headers %v", req.Method, req.URL, body, req.Header)
+	}
+	req, _ = NewJSONRequest(context.Background(), "http://h/pooling", "", nil)
+	if _, set := req.Header["Authorization"]; set {
+		t.Error("Authorization sent without a key")
 	}
 }

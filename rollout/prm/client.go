@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -138,25 +137,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("prm: ")
-	b.WriteString(e.Server)
-	if e.Status != 0 {
-		b.WriteString(": ")
-		b.WriteString(strconv.Itoa(e.Status))
-		if t := http.StatusText(e.Status); t != "" {
-			b.WriteString(" ")
-			b.WriteString(t)
-		}
-	}
-	if !e.Permanent {
-		fmt.Fprintf(&b, ": giving up after %d attempts", e.Attempts)
-	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
-	}
-	return b.String()
+	return httpretry.ErrorText("prm", e.Server, e.Status, !e.Permanent, e.Attempts, e.Message)
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
@@ -287,14 +268,9 @@ type outcome struct {
 func (c *Client) attempt(ctx context.Context, endpoint string, body []byte, decode func([]byte) error) outcome {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, endpoint, bytes.NewReader(body))
+	req, err := httpretry.NewJSONRequest(actx, endpoint, c.authHeader, body)
 	if err != nil {
 		return outcome{kind: permanent, message: err.Error(), err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.authHeader != "" {
-		req.Header.Set("Authorization", c.authHeader)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
