@@ -130,8 +130,9 @@
 //
 // Client retries 429 and 503 (honouring Retry-After, capped at
 // rollout.MaxRetryAfter), other 5xx, 408, timeouts, refused or reset
-// connections, and truncated or invalid JSON, with rollout.Backoff's
-// capped exponential backoff with full jitter. Other 4xx are permanent
+// connections, and truncated or invalid JSON, with the retry policy the
+// inference client uses (internal/httpretry): capped exponential backoff
+// with full jitter. Other 4xx are permanent
 // and carry the server's message, as do a row count that does not match
 // the steps and rows that are not probabilities. Errors are *APIError
 // with rollout.APIError's semantics (IsPermanent). An API key is sent as
