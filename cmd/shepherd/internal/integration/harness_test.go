@@ -364,6 +364,22 @@ func follow(t *testing.T, s *client.Stream, after int, at func()) received {
 // solution pays for a shared prefix depends on admission and restarts (a
 // prefix dropped once no admitted solution holds it is generated again for
 // a later one), so runs scheduled differently compare labels, not tokens.
+// sameRecords reports every record of want that got lacks or holds
+// differently, each line passed through norm first (nil: compared as is).
+func sameRecords(t *testing.T, got, want map[string]string, norm func(string) string) {
+	t.Helper()
+	if norm == nil {
+		norm = func(s string) string { return s }
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("record %s missing", k)
+		} else if norm(g) != norm(w) {
+			t.Errorf("record %s:\n got  %s\n want %s", k, g, w)
+		}
+	}
+}
+
 func withoutTokens(line string) string { return tokensRE.ReplaceAllString(line, "") }
 
 var tokensRE = regexp.MustCompile(`"completion_tokens":\d+,`)

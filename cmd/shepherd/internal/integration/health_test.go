@@ -199,11 +199,7 @@ func TestOutSurvivesFailedRun(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("resumed run has %d records, want %d", len(got), len(want))
 	}
-	for id, w := range want {
-		if withoutTokens(got[id]) != withoutTokens(w) {
-			t.Errorf("%s after resume:\n got %s\nwant %s", id, got[id], w)
-		}
-	}
+	sameRecords(t, got, want, withoutTokens) // after the resume
 }
 
 // TestPoisonStep: a step that makes its prefix longer than the server's
@@ -320,11 +316,7 @@ func TestFourFaultsWithinThreeTimesClean(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("%d records with faults, %d clean", len(got), len(want))
 	}
-	for id, w := range want {
-		if got[id] != w {
-			t.Errorf("%s:\n got %s\nwant %s", id, got[id], w)
-		}
-	}
+	sameRecords(t, got, want, nil) // with faults as clean
 }
 
 // TestWorkerLosesItsBackend: mid-job, one worker's only backend goes away

@@ -63,11 +63,7 @@ func TestLabelWaitsForAdmission(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("got %d records, want %d", len(got), len(want))
 	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("record %s: got %s, want %s", k, got[k], w)
-		}
-	}
+	sameRecords(t, got, want, nil)
 }
 
 // TestLabelGivesUpOnDeadServer: the server dies mid-job and does not come
