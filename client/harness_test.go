@@ -3,53 +3,38 @@ package client_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
-	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
-	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 	"github.com/shepherd-prm/shepherd/server"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 )
 
-const simModel = simtest.Model
+const simModel = servertest.Model
 
 // harness is a private Redis with rollout workers on the simulator, and
-// shepherd servers on loopback TCP ports.
+// shepherd servers on loopback TCP ports (tests restart a server on the
+// same address, and dial it over TLS).
 type harness struct {
-	t    *testing.T
-	rdb  *redis.Client
-	qopt redisq.Options
+	*servertest.Env
+	t *testing.T
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	rs := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64})
-	t.Cleanup(func() { rdb.Close() })
-	return &harness{t: t, rdb: rdb, qopt: redisq.Options{LeaseTTL: time.Second, Block: 100 * time.Millisecond, MaxDeliveries: 5}}
+	q := redisq.Options{LeaseTTL: time.Second, Block: 100 * time.Millisecond, MaxDeliveries: 5}
+	return &harness{Env: servertest.NewEnv(t, q, 16), t: t}
 }
 
 // startWorker runs a rollout worker on the Redis queue until the test ends.
-func (h *harness) startWorker(opt sim.Options) {
-	h.t.Helper()
-	q := redisq.New(h.rdb, h.qopt)
-	h.t.Cleanup(func() { q.Close() }) // after the worker stopped
-	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: grade.New(grade.Options{}),
-		Model: simModel, Concurrency: 16, DrainTimeout: time.Second})
-}
+func (h *harness) startWorker(opt sim.Options) { h.StartWorker(opt) }
 
 // testServer is a server serving on a TCP address until stopped.
 type testServer struct {
@@ -57,53 +42,23 @@ type testServer struct {
 	stop func()
 }
 
-// startServer serves a shepherd server on addr ("" for a free port).
+// startServer serves a shepherd server on addr ("" for a free port) with
+// quick test timings.
 func (h *harness) startServer(addr string, opt server.Options) *testServer {
 	h.t.Helper()
-	opt.Redis = h.rdb
-	opt.Queue = h.qopt
-	opt.LeaseTTL = time.Second
-	opt.ProgressInterval = 50 * time.Millisecond
-	opt.SnapshotInterval = 50 * time.Millisecond
-	opt.StreamBlock = 100 * time.Millisecond
-	opt.ShutdownTimeout = time.Second
-	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opt.Redis = h.Redis
+	opt.Queue = h.Queue
+	servertest.QuickTimings(&opt.LeaseTTL, &opt.ProgressInterval, &opt.SnapshotInterval, &opt.StreamBlock, &opt.ShutdownTimeout)
+	opt.Logger = servertest.QuietLogger()
 	s, err := server.New(opt)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var lis net.Listener
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if lis, err = net.Listen("tcp", addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := s.Serve(ctx, lis); err != nil {
-			h.t.Errorf("Serve: %v", err)
-		}
-	}()
-	var once sync.Once
-	ts := &testServer{addr: lis.Addr().String(), stop: func() { once.Do(func() { cancel(); <-served }) }}
-	h.t.Cleanup(ts.stop)
-	return ts
+	sv := servertest.ServeTCP(h.t, s, addr)
+	return &testServer{addr: sv.Addr, stop: sv.Stop}
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return servertest.Context(t) }
 
 // dial connects a plaintext client with quick retries.
 func dial(t *testing.T, addr string, opt client.Options) *client.Client {

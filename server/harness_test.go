@@ -4,32 +4,30 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/shepherd-prm/shepherd/labeler"
-	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
-	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 )
 
-const simModel = simtest.Model
+const simModel = servertest.Model
 
 // harness is a private Redis with rollout workers against the simulator,
 // and shepherd servers over bufconn.
 type harness struct {
+	env  *servertest.Env
 	t    *testing.T
 	rdb  redis.UniversalClient
 	qopt redisq.Options
@@ -37,33 +35,32 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	rs := redistest.Start(t)
-	return newHarnessOn(t, redis.NewClient(&redis.Options{Addr: rs.Addr, PoolSize: 64}))
+	return harnessOf(t, servertest.NewEnv(t, queueOptions, 32))
 }
 
 func newHarnessOn(t *testing.T, rdb redis.UniversalClient) *harness {
-	t.Cleanup(func() { rdb.Close() })
-	return &harness{t: t, rdb: rdb, qopt: redisq.Options{LeaseTTL: 2 * time.Second, Block: 100 * time.Millisecond, MaxDeliveries: 3}}
+	return harnessOf(t, servertest.EnvOn(t, rdb, queueOptions, 32))
+}
+
+var queueOptions = redisq.Options{LeaseTTL: 2 * time.Second, Block: 100 * time.Millisecond, MaxDeliveries: 3}
+
+func harnessOf(t *testing.T, env *servertest.Env) *harness {
+	return &harness{env: env, t: t, rdb: env.Redis, qopt: env.Queue}
 }
 
 // startWorker runs a rollout worker on the Redis queue until the test ends.
-func (h *harness) startWorker(opt sim.Options) {
-	h.t.Helper()
-	q := redisq.New(h.rdb, h.qopt)
-	h.t.Cleanup(func() { q.Close() }) // after the worker stopped
-	simtest.RunWorker(h.t, &rollout.Worker{Queue: q, Generator: simtest.Pool(h.t, opt), Grader: grade.New(grade.Options{}),
-		Model: simModel, Concurrency: 32, DrainTimeout: time.Second})
-}
+func (h *harness) startWorker(opt sim.Options) { h.env.StartWorker(opt) }
 
 // testServer is a running Server and a client connected to it.
 type testServer struct {
 	*Server
 	client shepherdv1.ShepherdServiceClient
 	conn   *grpc.ClientConn
-	served chan struct{}
+	served <-chan struct{}
+	stop   func() // shuts the server down as a deploy would
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return servertest.QuietLogger() }
 
 // startServer starts a Server on the harness's Redis with quick test
 // timings; opt's non-zero fields override them.
@@ -71,21 +68,7 @@ func (h *harness) startServer(opt Options) *testServer {
 	h.t.Helper()
 	opt.Redis = h.rdb
 	opt.Queue = h.qopt
-	if opt.LeaseTTL == 0 {
-		opt.LeaseTTL = time.Second
-	}
-	if opt.ProgressInterval == 0 {
-		opt.ProgressInterval = 50 * time.Millisecond
-	}
-	if opt.SnapshotInterval == 0 {
-		opt.SnapshotInterval = 50 * time.Millisecond
-	}
-	if opt.StreamBlock == 0 {
-		opt.StreamBlock = 100 * time.Millisecond
-	}
-	if opt.ShutdownTimeout == 0 {
-		opt.ShutdownTimeout = 2 * time.Second
-	}
+	servertest.QuickTimings(&opt.LeaseTTL, &opt.ProgressInterval, &opt.SnapshotInterval, &opt.StreamBlock, &opt.ShutdownTimeout)
 	if opt.Logger == nil {
 		opt.Logger = quietLogger()
 	}
@@ -93,47 +76,15 @@ func (h *harness) startServer(opt Options) *testServer {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	ts := &testServer{Server: s, served: make(chan struct{})}
-	go func() {
-		defer close(ts.served)
-		if err := s.Serve(context.Background(), lis); err != nil {
-			h.t.Errorf("Serve: %v", err)
-		}
-	}()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	ts.conn = conn
-	ts.client = shepherdv1.NewShepherdServiceClient(conn)
-	h.t.Cleanup(func() {
-		conn.Close()
-		ts.Shutdown(time.Second)
-		<-ts.served
-	})
-	return ts
-}
-
-// stop shuts the server down as a deploy would.
-func (ts *testServer) stop() {
-	ts.conn.Close()
-	ts.Shutdown(time.Second)
-	<-ts.served
+	sv := servertest.ServeBufconn(h.t, s)
+	return &testServer{Server: s, client: shepherdv1.NewShepherdServiceClient(sv.Conn), conn: sv.Conn, served: sv.Done(), stop: sv.Stop}
 }
 
 func withToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return servertest.Context(t) }
 
 // simProblems is a simulator data set as API problems and as the
 // embedded path's prepared solutions.
@@ -224,36 +175,12 @@ func compareWithEmbedded(t *testing.T, got []*shepherdv1.LabelRecord, want []lab
 			t.Fatalf("unexpected record %s", k)
 		}
 		p := convert.RecordProto(w)
-		if !equalInts(g.Rollouts, p.Rollouts) || !equalInts(g.CorrectRollouts, p.CorrectRollouts) || !equalBools(g.Labels, p.Labels) ||
+		if !slices.Equal(g.Rollouts, p.Rollouts) || !slices.Equal(g.CorrectRollouts, p.CorrectRollouts) || !slices.Equal(g.Labels, p.Labels) ||
 			g.FirstErrorStep != p.FirstErrorStep || g.OutcomeCorrect != p.OutcomeCorrect || len(g.SoftLabels) != len(p.SoftLabels) ||
 			g.Prompt != p.Prompt || len(g.Completions) != len(p.Completions) || g.Strategy != p.Strategy {
 			t.Errorf("record %s differs:\n got  %v\n want %v", k, g, p)
 		}
 	}
-}
-
-func equalInts(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalBools(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func submitReq(id string, problems []*shepherdv1.Problem, spec *shepherdv1.JobSpec) *shepherdv1.SubmitJobRequest {
