@@ -10,11 +10,13 @@ import (
 	"testing"
 )
 
-// dashboard is the part of a Grafana dashboard model the tests read.
+// dashboard is the part of a Grafana dashboard model the tests and the
+// lint rules read.
 type dashboard struct {
 	ID         *int   `json:"id"`
 	UID        string `json:"uid"`
 	Title      string `json:"title"`
+	Editable   bool   `json:"editable"`
 	Templating struct {
 		List []variable `json:"list"`
 	} `json:"templating"`
@@ -23,10 +25,14 @@ type dashboard struct {
 
 type variable struct {
 	Name       string      `json:"name"`
+	Label      string      `json:"label"`
 	Type       string      `json:"type"`
 	Query      any         `json:"query"`
 	Definition string      `json:"definition"`
 	Datasource *datasource `json:"datasource"`
+	Multi      bool        `json:"multi"`
+	IncludeAll bool        `json:"includeAll"`
+	AllValue   string      `json:"allValue"`
 }
 
 type datasource struct {
@@ -35,11 +41,16 @@ type datasource struct {
 }
 
 type panel struct {
-	ID         int         `json:"id"`
-	Type       string      `json:"type"`
-	Title      string      `json:"title"`
-	Datasource *datasource `json:"datasource"`
-	Targets    []struct {
+	ID          int         `json:"id"`
+	Type        string      `json:"type"`
+	Title       string      `json:"title"`
+	Datasource  *datasource `json:"datasource"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+	Targets []struct {
 		Expr       string      `json:"expr"`
 		RefID      string      `json:"refId"`
 		Datasource *datasource `json:"datasource"`

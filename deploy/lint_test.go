@@ -41,7 +41,7 @@ import (
 // lintDashboard returns the rule violations of a dashboard's JSON, each
 // "rule: where: what".
 func lintDashboard(raw []byte) ([]string, error) {
-	var d lintModel
+	var d dashboard
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func lintDashboard(raw []byte) ([]string, error) {
 	if d.Editable {
 		add("uneditable-dashboard-rule", "dashboard", "editable is true, want false")
 	}
-	vars := map[string]lintVariable{}
+	vars := map[string]variable{}
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v
 	}
@@ -82,7 +82,7 @@ func lintDashboard(raw []byte) ([]string, error) {
 			add(rule, name, "allValue %q, want .+", v.AllValue)
 		}
 	}
-	for _, p := range allLintPanels(d.Panels) {
+	for _, p := range allPanels(d.Panels) {
 		if p.Type == "row" {
 			continue
 		}
@@ -116,50 +116,6 @@ func lintDashboard(raw []byte) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-type lintModel struct {
-	Editable   bool `json:"editable"`
-	Templating struct {
-		List []lintVariable `json:"list"`
-	} `json:"templating"`
-	Panels []lintPanel `json:"panels"`
-}
-
-type lintVariable struct {
-	Name       string      `json:"name"`
-	Label      string      `json:"label"`
-	Type       string      `json:"type"`
-	Query      any         `json:"query"`
-	Datasource *datasource `json:"datasource"`
-	Multi      bool        `json:"multi"`
-	IncludeAll bool        `json:"includeAll"`
-	AllValue   string      `json:"allValue"`
-}
-
-type lintPanel struct {
-	Type        string      `json:"type"`
-	Title       string      `json:"title"`
-	Datasource  *datasource `json:"datasource"`
-	FieldConfig struct {
-		Defaults struct {
-			Unit string `json:"unit"`
-		} `json:"defaults"`
-	} `json:"fieldConfig"`
-	Targets []struct {
-		Expr  string `json:"expr"`
-		RefID string `json:"refId"`
-	} `json:"targets"`
-	Panels []lintPanel `json:"panels"`
-}
-
-func allLintPanels(ps []lintPanel) []lintPanel {
-	var out []lintPanel
-	for _, p := range ps {
-		out = append(out, p)
-		out = append(out, allLintPanels(p.Panels)...)
-	}
-	return out
 }
 
 // validUnits are the Grafana unit ids this project's panels may use: the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"google.golang.org/protobuf/proto"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,9 +21,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/shepherd-prm/shepherd/internal/testkit"
@@ -36,6 +33,7 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 	"github.com/shepherd-prm/shepherd/server"
 	"github.com/shepherd-prm/shepherd/server/metrics"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 )
 
 const (
@@ -223,8 +221,6 @@ func instantQuery(ctx context.Context, base, expr string) (int, error) {
 	return 1, nil // a scalar or string
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 // serveMetrics serves m on a loopback port until the test ends and
 // returns host:port.
 func serveMetrics(t *testing.T, m *metrics.Metrics) string {
@@ -275,17 +271,15 @@ func startWorker(t *testing.T, rdb redis.UniversalClient, qopt redisq.Options) s
 	return serveMetrics(t, m)
 }
 
-// startServer runs a server on a loopback port with its metrics wired in
+// startServer runs a server (over bufconn) with its metrics wired in
 // and returns its metrics address and a client.
 func startServer(t *testing.T, rdb redis.UniversalClient, qopt redisq.Options) (string, shepherdv1.ShepherdServiceClient) {
 	t.Helper()
 	m := metrics.New("serve")
-	s, err := server.New(server.Options{
-		Redis: rdb, Queue: qopt, Models: []string{model}, Logger: quietLogger(),
-		LeaseTTL: time.Second, ProgressInterval: 50 * time.Millisecond, SnapshotInterval: 50 * time.Millisecond,
-		StreamBlock: 100 * time.Millisecond, ShutdownTimeout: time.Second,
-		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished,
-	})
+	opt := server.Options{Redis: rdb, Queue: qopt, Models: []string{model}, Logger: servertest.QuietLogger(), ShutdownTimeout: time.Second,
+		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished}
+	servertest.QuickTimings(&opt.LeaseTTL, &opt.ProgressInterval, &opt.SnapshotInterval, &opt.StreamBlock, &opt.ShutdownTimeout)
+	s, err := server.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,24 +287,8 @@ func startServer(t *testing.T, rdb redis.UniversalClient, qopt redisq.Options) (
 	mq := redisq.New(rdb, qopt)
 	t.Cleanup(func() { mq.Close() })
 	m.CollectQueue(mq, []string{model})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(context.Background(), lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		s.Shutdown(time.Second)
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return serveMetrics(t, m), shepherdv1.NewShepherdServiceClient(conn)
+	sv := servertest.ServeBufconn(t, s)
+	return serveMetrics(t, m), shepherdv1.NewShepherdServiceClient(sv.Conn)
 }
 
 // startPrometheus runs Prometheus scraping the two metrics addresses every

@@ -354,29 +354,27 @@ func TestLabelRecordRoundTrip(t *testing.T) {
 		Model:           "m",
 		GraderVersion:   "g1",
 	}
-	b, err := proto.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back shepherdv1.LabelRecord
-	if err := proto.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(rec, &back) {
-		t.Fatalf("binary round trip: %v != %v", &back, rec)
-	}
-	if back.SoftLabels[0].Value != nil || back.GetSoftLabels()[1].GetValue() != 0.5 || back.MinScore == nil || *back.MinScore != 0 {
-		t.Errorf("presence lost: %v", &back)
-	}
-	j, err := protojson.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fromJSON shepherdv1.LabelRecord
-	if err := protojson.Unmarshal(j, &fromJSON); err != nil {
-		t.Fatal(err)
-	}
-	if !proto.Equal(rec, &fromJSON) {
-		t.Fatalf("JSON round trip: %s", j)
+	for _, enc := range []struct {
+		name      string
+		marshal   func(proto.Message) ([]byte, error)
+		unmarshal func([]byte, proto.Message) error
+	}{
+		{"binary", proto.Marshal, proto.Unmarshal},
+		{"JSON", protojson.Marshal, protojson.Unmarshal},
+	} {
+		b, err := enc.marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back shepherdv1.LabelRecord
+		if err := enc.unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(rec, &back) {
+			t.Fatalf("%s round trip: %v != %v (encoded %q)", enc.name, &back, rec, b)
+		}
+		if back.SoftLabels[0].Value != nil || back.GetSoftLabels()[1].GetValue() != 0.5 || back.MinScore == nil || *back.MinScore != 0 {
+			t.Errorf("%s: presence lost: %v", enc.name, &back)
+		}
 	}
 }

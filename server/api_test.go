@@ -274,11 +274,8 @@ func TestListJobs(t *testing.T) {
 	problems, _ := simProblems(t, 1, 1, 1)
 	var ids []string
 	for i := range 5 {
-		resp, err := ts.client.SubmitJob(ctx, submitReq("list-"+string(rune('a'+i)), problems, nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, resp.Job.Id)
+		id := ts.submit(t, ctx, submitReq("list-"+string(rune('a'+i)), problems, nil))
+		ids = append(ids, id)
 		time.Sleep(2 * time.Millisecond) // distinct creation times
 	}
 	if _, err := ts.client.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: ids[1]}); err != nil {
@@ -322,11 +319,8 @@ func TestFinishedJobsExpire(t *testing.T) {
 	ts := h.startServer(Options{JobTTL: time.Second})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 1, 1, 1)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("expire", problems, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.client.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: resp.Job.Id}); err != nil {
+	id := ts.submit(t, ctx, submitReq("expire", problems, nil))
+	if _, err := ts.client.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: id}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -351,7 +345,7 @@ func TestFinishedJobsExpire(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_, err = ts.client.GetJob(ctx, &shepherdv1.GetJobRequest{JobId: resp.Job.Id})
+	_, err := ts.client.GetJob(ctx, &shepherdv1.GetJobRequest{JobId: id})
 	wantCode(t, err, "NOT_FOUND", "not found")
 	// The request id is free again.
 	if _, err := ts.client.SubmitJob(ctx, submitReq("expire", problems, &shepherdv1.JobSpec{N: proto.Int32(2)})); err != nil {
@@ -393,24 +387,15 @@ func TestPanicIsInternal(t *testing.T) {
 // TestMaxRunningJobs: jobs beyond the bound wait QUEUED and start as
 // others end.
 func TestMaxRunningJobs(t *testing.T) {
-	h := newHarness(t)
-	h.startWorker(sim.Options{})
-	ts := h.startServer(Options{MaxRunningJobs: 1})
-	ctx := testCtx(t)
+	_, ts, ctx := withServer(t, sim.Options{}, Options{MaxRunningJobs: 1})
 	problems, _ := simProblems(t, 2, 3, 2)
 	var ids []string
 	for i := range 3 {
-		resp, err := ts.client.SubmitJob(ctx, submitReq("max-running-"+string(rune('a'+i)), problems, &shepherdv1.JobSpec{N: proto.Int32(2), Seed: int64(i)}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, resp.Job.Id)
+		id := ts.submit(t, ctx, submitReq("max-running-"+string(rune('a'+i)), problems, &shepherdv1.JobSpec{N: proto.Int32(2), Seed: int64(i)}))
+		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		got, err := collect(t, ctx, ts.client, id, "", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := mustCollect(t, ctx, ts.client, id, "", 0)
 		if got.final.GetState() != shepherdv1.JobState_JOB_STATE_SUCCEEDED {
 			t.Fatalf("job %s: %v", id, got.final)
 		}

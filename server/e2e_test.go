@@ -152,29 +152,13 @@ func TestSubmitIdempotent(t *testing.T) {
 // TestStreamResume reads part of a finished job's stream, then resumes
 // from the last cursor: together they are the whole stream, in order.
 func TestStreamResume(t *testing.T) {
-	h := newHarness(t)
-	h.startWorker(sim.Options{})
-	ts := h.startServer(Options{})
-	ctx := testCtx(t)
+	_, ts, ctx := withServer(t, sim.Options{}, Options{})
 	problems, prepared := simProblems(t, 5, 6, 3)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("resume", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.Job.Id
+	id := ts.submit(t, ctx, submitReq("resume", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	// Mid-job: stop after a few records, resume while the job runs.
-	part, err := collect(t, ctx, ts.client, id, "", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := collect(t, ctx, ts.client, id, part.cursors[len(part.cursors)-1], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := collect(t, ctx, ts.client, id, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	part := mustCollect(t, ctx, ts.client, id, "", 3)
+	rest := mustCollect(t, ctx, ts.client, id, part.cursors[len(part.cursors)-1], 0)
+	all := mustCollect(t, ctx, ts.client, id, "", 0)
 	if len(all.records) != len(prepared) || rest.final == nil {
 		t.Fatalf("full stream: %d records, want %d; final %v", len(all.records), len(prepared), rest.final)
 	}
@@ -188,10 +172,7 @@ func TestStreamResume(t *testing.T) {
 		}
 	}
 	// Resuming from the last cursor gives only the final snapshot.
-	tail, err := collect(t, ctx, ts.client, id, all.cursors[len(all.cursors)-1], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tail := mustCollect(t, ctx, ts.client, id, all.cursors[len(all.cursors)-1], 0)
 	if len(tail.records) != 0 || tail.final == nil {
 		t.Fatalf("tail: %d records, final %v", len(tail.records), tail.final)
 	}
@@ -223,15 +204,8 @@ func TestServerRestartMidJob(t *testing.T) {
 			ctx := testCtx(t)
 			problems, prepared := simProblems(t, 9, 12, 4)
 			a := h.startServer(Options{Window: 8})
-			resp, err := a.client.SubmitJob(ctx, submitReq("restart", problems, &shepherdv1.JobSpec{N: proto.Int32(3), Seed: 11}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := resp.Job.Id
-			first, err := collect(t, ctx, a.client, id, "", 5)
-			if err != nil {
-				t.Fatal(err)
-			}
+			id := a.submit(t, ctx, submitReq("restart", problems, &shepherdv1.JobSpec{N: proto.Int32(3), Seed: 11}))
+			first := mustCollect(t, ctx, a.client, id, "", 5)
 			if crash {
 				a.conn.Close()
 				a.crash()
@@ -248,10 +222,7 @@ func TestServerRestartMidJob(t *testing.T) {
 			}
 			b := h.startServer(Options{Window: 8})
 			restarted := time.Now()
-			rest, err := collect(t, ctx, b.client, id, first.cursors[len(first.cursors)-1], 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rest := mustCollect(t, ctx, b.client, id, first.cursors[len(first.cursors)-1], 0)
 			t.Logf("%d of %d solutions done at the restart; the new server finished the job in %v with %d progress snapshots",
 				mid.SolutionsDone, len(prepared), time.Since(restarted).Round(time.Millisecond), rest.snaps-1)
 			if rest.snaps < 2 {
@@ -284,16 +255,9 @@ func (h *harness) store() *store { return &store{rdb: h.rdb, ttl: time.Hour} }
 // after the records produced before, and cancelling again changes
 // nothing.
 func TestCancel(t *testing.T) {
-	h := newHarness(t)
-	h.startWorker(sim.Options{Latency: 20 * time.Millisecond})
-	ts := h.startServer(Options{Window: 4})
-	ctx := testCtx(t)
+	h, ts, ctx := withServer(t, sim.Options{Latency: 20 * time.Millisecond}, Options{Window: 4})
 	problems, prepared := simProblems(t, 4, 10, 4)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("cancel", problems, &shepherdv1.JobSpec{N: proto.Int32(4)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.Job.Id
+	id := ts.submit(t, ctx, submitReq("cancel", problems, &shepherdv1.JobSpec{N: proto.Int32(4)}))
 	if _, err := collect(t, ctx, ts.client, id, "", 2); err != nil {
 		t.Fatal(err)
 	}
@@ -304,10 +268,7 @@ func TestCancel(t *testing.T) {
 	if c.Job.State != shepherdv1.JobState_JOB_STATE_CANCELLED || c.Job.FinishTime == nil {
 		t.Fatalf("cancelled job: %v", c.Job)
 	}
-	all, err := collect(t, ctx, ts.client, id, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := mustCollect(t, ctx, ts.client, id, "", 0)
 	if all.final == nil || all.final.State != shepherdv1.JobState_JOB_STATE_CANCELLED {
 		t.Fatalf("final %v, want CANCELLED", all.final)
 	}
@@ -333,19 +294,10 @@ func TestCancel(t *testing.T) {
 // TestDeadLetterPartial: every rollout request gets a 400, so every task is
 // dead-lettered; the job still ends, PARTIAL, with the steps listed.
 func TestDeadLetterPartial(t *testing.T) {
-	h := newHarness(t)
-	h.startWorker(sim.Options{FailFirst: 1 << 30, FailStatus: 400})
-	ts := h.startServer(Options{})
-	ctx := testCtx(t)
+	_, ts, ctx := withServer(t, sim.Options{FailFirst: 1 << 30, FailStatus: 400}, Options{})
 	problems, prepared := simProblems(t, 2, 3, 2)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("dead", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := collect(t, ctx, ts.client, resp.Job.Id, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := ts.submit(t, ctx, submitReq("dead", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
+	got := mustCollect(t, ctx, ts.client, id, "", 0)
 	if len(got.records) != len(prepared) {
 		t.Fatalf("%d records, want %d", len(got.records), len(prepared))
 	}
@@ -370,10 +322,7 @@ func TestFailedJob(t *testing.T) {
 	ts := h.startServer(Options{RunAttempts: 2})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 3, 1, 1)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("fail", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := ts.submit(t, ctx, submitReq("fail", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
 	q := redisq.New(h.rdb, h.qopt)
 	tasks, err := q.Reserve(ctx, simModel, 1)
 	if err != nil {
@@ -382,10 +331,7 @@ func TestFailedJob(t *testing.T) {
 	if err := q.Complete(ctx, tasks[0], rollout.TaskResult{Samples: []rollout.SampleResult{{Text: "x"}}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := collect(t, ctx, ts.client, resp.Job.Id, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mustCollect(t, ctx, ts.client, id, "", 0)
 	if got.final.GetState() != shepherdv1.JobState_JOB_STATE_FAILED || !contains(got.final.GetError(), "asked for 2") {
 		t.Fatalf("final %v, want FAILED with the scheduler's error", got.final)
 	}

@@ -80,6 +80,15 @@ func (h *harness) startServer(opt Options) *testServer {
 	return &testServer{Server: s, client: shepherdv1.NewShepherdServiceClient(sv.Conn), conn: sv.Conn, served: sv.Done(), stop: sv.Stop}
 }
 
+// withServer starts a harness with a worker on a simulator with wopt and a
+// server with opt, and returns them with a context for the test's calls.
+func withServer(t *testing.T, wopt sim.Options, opt Options) (*harness, *testServer, context.Context) {
+	t.Helper()
+	h := newHarness(t)
+	h.startWorker(wopt)
+	return h, h.startServer(opt), testCtx(t)
+}
+
 func withToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
@@ -185,4 +194,24 @@ func compareWithEmbedded(t *testing.T, got []*shepherdv1.LabelRecord, want []lab
 
 func submitReq(id string, problems []*shepherdv1.Problem, spec *shepherdv1.JobSpec) *shepherdv1.SubmitJobRequest {
 	return &shepherdv1.SubmitJobRequest{RequestId: id, Model: simModel, Spec: spec, Problems: problems}
+}
+
+// submit submits req and returns the job's id.
+func (ts *testServer) submit(t *testing.T, ctx context.Context, req *shepherdv1.SubmitJobRequest) string {
+	t.Helper()
+	resp, err := ts.client.SubmitJob(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Job.Id
+}
+
+// mustCollect is collect failing the test on an error.
+func mustCollect(t *testing.T, ctx context.Context, c shepherdv1.ShepherdServiceClient, jobID, cursor string, stopAfter int) streamed {
+	t.Helper()
+	got, err := collect(t, ctx, c, jobID, cursor, stopAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -17,20 +17,10 @@ import (
 // makes the stream's next ids come after that cursor, so that records
 // labelled again are delivered to it rather than committed behind it.
 func TestStreamMovedBackwards(t *testing.T) {
-	h := newHarness(t)
-	h.startWorker(sim.Options{})
-	ts := h.startServer(Options{})
-	ctx := testCtx(t)
+	h, ts, ctx := withServer(t, sim.Options{}, Options{})
 	problems, prepared := simProblems(t, 7, 3, 2)
-	resp, err := ts.client.SubmitJob(ctx, submitReq("rewind", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := resp.Job.Id
-	all, err := collect(t, ctx, ts.client, id, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := ts.submit(t, ctx, submitReq("rewind", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
+	all := mustCollect(t, ctx, ts.client, id, "", 0)
 	if len(all.records) != len(prepared) {
 		t.Fatalf("%d records, want %d", len(all.records), len(prepared))
 	}
@@ -52,10 +42,7 @@ func TestStreamMovedBackwards(t *testing.T) {
 	lastCursor := all.cursors[len(all.cursors)-1]
 	lastID, _, _ := strings.Cut(lastCursor, ".")
 
-	tail, err := collect(t, ctx, ts.client, id, lastCursor, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tail := mustCollect(t, ctx, ts.client, id, lastCursor, 0)
 	if len(tail.records) != 0 || tail.final == nil {
 		t.Errorf("resumed past the end: %d records, final %v", len(tail.records), tail.final)
 	}

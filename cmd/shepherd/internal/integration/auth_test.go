@@ -19,26 +19,6 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 )
 
-// memKB reads a field of /proc/PID/status (VmRSS, VmHWM) in kB.
-func memKB(t *testing.T, pid int, field string) int {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		t.Skipf("reading the process's memory: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			if err != nil {
-				t.Fatalf("%s: %q: %v", field, line, err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("/proc/%d/status has no %s", pid, field)
-	return 0
-}
-
 // TestUnauthenticatedLargeRequestsHoldNoMemory: with tokens configured, 8
 // parallel 60 MB SubmitJob calls without a token are refused from their
 // headers, before their messages are read: serve's peak resident memory

@@ -76,31 +76,23 @@ func TestWorkerKilledMidJob(t *testing.T) {
 // in the job's order.
 func TestServeRestartMidJob(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
-	simURL, _ := startSim(t, sim.Options{Latency: 30 * time.Millisecond})
-	serveA, addr := startServe(t, "serve-a", "127.0.0.1:0", redisURL(rs.Addr), "--window", "4")
-	w := startWorker(t, "worker", simURL, redisURL(rs.Addr))
-	ds := newDataset(t, 12, 8, 3)
-	want := ds.reference(t, testN, testSeed)
-	c := dial(t, addr)
+	r := startRig(t, 12)
 	ctx := testCtx(t)
 
-	var serveB *proc
-	s := c.LabelSolutions(ctx, client.Request{Model: "sim", Spec: spec(), Problems: ds.problems})
+	s := r.client.LabelSolutions(ctx, client.Request{Model: "sim", Spec: spec(), Problems: r.ds.problems})
 	got := follow(t, s, 5, func() {
-		serveA.stop(10 * time.Second)
-		serveB, _ = startServe(t, "serve-b", addr, redisURL(rs.Addr), "--window", "4")
+		r.serve.stop(10 * time.Second)
+		r.serve, _ = startServe(t, "serve-b", r.addr, redisURL(r.redis.Addr), "--window", "4")
 	})
 	if s.Reconnects() == 0 {
 		t.Error("the stream never reconnected")
 	}
-	checkJob(t, got, want, testN)
-	replay := follow(t, c.Labels(ctx, s.JobID(), ""), 0, nil)
+	checkJob(t, got, r.want, testN)
+	replay := follow(t, r.client.Labels(ctx, s.JobID(), ""), 0, nil)
 	if !slices.Equal(replay.keys, got.keys) {
 		t.Errorf("the resumed stream's order differs from the job's:\n got  %v\n want %v", got.keys, replay.keys)
 	}
-	w.stop(10 * time.Second)
-	serveB.stop(10 * time.Second)
+	r.stop()
 }
 
 // TestRedisRestartMidJob: Redis (with AOF) goes down for a while in the
@@ -108,23 +100,48 @@ func TestServeRestartMidJob(t *testing.T) {
 // client's stream ride out the outage and the job completes.
 func TestRedisRestartMidJob(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
-	simURL, _ := startSim(t, sim.Options{Latency: 30 * time.Millisecond})
-	serve, addr := startServe(t, "serve", "127.0.0.1:0", redisURL(rs.Addr), "--window", "4")
-	w := startWorker(t, "worker", simURL, redisURL(rs.Addr))
-	ds := newDataset(t, 13, 8, 3)
-	want := ds.reference(t, testN, testSeed)
-	c := dial(t, addr)
+	r := startRig(t, 13, "--appendonly", "yes", "--appendfsync", "always")
 
-	s := c.LabelSolutions(testCtx(t), client.Request{Model: "sim", Spec: spec(), Problems: ds.problems})
+	s := r.client.LabelSolutions(testCtx(t), client.Request{Model: "sim", Spec: spec(), Problems: r.ds.problems})
 	got := follow(t, s, 5, func() {
-		rs.Kill()
+		r.redis.Kill()
 		time.Sleep(1500 * time.Millisecond)
-		rs.Restart()
+		r.redis.Restart()
 	})
 	// The stream breaks, or rides out the outage on go-redis's retries.
 	t.Logf("the stream reconnected %d times", s.Reconnects())
-	checkJob(t, got, want, testN)
-	w.stop(10 * time.Second)
-	serve.stop(10 * time.Second)
+	checkJob(t, got, r.want, testN)
+	r.stop()
+}
+
+// rig is a serve and a worker process on a private Redis, against a
+// simulator with latency, serving jobs a few solutions at a time; and a
+// data set with its reference labels.
+type rig struct {
+	redis         *redistest.Server
+	serve, worker *proc
+	addr          string
+	client        *client.Client
+	ds            dataset
+	want          map[string]string
+}
+
+// startRig starts a rig whose data set has seed; redisArgs go to
+// redis-server.
+func startRig(t *testing.T, seed int64, redisArgs ...string) *rig {
+	t.Helper()
+	r := &rig{redis: redistest.Start(t, redisArgs...)}
+	simURL, _ := startSim(t, sim.Options{Latency: 30 * time.Millisecond})
+	r.serve, r.addr = startServe(t, "serve", "127.0.0.1:0", redisURL(r.redis.Addr), "--window", "4")
+	r.worker = startWorker(t, "worker", simURL, redisURL(r.redis.Addr))
+	r.ds = newDataset(t, seed, 8, 3)
+	r.want = r.ds.reference(t, testN, testSeed)
+	r.client = dial(t, r.addr)
+	return r
+}
+
+// stop stops the worker, then the server.
+func (r *rig) stop() {
+	r.worker.stop(10 * time.Second)
+	r.serve.stop(10 * time.Second)
 }

@@ -219,10 +219,36 @@ func startWorker(t testing.TB, name, backend string, redisArgs []string, extra .
 func startSim(t *testing.T, opt sim.Options) (string, *sim.Server) {
 	t.Helper()
 	opt.Model = "sim"
+	return serveSim(t, opt)
+}
+
+// serveSim serves a simulator with opt as given (startSim forces the
+// model name) and returns its base URL.
+func serveSim(t *testing.T, opt sim.Options) (string, *sim.Server) {
+	t.Helper()
 	srv := sim.New(opt)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	return hs.URL + "/v1", srv
+}
+
+// runLabel runs `shepherd label args...` to the end and returns its exit
+// status, output and duration.
+func runLabel(t *testing.T, stdin string, args ...string) (int, string, time.Duration) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"label", "--progress", "never"}, args...)...)
+	cmd.Env = cleanEnv()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	testkit.SetPdeathsig(cmd)
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("running label: %v", err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), d
 }
 
 func redisURL(addr string) []string { return []string{"--redis", "redis://" + addr + "/0"} }
@@ -441,4 +467,24 @@ func readLabelsSoFar(out string) []byte {
 		}
 	}
 	return nil
+}
+
+// memKB reads a field of /proc/PID/status (VmRSS, VmHWM) in kB.
+func memKB(t *testing.T, pid int, field string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		t.Skipf("reading the process's memory: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatalf("%s: %q: %v", field, line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/client"
-	"github.com/shepherd-prm/shepherd/internal/testkit"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
@@ -31,35 +29,6 @@ const (
 	exitPartial   = 3
 	exitNoBackend = 4
 )
-
-// serveSim serves a simulator with opt as given (startSim forces the
-// model name) and returns its base URL.
-func serveSim(t *testing.T, opt sim.Options) (string, *sim.Server) {
-	t.Helper()
-	srv := sim.New(opt)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { srv.Close(); hs.Close() })
-	return hs.URL + "/v1", srv
-}
-
-// runLabel runs `shepherd label args...` to the end and returns its exit
-// status, output and duration.
-func runLabel(t *testing.T, stdin string, args ...string) (int, string, time.Duration) {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"label", "--progress", "never"}, args...)...)
-	cmd.Env = cleanEnv()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	testkit.SetPdeathsig(cmd)
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("running label: %v", err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), d
-}
 
 // TestMisconfiguredWorkerTakesNoTasks: of two workers, one is pointed at a
 // backend that serves another model. It says why and exits with status 4
@@ -279,6 +248,12 @@ func TestPoisonStep(t *testing.T) {
 	}
 }
 
+// fourFaults is a simulator with latency that answers 500, 429, a
+// truncated body or nothing (for a minute) to 5% of requests each.
+func fourFaults(latency time.Duration, seed int64) sim.Options {
+	return sim.Options{Model: "sim", Latency: latency, Rate500: 0.05, Rate429: 0.05, RateTruncated: 0.05, RateHang: 0.05, HangFor: time.Minute, FaultSeed: seed}
+}
+
 // TestFourFaultsWithinThreeTimesClean: against a server that answers 500,
 // 429, truncated bodies and hangs (a short per-request timeout), a job
 // takes less than three times a clean run's time and gets the same labels.
@@ -290,7 +265,7 @@ func TestFourFaultsWithinThreeTimesClean(t *testing.T) {
 	ds := newDataset(t, 35, 30, 4)
 	latency := 500 * time.Millisecond
 	cleanURL, _ := serveSim(t, sim.Options{Model: "sim", Latency: latency})
-	faultyURL, faulty := serveSim(t, sim.Options{Model: "sim", Latency: latency, Rate500: 0.05, Rate429: 0.05, RateTruncated: 0.05, RateHang: 0.05, HangFor: time.Minute, FaultSeed: 7})
+	faultyURL, faulty := serveSim(t, fourFaults(latency, 7))
 	args := func(url, out string) []string {
 		return []string{"--in", ds.file, "--out", out, "--backend", url, "--model", "sim", "--n", "4", "--timeout", "1500ms"}
 	}
@@ -429,7 +404,7 @@ func TestFourFaultsDistributed(t *testing.T) {
 		return got, d
 	}
 	clean, cleanTime := run("clean", sim.Options{Model: "sim", Latency: latency})
-	faulty, faultyTime := run("faulty", sim.Options{Model: "sim", Latency: latency, Rate500: 0.05, Rate429: 0.05, RateTruncated: 0.05, RateHang: 0.05, HangFor: time.Minute, FaultSeed: 8})
+	faulty, faultyTime := run("faulty", fourFaults(latency, 8))
 	t.Logf("clean %v, with faults %v (%.2fx)", cleanTime, faultyTime, faultyTime.Seconds()/cleanTime.Seconds())
 	if faultyTime > 3*cleanTime {
 		t.Errorf("with faults the job took %v, more than 3x the clean %v", faultyTime, cleanTime)
