@@ -66,190 +66,40 @@ func trimmedLen(s string) int {
 }
 
 func TestSplitModes(t *testing.T) {
+	// Each case gives the text cut where each step's prefix ends: Prefix(k)
+	// is cuts[0] + … + cuts[k], and all the cuts together are the text.
 	tests := []struct {
 		name     string
 		mode     SplitMode
 		tag      string
-		in       string
-		text     string // Solution.Text; "" means in
+		in, text string // text is Solution.Text; "" means in
 		steps    []string
-		prefixes []string
+		cuts     []string
 	}{
-		{
-			name:     "line basic",
-			mode:     SplitLine,
-			in:       "a\nb\n\nc\n",
-			steps:    []string{"a", "b", "c"},
-			prefixes: []string{"a\n", "a\nb\n\n", "a\nb\n\nc\n"},
-		},
-		{
-			name:     "line CRLF",
-			mode:     SplitLine,
-			in:       "a = 1\r\nb = 2\r\n\r\nc\r\n",
-			steps:    []string{"a = 1", "b = 2", "c"},
-			prefixes: []string{"a = 1\r\n", "a = 1\r\nb = 2\r\n\r\n", "a = 1\r\nb = 2\r\n\r\nc\r\n"},
-		},
-		{
-			name:     "line surrounding space",
-			mode:     SplitLine,
-			in:       "  \n  a  \n\t b\t\n \n",
-			steps:    []string{"a", "b"},
-			prefixes: []string{"  \n  a  \n\t ", "  \n  a  \n\t b\t\n \n"},
-		},
-		{
-			name:     "line unicode space and invalid utf8",
-			mode:     SplitLine,
-			in:       "\u00a0x\u3000\n\xff\xfe\n\u2003\n",
-			steps:    []string{"x", "\xff\xfe"},
-			prefixes: []string{"\u00a0x\u3000\n", "\u00a0x\u3000\n\xff\xfe\n\u2003\n"},
-		},
-		{
-			name:     "paragraph basic",
-			mode:     SplitParagraph,
-			in:       "p1 line1\np1 line2\n\n  \np2\n\n\np3  \n",
-			steps:    []string{"p1 line1\np1 line2", "p2", "p3"},
-			prefixes: []string{"p1 line1\np1 line2\n\n  \n", "p1 line1\np1 line2\n\n  \np2\n\n\n", "p1 line1\np1 line2\n\n  \np2\n\n\np3  \n"},
-		},
-		{
-			name:     "paragraph CRLF and leading blank",
-			mode:     SplitParagraph,
-			in:       "\r\n\r\n a\r\nb\r\n\r\nc\r\n",
-			steps:    []string{"a\r\nb", "c"},
-			prefixes: []string{"\r\n\r\n a\r\nb\r\n\r\n", "\r\n\r\n a\r\nb\r\n\r\nc\r\n"},
-		},
-		{
-			name:     "paragraph single",
-			mode:     SplitParagraph,
-			in:       "one\ntwo",
-			steps:    []string{"one\ntwo"},
-			prefixes: []string{"one\ntwo"},
-		},
-		{
-			name:     "step intro and multi-line steps",
-			mode:     SplitStepMarker,
-			in:       "Intro.\nStep 1: a\nmore\nStep 2: b\n",
-			steps:    []string{"Intro.", "Step 1: a\nmore", "Step 2: b"},
-			prefixes: []string{"Intro.\n", "Intro.\nStep 1: a\nmore\n", "Intro.\nStep 1: a\nmore\nStep 2: b\n"},
-		},
-		{
-			name:     "step markdown",
-			mode:     SplitStepMarker,
-			in:       "## Step 1: x\n\ntext\n\n## Step 2: y",
-			steps:    []string{"## Step 1: x\n\ntext", "## Step 2: y"},
-			prefixes: []string{"## Step 1: x\n\ntext\n\n", "## Step 1: x\n\ntext\n\n## Step 2: y"},
-		},
-		{
-			name:     "step bold case and spacing",
-			mode:     SplitStepMarker,
-			in:       "**Step 1:** a\n**step 2**: b\r\n  STEP 3 : c\n### Step10:d",
-			steps:    []string{"**Step 1:** a", "**step 2**: b", "STEP 3 : c", "### Step10:d"},
-			prefixes: []string{"**Step 1:** a\n", "**Step 1:** a\n**step 2**: b\r\n  ", "**Step 1:** a\n**step 2**: b\r\n  STEP 3 : c\n", "**Step 1:** a\n**step 2**: b\r\n  STEP 3 : c\n### Step10:d"},
-		},
-		{
-			name:     "step no line-leading marker",
-			mode:     SplitStepMarker,
-			in:       "The Step 1: mid\nStepping: x\nStep one: y\nStep 2 z",
-			steps:    []string{"The Step 1: mid\nStepping: x\nStep one: y\nStep 2 z"},
-			prefixes: []string{"The Step 1: mid\nStepping: x\nStep one: y\nStep 2 z"},
-		},
-		{
-			name:     "tag math-shepherd",
-			mode:     SplitTag,
-			in:       "Step 1: a ки\nStep 2: b ки\nStep 3: c ки",
-			text:     "Step 1: a\nStep 2: b\nStep 3: c",
-			steps:    []string{"Step 1: a", "Step 2: b", "Step 3: c"},
-			prefixes: []string{"Step 1: a\n", "Step 1: a\nStep 2: b\n", "Step 1: a\nStep 2: b\nStep 3: c"},
-		},
-		{
-			name:     "tag empty step dropped and trailing space",
-			mode:     SplitTag,
-			in:       "a ки ки b ки  ",
-			text:     "a b  ",
-			steps:    []string{"a", "b"},
-			prefixes: []string{"a ", "a b  "},
-		},
-		{
-			name:     "tag text after last tag",
-			mode:     SplitTag,
-			in:       "a ки\r\nb ки\r\ntail\r\n",
-			text:     "a\r\nb\r\ntail\r\n",
-			steps:    []string{"a", "b", "tail"},
-			prefixes: []string{"a\r\n", "a\r\nb\r\n", "a\r\nb\r\ntail\r\n"},
-		},
-		{
-			name:     "tag only one space removed",
-			mode:     SplitTag,
-			in:       "a  ки\nb",
-			text:     "a \nb",
-			steps:    []string{"a", "b"},
-			prefixes: []string{"a \n", "a \nb"},
-		},
-		{
-			name:     "tag custom",
-			mode:     SplitTag,
-			tag:      "<step>",
-			in:       "x = 1 <step>\ny = 2<step>\nки stays",
-			text:     "x = 1\ny = 2\nки stays",
-			steps:    []string{"x = 1", "y = 2", "ки stays"},
-			prefixes: []string{"x = 1\n", "x = 1\ny = 2\n", "x = 1\ny = 2\nки stays"},
-		},
-		{
-			name:     "tag absent",
-			mode:     SplitTag,
-			in:       "just text\nmore",
-			steps:    []string{"just text\nmore"},
-			prefixes: []string{"just text\nmore"},
-		},
-		{
-			name:     "auto tag",
-			mode:     SplitAuto,
-			in:       "Step 1: a ки\n\nStep 2: b ки",
-			text:     "Step 1: a\n\nStep 2: b",
-			steps:    []string{"Step 1: a", "Step 2: b"},
-			prefixes: []string{"Step 1: a\n\n", "Step 1: a\n\nStep 2: b"},
-		},
-		{
-			name:     "auto step markers inside paragraphs",
-			mode:     SplitAuto,
-			in:       "Intro\nStep 1: a\nStep 2: b\n\nso 5",
-			steps:    []string{"Intro", "Step 1: a", "Step 2: b\n\nso 5"},
-			prefixes: []string{"Intro\n", "Intro\nStep 1: a\n", "Intro\nStep 1: a\nStep 2: b\n\nso 5"},
-		},
-		{
-			name:     "auto step markers without paragraphs",
-			mode:     SplitAuto,
-			in:       "Step 1: a\nstill a\nStep 2: b\n",
-			steps:    []string{"Step 1: a\nstill a", "Step 2: b"},
-			prefixes: []string{"Step 1: a\nstill a\n", "Step 1: a\nstill a\nStep 2: b\n"},
-		},
-		{
-			name:     "auto step markers opening paragraphs",
-			mode:     SplitAuto,
-			in:       "Intro\n\n## Step 1: a\nwhy\n\n## Step 2: b\n\nThe answer is 5.",
-			steps:    []string{"Intro", "## Step 1: a\nwhy", "## Step 2: b", "The answer is 5."},
-			prefixes: []string{"Intro\n\n", "Intro\n\n## Step 1: a\nwhy\n\n", "Intro\n\n## Step 1: a\nwhy\n\n## Step 2: b\n\n", "Intro\n\n## Step 1: a\nwhy\n\n## Step 2: b\n\nThe answer is 5."},
-		},
-		{
-			name:     "auto paragraph",
-			mode:     SplitAuto,
-			in:       "a\nb\n\nc",
-			steps:    []string{"a\nb", "c"},
-			prefixes: []string{"a\nb\n\n", "a\nb\n\nc"},
-		},
-		{
-			name:     "auto line (trailing blank line is no paragraph)",
-			mode:     SplitAuto,
-			in:       "\n\na\nb\n\n",
-			steps:    []string{"a", "b"},
-			prefixes: []string{"\n\na\n", "\n\na\nb\n\n"},
-		},
-		{
-			name:     "empty mode is auto",
-			mode:     "",
-			in:       "a\n \t\nb",
-			steps:    []string{"a", "b"},
-			prefixes: []string{"a\n \t\n", "a\n \t\nb"},
-		},
+		{"line basic", SplitLine, "", "a\nb\n\nc\n", "", []string{"a", "b", "c"}, []string{"a\n", "b\n\n", "c\n"}},
+		{"line CRLF", SplitLine, "", "a = 1\r\nb = 2\r\n\r\nc\r\n", "", []string{"a = 1", "b = 2", "c"}, []string{"a = 1\r\n", "b = 2\r\n\r\n", "c\r\n"}},
+		{"line surrounding space", SplitLine, "", "  \n  a  \n\t b\t\n \n", "", []string{"a", "b"}, []string{"  \n  a  \n\t ", "b\t\n \n"}},
+		{"line unicode space and invalid utf8", SplitLine, "", "\u00a0x\u3000\n\xff\xfe\n\u2003\n", "", []string{"x", "\xff\xfe"}, []string{"\u00a0x\u3000\n", "\xff\xfe\n\u2003\n"}},
+		{"paragraph basic", SplitParagraph, "", "p1 line1\np1 line2\n\n  \np2\n\n\np3  \n", "", []string{"p1 line1\np1 line2", "p2", "p3"}, []string{"p1 line1\np1 line2\n\n  \n", "p2\n\n\n", "p3  \n"}},
+		{"paragraph CRLF and leading blank", SplitParagraph, "", "\r\n\r\n a\r\nb\r\n\r\nc\r\n", "", []string{"a\r\nb", "c"}, []string{"\r\n\r\n a\r\nb\r\n\r\n", "c\r\n"}},
+		{"paragraph single", SplitParagraph, "", "one\ntwo", "", []string{"one\ntwo"}, []string{"one\ntwo"}},
+		{"step intro and multi-line steps", SplitStepMarker, "", "Intro.\nStep 1: a\nmore\nStep 2: b\n", "", []string{"Intro.", "Step 1: a\nmore", "Step 2: b"}, []string{"Intro.\n", "Step 1: a\nmore\n", "Step 2: b\n"}},
+		{"step markdown", SplitStepMarker, "", "## Step 1: x\n\ntext\n\n## Step 2: y", "", []string{"## Step 1: x\n\ntext", "## Step 2: y"}, []string{"## Step 1: x\n\ntext\n\n", "## Step 2: y"}},
+		{"step bold case and spacing", SplitStepMarker, "", "**Step 1:** a\n**step 2**: b\r\n  STEP 3 : c\n### Step10:d", "", []string{"**Step 1:** a", "**step 2**: b", "STEP 3 : c", "### Step10:d"}, []string{"**Step 1:** a\n", "**step 2**: b\r\n  ", "STEP 3 : c\n", "### Step10:d"}},
+		{"step no line-leading marker", SplitStepMarker, "", "The Step 1: mid\nStepping: x\nStep one: y\nStep 2 z", "", []string{"The Step 1: mid\nStepping: x\nStep one: y\nStep 2 z"}, []string{"The Step 1: mid\nStepping: x\nStep one: y\nStep 2 z"}},
+		{"tag math-shepherd", SplitTag, "", "Step 1: a ки\nStep 2: b ки\nStep 3: c ки", "Step 1: a\nStep 2: b\nStep 3: c", []string{"Step 1: a", "Step 2: b", "Step 3: c"}, []string{"Step 1: a\n", "Step 2: b\n", "Step 3: c"}},
+		{"tag empty step dropped and trailing space", SplitTag, "", "a ки ки b ки  ", "a b  ", []string{"a", "b"}, []string{"a ", "b  "}},
+		{"tag text after last tag", SplitTag, "", "a ки\r\nb ки\r\ntail\r\n", "a\r\nb\r\ntail\r\n", []string{"a", "b", "tail"}, []string{"a\r\n", "b\r\n", "tail\r\n"}},
+		{"tag only one space removed", SplitTag, "", "a  ки\nb", "a \nb", []string{"a", "b"}, []string{"a \n", "b"}},
+		{"tag custom", SplitTag, "<step>", "x = 1 <step>\ny = 2<step>\nки stays", "x = 1\ny = 2\nки stays", []string{"x = 1", "y = 2", "ки stays"}, []string{"x = 1\n", "y = 2\n", "ки stays"}},
+		{"tag absent", SplitTag, "", "just text\nmore", "", []string{"just text\nmore"}, []string{"just text\nmore"}},
+		{"auto tag", SplitAuto, "", "Step 1: a ки\n\nStep 2: b ки", "Step 1: a\n\nStep 2: b", []string{"Step 1: a", "Step 2: b"}, []string{"Step 1: a\n\n", "Step 2: b"}},
+		{"auto step markers inside paragraphs", SplitAuto, "", "Intro\nStep 1: a\nStep 2: b\n\nso 5", "", []string{"Intro", "Step 1: a", "Step 2: b\n\nso 5"}, []string{"Intro\n", "Step 1: a\n", "Step 2: b\n\nso 5"}},
+		{"auto step markers without paragraphs", SplitAuto, "", "Step 1: a\nstill a\nStep 2: b\n", "", []string{"Step 1: a\nstill a", "Step 2: b"}, []string{"Step 1: a\nstill a\n", "Step 2: b\n"}},
+		{"auto step markers opening paragraphs", SplitAuto, "", "Intro\n\n## Step 1: a\nwhy\n\n## Step 2: b\n\nThe answer is 5.", "", []string{"Intro", "## Step 1: a\nwhy", "## Step 2: b", "The answer is 5."}, []string{"Intro\n\n", "## Step 1: a\nwhy\n\n", "## Step 2: b\n\n", "The answer is 5."}},
+		{"auto paragraph", SplitAuto, "", "a\nb\n\nc", "", []string{"a\nb", "c"}, []string{"a\nb\n\n", "c"}},
+		{"auto line (trailing blank line is no paragraph)", SplitAuto, "", "\n\na\nb\n\n", "", []string{"a", "b"}, []string{"\n\na\n", "b\n\n"}},
+		{"empty mode is auto", "", "", "a\n \t\nb", "", []string{"a", "b"}, []string{"a\n \t\n", "b"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,12 +117,15 @@ func TestSplitModes(t *testing.T) {
 			if got := sol.StepTexts(); !reflect.DeepEqual(got, tc.steps) {
 				t.Errorf("steps = %q, want %q", got, tc.steps)
 			}
-			var prefixes []string
+			var prefixes, wantPrefixes []string
 			for k := range sol.Steps {
 				prefixes = append(prefixes, sol.Prefix(k))
 			}
-			if !reflect.DeepEqual(prefixes, tc.prefixes) {
-				t.Errorf("prefixes = %q, want %q", prefixes, tc.prefixes)
+			for k := range tc.cuts {
+				wantPrefixes = append(wantPrefixes, strings.Join(tc.cuts[:k+1], ""))
+			}
+			if !reflect.DeepEqual(prefixes, wantPrefixes) {
+				t.Errorf("prefixes = %q, want %q", prefixes, wantPrefixes)
 			}
 			checkSplitInvariants(t, sol, 0, true)
 		})
