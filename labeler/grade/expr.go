@@ -94,16 +94,16 @@ func (p *exprParser) mk(n *exprNode) *exprNode {
 	return n
 }
 
-func (p *exprParser) enter() bool {
+// nested runs step one level deeper, failing the parse past maxExprDepth
+// so that deeply nested input cannot exhaust the stack.
+func (p *exprParser) nested(step func() *exprNode) *exprNode {
 	p.depth++
 	if p.depth > maxExprDepth {
-		p.bad = true
-		return false
+		return p.fail()
 	}
-	return true
+	defer func() { p.depth-- }()
+	return step()
 }
-
-func (p *exprParser) leave() { p.depth-- }
 
 func (p *exprParser) space() {
 	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n' || p.s[p.i] == '\r') {
@@ -132,29 +132,27 @@ func (p *exprParser) command() string {
 }
 
 func (p *exprParser) expr() *exprNode {
-	if !p.enter() {
-		return nil
-	}
-	defer p.leave()
-	n := p.term()
-	for !p.bad {
-		p.space()
-		c := p.peek()
-		if c != '+' && c != '-' {
-			break
+	return p.nested(func() *exprNode {
+		n := p.term()
+		for !p.bad {
+			p.space()
+			c := p.peek()
+			if c != '+' && c != '-' {
+				break
+			}
+			p.i++
+			r := p.term()
+			if p.bad {
+				return nil
+			}
+			op := opAdd
+			if c == '-' {
+				op = opSub
+			}
+			n = p.mk(&exprNode{op: op, a: n, b: r})
 		}
-		p.i++
-		r := p.term()
-		if p.bad {
-			return nil
-		}
-		op := opAdd
-		if c == '-' {
-			op = opSub
-		}
-		n = p.mk(&exprNode{op: op, a: n, b: r})
-	}
-	return n
+		return n
+	})
 }
 
 var (
@@ -174,55 +172,53 @@ func isNegInt(n *exprNode) bool {
 }
 
 func (p *exprParser) term() *exprNode {
-	if !p.enter() {
-		return nil
-	}
-	defer p.leave()
-	n := p.unary()
-	intLit := n != nil && (n.op == opNum && n.isInt || isNegInt(n))
-	for !p.bad {
-		p.space()
-		c := p.peek()
-		switch {
-		case c == '*' && !strings.HasPrefix(p.s[p.i:], "**"):
-			p.i++
-			n = p.mk(&exprNode{op: opMul, a: n, b: p.unary()})
-		case c == '/':
-			p.i++
-			n = p.mk(&exprNode{op: opDiv, a: n, b: p.unary()})
-		case c == '\\' && mulCommands[p.command()]:
-			p.i += 1 + len(p.command())
-			n = p.mk(&exprNode{op: opMul, a: n, b: p.unary()})
-		case c == '\\' && divCommands[p.command()]:
-			p.i += 1 + len(p.command())
-			n = p.mk(&exprNode{op: opDiv, a: n, b: p.unary()})
-		case p.startsImplicit():
-			if isASCIIDigit(c) || c == '.' {
-				return p.fail() // "2 3" is not a product
-			}
-			r := p.power()
-			if p.bad {
-				return nil
-			}
-			if intLit && r.op == opDiv && r.mixedOK {
-				// Mixed number: 2\frac{1}{2} = 2 + 1/2, -2\frac12 = -(2 + 1/2).
-				if n.op == opNeg {
-					n = p.mk(&exprNode{op: opSub, a: n, b: r})
-				} else {
-					n = p.mk(&exprNode{op: opAdd, a: n, b: r})
+	return p.nested(func() *exprNode {
+		n := p.unary()
+		intLit := n != nil && (n.op == opNum && n.isInt || isNegInt(n))
+		for !p.bad {
+			p.space()
+			c := p.peek()
+			switch {
+			case c == '*' && !strings.HasPrefix(p.s[p.i:], "**"):
+				p.i++
+				n = p.mk(&exprNode{op: opMul, a: n, b: p.unary()})
+			case c == '/':
+				p.i++
+				n = p.mk(&exprNode{op: opDiv, a: n, b: p.unary()})
+			case c == '\\' && mulCommands[p.command()]:
+				p.i += 1 + len(p.command())
+				n = p.mk(&exprNode{op: opMul, a: n, b: p.unary()})
+			case c == '\\' && divCommands[p.command()]:
+				p.i += 1 + len(p.command())
+				n = p.mk(&exprNode{op: opDiv, a: n, b: p.unary()})
+			case p.startsImplicit():
+				if isASCIIDigit(c) || c == '.' {
+					return p.fail() // "2 3" is not a product
 				}
-			} else {
-				n = p.mk(&exprNode{op: opMul, a: n, b: r})
+				r := p.power()
+				if p.bad {
+					return nil
+				}
+				if intLit && r.op == opDiv && r.mixedOK {
+					// Mixed number: 2\frac{1}{2} = 2 + 1/2, -2\frac12 = -(2 + 1/2).
+					if n.op == opNeg {
+						n = p.mk(&exprNode{op: opSub, a: n, b: r})
+					} else {
+						n = p.mk(&exprNode{op: opAdd, a: n, b: r})
+					}
+				} else {
+					n = p.mk(&exprNode{op: opMul, a: n, b: r})
+				}
+			default:
+				return n
 			}
-		default:
-			return n
+			intLit = false
+			if n == nil {
+				return p.fail()
+			}
 		}
-		intLit = false
-		if n == nil {
-			return p.fail()
-		}
-	}
-	return n
+		return n
+	})
 }
 
 // startsImplicit reports whether the next token can start a factor of an
@@ -242,49 +238,45 @@ func (p *exprParser) startsImplicit() bool {
 }
 
 func (p *exprParser) unary() *exprNode {
-	if !p.enter() {
-		return nil
-	}
-	defer p.leave()
-	p.space()
-	switch p.peek() {
-	case '-':
-		p.i++
-		a := p.unary()
-		if p.bad {
-			return nil
+	return p.nested(func() *exprNode {
+		p.space()
+		switch p.peek() {
+		case '-':
+			p.i++
+			a := p.unary()
+			if p.bad {
+				return nil
+			}
+			return p.mk(&exprNode{op: opNeg, a: a})
+		case '+':
+			p.i++
+			return p.unary()
 		}
-		return p.mk(&exprNode{op: opNeg, a: a})
-	case '+':
-		p.i++
-		return p.unary()
-	}
-	return p.power()
+		return p.power()
+	})
 }
 
 func (p *exprParser) power() *exprNode {
-	if !p.enter() {
-		return nil
-	}
-	defer p.leave()
-	b := p.postfix()
-	if p.bad {
-		return nil
-	}
-	p.space()
-	if p.peek() == '^' || strings.HasPrefix(p.s[p.i:], "**") {
-		if p.peek() == '^' {
-			p.i++
-		} else {
-			p.i += 2
-		}
-		e := p.exponent()
+	return p.nested(func() *exprNode {
+		b := p.postfix()
 		if p.bad {
 			return nil
 		}
-		return p.mk(&exprNode{op: opPow, a: b, b: e})
-	}
-	return b
+		p.space()
+		if p.peek() == '^' || strings.HasPrefix(p.s[p.i:], "**") {
+			if p.peek() == '^' {
+				p.i++
+			} else {
+				p.i += 2
+			}
+			e := p.exponent()
+			if p.bad {
+				return nil
+			}
+			return p.mk(&exprNode{op: opPow, a: b, b: e})
+		}
+		return b
+	})
 }
 
 // exponent reads what follows '^': a braced group, a signed exponent, a
@@ -334,70 +326,68 @@ func (p *exprParser) group() *exprNode {
 }
 
 func (p *exprParser) primary() *exprNode {
-	if !p.enter() {
-		return nil
-	}
-	defer p.leave()
-	p.space()
-	c := p.peek()
-	switch {
-	case isASCIIDigit(c) || c == '.':
-		return p.number()
-	case c == '(' || c == '[' || c == '{':
-		return p.group()
-	case isASCIILetter(c):
-		j := p.i
-		for j < len(p.s) && isASCIILetter(p.s[j]) {
-			j++
-		}
-		word := p.s[p.i:j]
-		if isFuncName(word) || word == "sqrt" {
-			p.i = j
-			return p.function(word)
-		}
-		if len(word) >= 3 {
-			return p.fail() // a word, not a product of variables
-		}
-		p.i++
-		return p.variable(word[:1])
-	case c == '\\':
-		cmd := p.command()
-		if cmd == "" {
+	return p.nested(func() *exprNode {
+		p.space()
+		c := p.peek()
+		switch {
+		case isASCIIDigit(c) || c == '.':
+			return p.number()
+		case c == '(' || c == '[' || c == '{':
+			return p.group()
+		case isASCIILetter(c):
+			j := p.i
+			for j < len(p.s) && isASCIILetter(p.s[j]) {
+				j++
+			}
+			word := p.s[p.i:j]
+			if isFuncName(word) || word == "sqrt" {
+				p.i = j
+				return p.function(word)
+			}
+			if len(word) >= 3 {
+				return p.fail() // a word, not a product of variables
+			}
+			p.i++
+			return p.variable(word[:1])
+		case c == '\\':
+			cmd := p.command()
+			if cmd == "" {
+				return p.fail()
+			}
+			p.i += 1 + len(cmd)
+			switch {
+			case cmd == "frac":
+				num := p.arg()
+				den := p.arg()
+				if p.bad {
+					return nil
+				}
+				n := p.mk(&exprNode{op: opDiv, a: num, b: den})
+				if n != nil {
+					n.mixedOK = num.op == opNum && num.isInt && den.op == opNum && den.isInt
+				}
+				return n
+			case cmd == "sqrt":
+				return p.function("sqrt")
+			case cmd == "binom":
+				n, k := p.arg(), p.arg()
+				if p.bad {
+					return nil
+				}
+				return p.mk(&exprNode{op: opBinom, a: n, b: k})
+			case cmd == "pi":
+				return p.mk(&exprNode{op: opPi})
+			case cmd == "infty" || cmd == "infinity":
+				return p.mk(&exprNode{op: opInf})
+			case isFuncName(cmd):
+				return p.function(cmd)
+			case greekLetters[cmd]:
+				return p.variable(`\` + cmd)
+			}
 			return p.fail()
 		}
-		p.i += 1 + len(cmd)
-		switch {
-		case cmd == "frac":
-			num := p.arg()
-			den := p.arg()
-			if p.bad {
-				return nil
-			}
-			n := p.mk(&exprNode{op: opDiv, a: num, b: den})
-			if n != nil {
-				n.mixedOK = num.op == opNum && num.isInt && den.op == opNum && den.isInt
-			}
-			return n
-		case cmd == "sqrt":
-			return p.function("sqrt")
-		case cmd == "binom":
-			n, k := p.arg(), p.arg()
-			if p.bad {
-				return nil
-			}
-			return p.mk(&exprNode{op: opBinom, a: n, b: k})
-		case cmd == "pi":
-			return p.mk(&exprNode{op: opPi})
-		case cmd == "infty" || cmd == "infinity":
-			return p.mk(&exprNode{op: opInf})
-		case isFuncName(cmd):
-			return p.function(cmd)
-		case greekLetters[cmd]:
-			return p.variable(`\` + cmd)
-		}
 		return p.fail()
-	}
-	return p.fail()
+	})
 }
 
 // variable finishes a variable whose name was read: a subscript (x_1,
@@ -493,26 +483,24 @@ func (p *exprParser) number() *exprNode {
 // arg reads one LaTeX macro argument: a braced group, one digit, one
 // letter or one command.
 func (p *exprParser) arg() *exprNode {
-	if !p.enter() {
-		return nil
-	}
-	defer p.leave()
-	p.space()
-	c := p.peek()
-	switch {
-	case c == '{':
-		return p.group()
-	case isASCIIDigit(c):
-		p.i++
-		r := new(big.Rat).SetInt64(int64(c - '0'))
-		return p.mk(&exprNode{op: opNum, num: r, isInt: true})
-	case isASCIILetter(c):
-		p.i++
-		return p.variable(string(c))
-	case c == '\\':
-		return p.primary()
-	}
-	return p.fail()
+	return p.nested(func() *exprNode {
+		p.space()
+		c := p.peek()
+		switch {
+		case c == '{':
+			return p.group()
+		case isASCIIDigit(c):
+			p.i++
+			r := new(big.Rat).SetInt64(int64(c - '0'))
+			return p.mk(&exprNode{op: opNum, num: r, isInt: true})
+		case isASCIILetter(c):
+			p.i++
+			return p.variable(string(c))
+		case c == '\\':
+			return p.primary()
+		}
+		return p.fail()
+	})
 }
 
 // function parses the rest of a function application: optional power
