@@ -94,10 +94,17 @@ func TestGradeGSM8KModelSolutions(t *testing.T) {
 	if total != 4*1319 {
 		t.Errorf("graded %d solutions, want %d", total, 4*1319)
 	}
-	rate := float64(agree) / float64(total)
-	t.Logf("GSM8K model solutions: agree on %d of %d (%.2f%%)", agree, total, 100*rate)
-	if rate < 0.995 {
-		t.Errorf("agreement %.2f%% is below 99.5%%", 100*rate)
+	wantRate(t, "GSM8K model solutions: grader and dataset agree", agree, total, 0.995)
+}
+
+// wantRate logs the share of n that is good, and fails the test when it is
+// below least.
+func wantRate(t *testing.T, what string, good, n int, least float64) {
+	t.Helper()
+	rate := float64(good) / float64(n)
+	t.Logf("%s: %d of %d (%.2f%%)", what, good, n, 100*rate)
+	if rate < least {
+		t.Errorf("%s: %.2f%%, want at least %.2f%%", what, 100*rate, 100*least)
 	}
 }
 
@@ -139,11 +146,7 @@ func TestGradeMATH500(t *testing.T) {
 			t.Logf("cross %d: solution answer %q accepted for gold %q", i, v.Answer, other.Answer)
 		}
 	}
-	rate := float64(rejected) / float64(pairs)
-	t.Logf("MATH500 cross: %d of %d pairs rejected (%.2f%%)", rejected, pairs, 100*rate)
-	if rate < 0.995 {
-		t.Errorf("cross-grading rejected %.2f%%, want at least 99.5%%", 100*rate)
-	}
+	wantRate(t, "MATH500 cross: pairs rejected", rejected, pairs, 0.995)
 }
 
 // TestGradeMATH500UnitVariants: a widely used copy of MATH500 strips the

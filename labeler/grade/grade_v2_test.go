@@ -7,43 +7,9 @@ import (
 )
 
 // The failure classes found by grading real model outputs (ProcessBench),
-// one case per variant: extraction that prefers a stated final answer and
-// equivalence rules added in shepherd-grader/2.
-
-func TestExtractStatedAnswer(t *testing.T) {
-	tests := []extractCase{
-		// A closing sentence restating the computed result: the result,
-		// not a number of the context.
-		{"restated result over context number", "Add: \\[14 \\text{ hours} + 20 \\text{ hours} = 34 \\text{ hours}\\] So, she spends a total of 34 hours on practice in 4 weeks.", "34", true},
-		{"closing sentence single number", "She has 5 + 3 = 8 apples.\n\nShe gives 2 away, so she keeps 6.", "6", true},
-		{"value after last is", "We simplify.\n\nThe range of \\(f(x) = \\arctan x\\) is \\(\\left[-\\frac{\\pi}{2}, \\frac{\\pi}{2}\\right]\\). This covers all steps.", `\left[-\frac{\pi}{2}, \frac{\pi}{2}\right]`, true},
-		{"value after is: display", "Thus, the equation of the circle is:\n\\[ x^2 + y^2 = 13 \\]", `x^2 + y^2 = 13`, true},
-		{"value after is: then prose", "Therefore, the function is: \\[f(x) = -x + 1.\\] This function is indeed injective since it has a non-zero derivative (\\(-1\\)) everywhere.", `f(x) = -x + 1`, true},
-		{"value after last equals", "So the total is 5 + 3 = 8 apples.", "8", true},
-		{"leave it as unicode root", "We cannot simplify it, so we leave it as √3.", "√3", true},
-		{"unicode root with coefficient", "The side is then 2√3 cm long.", "2√3", true},
-		{"leave it as root", "We cannot simplify further, so we leave it as $\\sqrt{3}$.", `\sqrt{3}`, true},
-		{"value on the left of a name", "Solving:\n\\[ 1 = \\frac{A_{4}}{3} \\]\n\\[ 3 = A_{4} \\]", "3", true},
-		{"bold value after is", "So the least time is **3** minutes, for n at least 5.", "3", true},
-		{"filler after is", "The number of trips is therefore 2.", "2", true},
-		{"formula then a lower-case clause", "Thus the solution is:\n\\[ f(n) = n^2 \\]\nfor all positive integers \\(n\\).", "f(n) = n^2", true},
-		{"bare name at the end is not a result", "It is 12 when m = 3.\n\nIt depends on \\(m\\) and \\(p\\).", "3", true},
-		{"prose after is is skipped", "Hence \\(x = 4\\). This value is indeed valid since 4 > 0 holds.", "4", true},
-		// No final answer stated: none, not an incidental number.
-		{"negated closing sentence", "If we let x = 14, then y = 15.\n\nSo, x = 14 and y = 15 is not a solution.", "", false},
-		// Markers taking only the answer.
-		{"Answer: sentence", "Change: $20 - $13 = $7.\n\n**Answer:** Verna received $7.00 in change.", "7.00", true},
-		{"answer is with unit words", "The answer is 18 dollars because she sold them.", "18", true},
-		{"Answer: words kept", "Answer: Evelyn", "Evelyn", true},
-		// Final answer headings with the answer below.
-		{"final answer heading bold", "Total: 2 * 3 = 6.\n\n### Final Answer\n\n**6**", "6", true},
-		{"final answer bold heading", "Steps 1 and 2.\n\n**Final Answer:**\nThe total is 12 hours.", "12", true},
-		// GSM8K answer lines, not markdown headings.
-		{"markdown heading is not ####", "#### For \\(T = 3\\):\nWe get 3 + 4 = 7.", "7", true},
-		{"hashes answer", "So 18.\n#### 18", "18", true},
-	}
-	checkExtract(t, tests)
-}
+// one case per variant: grading that prefers a stated final answer (its
+// extraction cases are in TestExtractAnswer) and equivalence rules added in
+// shepherd-grader/2.
 
 // TestGradeStatedAnswers grades whole responses of the failure classes.
 func TestGradeStatedAnswers(t *testing.T) {
