@@ -518,12 +518,7 @@ func (p *exprParser) function(name string) *exprNode {
 			}
 			p.i++
 		}
-		var a *exprNode
-		if p.peek() == '(' {
-			a = p.group()
-		} else {
-			a = p.arg()
-		}
+		a := p.groupOr(p.arg)
 		if p.bad {
 			return nil
 		}
@@ -547,12 +542,7 @@ func (p *exprParser) function(name string) *exprNode {
 	if p.bad {
 		return nil
 	}
-	var a *exprNode
-	if p.peek() == '(' {
-		a = p.group()
-	} else {
-		a = p.power()
-	}
+	a := p.groupOr(p.power)
 	if p.bad {
 		return nil
 	}
@@ -561,6 +551,15 @@ func (p *exprParser) function(name string) *exprNode {
 		n = p.mk(&exprNode{op: opPow, a: n, b: pow})
 	}
 	return n
+}
+
+// groupOr reads a parenthesized group, or else what other reads: the
+// argument of a function.
+func (p *exprParser) groupOr(other func() *exprNode) *exprNode {
+	if p.peek() == '(' {
+		return p.group()
+	}
+	return other()
 }
 
 // numValue is a number, exact when r != nil. lost marks a floating-point
