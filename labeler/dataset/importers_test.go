@@ -29,19 +29,25 @@ func TestImportParseFormat(t *testing.T) {
 // prepared imports one row and prepares it as the labeler would.
 func prepared(t *testing.T, f InputFormat, row string, opt ImportOptions) (Imported, labeler.PreparedSolution) {
 	t.Helper()
-	im, err := Import(f, []byte(row), "row-1", opt)
+	return preparedRow(t, f, []byte(row), "row-1", opt)
+}
+
+// preparedRow is prepared for a row whose default id is id (RowID).
+func preparedRow(t *testing.T, f InputFormat, row []byte, id string, opt ImportOptions) (Imported, labeler.PreparedSolution) {
+	t.Helper()
+	im, err := Import(f, row, id, opt)
 	if err != nil {
-		t.Fatalf("%s: %v", f, err)
+		t.Fatalf("%s %s: %v", f, id, err)
 	}
 	sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
 	if err != nil {
-		t.Fatalf("%s: prepare: %v", f, err)
+		t.Fatalf("%s %s: prepare: %v", f, id, err)
 	}
 	if len(sols) != 1 {
-		t.Fatalf("%s: %d solutions", f, len(sols))
+		t.Fatalf("%s %s: %d solutions", f, id, len(sols))
 	}
 	if im.Labels != nil && len(im.Labels) != len(sols[0].Solution.Steps) {
-		t.Fatalf("%s: %d labels for %d steps", f, len(im.Labels), len(sols[0].Solution.Steps))
+		t.Fatalf("%s %s: %d labels for %d steps", f, id, len(im.Labels), len(sols[0].Solution.Steps))
 	}
 	return im, sols[0]
 }
@@ -302,15 +308,8 @@ func TestImportMathShepherdData(t *testing.T) {
 		if _, err := Import(InputMathShepherd, raw, RowID(InputMathShepherd, i+1), ImportOptions{}); !errors.Is(err, ErrUnusable) {
 			t.Errorf("sample %d without gold: %v", i+1, err)
 		}
-		im, err := Import(InputMathShepherd, raw, RowID(InputMathShepherd, i+1), ImportOptions{Gold: gold})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := recordOf(t, im, sols[0])
+		im, sol := preparedRow(t, InputMathShepherd, raw, RowID(InputMathShepherd, i+1), ImportOptions{Gold: gold})
+		r := recordOf(t, im, sol)
 		row, err := ToMathShepherd(r, ExportOptions{Task: im.Task})
 		if err != nil {
 			t.Fatal(err)
@@ -473,15 +472,7 @@ func TestImportGSM8KData(t *testing.T) {
 		if err := json.Unmarshal(raw, &row); err != nil {
 			t.Fatal(err)
 		}
-		im, err := Import(InputGSM8K, raw, RowID(InputGSM8K, i+1), ImportOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
-		if err != nil {
-			t.Fatalf("row %d: %v", i+1, err)
-		}
-		sol := sols[0]
+		im, sol := preparedRow(t, InputGSM8K, raw, RowID(InputGSM8K, i+1), ImportOptions{})
 		if sol.Gold != labeler.GoldAnswer(row.Answer) || strings.Contains(sol.Solution.Text, "<<") {
 			t.Fatalf("row %d: gold %q, text %q", i+1, sol.Gold, sol.Solution.Text)
 		}
@@ -512,15 +503,7 @@ func TestImportMATHData(t *testing.T) {
 			if err := json.Unmarshal(raw, &row); err != nil {
 				t.Fatal(err)
 			}
-			im, err := Import(InputMATH, raw, RowID(InputMATH, i+1), ImportOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sols, err := im.Problem.Prepare("x", labeler.InputLimits{})
-			if err != nil {
-				t.Fatalf("%s row %d: %v", name, i+1, err)
-			}
-			sol := sols[0]
+			im, sol := preparedRow(t, InputMATH, raw, RowID(InputMATH, i+1), ImportOptions{})
 			want := row.Answer
 			if want == "" {
 				want = labeler.GoldAnswer(row.Solution)

@@ -107,7 +107,9 @@ func (p *parquetWriter[T]) Close() error {
 	return nil
 }
 
-func newParquetOf[T any](w io.Writer, rowGroup int64, conv func(row any) (T, error)) RowWriter {
+// parquetOf writes exported rows of type R as Parquet rows of type T made
+// by conv.
+func parquetOf[R, T any](w io.Writer, rowGroup int64, conv func(R) T) RowWriter {
 	return &parquetWriter[T]{
 		w: parquet.NewGenericWriter[T](w,
 			parquet.Compression(&parquet.Zstd),
@@ -115,18 +117,16 @@ func newParquetOf[T any](w io.Writer, rowGroup int64, conv func(row any) (T, err
 			parquet.MaxRowsPerRowGroup(rowGroup),
 			parquet.CreatedBy("shepherd", "", ""),
 		),
-		conv: conv,
-		one:  make([]T, 1),
+		conv: func(row any) (T, error) {
+			r, ok := row.(R)
+			if !ok {
+				var zero T
+				return zero, fmt.Errorf("internal error: parquet writer got a %T row", row)
+			}
+			return conv(r), nil
+		},
+		one: make([]T, 1),
 	}
-}
-
-// rowAs asserts the type of an exported row.
-func rowAs[R any](row any) (R, error) {
-	r, ok := row.(R)
-	if !ok {
-		return r, fmt.Errorf("internal error: parquet writer got a %T row", row)
-	}
-	return r, nil
 }
 
 // CheckParquet reports whether format f can be written as Parquet: every
@@ -150,47 +150,30 @@ func NewParquetWriter(w io.Writer, f Format, opt ExportOptions, rowGroup int64) 
 	}
 	switch {
 	case f == FormatTRL && opt.Soft:
-		return newParquetOf(w, rowGroup, func(row any) (pqTRLSoft, error) {
-			r, err := rowAs[TRLRow](row)
+		return parquetOf(w, rowGroup, func(r TRLRow) pqTRLSoft {
 			soft := make([]*float64, len(r.SoftLabels))
 			for i := range r.SoftLabels {
 				soft[i] = &r.SoftLabels[i]
 			}
-			return pqTRLSoft{r.Prompt, r.Completions, r.Labels, soft}, err
+			return pqTRLSoft{r.Prompt, r.Completions, r.Labels, soft}
 		}), nil
 	case f == FormatTRL:
-		return newParquetOf(w, rowGroup, func(row any) (pqTRL, error) {
-			r, err := rowAs[TRLRow](row)
-			return pqTRL{r.Prompt, r.Completions, r.Labels}, err
-		}), nil
+		return parquetOf(w, rowGroup, func(r TRLRow) pqTRL { return pqTRL{r.Prompt, r.Completions, r.Labels} }), nil
 	case f == FormatMathShepherd && opt.Task != "":
-		return newParquetOf(w, rowGroup, func(row any) (pqMathShepherdTask, error) {
-			r, err := rowAs[MathShepherdRow](row)
-			return pqMathShepherdTask(r), err
-		}), nil
+		return parquetOf(w, rowGroup, func(r MathShepherdRow) pqMathShepherdTask { return pqMathShepherdTask(r) }), nil
 	case f == FormatMathShepherd:
-		return newParquetOf(w, rowGroup, func(row any) (pqMathShepherd, error) {
-			r, err := rowAs[MathShepherdRow](row)
-			return pqMathShepherd{r.Input, r.Label}, err
-		}), nil
+		return parquetOf(w, rowGroup, func(r MathShepherdRow) pqMathShepherd { return pqMathShepherd{r.Input, r.Label} }), nil
 	case f == FormatOpenRLHF && opt.Soft:
-		return newParquetOf(w, rowGroup, func(row any) (pqOpenRLHFSoft, error) {
-			r, err := rowAs[OpenRLHFRow](row)
-			return pqOpenRLHFSoft{r.Input, r.SoftValue}, err
-		}), nil
+		return parquetOf(w, rowGroup, func(r OpenRLHFRow) pqOpenRLHFSoft { return pqOpenRLHFSoft{r.Input, r.SoftValue} }), nil
 	case f == FormatOpenRLHF:
-		return newParquetOf(w, rowGroup, func(row any) (pqOpenRLHF, error) {
-			r, err := rowAs[OpenRLHFRow](row)
-			return pqOpenRLHF{r.Input, r.Value}, err
-		}), nil
+		return parquetOf(w, rowGroup, func(r OpenRLHFRow) pqOpenRLHF { return pqOpenRLHF{r.Input, r.Value} }), nil
 	case f == FormatChat:
-		return newParquetOf(w, rowGroup, func(row any) (pqChat, error) {
-			r, err := rowAs[ChatRow](row)
+		return parquetOf(w, rowGroup, func(r ChatRow) pqChat {
 			msgs := make([]pqMessage, len(r.Messages))
 			for i, m := range r.Messages {
 				msgs[i] = pqMessage(m)
 			}
-			return pqChat{msgs}, err
+			return pqChat{msgs}
 		}), nil
 	}
 	return nil, fmt.Errorf("internal error: no Parquet layout for the %s format", f)

@@ -254,38 +254,46 @@ func fourFaults(latency time.Duration, seed int64) sim.Options {
 	return sim.Options{Model: "sim", Latency: latency, Rate500: 0.05, Rate429: 0.05, RateTruncated: 0.05, RateHang: 0.05, HangFor: time.Minute, FaultSeed: seed}
 }
 
-// TestFourFaultsWithinThreeTimesClean: against a server that answers 500,
-// 429, truncated bodies and hangs (a short per-request timeout), a job
-// takes less than three times a clean run's time and gets the same labels.
-func TestFourFaultsWithinThreeTimesClean(t *testing.T) {
+// faultsAgainstClean runs a job through run against a clean simulator
+// with latency, then against one with the same latency and four faults
+// (fourFaults with faultSeed), and checks that the faults cost less than
+// three times the clean time; run returns its result and the job's time.
+// It takes half a minute: it skips in -short mode and runs in parallel.
+func faultsAgainstClean[R any](t *testing.T, faultSeed int64, run func(name, backend string) (R, time.Duration)) (clean, faulty R, faultySim *sim.Server) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("takes half a minute")
 	}
 	t.Parallel()
-	ds := newDataset(t, 35, 30, 4)
 	latency := 500 * time.Millisecond
 	cleanURL, _ := serveSim(t, sim.Options{Model: "sim", Latency: latency})
-	faultyURL, faulty := serveSim(t, fourFaults(latency, 7))
-	args := func(url, out string) []string {
-		return []string{"--in", ds.file, "--out", out, "--backend", url, "--model", "sim", "--n", "4", "--timeout", "1500ms"}
+	faultyURL, faultySim := serveSim(t, fourFaults(latency, faultSeed))
+	clean, cleanTime := run("clean", cleanURL)
+	faulty, faultyTime := run("faulty", faultyURL)
+	t.Logf("clean %v, with faults %v (%.2fx)", cleanTime, faultyTime, faultyTime.Seconds()/cleanTime.Seconds())
+	if faultyTime > 3*cleanTime {
+		t.Errorf("with faults the job took %v, more than 3x the clean %v", faultyTime, cleanTime)
 	}
-	cleanOut := filepath.Join(t.TempDir(), "clean.jsonl")
-	code, stderr, clean := runLabel(t, "", args(cleanURL, cleanOut)...)
-	if code != 0 {
-		t.Fatalf("clean run: exit %d: %s", code, stderr)
-	}
-	faultyOut := filepath.Join(t.TempDir(), "faulty.jsonl")
-	code, stderr, withFaults := runLabel(t, "", args(faultyURL, faultyOut)...)
-	if code != 0 {
-		t.Fatalf("run with faults: exit %d: %s", code, stderr)
-	}
+	return clean, faulty, faultySim
+}
+
+// TestFourFaultsWithinThreeTimesClean: against a server that answers 500,
+// 429, truncated bodies and hangs (a short per-request timeout), a job
+// takes less than three times a clean run's time and gets the same labels.
+func TestFourFaultsWithinThreeTimesClean(t *testing.T) {
+	ds := newDataset(t, 35, 30, 4)
+	cleanOut, faultyOut, faulty := faultsAgainstClean(t, 7, func(name, url string) (string, time.Duration) {
+		out := filepath.Join(t.TempDir(), name+".jsonl")
+		code, stderr, d := runLabel(t, "", "--in", ds.file, "--out", out, "--backend", url, "--model", "sim", "--n", "4", "--timeout", "1500ms")
+		if code != 0 {
+			t.Fatalf("%s run: exit %d: %s", name, code, stderr)
+		}
+		return out, d
+	})
 	st := faulty.Stats()
-	t.Logf("clean %v, with faults %v (%.2fx); faults: %d 500, %d 429, %d truncated, %d hung", clean, withFaults, withFaults.Seconds()/clean.Seconds(), st.Fault500, st.Fault429, st.FaultTruncated, st.FaultHang)
+	t.Logf("faults: %d 500, %d 429, %d truncated, %d hung", st.Fault500, st.Fault429, st.FaultTruncated, st.FaultHang)
 	if st.Fault500 == 0 || st.Fault429 == 0 || st.FaultTruncated == 0 || st.FaultHang == 0 {
 		t.Errorf("not every fault happened: %+v", st)
-	}
-	if withFaults > 3*clean {
-		t.Errorf("with faults the job took %v, more than 3x the clean %v", withFaults, clean)
 	}
 	want, got := readRecordFile(t, cleanOut), readRecordFile(t, faultyOut)
 	if len(got) != len(want) {
@@ -384,15 +392,9 @@ func TestLabelReportsServerErrors(t *testing.T) {
 // Redis: the job takes less than three times a clean job's time and gets
 // its labels.
 func TestFourFaultsDistributed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes half a minute")
-	}
-	t.Parallel()
 	ds := newDataset(t, 38, 20, 4)
-	latency := 500 * time.Millisecond
-	run := func(name string, opt sim.Options) (received, time.Duration) {
+	clean, faulty, _ := faultsAgainstClean(t, 8, func(name, url string) (received, time.Duration) {
 		rs := redistest.Start(t)
-		url, _ := serveSim(t, opt)
 		serve, addr := startServe(t, name+"-serve", "127.0.0.1:0", redisURL(rs.Addr))
 		w := startWorker(t, name+"-worker", url, redisURL(rs.Addr), "--tasks", "64", "--timeout", "1500ms", "--max-retries", "5")
 		c := dial(t, addr)
@@ -402,12 +404,6 @@ func TestFourFaultsDistributed(t *testing.T) {
 		w.stop(10 * time.Second)
 		serve.stop(10 * time.Second)
 		return got, d
-	}
-	clean, cleanTime := run("clean", sim.Options{Model: "sim", Latency: latency})
-	faulty, faultyTime := run("faulty", fourFaults(latency, 8))
-	t.Logf("clean %v, with faults %v (%.2fx)", cleanTime, faultyTime, faultyTime.Seconds()/cleanTime.Seconds())
-	if faultyTime > 3*cleanTime {
-		t.Errorf("with faults the job took %v, more than 3x the clean %v", faultyTime, cleanTime)
-	}
+	})
 	checkJob(t, faulty, clean.records, testN)
 }
