@@ -21,6 +21,7 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 	"github.com/shepherd-prm/shepherd/server"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 	"github.com/shepherd-prm/shepherd/server/testcert"
 )
 
@@ -49,7 +50,7 @@ func TestLabelSolutions(t *testing.T) {
 		}
 		if ev.Record != nil {
 			k := ev.Record.ProblemID + "/" + ev.Record.SolutionID
-			got.records[k] = recordJSON(t, *ev.Record)
+			got.records[k] = servertest.RecordJSON(t, *ev.Record)
 			got.keys = append(got.keys, k)
 			got.cursors = append(got.cursors, ev.Cursor)
 		}
@@ -64,7 +65,7 @@ func TestLabelSolutions(t *testing.T) {
 	if len(first.RequestId) != 36 {
 		t.Errorf("generated request id %q, want a UUID", first.RequestId)
 	}
-	sameRecords(t, got.records, embedded(t, problems, labeler.Exhaustive, 4, 7))
+	servertest.SameRecords(t, got.records, embedded(t, problems, labeler.Exhaustive, 4, 7), servertest.WithoutTokens)
 
 	again := collectRecords(t, c.Labels(ctx, s.JobID(), ""), 0, nil)
 	if !slices.Equal(again.keys, got.keys) || !slices.Equal(again.cursors, got.cursors) {
@@ -100,7 +101,7 @@ func TestStreamRidesOutServerRestart(t *testing.T) {
 	if s.Reconnects() == 0 || retries.Load() == 0 {
 		t.Errorf("no reconnection seen (reconnects %d, retries %d)", s.Reconnects(), retries.Load())
 	}
-	sameRecords(t, got.records, embedded(t, problems, labeler.Exhaustive, 4, 3))
+	servertest.SameRecords(t, got.records, embedded(t, problems, labeler.Exhaustive, 4, 3), servertest.WithoutTokens)
 	replay := collectRecords(t, c.Labels(ctx, s.JobID(), ""), 0, nil)
 	if !slices.Equal(replay.keys, got.keys) {
 		t.Errorf("resumed stream order %v differs from the job's %v", got.keys, replay.keys)

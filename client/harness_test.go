@@ -2,8 +2,6 @@ package client_test
 
 import (
 	"context"
-	"encoding/json"
-	"regexp"
 	"testing"
 	"time"
 
@@ -85,18 +83,9 @@ func embedded(t *testing.T, problems []labeler.Problem, strategy labeler.Strateg
 			Params: rollout.SamplingParams{Temperature: 0.7, TopP: 1, MaxTokens: 1024}, Reuse: true, Window: 256})
 	out := map[string]string{}
 	for _, r := range recs {
-		out[r.ProblemID+"/"+r.SolutionID] = recordJSON(t, r)
+		out[r.ProblemID+"/"+r.SolutionID] = servertest.RecordJSON(t, r)
 	}
 	return out
-}
-
-func recordJSON(t *testing.T, r labeler.Record) string {
-	t.Helper()
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // collected is what a stream delivered.
@@ -120,7 +109,7 @@ func collectRecords(t *testing.T, s *client.Stream, after int, at func(int)) col
 		if _, dup := out.records[k]; dup {
 			t.Fatalf("record %s delivered twice", k)
 		}
-		out.records[k] = recordJSON(t, *ev.Record)
+		out.records[k] = servertest.RecordJSON(t, *ev.Record)
 		out.keys = append(out.keys, k)
 		out.cursors = append(out.cursors, ev.Cursor)
 		if after > 0 && len(out.keys) == after && at != nil {
@@ -131,26 +120,4 @@ func collectRecords(t *testing.T, s *client.Stream, after int, at func(int)) col
 		t.Fatalf("stream: %v (after %d records)", err, len(out.keys))
 	}
 	return out
-}
-
-// withoutTokens is a record line without its completion_tokens: which
-// solution pays for a shared prefix depends on admission and restarts (a
-// prefix dropped once no admitted solution holds it is generated again for
-// a later one), so runs scheduled differently compare labels, not tokens.
-func withoutTokens(line string) string { return tokensRE.ReplaceAllString(line, "") }
-
-var tokensRE = regexp.MustCompile(`"completion_tokens":\d+,`)
-
-func sameRecords(t *testing.T, got, want map[string]string) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("got %d records, want %d", len(got), len(want))
-	}
-	for k, w := range want {
-		if g, ok := got[k]; !ok {
-			t.Errorf("record %s missing", k)
-		} else if withoutTokens(g) != withoutTokens(w) {
-			t.Errorf("record %s differs:\n got  %s\n want %s", k, g, w)
-		}
-	}
 }

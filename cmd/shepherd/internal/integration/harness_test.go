@@ -23,6 +23,7 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 )
 
 // bin is the shepherd binary TestMain builds.
@@ -317,17 +318,12 @@ func readRecordFile(t *testing.T, path string) map[string]string {
 		if _, dup := out[k]; dup {
 			t.Fatalf("%s: record %s twice", path, k)
 		}
-		out[k] = recordJSON(r)
+		out[k] = servertest.RecordJSON(t, r)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func recordJSON(r labeler.Record) string {
-	b, _ := json.Marshal(r)
-	return string(b)
 }
 
 func dial(t testing.TB, addr string) *client.Client {
@@ -369,7 +365,7 @@ func follow(t *testing.T, s *client.Stream, after int, at func()) received {
 		if _, dup := got.records[k]; dup {
 			t.Fatalf("record %s delivered twice", k)
 		}
-		got.records[k] = recordJSON(*r)
+		got.records[k] = servertest.RecordJSON(t, *r)
 		got.keys = append(got.keys, k)
 		if len(got.keys) == after && at != nil {
 			at()
@@ -386,30 +382,6 @@ func follow(t *testing.T, s *client.Stream, after int, at func()) received {
 // reference labels: every record once, equal to the embedded path's, every
 // step but the last with exactly n rollouts counted, and final counts
 // that add up.
-// withoutTokens is a record line without its completion_tokens: which
-// solution pays for a shared prefix depends on admission and restarts (a
-// prefix dropped once no admitted solution holds it is generated again for
-// a later one), so runs scheduled differently compare labels, not tokens.
-// sameRecords reports every record of want that got lacks or holds
-// differently, each line passed through norm first (nil: compared as is).
-func sameRecords(t *testing.T, got, want map[string]string, norm func(string) string) {
-	t.Helper()
-	if norm == nil {
-		norm = func(s string) string { return s }
-	}
-	for k, w := range want {
-		if g, ok := got[k]; !ok {
-			t.Errorf("record %s missing", k)
-		} else if norm(g) != norm(w) {
-			t.Errorf("record %s:\n got  %s\n want %s", k, g, w)
-		}
-	}
-}
-
-func withoutTokens(line string) string { return tokensRE.ReplaceAllString(line, "") }
-
-var tokensRE = regexp.MustCompile(`"completion_tokens":\d+,`)
-
 func checkJob(t *testing.T, got received, want map[string]string, n int) {
 	t.Helper()
 	f := got.final
@@ -432,7 +404,7 @@ func checkJob(t *testing.T, got received, want map[string]string, n int) {
 			t.Errorf("record %s missing", k)
 			continue
 		}
-		if withoutTokens(g) != withoutTokens(w) {
+		if servertest.WithoutTokens(g) != servertest.WithoutTokens(w) {
 			t.Errorf("record %s differs from the embedded path's:\n got  %s\n want %s", k, g, w)
 		}
 		var r labeler.Record

@@ -22,6 +22,7 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 )
 
 // Exit statuses of shepherd (cmd/shepherd/exitcode.go).
@@ -167,10 +168,7 @@ func TestOutSurvivesFailedRun(t *testing.T) {
 		t.Fatalf("resume: exit %d: %s", code, stderr)
 	}
 	want, got := readRecordFile(t, out), readRecordFile(t, fresh)
-	if len(got) != len(want) {
-		t.Fatalf("resumed run has %d records, want %d", len(got), len(want))
-	}
-	sameRecords(t, got, want, withoutTokens) // after the resume
+	servertest.SameRecords(t, got, want, servertest.WithoutTokens) // after the resume
 }
 
 // TestPoisonStep: a step that makes its prefix longer than the server's
@@ -298,10 +296,7 @@ func TestFourFaultsWithinThreeTimesClean(t *testing.T) {
 		t.Errorf("not every fault happened: %+v", st)
 	}
 	want, got := readRecordFile(t, cleanOut), readRecordFile(t, faultyOut)
-	if len(got) != len(want) {
-		t.Fatalf("%d records with faults, %d clean", len(got), len(want))
-	}
-	sameRecords(t, got, want, nil) // with faults as clean
+	servertest.SameRecords(t, got, want, nil) // with faults as clean
 }
 
 // TestWorkerLosesItsBackend: mid-job, one worker's only backend goes away
@@ -456,10 +451,7 @@ func TestLabelWaitsForAdmission(t *testing.T) {
 	}
 	t.Logf("label finished %v after its first refusal", time.Since(refusedAt).Round(time.Millisecond))
 	got := readRecordFile(t, out)
-	if len(got) != len(want) {
-		t.Errorf("got %d records, want %d", len(got), len(want))
-	}
-	sameRecords(t, got, want, nil)
+	servertest.SameRecords(t, got, want, nil)
 }
 
 // TestLabelGivesUpOnDeadServer: the server dies mid-job and does not come

@@ -7,6 +7,7 @@ import (
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/server/servertest"
 )
 
 // waitFor polls cond for up to timeout.
@@ -74,7 +75,7 @@ func TestGracefulShutdown(t *testing.T) {
 	w3 := startWorker(t, "worker-3", fastURL, redisURL(rs.Addr))
 	got := follow(t, s, 0, nil)
 	if r := first.Record; r != nil {
-		got.records[r.ProblemID+"/"+r.SolutionID] = recordJSON(*r)
+		got.records[r.ProblemID+"/"+r.SolutionID] = servertest.RecordJSON(t, *r)
 	}
 	checkJob(t, got, want, testN)
 	w3.stop(10 * time.Second)
