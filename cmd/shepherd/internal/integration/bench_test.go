@@ -23,7 +23,6 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
-	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
 
 // The distributed benchmark's job: simulator problems labelled exhaustively
@@ -76,7 +75,7 @@ type benchCase struct {
 // With SHEPHERD_BENCH_PROFILE=dir, CPU profiles of serve and of the first
 // worker (5 s, taken during the first job) are written to dir.
 func BenchmarkDistributed(b *testing.B) {
-	problems := benchDataset()
+	problems := newDataset(b, 1, benchProblems, benchPerProblem).problems
 	for _, workers := range []int{1, 2, 3, 4} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			benchDistributed(b, problems, benchCase{workers: workers, window: benchWindow, problems: benchProblems})
@@ -85,20 +84,6 @@ func BenchmarkDistributed(b *testing.B) {
 	b.Run("window=1", func(b *testing.B) {
 		benchDistributed(b, problems, benchCase{workers: 1, window: 1, problems: 100})
 	})
-}
-
-func benchDataset() []labeler.Problem {
-	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: 1, Problems: benchProblems, SolutionsPerProblem: benchPerProblem,
-		MinOps: 3, MaxOps: 5, ErrorRate: 0.5})
-	problems := make([]labeler.Problem, 0, len(ds))
-	for _, p := range ds {
-		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
-		for _, s := range p.Solutions {
-			lp.Solutions = append(lp.Solutions, labeler.SolutionInput{ID: s.ID, Text: s.Text})
-		}
-		problems = append(problems, lp)
-	}
-	return problems
 }
 
 func benchDistributed(b *testing.B, problems []labeler.Problem, bc benchCase) {
