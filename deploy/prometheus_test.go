@@ -311,29 +311,9 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	testkit.SetPdeathsig(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(logf.Name()); err == nil {
-				t.Logf("prometheus log:\n%s", b)
-			}
-		}
-	})
+	prom := testkit.StartProcess(t, "prometheus", cmd)
 	base := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -345,9 +325,8 @@ scrape_configs:
 			}
 		}
 		select {
-		case <-exited:
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("prometheus exited:\n%s", b)
+		case <-prom.Done():
+			t.Fatalf("prometheus exited:\n%s", prom.Out.String())
 		default:
 		}
 		if time.Now().After(deadline) {

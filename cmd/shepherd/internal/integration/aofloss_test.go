@@ -82,7 +82,7 @@ func testRedisLosesAOFTail(t *testing.T, lease string) {
 	if code, _ := label.wait(60 * time.Second); code != 0 {
 		t.Fatalf("label exited with %d", code)
 	}
-	if !strings.Contains(label.out.String(), "records again") {
+	if !strings.Contains(label.Out.String(), "records again") {
 		t.Error("label did not report the records the server sent again")
 	}
 	got := readRecordFile(t, out)             // fails on a duplicate

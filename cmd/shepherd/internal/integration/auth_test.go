@@ -31,7 +31,7 @@ func TestUnauthenticatedLargeRequestsHoldNoMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve, addr := startServe(t, "serve", "127.0.0.1:0", redisURL(rs.Addr), "--tokens-file", tokens)
-	pid := serve.cmd.Process.Pid
+	pid := serve.Cmd.Process.Pid
 
 	const size = 60 << 20
 	req := &shepherdv1.SubmitJobRequest{RequestId: "big", Model: "sim"}

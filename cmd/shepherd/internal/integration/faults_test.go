@@ -55,7 +55,7 @@ func TestWorkerKilledMidJob(t *testing.T) {
 				Start: "-", End: "+", Count: 1, Consumer: "worker-1"}).Result()
 			return err == nil && len(p) > 0
 		})
-		if err := w1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := w1.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 	})

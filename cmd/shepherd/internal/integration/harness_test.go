@@ -50,43 +50,17 @@ func TestMain(m *testing.M) {
 
 // proc is a shepherd process owned by a test.
 type proc struct {
-	t    testing.TB
-	name string
-	cmd  *exec.Cmd
-	out  *testkit.LockedBuffer
-	done chan struct{}
-	code int
+	*testkit.Process
+	t testing.TB
 }
 
 // start runs `shepherd args...`; it is killed when the test ends, and its
 // output is logged when the test fails (or SHEPHERD_TEST_LOGS is set).
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, out: &testkit.LockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = cleanEnv()
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	testkit.SetPdeathsig(p.cmd)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		p.code = p.cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() || os.Getenv("SHEPHERD_TEST_LOGS") != "" {
-			t.Logf("--- output of %s (%v):\n%s", p.name, args, p.out.String())
-		}
-	})
-	return p
+	cmd := exec.Command(bin, args...)
+	cmd.Env = cleanEnv()
+	return &proc{Process: testkit.StartProcess(t, name, cmd), t: t}
 }
 
 // cleanEnv is the test's environment without SHEPHERD_* variables, which
@@ -107,19 +81,19 @@ func (p *proc) waitLog(re *regexp.Regexp, timeout time.Duration) []string {
 	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		if m := re.FindStringSubmatch(p.out.String()); m != nil {
+		if m := re.FindStringSubmatch(p.Out.String()); m != nil {
 			return m
 		}
 		select {
-		case <-p.done:
-			if m := re.FindStringSubmatch(p.out.String()); m != nil {
+		case <-p.Done():
+			if m := re.FindStringSubmatch(p.Out.String()); m != nil {
 				return m
 			}
-			p.t.Fatalf("%s exited with %d before logging %q", p.name, p.code, re)
+			p.t.Fatalf("%s exited with %d before logging %q", p.Name, p.ExitCode(), re)
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s did not log %q within %v", p.name, re, timeout)
+			p.t.Fatalf("%s did not log %q within %v", p.Name, re, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -127,8 +101,8 @@ func (p *proc) waitLog(re *regexp.Regexp, timeout time.Duration) []string {
 
 func (p *proc) signal(sig syscall.Signal) {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatalf("signalling %s: %v", p.name, err)
+	if err := p.Cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signalling %s: %v", p.Name, err)
 	}
 }
 
@@ -138,10 +112,10 @@ func (p *proc) wait(timeout time.Duration) (int, time.Duration) {
 	p.t.Helper()
 	begin := time.Now()
 	select {
-	case <-p.done:
-		return p.code, time.Since(begin)
+	case <-p.Done():
+		return p.ExitCode(), time.Since(begin)
 	case <-time.After(timeout):
-		p.t.Fatalf("%s still running after %v", p.name, timeout)
+		p.t.Fatalf("%s still running after %v", p.Name, timeout)
 		return -1, 0
 	}
 }
@@ -153,7 +127,7 @@ func (p *proc) stop(timeout time.Duration) time.Duration {
 	p.signal(syscall.SIGTERM)
 	code, d := p.wait(timeout)
 	if code != 0 {
-		p.t.Fatalf("%s exited with %d after SIGTERM, want 0", p.name, code)
+		p.t.Fatalf("%s exited with %d after SIGTERM, want 0", p.Name, code)
 	}
 	return d
 }

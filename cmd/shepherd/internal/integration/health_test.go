@@ -48,7 +48,7 @@ func TestMisconfiguredWorkerTakesNoTasks(t *testing.T) {
 	if code, _ := bad.wait(10 * time.Second); code != exitNoBackend {
 		t.Errorf("bad worker exited with %d, want %d", code, exitNoBackend)
 	}
-	if out := bad.out.String(); !strings.Contains(out, badURL) || !strings.Contains(out, `does not serve model \"sim\" (it serves \"other\")`) {
+	if out := bad.Out.String(); !strings.Contains(out, badURL) || !strings.Contains(out, `does not serve model \"sim\" (it serves \"other\")`) {
 		t.Errorf("bad worker's log does not say why:\n%s", out)
 	}
 	if n := badSim.Stats().Requests; n != 0 {
@@ -479,7 +479,7 @@ func TestLabelGivesUpOnDeadServer(t *testing.T) {
 	if d > 10*time.Second {
 		t.Errorf("label took %v to give up with --max-outage 2s", d)
 	}
-	if o := label.out.String(); !strings.Contains(o, "giving up") {
+	if o := label.Out.String(); !strings.Contains(o, "giving up") {
 		t.Errorf("label's output does not say it gave up:\n%s", o)
 	}
 }
@@ -501,7 +501,7 @@ func TestInsecureTokenWarning(t *testing.T) {
 	if code, _ := withToken.wait(60 * time.Second); code != 0 {
 		t.Fatalf("label exited with %d", code)
 	}
-	if o := withToken.out.String(); !strings.Contains(o, "sends the bearer token in plaintext") {
+	if o := withToken.Out.String(); !strings.Contains(o, "sends the bearer token in plaintext") {
 		t.Errorf("no plaintext warning with --token and --insecure:\n%s", o)
 	}
 	_, noAuthAddr := startServe(t, "serve-open", "127.0.0.1:0", redisURL(rs.Addr))
@@ -509,7 +509,7 @@ func TestInsecureTokenWarning(t *testing.T) {
 	if code, _ := noToken.wait(60 * time.Second); code != 0 {
 		t.Fatalf("label exited with %d", code)
 	}
-	if o := noToken.out.String(); strings.Contains(o, "plaintext") {
+	if o := noToken.Out.String(); strings.Contains(o, "plaintext") {
 		t.Errorf("plaintext warning without a token:\n%s", o)
 	}
 }
