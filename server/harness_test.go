@@ -29,8 +29,8 @@ const simModel = servertest.Model
 type harness struct {
 	env  *servertest.Env
 	t    *testing.T
-	rdb  redis.UniversalClient
-	qopt redisq.Options
+	rdb  redis.UniversalClient // env.Redis
+	qopt redisq.Options        // env.Queue
 }
 
 func newHarness(t *testing.T) *harness {
