@@ -85,8 +85,11 @@ func testRedisLosesAOFTail(t *testing.T, lease string) {
 	if !strings.Contains(label.Out.String(), "records again") {
 		t.Error("label did not report the records the server sent again")
 	}
-	got := readRecordFile(t, out)             // fails on a duplicate
-	servertest.SameRecords(t, got, want, nil) // as an uninterrupted run's
+	got := readRecordFile(t, out) // fails on a duplicate
+	// As an uninterrupted run's, but for completion_tokens: rollouts lost
+	// with the tail are generated again and charged to whichever solution
+	// asks for them first, as after a resume.
+	servertest.SameRecords(t, got, want, servertest.WithoutTokens)
 	w.stop(10 * time.Second)
 	serve.stop(10 * time.Second)
 }
