@@ -195,6 +195,9 @@ func defaultHTTPClient() *http.Client {
 // BaseURL returns the normalised base URL (no trailing slash).
 func (c *Client) BaseURL() string { return c.base }
 
+// retryPolicy is the client's retry budget and backoff.
+func (c *Client) retryPolicy() retryPolicy { return c.retry }
+
 // Model returns the served model name requests ask for.
 func (c *Client) Model() string { return c.model }
 

@@ -379,6 +379,13 @@ func TestNewPoolValidation(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+	// A slice of the interface is accepted as well, nil entries refused.
+	if _, err := NewPool([]Backend{cs[0], nil}, PoolOptions{}); err == nil || !strings.Contains(err.Error(), "client 1 is nil") {
+		t.Errorf("nil Backend: err = %v", err)
+	}
+	if p, err := NewPool([]Backend{cs[1], cs[0]}, PoolOptions{}); err != nil || p.Backends()[0].BaseURL != cs[1].BaseURL() {
+		t.Errorf("[]Backend: %v", err)
+	}
 	p := mustPool(t, cs, PoolOptions{})
 	if p.opt.MaxConcurrency != 64 || p.opt.MinConcurrency != 1 || p.opt.DownFor != 10*time.Second || p.opt.DownAfter != 3 {
 		t.Errorf("defaults = %+v", p.opt)
