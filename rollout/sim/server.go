@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
 
 // Options configures a simulated server. The zero value is usable: every
@@ -320,9 +322,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !allowGet(w, r) {
 			return
 		}
-		card := modelCard{ID: s.ModelName(), Object: "model", Created: s.created, OwnedBy: "vllm", Root: s.ModelName(), MaxModelLen: s.opt.MaxModelLen,
-			Permission: []modelPermission{{ID: "modelperm-" + randomHex(), Object: "model_permission", Created: s.created, AllowSampling: true, AllowLogprobs: true, AllowView: true, Organization: "*"}}}
-		writeJSON(w, http.StatusOK, modelList{Object: "list", Data: []modelCard{card}})
+		card := openai.ModelCard{ID: s.ModelName(), Object: "model", Created: s.created, OwnedBy: "vllm", Root: s.ModelName(), MaxModelLen: s.opt.MaxModelLen,
+			Permission: []openai.ModelPermission{{ID: "modelperm-" + randomHex(), Object: "model_permission", Created: s.created, AllowSampling: true, AllowLogprobs: true, AllowView: true, Organization: "*"}}}
+		writeJSON(w, http.StatusOK, openai.ModelList{Object: "list", Data: []openai.ModelCard{card}})
 	case "/health":
 		if allowGet(w, r) {
 			w.WriteHeader(http.StatusOK)
@@ -363,7 +365,7 @@ func errorType(status int) string {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorResponse{Error: errorInfo{Message: msg, Type: errorType(status), Code: status}})
+	writeJSON(w, status, openai.ErrorBody{Error: &openai.ErrorDetail{Message: msg, Type: errorType(status), Code: status}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -672,10 +674,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		withdraw(0)
 		return
 	}
-	resp, maxTokens := s.run(j)
-	u := resp.Usage
+	resp, u, maxTokens := s.run(j)
 	d := s.opt.Latency + time.Duration(maxTokens)*s.opt.TokenLatency +
-		time.Duration(u.PromptTokens-u.PromptTokensDetails.CachedTokens)*s.opt.PrefillTokenLatency
+		time.Duration(u.PromptTokens-u.CachedTokens())*s.opt.PrefillTokenLatency
 	for _, c := range children {
 		if !s.running(r.Context(), c) {
 			withdraw(0)
@@ -710,7 +711,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		st.ByStatus[http.StatusOK]++
 		st.PromptTokens += int64(u.PromptTokens)
 		st.CompletionTokens += int64(u.CompletionTokens)
-		st.CachedTokens += int64(u.PromptTokensDetails.CachedTokens)
+		st.CachedTokens += int64(u.CachedTokens())
 	})
 }
 
@@ -722,21 +723,17 @@ func (s *Server) abort(w http.ResponseWriter, status int) {
 	s.count(func(st *Stats) { st.ByStatus[status]++ })
 }
 
-// run generates every sample of a job and returns the response and the
+// run generates every sample of a job and returns the response body (an
+// openai.CompletionResponse or openai.ChatResponse), its usage and the
 // token count of its longest sample.
-func (s *Server) run(j *job) (*response, int) {
-	resp := &response{Created: time.Now().Unix(), Model: j.model}
-	var cchoices []completionChoice
-	var hchoices []chatChoice
-	if j.chat {
-		resp.ID, resp.Object = "chatcmpl-"+randomHex(), "chat.completion"
-	} else {
-		resp.ID, resp.Object = "cmpl-"+randomHex(), "text_completion"
-	}
+func (s *Server) run(j *job) (any, openai.Usage, int) {
+	u := openai.Usage{PromptTokensDetails: &openai.PromptTokensDetails{}}
+	var cchoices []openai.CompletionChoice
+	var hchoices []openai.ChatChoice
 	longest := 0
 	for pi, p := range j.prompts {
-		resp.Usage.PromptTokens += len(p.toks)
-		resp.Usage.PromptTokensDetails.CachedTokens += s.cache.lookup(p.toks)
+		u.PromptTokens += len(p.toks)
+		u.PromptTokensDetails.CachedTokens += s.cache.lookup(p.toks)
 		limit := j.maxTokens
 		if limit == 0 {
 			limit = s.opt.MaxModelLen - len(p.toks)
@@ -754,23 +751,21 @@ func (s *Server) run(j *job) (*response, int) {
 			}
 			text, finish, stopReason, ntok := finish(full, j.stop, limit)
 			longest = max(longest, ntok)
-			resp.Usage.CompletionTokens += ntok
+			u.CompletionTokens += ntok
 			idx := pi*j.n + i
 			if j.chat {
-				hchoices = append(hchoices, chatChoice{Index: idx, Message: chatMessageOut{Role: "assistant", Content: text, ToolCalls: []any{}}, FinishReason: finish, StopReason: stopReason})
+				hchoices = append(hchoices, openai.ChatChoice{Index: idx, Message: openai.AssistantMessage{Role: "assistant", Content: text, ToolCalls: []any{}}, FinishReason: finish, StopReason: stopReason})
 			} else {
-				cchoices = append(cchoices, completionChoice{Index: idx, Text: text, FinishReason: finish, StopReason: stopReason})
+				cchoices = append(cchoices, openai.CompletionChoice{Index: idx, Text: text, FinishReason: finish, StopReason: stopReason})
 			}
 		}
 	}
-	if j.chat {
-		resp.Choices = hchoices
-	} else {
-		resp.Choices = cchoices
-	}
-	resp.Usage.TotalTokens = resp.Usage.PromptTokens + resp.Usage.CompletionTokens
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	s.count(func(st *Stats) { st.Choices += int64(len(j.prompts) * j.n) })
-	return resp, longest
+	if j.chat {
+		return openai.ChatResponse{ID: "chatcmpl-" + randomHex(), Object: "chat.completion", Created: time.Now().Unix(), Model: j.model, Choices: hchoices, Usage: u}, u, longest
+	}
+	return openai.CompletionResponse{ID: "cmpl-" + randomHex(), Object: "text_completion", Created: time.Now().Unix(), Model: j.model, Choices: cchoices, Usage: u}, u, longest
 }
 
 // sampleRNG returns the generators of sample i, one for correctness and
