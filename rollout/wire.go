@@ -101,13 +101,14 @@ func checkChoices(r *openai.Response, n int) error {
 	return nil
 }
 
-// sampling returns the optional sampling fields as the OpenAI bodies carry
-// them: temperature always (0 is greedy), top_p only when set.
-func sampling(p SamplingParams) (temperature, topP *float64) {
-	t := p.Temperature
-	if p.TopP > 0 {
-		v := p.TopP
-		topP = &v
+// sampling fills the fields both OpenAI bodies share: temperature always
+// (0 is greedy), top_p and max_tokens only when set.
+func sampling(req GenerateRequest, n int, seed *int64) openai.Sampling {
+	t := req.Params.Temperature
+	s := openai.Sampling{N: n, Seed: seed, Temperature: &t, MaxTokens: req.Params.MaxTokens, Stop: req.Params.Stop}
+	if req.Params.TopP > 0 {
+		v := req.Params.TopP
+		s.TopP = &v
 	}
-	return &t, topP
+	return s
 }

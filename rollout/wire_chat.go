@@ -33,17 +33,7 @@ func newChatWire(opt ClientOptions) (Wire, error) {
 func (*chatWire) Path() string { return "/chat/completions" }
 
 func (w *chatWire) Encode(req GenerateRequest, n int, seed *int64) ([]byte, error) {
-	temperature, topP := sampling(req.Params)
-	body := openai.ChatRequest{
-		Model:       w.model,
-		Messages:    w.messages(req.Question),
-		N:           n,
-		Seed:        seed,
-		Temperature: temperature,
-		TopP:        topP,
-		MaxTokens:   req.Params.MaxTokens,
-		Stop:        req.Params.Stop,
-	}
+	body := openai.ChatRequest{Model: w.model, Messages: w.messages(req.Question), Sampling: sampling(req, n, seed)}
 	// An empty assistant turn cannot be continued (vLLM and transformers
 	// reject a final message that does not appear in the rendered chat), so
 	// an empty prefix is an ordinary new turn.

@@ -38,15 +38,5 @@ func (w *completionsWire) Encode(req GenerateRequest, n int, seed *int64) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("rendering prompt template: %w", err)
 	}
-	temperature, topP := sampling(req.Params)
-	return json.Marshal(openai.CompletionRequest{
-		Model:       w.model,
-		Prompt:      prompt,
-		N:           n,
-		Seed:        seed,
-		Temperature: temperature,
-		TopP:        topP,
-		MaxTokens:   req.Params.MaxTokens,
-		Stop:        req.Params.Stop,
-	})
+	return json.Marshal(openai.CompletionRequest{Model: w.model, Prompt: prompt, Sampling: sampling(req, n, seed)})
 }

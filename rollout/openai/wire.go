@@ -12,14 +12,9 @@ import "encoding/json"
 
 // CompletionRequest is the body of POST /v1/completions.
 type CompletionRequest struct {
-	Model       string   `json:"model"`
-	Prompt      string   `json:"prompt"`
-	N           int      `json:"n,omitempty"`
-	Seed        *int64   `json:"seed,omitempty"`
-	Temperature *float64 `json:"temperature,omitempty"`
-	TopP        *float64 `json:"top_p,omitempty"`
-	MaxTokens   int      `json:"max_tokens,omitempty"`
-	Stop        []string `json:"stop,omitempty"`
+	Model  string `json:"model"`
+	Prompt string `json:"prompt"`
+	Sampling
 }
 
 // ChatMessage is one turn of a chat request or a chat choice's message.
@@ -32,16 +27,22 @@ type ChatMessage struct {
 // and AddGenerationPrompt are vLLM's (and SGLang's) extensions that let the
 // model continue a partial assistant message under its own chat template.
 type ChatRequest struct {
-	Model                string        `json:"model"`
-	Messages             []ChatMessage `json:"messages"`
-	N                    int           `json:"n,omitempty"`
-	Seed                 *int64        `json:"seed,omitempty"`
-	Temperature          *float64      `json:"temperature,omitempty"`
-	TopP                 *float64      `json:"top_p,omitempty"`
-	MaxTokens            int           `json:"max_tokens,omitempty"`
-	Stop                 []string      `json:"stop,omitempty"`
-	ContinueFinalMessage bool          `json:"continue_final_message,omitempty"`
-	AddGenerationPrompt  *bool         `json:"add_generation_prompt,omitempty"`
+	Model    string        `json:"model"`
+	Messages []ChatMessage `json:"messages"`
+	Sampling
+	ContinueFinalMessage bool  `json:"continue_final_message,omitempty"`
+	AddGenerationPrompt  *bool `json:"add_generation_prompt,omitempty"`
+}
+
+// Sampling are the fields both request bodies share, written in place of
+// the embedding: n samples, sample i with seed Seed+i (vLLM).
+type Sampling struct {
+	N           int      `json:"n,omitempty"`
+	Seed        *int64   `json:"seed,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"top_p,omitempty"`
+	MaxTokens   int      `json:"max_tokens,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
 }
 
 // PromptTokensDetails reports prefix-cache hits (vLLM with

@@ -39,7 +39,7 @@ func TestSimMaxNumSeqsQueues(t *testing.T) {
 	start := time.Now()
 	for i := range 4 {
 		wg.Go(func() {
-			complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2, Seed: seed(int64(i))})
+			complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 2, Seed: seed(int64(i))}})
 		})
 	}
 	wg.Wait()
@@ -68,13 +68,13 @@ func TestSimMaxNumSeqsCancelWhileQueued(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2})
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 2}})
 	}()
 	for s.Stats().Running != 2 {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), N: 1})
+	b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 1}})
 	req := httptest.NewRequest("POST", "/v1/completions", bytes.NewReader(b)).WithContext(ctx)
 	req.Header.Set("Content-Type", "application/json")
 	served := make(chan struct{})
@@ -93,7 +93,7 @@ func TestSimMaxNumSeqsCancelWhileQueued(t *testing.T) {
 // Cached prompt tokens cost no prefill time; uncached ones do.
 func TestSimPrefillCost(t *testing.T) {
 	s := New(Options{PrefillTokenLatency: time.Millisecond, MaxNumSeqs: 8})
-	req := openai.CompletionRequest{Prompt: prompt16("16 - 3 = 13.\n"), N: 1, Temperature: ptr(0.0), MaxTokens: 1}
+	req := openai.CompletionRequest{Prompt: prompt16("16 - 3 = 13.\n"), Sampling: openai.Sampling{N: 1, Temperature: ptr(0.0), MaxTokens: 1}}
 	first := complete(t, s, req)
 	after1 := s.Stats().SeqSeconds
 	second := complete(t, s, req)
@@ -149,7 +149,7 @@ func TestFleet(t *testing.T) {
 	}
 	start := time.Now()
 	for _, u := range f.URLs {
-		b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), N: 8})
+		b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 8}})
 		resp, err := http.Post(u+"/completions", "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
@@ -176,7 +176,7 @@ func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
 	first := make(chan struct{})
 	go func() {
 		defer close(first)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2})
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 2}})
 	}()
 	for s.Stats().Running != 2 {
 		time.Sleep(time.Millisecond)
@@ -185,7 +185,7 @@ func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
 	second := make(chan struct{})
 	go func() {
 		defer close(second)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 3})
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 3}})
 	}()
 	for s.Stats().Waiting != 1 {
 		time.Sleep(time.Millisecond)

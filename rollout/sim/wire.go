@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
@@ -119,7 +120,13 @@ func decodeError(err error) string {
 		if typ.Field == "" {
 			return fmt.Sprintf("the request body must be a JSON object, got a JSON %s", typ.Value)
 		}
-		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "CompletionRequest."), "ChatRequest.")
+		// The path names embedded structs by their Go names
+		// (CompletionRequest.Sampling.n); the client knows the JSON key.
+		path := strings.Split(typ.Field, ".")
+		for len(path) > 1 && path[0] != "" && unicode.IsUpper(rune(path[0][0])) {
+			path = path[1:]
+		}
+		field := strings.Join(path, ".")
 		return fmt.Sprintf("field %q must be %s, got a JSON %s", field, jsonKind(typ.Type), typ.Value)
 	case err.Error() == "unexpected end of JSON input":
 		return "invalid JSON in the request body: unexpected end of input"
