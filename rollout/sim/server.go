@@ -12,7 +12,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -255,36 +254,21 @@ func (s *Server) Close() { s.closeOne.Do(func() { close(s.closed) }) }
 // Start serves s on a free loopback port until stop is called, returning
 // the base URL "http://127.0.0.1:PORT/v1".
 func (s *Server) Start() (baseURL string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Release held requests and let the handlers finish, then shut down.
+	// The short grace covers responses still being flushed; connections a
+	// client opened but never used would otherwise hold
+	// http.Server.Shutdown for seconds.
+	addr, stop, err := ServeLoopback(s, func(srv *http.Server) {
+		s.Close()
+		srv.SetKeepAlivesEnabled(false)
+		for deadline := time.Now().Add(5 * time.Second); s.inflight.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}, 100*time.Millisecond)
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			// Release held requests and let the handlers finish, then shut
-			// down. The short grace covers responses still being flushed;
-			// connections a client opened but never used would otherwise
-			// hold http.Server.Shutdown for seconds.
-			s.Close()
-			srv.SetKeepAlivesEnabled(false)
-			for deadline := time.Now().Add(5 * time.Second); s.inflight.Load() > 0 && time.Now().Before(deadline); {
-				time.Sleep(2 * time.Millisecond)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			_ = srv.Close()
-			<-done
-		})
-	}
-	return "http://" + ln.Addr().String() + "/v1", stop, nil
+	return "http://" + addr + "/v1", stop, nil
 }
 
 // Start runs a new server with opt on a free loopback port for in-process
