@@ -88,13 +88,19 @@ func (c Choice) Content() string {
 // ResponseOf is the body of a successful completions or chat response
 // with choices of type C.
 type ResponseOf[C any] struct {
-	ID                string `json:"id"`
-	Object            string `json:"object"`
-	Created           int64  `json:"created"`
-	Model             string `json:"model"`
-	Choices           []C    `json:"choices"`
-	Usage             Usage  `json:"usage"`
-	SystemFingerprint any    `json:"system_fingerprint"`
+	Head
+	Choices           []C   `json:"choices"`
+	Usage             Usage `json:"usage"`
+	SystemFingerprint any   `json:"system_fingerprint"`
+}
+
+// Head opens every response body of vLLM's OpenAI-style API (completions,
+// chat, pooling).
+type Head struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
 }
 
 // Response is a completions or chat response as a client reads it.

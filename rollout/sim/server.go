@@ -747,9 +747,11 @@ func (s *Server) run(j *job) (any, openai.Usage, int) {
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	s.count(func(st *Stats) { st.Choices += int64(len(j.prompts) * j.n) })
 	if j.chat {
-		return openai.ChatResponse{ID: "chatcmpl-" + randomHex(), Object: "chat.completion", Created: time.Now().Unix(), Model: j.model, Choices: hchoices, Usage: u}, u, longest
+		head := openai.Head{ID: "chatcmpl-" + randomHex(), Object: "chat.completion", Created: time.Now().Unix(), Model: j.model}
+		return openai.ChatResponse{Head: head, Choices: hchoices, Usage: u}, u, longest
 	}
-	return openai.CompletionResponse{ID: "cmpl-" + randomHex(), Object: "text_completion", Created: time.Now().Unix(), Model: j.model, Choices: cchoices, Usage: u}, u, longest
+	head := openai.Head{ID: "cmpl-" + randomHex(), Object: "text_completion", Created: time.Now().Unix(), Model: j.model}
+	return openai.CompletionResponse{Head: head, Choices: cchoices, Usage: u}, u, longest
 }
 
 // sampleRNG returns the generators of sample i, one for correctness and

@@ -199,11 +199,8 @@ func (s *Server) pooling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := prm.PoolingResponse{
-		ID:      "pool-" + hashHex(body),
-		Object:  "list",
-		Created: time.Now().Unix(),
-		Model:   s.opt.Model,
-		Data:    make([]prm.PoolingData, len(req.Input)),
+		Head: openai.Head{ID: "pool-" + hashHex(body), Object: "list", Created: time.Now().Unix(), Model: s.opt.Model},
+		Data: make([]prm.PoolingData, len(req.Input)),
 	}
 	for i, in := range req.Input {
 		if in == "" {
