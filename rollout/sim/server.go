@@ -133,34 +133,24 @@ func (o Options) Validate() error {
 }
 
 func (o Options) withDefaults() Options {
-	if o.StepAccuracy == 0 {
-		o.StepAccuracy = 0.8
-	}
-	if o.Phrasings == 0 {
-		o.Phrasings = 4
-	}
-	if o.BlockSize == 0 {
-		o.BlockSize = 16
-	}
-	if o.CacheBlocks == 0 {
-		o.CacheBlocks = 8192
-	}
-	if o.RetryAfter == 0 {
-		o.RetryAfter = 1
-	}
-	if o.HangFor == 0 {
-		o.HangFor = time.Minute
-	}
-	if o.MaxN == 0 {
-		o.MaxN = 128
-	}
-	if o.MaxModelLen == 0 {
-		o.MaxModelLen = 32768
-	}
-	if o.FailStatus == 0 {
-		o.FailStatus = http.StatusInternalServerError
-	}
+	orDefault(&o.StepAccuracy, 0.8)
+	orDefault(&o.Phrasings, 4)
+	orDefault(&o.BlockSize, 16)
+	orDefault(&o.CacheBlocks, 8192)
+	orDefault(&o.RetryAfter, 1)
+	orDefault(&o.HangFor, time.Minute)
+	orDefault(&o.MaxN, 128)
+	orDefault(&o.MaxModelLen, 32768)
+	orDefault(&o.FailStatus, http.StatusInternalServerError)
 	return o
+}
+
+// orDefault sets a zero option to its default.
+func orDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
 }
 
 // Stats counts what a server has done. Requests and ByStatus cover the two
