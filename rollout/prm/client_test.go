@@ -203,8 +203,21 @@ func TestScoreClientPermanent4xxCarriesMessage(t *testing.T) {
 	}
 }
 
+// threeStepRows answer the three steps of the test solution.
+var threeStepRows = fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3})
+
+// mustScore scores the test solution on ps with default options.
+func mustScore(t *testing.T, ps *poolingServer) []float64 {
+	t.Helper()
+	got, err := newClient(t, ps.URL, prm.ClientOptions{}).ScoreSteps(context.Background(), pooled, question, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
-	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3}), func(w http.ResponseWriter, i int) bool {
+	ps := newPoolingServer(t, threeStepRows, func(w http.ResponseWriter, i int) bool {
 		switch i {
 		case 0:
 			http.Error(w, "upstream crashed", http.StatusInternalServerError)
@@ -215,11 +228,7 @@ func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
 		}
 		return true
 	})
-	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	got, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mustScore(t, ps)
 	if fmt.Sprint(got) != "[0.9 0.6 0.7]" || ps.attempts.Load() != 3 {
 		t.Errorf("scores %v after %d attempts", got, ps.attempts.Load())
 	}
@@ -229,7 +238,7 @@ func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
 }
 
 func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
-	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3}), func(w http.ResponseWriter, i int) bool {
+	ps := newPoolingServer(t, threeStepRows, func(w http.ResponseWriter, i int) bool {
 		if i == 0 {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"id": "pool-1", "object": "list", "data": [{"index": 0, "object": "pooling", "data": [[0.9, 0.`)
@@ -237,11 +246,7 @@ func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
 		}
 		return false
 	})
-	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	got, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mustScore(t, ps)
 	if len(got) != 3 || ps.attempts.Load() != 2 {
 		t.Errorf("scores %v after %d attempts", got, ps.attempts.Load())
 	}
@@ -251,8 +256,7 @@ func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
 		_, _ = io.WriteString(w, `{"data": [`)
 		return true
 	})
-	cl = newClient(t, always.URL, prm.ClientOptions{MaxRetries: 2})
-	_, err = cl.ScoreSteps(context.Background(), pooled, question, steps)
+	_, err := newClient(t, always.URL, prm.ClientOptions{MaxRetries: 2}).ScoreSteps(context.Background(), pooled, question, steps)
 	var ae *prm.APIError
 	if !errors.As(err, &ae) || ae.Permanent || ae.Attempts != 3 || !strings.Contains(ae.Message, "invalid JSON") {
 		t.Fatalf("error %v", err)
