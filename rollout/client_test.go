@@ -8,57 +8,37 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 )
 
 // fakeServer is an OpenAI-compatible server answering like vLLM. Each
 // request is passed to handle with its 0-based arrival number; handle may
 // write the response itself (and return true) or leave it to the default
 // success answer.
-type fakeServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	bodies   []map[string]any
-	headers  []http.Header
-	paths    []string
-	attempts atomic.Int32
-	handle   func(w http.ResponseWriter, r *http.Request, i int) bool
-}
+type fakeServer struct{ *testkit.HTTPRecorder }
 
 func newFakeServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, i int) bool) *fakeServer {
 	t.Helper()
-	fs := &fakeServer{handle: handle}
-	fs.Server = httptest.NewServer(http.HandlerFunc(fs.serve))
-	t.Cleanup(fs.Close)
-	return fs
+	return &fakeServer{testkit.NewHTTPRecorder(t, func(w http.ResponseWriter, r *http.Request, raw []byte, i int) {
+		if handle != nil && handle(w, r, i) {
+			return
+		}
+		var body map[string]any
+		_ = json.Unmarshal(raw, &body)
+		writeVLLMResponse(w, r.URL.Path, body)
+	})}
 }
 
-func (fs *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
-	i := int(fs.attempts.Add(1) - 1)
-	raw, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	fs.mu.Lock()
-	fs.bodies = append(fs.bodies, body)
-	fs.headers = append(fs.headers, r.Header.Clone())
-	fs.paths = append(fs.paths, r.URL.Path)
-	fs.mu.Unlock()
-	if fs.handle != nil && fs.handle(w, r, i) {
-		return
-	}
-	writeVLLMResponse(w, r.URL.Path, body)
-}
-
+// body decodes the body of request i.
 func (fs *fakeServer) body(i int) map[string]any {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return fs.bodies[i]
+	var body map[string]any
+	_ = json.Unmarshal(fs.Body(i), &body)
+	return body
 }
 
 func (fs *fakeServer) url() string { return fs.URL + "/v1" }
@@ -79,7 +59,7 @@ func failFirst(t *testing.T, first func(w http.ResponseWriter, r *http.Request))
 // wantAttempts checks how many requests reached the server.
 func (fs *fakeServer) wantAttempts(t *testing.T, want int32) {
 	t.Helper()
-	if n := fs.attempts.Load(); n != want {
+	if n := fs.Attempts.Load(); n != want {
 		t.Errorf("attempts = %d, want %d", n, want)
 	}
 }
@@ -232,13 +212,13 @@ func TestClientCompletionsRequest(t *testing.T) {
 	if res.Backend != fs.url() {
 		t.Errorf("Backend = %q", res.Backend)
 	}
-	if fs.paths[0] != "/v1/completions" {
-		t.Errorf("path = %q", fs.paths[0])
+	if fs.Path(0) != "/v1/completions" {
+		t.Errorf("path = %q", fs.Path(0))
 	}
-	if got := fs.headers[0].Get("Authorization"); got != "Bearer sk-test" {
+	if got := fs.Header(0).Get("Authorization"); got != "Bearer sk-test" {
 		t.Errorf("Authorization = %q", got)
 	}
-	if got := fs.headers[0].Get("Content-Type"); got != "application/json" {
+	if got := fs.Header(0).Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q", got)
 	}
 	b := fs.body(0)
@@ -280,7 +260,7 @@ func TestClientZeroTemperatureAndSeedAreSent(t *testing.T) {
 			t.Errorf("unset %s was sent: %v", k, b[k])
 		}
 	}
-	if _, ok := fs.headers[0]["Authorization"]; ok {
+	if _, ok := fs.Header(0)["Authorization"]; ok {
 		t.Error("Authorization sent without an API key")
 	}
 }
@@ -300,8 +280,8 @@ func TestClientChatRequest(t *testing.T) {
 	if res.CachedTokens != 32 {
 		t.Errorf("CachedTokens = %d", res.CachedTokens)
 	}
-	if fs.paths[0] != "/v1/chat/completions" {
-		t.Errorf("path = %q", fs.paths[0])
+	if fs.Path(0) != "/v1/chat/completions" {
+		t.Errorf("path = %q", fs.Path(0))
 	}
 	b := fs.body(0)
 	msgs, _ := b["messages"].([]any)
@@ -409,7 +389,7 @@ func TestClientRequestValidationIsPermanent(t *testing.T) {
 			t.Errorf("err = %v, want permanent", err)
 		}
 	}
-	if n := fs.attempts.Load(); n != 0 {
+	if n := fs.Attempts.Load(); n != 0 {
 		t.Errorf("invalid requests reached the server %d times", n)
 	}
 }
@@ -531,7 +511,7 @@ func TestClientRetriesExhaustedOn503(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Permanent || ae.Status != 503 || ae.Message != "server overloaded" {
 		t.Fatalf("err = %#v", err)
 	}
-	if n := fs.attempts.Load(); n != 4 {
+	if n := fs.Attempts.Load(); n != 4 {
 		t.Errorf("attempts = %d, want 1 + MaxRetries = 4", n)
 	}
 }
@@ -604,7 +584,7 @@ func TestClientContextCancellation(t *testing.T) {
 		if el := time.Since(start); el > 500*time.Millisecond {
 			t.Errorf("returned after %v", el)
 		}
-		if n := fs.attempts.Load(); n != 1 {
+		if n := fs.Attempts.Load(); n != 1 {
 			t.Errorf("attempts = %d, want 1", n)
 		}
 	})
@@ -640,7 +620,7 @@ func TestClientMaxNSplitsBySeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSamples(t, res, 5, 1000)
-	if n := fs.attempts.Load(); n != 3 {
+	if n := fs.Attempts.Load(); n != 3 {
 		t.Fatalf("requests = %d, want 3", n)
 	}
 	got := map[float64]float64{}

@@ -38,8 +38,8 @@ func TestClientProbe(t *testing.T) {
 	if err := mustClient(t, opt(ok.url(), "k")).Probe(context.Background()); err != nil {
 		t.Errorf("probe of a backend serving the model: %v", err)
 	}
-	if ok.paths[0] != "/v1/models" {
-		t.Errorf("probed %s", ok.paths[0])
+	if ok.Path(0) != "/v1/models" {
+		t.Errorf("probed %s", ok.Path(0))
 	}
 	other := newFakeServer(t, models("a", "b"))
 	err := mustClient(t, opt(other.url(), "k")).Probe(context.Background())
