@@ -47,14 +47,21 @@ func (q *countingQueue) Complete(ctx context.Context, t rollout.Task, r rollout.
 
 // labelWithCapacity labels sols on a simulated backend through a queue
 // reporting capacity samples.
+// runSimWorker runs a worker with concurrency slots for q on a simulator
+// answering in 2ms, and returns its grader and a function that stops it.
+func runSimWorker(t *testing.T, q rollout.Queue, concurrency int) (*grade.Grader, func()) {
+	t.Helper()
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := grade.New(grade.Options{})
+	return grader, simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: concurrency})
+}
+
 func labelWithCapacity(t *testing.T, sols []labeler.PreparedSolution, capacity int, opt rollout.JobOptions) ([]labeler.Record, *countingQueue) {
 	t.Helper()
 	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
 	defer q.Close()
 	q.SetCapacity(func() int { return capacity })
-	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
-	grader := grade.New(grade.Options{})
-	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 64})
+	grader, stop := runSimWorker(t, q, 64)
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -213,9 +220,7 @@ func TestAdmissionStartsTheFleetEarly(t *testing.T) {
 	// Admission goes on while fewer than 2.5 x 200 samples are in flight,
 	// so it admits every solution at once; tasks go out 100 at a time.
 	q.SetCapacity(func() int { return 200 })
-	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
-	grader := grade.New(grade.Options{})
-	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
+	grader, stop := runSimWorker(t, q, 16)
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
