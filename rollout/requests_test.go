@@ -14,6 +14,29 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
 
+// bodyRecorder passes requests to the simulator and keeps their bodies,
+// as sent and decoded.
+type bodyRecorder struct {
+	mu     sync.Mutex
+	raw    []string
+	bodies []map[string]any
+	next   http.Handler
+}
+
+func (r *bodyRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodPost {
+		b, _ := io.ReadAll(req.Body)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		r.mu.Lock()
+		r.raw = append(r.raw, string(b))
+		r.bodies = append(r.bodies, m)
+		r.mu.Unlock()
+		req.Body = io.NopCloser(strings.NewReader(string(b)))
+	}
+	r.next.ServeHTTP(w, req)
+}
+
 func TestDetectServer(t *testing.T) {
 	for _, c := range []struct {
 		opt  sim.Options
@@ -37,29 +60,6 @@ func TestDetectServer(t *testing.T) {
 	if got := rollout.DetectServer(context.Background(), nil, plain.URL+"/v1", ""); got.Kind != rollout.ServerGeneric {
 		t.Errorf("a server without either endpoint: %+v", got)
 	}
-}
-
-// bodyRecorder passes requests to the simulator and keeps their bodies,
-// as sent and decoded.
-type bodyRecorder struct {
-	mu     sync.Mutex
-	raw    []string
-	bodies []map[string]any
-	next   http.Handler
-}
-
-func (r *bodyRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method == http.MethodPost {
-		b, _ := io.ReadAll(req.Body)
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		r.mu.Lock()
-		r.raw = append(r.raw, string(b))
-		r.bodies = append(r.bodies, m)
-		r.mu.Unlock()
-		req.Body = io.NopCloser(strings.NewReader(string(b)))
-	}
-	r.next.ServeHTTP(w, req)
 }
 
 const sglangQuestion = "Start with 5. Subtract 4, add 13, subtract 1, add 17, multiply by 5, then multiply by 5. What is the result?"
