@@ -65,23 +65,14 @@ func TestSimMaxNumSeqsQueues(t *testing.T) {
 // the requests behind it go ahead.
 func TestSimMaxNumSeqsCancelWhileQueued(t *testing.T) {
 	s := New(Options{MaxNumSeqs: 2, Latency: 100 * time.Millisecond})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 2}})
-	}()
-	for s.Stats().Running != 2 {
-		time.Sleep(time.Millisecond)
-	}
+	done := completeInBackground(t, s, 2, func(st Stats) bool { return st.Running == 2 })
 	ctx, cancel := context.WithCancel(context.Background())
 	b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 1}})
 	req := httptest.NewRequest("POST", "/v1/completions", bytes.NewReader(b)).WithContext(ctx)
 	req.Header.Set("Content-Type", "application/json")
 	served := make(chan struct{})
 	go func() { defer close(served); s.ServeHTTP(httptest.NewRecorder(), req) }()
-	for s.Stats().Waiting != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitStats(s, func(st Stats) bool { return st.Waiting == 1 })
 	cancel()
 	<-served
 	if st := s.Stats(); st.Waiting != 0 || st.ByStatus[499] != 1 {
@@ -173,23 +164,9 @@ func TestFleet(t *testing.T) {
 func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
 	const lat = 80 * time.Millisecond
 	s := New(Options{MaxNumSeqs: 4, Latency: lat})
-	first := make(chan struct{})
-	go func() {
-		defer close(first)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 2}})
-	}()
-	for s.Stats().Running != 2 {
-		time.Sleep(time.Millisecond)
-	}
+	first := completeInBackground(t, s, 2, func(st Stats) bool { return st.Running == 2 })
 	start := time.Now()
-	second := make(chan struct{})
-	go func() {
-		defer close(second)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 3}})
-	}()
-	for s.Stats().Waiting != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	second := completeInBackground(t, s, 3, func(st Stats) bool { return st.Waiting == 1 })
 	if st := s.Stats(); st.Running != 4 {
 		t.Errorf("running %d with one sequence queued, want all 4 slots", st.Running)
 	}
@@ -203,5 +180,25 @@ func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
 		t.Errorf("after the requests: running %d, waiting %d", st.Running, st.Waiting)
 	} else if want := 5 * lat.Seconds(); st.SeqSeconds < want*0.99 || st.SeqSeconds > want*1.01 {
 		t.Errorf("SeqSeconds = %v, want 5 sequences x %v", st.SeqSeconds, lat)
+	}
+}
+
+// completeInBackground sends a request for n samples without waiting for
+// its answer and returns once ready holds of the server's stats; the
+// channel closes when the request is answered.
+func completeInBackground(t *testing.T, s *Server, n int, ready func(Stats) bool) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: n}})
+	}()
+	waitStats(s, ready)
+	return done
+}
+
+// waitStats polls the server's stats until ready holds.
+func waitStats(s *Server, ready func(Stats) bool) {
+	for !ready(s.Stats()) {
+		time.Sleep(time.Millisecond)
 	}
 }
