@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -200,5 +201,41 @@ func completeInBackground(t *testing.T, s *Server, n int, ready func(Stats) bool
 func waitStats(s *Server, ready func(Stats) bool) {
 	for !ready(s.Stats()) {
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFleetStatsSumsEveryCounter: a fleet's stats are the sum of its
+// servers', field by field.
+func TestFleetStatsSumsEveryCounter(t *testing.T) {
+	var one Stats
+	v := reflect.ValueOf(&one).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 1))
+		case reflect.Float64:
+			f.SetFloat(float64(i) + 0.5)
+		}
+	}
+	one.ByStatus = map[int]int64{200: 3, 429: 1}
+	sum := Stats{ByStatus: map[int]int64{}}
+	sum.add(one)
+	sum.add(one)
+	s := reflect.ValueOf(sum)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Int, reflect.Int64:
+			if s.Field(i).Int() != 2*f.Int() {
+				t.Errorf("%s = %d, want %d", name, s.Field(i).Int(), 2*f.Int())
+			}
+		case reflect.Float64:
+			if s.Field(i).Float() != 2*f.Float() {
+				t.Errorf("%s = %v, want %v", name, s.Field(i).Float(), 2*f.Float())
+			}
+		}
+	}
+	if sum.ByStatus[200] != 6 || sum.ByStatus[429] != 2 || len(sum.ByStatus) != 2 {
+		t.Errorf("ByStatus = %v", sum.ByStatus)
 	}
 }
