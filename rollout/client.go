@@ -137,24 +137,20 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		base:    base,
-		model:   opt.Model,
-		api:     api,
-		apiKey:  opt.APIKey,
-		timeout: opt.Timeout,
-		maxN:    opt.Server.maxN(opt.MaxN),
-		hc:      opt.HTTPClient,
-		obs:     observerOr(opt.Observer),
+		base:   base,
+		model:  opt.Model,
+		api:    api,
+		apiKey: opt.APIKey,
+		maxN:   opt.Server.maxN(opt.MaxN),
+		hc:     opt.HTTPClient,
+		obs:    observerOr(opt.Observer),
 	}
 	if c.wire, err = w.build(opt); err != nil {
 		return nil, err
 	}
 	c.endpoint = base + c.wire.Path()
-	if c.timeout < 0 {
-		return nil, fmt.Errorf("rollout: ClientOptions.Timeout must be >= 0, got %v", opt.Timeout)
-	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
+	if c.timeout, err = httpretry.AttemptTimeout("rollout", opt.Timeout, DefaultTimeout); err != nil {
+		return nil, err
 	}
 	if c.maxN < 0 {
 		return nil, fmt.Errorf("rollout: ClientOptions.MaxN must be >= 0, got %d", opt.MaxN)
@@ -168,28 +164,16 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		// A worker runs up to PoolOptions.MaxConcurrency requests against
+		// each backend.
+		c.hc = httpretry.NewHTTPClient(512)
 	}
-	if c.apiKey != "" {
-		c.authHeader = "Bearer " + c.apiKey
-	}
+	c.authHeader = httpretry.BearerHeader(c.apiKey)
 	return c, nil
 }
 
 func normaliseBaseURL(raw string) (string, error) {
 	return httpretry.NormaliseBaseURL("rollout", "rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)", raw)
-}
-
-// defaultHTTPClient keeps plenty of idle connections per host: a worker
-// runs up to PoolOptions.MaxConcurrency requests against each backend and
-// should not reopen a TCP connection for each of them. No client-wide
-// timeout: each attempt carries its own deadline.
-func defaultHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 2048
-	t.MaxIdleConnsPerHost = 512
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
 }
 
 // BaseURL returns the normalised base URL (no trailing slash).
