@@ -149,7 +149,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	c.endpoint = base + c.wire.Path()
-	if c.timeout, err = httpretry.AttemptTimeout("rollout", opt.Timeout, DefaultTimeout); err != nil {
+	if c.timeout, err = httpretry.OrDefault("rollout", "Timeout", opt.Timeout, DefaultTimeout); err != nil {
 		return nil, err
 	}
 	if c.maxN < 0 {

@@ -50,16 +50,17 @@ func NewHTTPClient(idlePerHost int) *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// AttemptTimeout checks a ClientOptions.Timeout: negative is refused, zero
-// takes def. Errors start with prefix (the package name).
-func AttemptTimeout(prefix string, d, def time.Duration) (time.Duration, error) {
-	switch {
-	case d < 0:
-		return 0, fmt.Errorf("%s: ClientOptions.Timeout must be >= 0, got %v", prefix, d)
-	case d == 0:
+// OrDefault checks a ClientOptions field that must not be negative, a
+// per-attempt timeout or a count: zero takes def. The error starts with
+// prefix (the package name) and names the field.
+func OrDefault[T int | time.Duration](prefix, field string, v, def T) (T, error) {
+	if v < 0 {
+		return 0, fmt.Errorf("%s: ClientOptions.%s must be >= 0, got %v", prefix, field, v)
+	}
+	if v == 0 {
 		return def, nil
 	}
-	return d, nil
+	return v, nil
 }
 
 // BearerHeader is the Authorization header carrying an API key; "" for no

@@ -64,14 +64,17 @@ func TestNewJSONRequest(t *testing.T) {
 }
 
 func TestClientSetupHelpers(t *testing.T) {
-	if d, err := AttemptTimeout("prm", 0, time.Minute); err != nil || d != time.Minute {
+	if d, err := OrDefault("prm", "Timeout", 0, time.Minute); err != nil || d != time.Minute {
 		t.Errorf("zero timeout: %v, %v", d, err)
 	}
-	if d, err := AttemptTimeout("prm", time.Second, time.Minute); err != nil || d != time.Second {
+	if d, err := OrDefault("prm", "Timeout", time.Second, time.Minute); err != nil || d != time.Second {
 		t.Errorf("1s timeout: %v, %v", d, err)
 	}
-	if _, err := AttemptTimeout("rollout", -time.Second, time.Minute); err == nil || err.Error() != "rollout: ClientOptions.Timeout must be >= 0, got -1s" {
+	if _, err := OrDefault("rollout", "Timeout", -time.Second, time.Minute); err == nil || err.Error() != "rollout: ClientOptions.Timeout must be >= 0, got -1s" {
 		t.Errorf("negative timeout: %v", err)
+	}
+	if _, err := OrDefault("prm", "PromptLogprobs", -2, 5); err == nil || err.Error() != "prm: ClientOptions.PromptLogprobs must be >= 0, got -2" {
+		t.Errorf("negative count: %v", err)
 	}
 	if BearerHeader("") != "" || BearerHeader("k") != "Bearer k" {
 		t.Error("BearerHeader")

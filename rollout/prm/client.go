@@ -80,14 +80,11 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		return nil, errors.New("prm: ClientOptions.Model is required (the served reward model)")
 	}
 	c := &Client{base: base, endpoint: base + "/pooling", model: opt.Model, authHeader: httpretry.BearerHeader(opt.APIKey), hc: opt.HTTPClient}
-	if c.timeout, err = httpretry.AttemptTimeout("prm", opt.Timeout, DefaultTimeout); err != nil {
+	if c.timeout, err = httpretry.OrDefault("prm", "Timeout", opt.Timeout, DefaultTimeout); err != nil {
 		return nil, err
 	}
-	switch c.topK = opt.PromptLogprobs; {
-	case c.topK < 0:
-		return nil, fmt.Errorf("prm: ClientOptions.PromptLogprobs must be >= 0, got %d", opt.PromptLogprobs)
-	case c.topK == 0:
-		c.topK = DefaultPromptLogprobs
+	if c.topK, err = httpretry.OrDefault("prm", "PromptLogprobs", opt.PromptLogprobs, DefaultPromptLogprobs); err != nil {
+		return nil, err
 	}
 	if c.retry, err = httpretry.NewPolicy("prm", opt.MaxRetries, opt.BackoffBase, opt.BackoffMax); err != nil {
 		return nil, err
