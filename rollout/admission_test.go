@@ -47,14 +47,21 @@ func (q *countingQueue) Complete(ctx context.Context, t rollout.Task, r rollout.
 
 // labelWithCapacity labels sols on a simulated backend through a queue
 // reporting capacity samples.
+// runSimWorker runs a worker with concurrency slots for q on a simulator
+// answering in 2ms, and returns its grader and a function that stops it.
+func runSimWorker(t *testing.T, q rollout.Queue, concurrency int) (*grade.Grader, func()) {
+	t.Helper()
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := grade.New(grade.Options{})
+	return grader, simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: concurrency})
+}
+
 func labelWithCapacity(t *testing.T, sols []labeler.PreparedSolution, capacity int, opt rollout.JobOptions) ([]labeler.Record, *countingQueue) {
 	t.Helper()
 	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
 	defer q.Close()
 	q.SetCapacity(func() int { return capacity })
-	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
-	grader := grade.New(grade.Options{})
-	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 64})
+	grader, stop := runSimWorker(t, q, 64)
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -110,14 +117,24 @@ func TestAdmissionFollowsCapacity(t *testing.T) {
 		t.Errorf("--window 1: %d samples in flight, want one solution's (at most %d)", wq.peak, maxSolution)
 	}
 
-	for i := range saturated {
-		a, b := saturated[i], idle[i]
-		if a.SolutionID != b.SolutionID || len(a.Labels) != len(b.Labels) {
-			t.Fatalf("record %d: %s vs %s", i, a.SolutionID, b.SolutionID)
+	sameLabels(t, "saturated", saturated, "idle", idle)
+}
+
+// sameLabels checks two runs of one job gave the same labels, record by
+// record.
+func sameLabels(t *testing.T, aName string, a []labeler.Record, bName string, b []labeler.Record) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d records %s, %d %s", len(a), aName, len(b), bName)
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.SolutionID != y.SolutionID || len(x.Labels) != len(y.Labels) {
+			t.Fatalf("record %d: %s vs %s", i, x.SolutionID, y.SolutionID)
 		}
-		for k := range a.Labels {
-			if a.Labels[k] != b.Labels[k] {
-				t.Errorf("%s step %d: label %v saturated, %v idle", a.SolutionID, k, a.Labels[k], b.Labels[k])
+		for k := range x.Labels {
+			if x.Labels[k] != y.Labels[k] {
+				t.Errorf("%s step %d: label %v %s, %v %s", x.SolutionID, k, x.Labels[k], aName, y.Labels[k], bName)
 			}
 		}
 	}
@@ -137,14 +154,7 @@ func TestBinarySpeculatesOnlyWhenIdle(t *testing.T) {
 	if sq.peak > 2*opt.N { // admission stops at 2 samples in flight; later batches stay within N
 		t.Errorf("saturated fleet: %d samples in flight", sq.peak)
 	}
-	for i := range idle {
-		a, b := idle[i], saturated[i]
-		for k := range a.Labels {
-			if a.Labels[k] != b.Labels[k] {
-				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
-			}
-		}
-	}
+	sameLabels(t, "idle", idle, "saturated", saturated)
 }
 
 // Once the source is exhausted and the job's samples in flight leave slots
@@ -176,14 +186,7 @@ func TestLookaheadOnlyFillsIdleSlots(t *testing.T) {
 	if iq.total <= sq.total {
 		t.Errorf("idle fleet asked %d samples, saturated %d: want more with lookahead", iq.total, sq.total)
 	}
-	for i := range idle {
-		a, b := idle[i], saturated[i]
-		for k := range a.Labels {
-			if a.Labels[k] != b.Labels[k] {
-				t.Errorf("%s step %d: label %v idle, %v saturated", a.SolutionID, k, a.Labels[k], b.Labels[k])
-			}
-		}
-	}
+	sameLabels(t, "idle", idle, "saturated", saturated)
 }
 
 // watchSource records, at each solution it yields, whether tasks had been
@@ -217,9 +220,7 @@ func TestAdmissionStartsTheFleetEarly(t *testing.T) {
 	// Admission goes on while fewer than 2.5 x 200 samples are in flight,
 	// so it admits every solution at once; tasks go out 100 at a time.
 	q.SetCapacity(func() int { return 200 })
-	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
-	grader := grade.New(grade.Options{})
-	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
+	grader, stop := runSimWorker(t, q, 16)
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

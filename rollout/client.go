@@ -2,13 +2,11 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/internal/httpretry"
-	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
 
 // SamplingParams are the per-job sampling settings. Temperature is always
@@ -62,33 +59,9 @@ type Generator interface {
 	Generate(ctx context.Context, req GenerateRequest) (GenerateResult, error)
 }
 
-// API selects the inference endpoint.
+// API names an inference server API: one of wires (wire.go), each
+// implemented in its own wire_*.go file.
 type API string
-
-const (
-	// APICompletions is POST /v1/completions with a prompt rendered from the
-	// prompt template: works with base and instruct models alike and gives
-	// full control over the bytes the model sees.
-	APICompletions API = "completions"
-	// APIChat is POST /v1/chat/completions with the question as the user
-	// turn and the prefix as a partial assistant turn the server continues
-	// (vLLM's and SGLang's continue_final_message), under the model's own
-	// chat template. Chat templates may strip trailing whitespace from the
-	// partial turn, so the continuation can start after a slightly different
-	// byte sequence than the prefix; prefer completions when that matters.
-	APIChat API = "chat"
-)
-
-// ParseAPI parses "completions" or "chat" ("" means completions).
-func ParseAPI(s string) (API, error) {
-	switch API(strings.ToLower(strings.TrimSpace(s))) {
-	case "", APICompletions:
-		return APICompletions, nil
-	case APIChat:
-		return APIChat, nil
-	}
-	return "", fmt.Errorf("rollout: unknown API %q (want %q or %q)", s, APICompletions, APIChat)
-}
 
 // ClientOptions configure one inference backend.
 type ClientOptions struct {
@@ -137,13 +110,13 @@ type Client struct {
 	base       string
 	model      string
 	api        API
-	prompt     *PromptTemplate
+	wire       Wire
 	apiKey     string
 	timeout    time.Duration
 	maxN       int
 	hc         *http.Client
 	retry      retryPolicy
-	endpoint   string // base + path of the generation endpoint
+	endpoint   string // base + the wire's path
 	authHeader string
 	obs        Observer
 	unseeded   bool // the server ignores seeds: send none
@@ -159,37 +132,25 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	if strings.TrimSpace(opt.Model) == "" {
 		return nil, errors.New("rollout: ClientOptions.Model is required")
 	}
-	api, err := ParseAPI(string(opt.API))
+	w, api, err := lookupWire(string(opt.API))
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
-		base:    base,
-		model:   opt.Model,
-		api:     api,
-		apiKey:  opt.APIKey,
-		timeout: opt.Timeout,
-		maxN:    opt.Server.maxN(opt.MaxN),
-		hc:      opt.HTTPClient,
-		obs:     observerOr(opt.Observer),
+		base:   base,
+		model:  opt.Model,
+		api:    api,
+		apiKey: opt.APIKey,
+		maxN:   opt.Server.maxN(opt.MaxN),
+		hc:     opt.HTTPClient,
+		obs:    observerOr(opt.Observer),
 	}
-	if api == APICompletions {
-		c.prompt, err = ParsePromptTemplate(opt.PromptTemplate)
-		if err != nil {
-			return nil, fmt.Errorf("rollout: ClientOptions.PromptTemplate: %w", err)
-		}
-		c.endpoint = base + "/completions"
-	} else {
-		if opt.PromptTemplate != "" {
-			return nil, errors.New("rollout: ClientOptions.PromptTemplate applies to the completions API only; the chat API uses the model's chat template")
-		}
-		c.endpoint = base + "/chat/completions"
+	if c.wire, err = w.build(opt); err != nil {
+		return nil, err
 	}
-	if c.timeout < 0 {
-		return nil, fmt.Errorf("rollout: ClientOptions.Timeout must be >= 0, got %v", opt.Timeout)
-	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
+	c.endpoint = base + c.wire.Path()
+	if c.timeout, err = httpretry.OrDefault("rollout", "Timeout", opt.Timeout, DefaultTimeout); err != nil {
+		return nil, err
 	}
 	if c.maxN < 0 {
 		return nil, fmt.Errorf("rollout: ClientOptions.MaxN must be >= 0, got %d", opt.MaxN)
@@ -199,20 +160,15 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		return nil, fmt.Errorf("rollout: %w", err)
 	}
 	c.extras = opt.Extras
-	if api == APICompletions {
-		if c.prompt, err = c.prompt.WithSystem(opt.Extras.SystemPrompt); err != nil {
-			return nil, fmt.Errorf("rollout: ClientOptions.Extras.SystemPrompt: %w", err)
-		}
-	}
 	if c.retry.Policy, err = httpretry.NewPolicy("rollout", opt.MaxRetries, opt.BackoffBase, opt.BackoffMax); err != nil {
 		return nil, err
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		// A worker runs up to PoolOptions.MaxConcurrency requests against
+		// each backend.
+		c.hc = httpretry.NewHTTPClient(512)
 	}
-	if c.apiKey != "" {
-		c.authHeader = "Bearer " + c.apiKey
-	}
+	c.authHeader = httpretry.BearerHeader(c.apiKey)
 	return c, nil
 }
 
@@ -220,20 +176,11 @@ func normaliseBaseURL(raw string) (string, error) {
 	return httpretry.NormaliseBaseURL("rollout", "rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)", raw)
 }
 
-// defaultHTTPClient keeps plenty of idle connections per host: a worker
-// runs up to PoolOptions.MaxConcurrency requests against each backend and
-// should not reopen a TCP connection for each of them. No client-wide
-// timeout: each attempt carries its own deadline.
-func defaultHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 2048
-	t.MaxIdleConnsPerHost = 512
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{Transport: t}
-}
-
 // BaseURL returns the normalised base URL (no trailing slash).
 func (c *Client) BaseURL() string { return c.base }
+
+// retryPolicy is the client's retry budget and backoff.
+func (c *Client) retryPolicy() retryPolicy { return c.retry }
 
 // Model returns the served model name requests ask for.
 func (c *Client) Model() string { return c.model }
@@ -394,7 +341,7 @@ func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResu
 	}
 	type part struct {
 		off, n int
-		resp   *openai.Response
+		res    GenerateResult
 		o      attemptOutcome
 	}
 	parts := make([]part, 0, (req.N+chunk-1)/chunk)
@@ -407,7 +354,7 @@ func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResu
 			p.o = attemptOutcome{kind: outcomePermanent, backend: c.base, message: err.Error(), err: err}
 			return
 		}
-		p.resp, p.o = c.post(ctx, body, p.n)
+		p.res, p.o = c.post(ctx, body, p.n)
 	}
 	if len(parts) == 1 {
 		run(&parts[0])
@@ -429,12 +376,10 @@ func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResu
 			}
 			continue
 		}
-		for _, ch := range p.resp.Choices {
-			res.Samples = append(res.Samples, Sample{Text: ch.Content(), FinishReason: ch.FinishReason})
-		}
-		res.PromptTokens += p.resp.Usage.PromptTokens
-		res.CompletionTokens += p.resp.Usage.CompletionTokens
-		res.CachedTokens += p.resp.Usage.CachedTokens()
+		res.Samples = append(res.Samples, p.res.Samples...)
+		res.PromptTokens += p.res.PromptTokens
+		res.CompletionTokens += p.res.CompletionTokens
+		res.CachedTokens += p.res.CachedTokens
 	}
 	if worst.kind != outcomeOK {
 		return GenerateResult{}, worst
@@ -442,71 +387,34 @@ func (c *Client) attempt(ctx context.Context, req GenerateRequest) (GenerateResu
 	return res, worst
 }
 
-// requestBody renders the JSON body asking for n samples starting at seed.
+// requestBody renders the JSON body asking for n samples starting at seed,
+// extras merged in.
 func (c *Client) requestBody(req GenerateRequest, n int, seedValue int64) ([]byte, error) {
 	seed := &seedValue
 	if c.unseeded {
 		seed = nil
 	}
-	temp := req.Params.Temperature
-	var topP *float64
-	if req.Params.TopP > 0 {
-		v := req.Params.TopP
-		topP = &v
-	}
-	if c.api == APIChat {
-		body := openai.ChatRequest{
-			Model:       c.model,
-			Messages:    c.chatMessages(req.Question),
-			N:           n,
-			Seed:        seed,
-			Temperature: &temp,
-			TopP:        topP,
-			MaxTokens:   req.Params.MaxTokens,
-			Stop:        req.Params.Stop,
-		}
-		// An empty assistant turn cannot be continued (vLLM and
-		// transformers reject a final message that does not appear in the
-		// rendered chat), so an empty prefix is an ordinary new turn.
-		if req.Prefix != "" {
-			body.Messages = append(body.Messages, openai.ChatMessage{Role: "assistant", Content: req.Prefix})
-			body.ContinueFinalMessage = true
-			body.AddGenerationPrompt = new(false)
-		} else {
-			body.AddGenerationPrompt = new(true)
-		}
-		return c.encode(body)
-	}
-	prompt, err := c.prompt.Render(req.Question, req.Prefix)
+	body, err := c.wire.Encode(req, n, seed)
 	if err != nil {
-		return nil, fmt.Errorf("rendering prompt template: %w", err)
+		return nil, err
 	}
-	return c.encode(openai.CompletionRequest{
-		Model:       c.model,
-		Prompt:      prompt,
-		N:           n,
-		Seed:        seed,
-		Temperature: &temp,
-		TopP:        topP,
-		MaxTokens:   req.Params.MaxTokens,
-		Stop:        req.Params.Stop,
-	})
+	return c.extras.merge(body)
 }
 
 // post sends one HTTP request under the per-attempt deadline and classifies
 // the result.
-func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response, attemptOutcome) {
+func (c *Client) post(ctx context.Context, body []byte, n int) (GenerateResult, attemptOutcome) {
 	o := attemptOutcome{backend: c.base}
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	hreq, err := httpretry.NewJSONRequest(actx, c.endpoint, c.authHeader, body)
 	if err != nil {
 		o.kind, o.message, o.err = outcomePermanent, err.Error(), err
-		return nil, o
+		return GenerateResult{}, o
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		return nil, c.transportFailure(ctx, err)
+		return GenerateResult{}, c.transportFailure(ctx, err)
 	}
 	defer resp.Body.Close()
 	o.status = resp.StatusCode
@@ -517,7 +425,7 @@ func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response
 		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
 		if ctx.Err() != nil {
 			o.kind, o.err = outcomeCanceled, ctx.Err()
-			return nil, o
+			return GenerateResult{}, o
 		}
 		switch httpretry.ClassifyStatus(resp.StatusCode) {
 		case httpretry.StatusThrottled:
@@ -531,45 +439,25 @@ func (c *Client) post(ctx context.Context, body []byte, n int) (*openai.Response
 		default:
 			o.kind = outcomePermanent
 		}
-		return nil, o
+		return GenerateResult{}, o
 	}
 	if readErr != nil {
 		fo := c.transportFailure(ctx, readErr)
 		fo.status = resp.StatusCode
-		return nil, fo
+		return GenerateResult{}, fo
 	}
 	if len(data) > maxResponseBytes {
 		o.kind, o.message = outcomeBadResponse, fmt.Sprintf("response body larger than %d bytes", maxResponseBytes)
 		o.err = errors.New(o.message)
-		return nil, o
+		return GenerateResult{}, o
 	}
-	var r openai.Response
-	if err := json.Unmarshal(data, &r); err != nil {
-		o.kind, o.message = outcomeBadResponse, "invalid JSON response: "+err.Error()
-		o.err = fmt.Errorf("invalid JSON response: %w", err)
-		return nil, o
-	}
-	if err := checkChoices(&r, n); err != nil {
+	res, err := c.wire.Decode(data, n)
+	if err != nil {
 		o.kind, o.message, o.err = outcomeBadResponse, err.Error(), err
-		return nil, o
+		return GenerateResult{}, o
 	}
 	o.kind = outcomeOK
-	return &r, o
-}
-
-// checkChoices sorts the choices by index and checks they are exactly
-// 0..n-1.
-func checkChoices(r *openai.Response, n int) error {
-	if len(r.Choices) != n {
-		return fmt.Errorf("response has %d choices, asked for n=%d", len(r.Choices), n)
-	}
-	slices.SortStableFunc(r.Choices, func(a, b openai.Choice) int { return a.Index - b.Index })
-	for i, ch := range r.Choices {
-		if ch.Index != i {
-			return fmt.Errorf("response choice indices are not 0..%d (found index %d at position %d)", n-1, ch.Index, i)
-		}
-	}
-	return nil
+	return res, o
 }
 
 // transportFailure classifies an error that left no usable response.

@@ -8,60 +8,71 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 )
 
 // fakeServer is an OpenAI-compatible server answering like vLLM. Each
 // request is passed to handle with its 0-based arrival number; handle may
 // write the response itself (and return true) or leave it to the default
 // success answer.
-type fakeServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	bodies   []map[string]any
-	headers  []http.Header
-	paths    []string
-	attempts atomic.Int32
-	handle   func(w http.ResponseWriter, r *http.Request, i int) bool
-}
+type fakeServer struct{ *testkit.HTTPRecorder }
 
 func newFakeServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, i int) bool) *fakeServer {
 	t.Helper()
-	fs := &fakeServer{handle: handle}
-	fs.Server = httptest.NewServer(http.HandlerFunc(fs.serve))
-	t.Cleanup(fs.Close)
-	return fs
+	return &fakeServer{testkit.NewHTTPRecorder(t, func(w http.ResponseWriter, r *http.Request, raw []byte, i int) {
+		if handle != nil && handle(w, r, i) {
+			return
+		}
+		var body map[string]any
+		_ = json.Unmarshal(raw, &body)
+		writeVLLMResponse(w, r.URL.Path, body)
+	})}
 }
 
-func (fs *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
-	i := int(fs.attempts.Add(1) - 1)
-	raw, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	fs.mu.Lock()
-	fs.bodies = append(fs.bodies, body)
-	fs.headers = append(fs.headers, r.Header.Clone())
-	fs.paths = append(fs.paths, r.URL.Path)
-	fs.mu.Unlock()
-	if fs.handle != nil && fs.handle(w, r, i) {
-		return
-	}
-	writeVLLMResponse(w, r.URL.Path, body)
-}
-
+// body decodes the body of request i.
 func (fs *fakeServer) body(i int) map[string]any {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return fs.bodies[i]
+	var body map[string]any
+	_ = json.Unmarshal(fs.Body(i), &body)
+	return body
 }
 
 func (fs *fakeServer) url() string { return fs.URL + "/v1" }
+
+// failFirst is a fake server whose first request is answered by first and
+// every later one succeeds.
+func failFirst(t *testing.T, first func(w http.ResponseWriter, r *http.Request)) *fakeServer {
+	t.Helper()
+	return newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
+		if i == 0 {
+			first(w, r)
+			return true
+		}
+		return false
+	})
+}
+
+// wantAttempts checks how many requests reached the server.
+func (fs *fakeServer) wantAttempts(t *testing.T, want int32) {
+	t.Helper()
+	if n := fs.Attempts.Load(); n != want {
+		t.Errorf("attempts = %d, want %d", n, want)
+	}
+}
+
+// mustGenerate runs testRequest through c and fails the test on an error.
+func mustGenerate(t *testing.T, c *Client) GenerateResult {
+	t.Helper()
+	res, err := c.Generate(context.Background(), testRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
 
 // writeVLLMResponse answers a decoded request the way vLLM's OpenAI server
 // does: every field vLLM emits, nulls included, choices listed in reverse
@@ -201,13 +212,13 @@ func TestClientCompletionsRequest(t *testing.T) {
 	if res.Backend != fs.url() {
 		t.Errorf("Backend = %q", res.Backend)
 	}
-	if fs.paths[0] != "/v1/completions" {
-		t.Errorf("path = %q", fs.paths[0])
+	if fs.Path(0) != "/v1/completions" {
+		t.Errorf("path = %q", fs.Path(0))
 	}
-	if got := fs.headers[0].Get("Authorization"); got != "Bearer sk-test" {
+	if got := fs.Header(0).Get("Authorization"); got != "Bearer sk-test" {
 		t.Errorf("Authorization = %q", got)
 	}
-	if got := fs.headers[0].Get("Content-Type"); got != "application/json" {
+	if got := fs.Header(0).Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q", got)
 	}
 	b := fs.body(0)
@@ -249,7 +260,7 @@ func TestClientZeroTemperatureAndSeedAreSent(t *testing.T) {
 			t.Errorf("unset %s was sent: %v", k, b[k])
 		}
 	}
-	if _, ok := fs.headers[0]["Authorization"]; ok {
+	if _, ok := fs.Header(0)["Authorization"]; ok {
 		t.Error("Authorization sent without an API key")
 	}
 }
@@ -269,8 +280,8 @@ func TestClientChatRequest(t *testing.T) {
 	if res.CachedTokens != 32 {
 		t.Errorf("CachedTokens = %d", res.CachedTokens)
 	}
-	if fs.paths[0] != "/v1/chat/completions" {
-		t.Errorf("path = %q", fs.paths[0])
+	if fs.Path(0) != "/v1/chat/completions" {
+		t.Errorf("path = %q", fs.Path(0))
 	}
 	b := fs.body(0)
 	msgs, _ := b["messages"].([]any)
@@ -378,28 +389,17 @@ func TestClientRequestValidationIsPermanent(t *testing.T) {
 			t.Errorf("err = %v, want permanent", err)
 		}
 	}
-	if n := fs.attempts.Load(); n != 0 {
+	if n := fs.Attempts.Load(); n != 0 {
 		t.Errorf("invalid requests reached the server %d times", n)
 	}
 }
 
 func TestClientRetries500ThenSuccess(t *testing.T) {
-	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		if i == 0 {
-			writeVLLMError(w, http.StatusInternalServerError, "InternalServerError", "engine step failed", true)
-			return true
-		}
-		return false
+	fs := failFirst(t, func(w http.ResponseWriter, r *http.Request) {
+		writeVLLMError(w, http.StatusInternalServerError, "InternalServerError", "engine step failed", true)
 	})
-	c := mustClient(t, fastOpts(fs.url()))
-	res, err := c.Generate(context.Background(), testRequest())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSamples(t, res, 4, 1000)
-	if n := fs.attempts.Load(); n != 2 {
-		t.Errorf("attempts = %d, want 2", n)
-	}
+	checkSamples(t, mustGenerate(t, mustClient(t, fastOpts(fs.url()))), 4, 1000)
+	fs.wantAttempts(t, 2)
 	// A retry asks for the same samples.
 	if fs.body(0)["seed"] != fs.body(1)["seed"] || fs.body(0)["prompt"] != fs.body(1)["prompt"] {
 		t.Error("retry changed the request")
@@ -407,114 +407,65 @@ func TestClientRetries500ThenSuccess(t *testing.T) {
 }
 
 func TestClient429HonoursRetryAfter(t *testing.T) {
-	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		if i == 0 {
-			w.Header().Set("Retry-After", "1")
-			writeVLLMError(w, http.StatusTooManyRequests, "TooManyRequests", "too many requests", false)
-			return true
-		}
-		return false
+	fs := failFirst(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		writeVLLMError(w, http.StatusTooManyRequests, "TooManyRequests", "too many requests", false)
 	})
-	c := mustClient(t, fastOpts(fs.url()))
 	start := time.Now()
-	if _, err := c.Generate(context.Background(), testRequest()); err != nil {
-		t.Fatal(err)
-	}
+	mustGenerate(t, mustClient(t, fastOpts(fs.url())))
 	el := time.Since(start)
 	if el < time.Second || el > 1500*time.Millisecond {
 		t.Errorf("waited %v, want about 1s (Retry-After: 1)", el)
 	}
-	if n := fs.attempts.Load(); n != 2 {
-		t.Errorf("attempts = %d, want 2", n)
-	}
+	fs.wantAttempts(t, 2)
 }
 
 func TestClientTruncatedJSONThenSuccess(t *testing.T) {
-	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		if i == 0 {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" part`)
-			return true
-		}
-		return false
+	fs := failFirst(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" part`)
 	})
-	c := mustClient(t, fastOpts(fs.url()))
-	res, err := c.Generate(context.Background(), testRequest())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSamples(t, res, 4, 1000)
-	if n := fs.attempts.Load(); n != 2 {
-		t.Errorf("attempts = %d, want 2", n)
-	}
+	checkSamples(t, mustGenerate(t, mustClient(t, fastOpts(fs.url()))), 4, 1000)
+	fs.wantAttempts(t, 2)
 }
 
 func TestClientConnectionDroppedMidBodyThenSuccess(t *testing.T) {
-	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		if i == 0 {
-			w.Header().Set("Content-Length", "4096")
-			w.WriteHeader(http.StatusOK)
-			_, _ = io.WriteString(w, `{"id":"cmpl-1","choices":[`)
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				conn.Close()
-			}
-			return true
+	fs := failFirst(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4096")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"id":"cmpl-1","choices":[`)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
 		}
-		return false
 	})
-	c := mustClient(t, fastOpts(fs.url()))
-	if _, err := c.Generate(context.Background(), testRequest()); err != nil {
-		t.Fatal(err)
-	}
-	if n := fs.attempts.Load(); n != 2 {
-		t.Errorf("attempts = %d, want 2", n)
-	}
+	mustGenerate(t, mustClient(t, fastOpts(fs.url())))
+	fs.wantAttempts(t, 2)
 }
 
 func TestClientWrongChoiceCountIsRetried(t *testing.T) {
-	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		if i == 0 {
-			writeVLLMResponse(w, r.URL.Path, map[string]any{"n": 1.0, "seed": 1000.0})
-			return true
-		}
-		return false
+	fs := failFirst(t, func(w http.ResponseWriter, r *http.Request) {
+		writeVLLMResponse(w, r.URL.Path, map[string]any{"n": 1.0, "seed": 1000.0})
 	})
-	c := mustClient(t, fastOpts(fs.url()))
-	res, err := c.Generate(context.Background(), testRequest())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSamples(t, res, 4, 1000)
-	if n := fs.attempts.Load(); n != 2 {
-		t.Errorf("attempts = %d, want 2", n)
-	}
+	checkSamples(t, mustGenerate(t, mustClient(t, fastOpts(fs.url()))), 4, 1000)
+	fs.wantAttempts(t, 2)
 }
 
 func TestClientTimeoutThenSuccess(t *testing.T) {
-	fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-		if i == 0 {
-			select { // hang until the client gives up
-			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
-			}
-			return true
+	fs := failFirst(t, func(w http.ResponseWriter, r *http.Request) {
+		select { // hang until the client gives up
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
 		}
-		return false
 	})
 	opt := fastOpts(fs.url())
 	opt.Timeout = 150 * time.Millisecond
-	c := mustClient(t, opt)
 	start := time.Now()
-	if _, err := c.Generate(context.Background(), testRequest()); err != nil {
-		t.Fatal(err)
-	}
+	mustGenerate(t, mustClient(t, opt))
 	if el := time.Since(start); el < 150*time.Millisecond || el > time.Second {
 		t.Errorf("took %v, want just over the 150ms attempt timeout", el)
 	}
-	if n := fs.attempts.Load(); n != 2 {
-		t.Errorf("attempts = %d, want 2", n)
-	}
+	fs.wantAttempts(t, 2)
 }
 
 // closedAddr returns a loopback address nothing listens on.
@@ -560,21 +511,38 @@ func TestClientRetriesExhaustedOn503(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Permanent || ae.Status != 503 || ae.Message != "server overloaded" {
 		t.Fatalf("err = %#v", err)
 	}
-	if n := fs.attempts.Load(); n != 4 {
+	if n := fs.Attempts.Load(); n != 4 {
 		t.Errorf("attempts = %d, want 1 + MaxRetries = 4", n)
 	}
 }
 
-func TestClientPermanentErrors(t *testing.T) {
+// TestClientErrorsNotRetried: 400 and 422 are the request's fault
+// (IsPermanent); 401, 403 and 404 blame the backend, not the request, and
+// hand the task back (IsBackendFault). Neither is retried, and the error
+// carries the server's words.
+func TestClientErrorsNotRetried(t *testing.T) {
 	cases := []struct {
-		status int
-		write  func(w http.ResponseWriter)
-		msg    string
+		status       int
+		write        func(w http.ResponseWriter)
+		msg          string
+		backendFault bool
 	}{
 		{400, func(w http.ResponseWriter) {
 			writeVLLMError(w, 400, "BadRequestError", "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.", true)
-		}, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens."},
-		{422, func(w http.ResponseWriter) { w.WriteHeader(422) }, "Unprocessable Entity"},
+		}, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.", false},
+		{422, func(w http.ResponseWriter) { w.WriteHeader(422) }, "Unprocessable Entity", false},
+		{404, func(w http.ResponseWriter) {
+			writeVLLMError(w, 404, "NotFoundError", "The model `Qwen/Qwen2.5-Math-7B` does not exist.", false)
+		}, "The model `Qwen/Qwen2.5-Math-7B` does not exist.", true},
+		// vLLM's AuthenticationMiddleware body.
+		{401, func(w http.ResponseWriter) {
+			w.WriteHeader(401)
+			_, _ = io.WriteString(w, `{"error":"Unauthorized"}`)
+		}, "Unauthorized", true},
+		{403, func(w http.ResponseWriter) {
+			w.WriteHeader(403)
+			_, _ = io.WriteString(w, "  Forbidden:\n  bad token  ")
+		}, "Forbidden: bad token", true},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
@@ -585,8 +553,8 @@ func TestClientPermanentErrors(t *testing.T) {
 			c := mustClient(t, fastOpts(fs.url()))
 			_, err := c.Generate(context.Background(), testRequest())
 			var ae *APIError
-			if !errors.As(err, &ae) || !IsPermanent(err) {
-				t.Fatalf("err = %v, want permanent *APIError", err)
+			if !errors.As(err, &ae) || IsBackendFault(err) != tc.backendFault || IsPermanent(err) == tc.backendFault {
+				t.Fatalf("err = %v, want a *APIError with backend fault %v", err, tc.backendFault)
 			}
 			if ae.Status != tc.status || ae.Message != tc.msg || ae.Backend != fs.url() {
 				t.Errorf("APIError = %+v, want status %d message %q", ae, tc.status, tc.msg)
@@ -594,9 +562,7 @@ func TestClientPermanentErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("Error() = %q lacks the server message", err)
 			}
-			if n := fs.attempts.Load(); n != 1 {
-				t.Errorf("attempts = %d, want 1 (no retry)", n)
-			}
+			fs.wantAttempts(t, 1)
 		})
 	}
 }
@@ -618,7 +584,7 @@ func TestClientContextCancellation(t *testing.T) {
 		if el := time.Since(start); el > 500*time.Millisecond {
 			t.Errorf("returned after %v", el)
 		}
-		if n := fs.attempts.Load(); n != 1 {
+		if n := fs.Attempts.Load(); n != 1 {
 			t.Errorf("attempts = %d, want 1", n)
 		}
 	})
@@ -654,7 +620,7 @@ func TestClientMaxNSplitsBySeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSamples(t, res, 5, 1000)
-	if n := fs.attempts.Load(); n != 3 {
+	if n := fs.Attempts.Load(); n != 3 {
 		t.Fatalf("requests = %d, want 3", n)
 	}
 	got := map[float64]float64{}

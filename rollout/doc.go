@@ -5,8 +5,12 @@
 // # Inference client
 //
 // Client speaks the OpenAI-compatible HTTP API of vLLM, SGLang, llama.cpp
-// server and TGI (wire types in package rollout/openai). With APICompletions
-// it renders a prompt from a text/template over the question and the prefix
+// server and TGI (wire types in package rollout/openai) through a Wire: the
+// path, the request body and the response of one server API, each in a
+// wire_*.go file and chosen by name in wires (wire.go). A new server API is
+// one such file and one entry there; the client keeps HTTP, retries, failure
+// classification, the n cap and the extras. With APICompletions it renders a
+// prompt from a text/template over the question and the prefix
 // (DefaultPromptTemplate unless configured) and POSTs {base}/completions; with
 // APIChat it POSTs {base}/chat/completions with the question as the user turn
 // and the prefix as a partial assistant turn continued in place
@@ -32,9 +36,10 @@
 //
 // # Backend pool
 //
-// Pool spreads requests over backends serving the same model. Requests with
-// the same RouteKey (one solution) go to the same backend by rendezvous
-// hashing, so each step prefix extends one the backend has just cached.
+// Pool spreads requests over Backends (each a *Client) serving the same
+// model. Requests with the same RouteKey (one solution) go to the same
+// backend by rendezvous hashing, so each step prefix extends one the
+// backend has just cached.
 // Backends that fail repeatedly are skipped for a while, their keys falling
 // to each key's next choice; backends at fault leave rotation until a probe
 // or a trial request passes, and a pool with none left fails at once with

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
 
 // RequestExtras are what a user adds to every generation request beyond
@@ -104,22 +102,4 @@ func (x RequestExtras) merge(body []byte) ([]byte, error) {
 		m["chat_template_kwargs"] = raw
 	}
 	return json.Marshal(m)
-}
-
-// chatMessages opens a chat with the system prompt, if any, and the
-// question as the user turn.
-func (c *Client) chatMessages(question string) []openai.ChatMessage {
-	if c.extras.SystemPrompt == "" {
-		return []openai.ChatMessage{{Role: "user", Content: question}}
-	}
-	return []openai.ChatMessage{{Role: "system", Content: c.extras.SystemPrompt}, {Role: "user", Content: question}}
-}
-
-// encode marshals a request body with the extras merged in.
-func (c *Client) encode(body any) ([]byte, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	return c.extras.merge(b)
 }

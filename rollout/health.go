@@ -190,7 +190,7 @@ func (p *Pool) setOut(b *poolBackend, err error) {
 	now := b.outReason
 	b.mu.Unlock()
 	if was != now && p.opt.OnBackendState != nil {
-		p.opt.OnBackendState(b.client.base, now)
+		p.opt.OnBackendState(b.client.BaseURL(), now)
 	}
 }
 

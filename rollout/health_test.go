@@ -2,51 +2,11 @@ package rollout
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 )
-
-// TestClientBackendFaults: 401, 403 and 404 blame the backend, not the
-// request: no retry, and an error that hands the task back
-// (IsBackendFault) with the server's words.
-func TestClientBackendFaults(t *testing.T) {
-	cases := []struct {
-		status int
-		write  func(w http.ResponseWriter)
-		msg    string
-	}{
-		{404, func(w http.ResponseWriter) {
-			writeVLLMError(w, 404, "NotFoundError", "The model `Qwen/Qwen2.5-Math-7B` does not exist.", false)
-		}, "The model `Qwen/Qwen2.5-Math-7B` does not exist."},
-		// vLLM's AuthenticationMiddleware body.
-		{401, func(w http.ResponseWriter) {
-			w.WriteHeader(401)
-			_, _ = io.WriteString(w, `{"error":"Unauthorized"}`)
-		}, "Unauthorized"},
-		{403, func(w http.ResponseWriter) {
-			w.WriteHeader(403)
-			_, _ = io.WriteString(w, "  Forbidden:\n  bad token  ")
-		}, "Forbidden: bad token"},
-	}
-	for _, tc := range cases {
-		fs := newFakeServer(t, func(w http.ResponseWriter, r *http.Request, i int) bool {
-			tc.write(w)
-			return true
-		})
-		c := mustClient(t, fastOpts(fs.url()))
-		_, err := c.Generate(context.Background(), testRequest())
-		var ae *APIError
-		if !errors.As(err, &ae) || !IsBackendFault(err) || IsPermanent(err) {
-			t.Fatalf("%d: err = %v, want a backend fault", tc.status, err)
-		}
-		if ae.Status != tc.status || ae.Message != tc.msg || fs.attempts.Load() != 1 {
-			t.Errorf("%d: APIError = %+v after %d attempts, want message %q after 1", tc.status, ae, fs.attempts.Load(), tc.msg)
-		}
-	}
-}
 
 func TestClientProbe(t *testing.T) {
 	models := func(ids ...string) func(w http.ResponseWriter, r *http.Request, i int) bool {
@@ -78,8 +38,8 @@ func TestClientProbe(t *testing.T) {
 	if err := mustClient(t, opt(ok.url(), "k")).Probe(context.Background()); err != nil {
 		t.Errorf("probe of a backend serving the model: %v", err)
 	}
-	if ok.paths[0] != "/v1/models" {
-		t.Errorf("probed %s", ok.paths[0])
+	if ok.Path(0) != "/v1/models" {
+		t.Errorf("probed %s", ok.Path(0))
 	}
 	other := newFakeServer(t, models("a", "b"))
 	err := mustClient(t, opt(other.url(), "k")).Probe(context.Background())

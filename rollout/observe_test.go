@@ -3,7 +3,6 @@ package rollout_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 // recorder is a rollout.Observer that counts what it sees.
@@ -63,23 +63,26 @@ func (r *recorder) StepLabelled(label bool, source string) {
 	r.add(fmt.Sprintf("step %v %s", label, source), 1)
 }
 
+// simPool is a pool with popt over one client on a simulator with opt; copt
+// as simtest.Backend takes it.
+func simPool(t *testing.T, opt sim.Options, copt rollout.ClientOptions, popt rollout.PoolOptions) *rollout.Pool {
+	t.Helper()
+	_, c := simtest.Backend(t, opt, copt)
+	pool, err := rollout.NewPool([]*rollout.Client{c}, popt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
 // observedJob labels a small data set through a worker whose pool, worker
 // and job report to one recorder, against a simulator with opt's faults.
 func observedJob(t *testing.T, opt sim.Options, maxRetries int) (*recorder, rollout.JobStats) {
 	t.Helper()
 	opt.Model = "sim"
-	hs := httptest.NewServer(sim.New(opt))
-	t.Cleanup(hs.Close)
 	rec := newRecorder()
-	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: "sim", MaxRetries: maxRetries,
-		BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{Observer: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := simPool(t, opt, rollout.ClientOptions{MaxRetries: maxRetries, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond},
+		rollout.PoolOptions{Observer: rec})
 	q := rollout.NewMemQueue(3)
 	grader := grade.New(grade.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -173,16 +176,7 @@ func (o *overheads) TaskOverhead(d time.Duration) {
 // of each task, with a free worker slot for every task, is far below it.
 func TestTaskOverheadExcludesWorkTime(t *testing.T) {
 	const latency = 300 * time.Millisecond
-	hs := httptest.NewServer(sim.New(sim.Options{Model: "sim", Latency: latency}))
-	t.Cleanup(hs.Close)
-	c, err := rollout.NewClient(rollout.ClientOptions{BaseURL: hs.URL + "/v1", Model: "sim"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := rollout.NewPool([]*rollout.Client{c}, rollout.PoolOptions{MaxConcurrency: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := simPool(t, sim.Options{Model: "sim", Latency: latency}, rollout.ClientOptions{}, rollout.PoolOptions{MaxConcurrency: 1024})
 	q := rollout.NewMemQueue(3)
 	grader := grade.New(grade.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -97,8 +97,20 @@ type Pool struct {
 	now      func() time.Time
 }
 
+// Backend is one inference server a Pool routes to; *Client, which speaks
+// HTTP through a Wire, is the one there is. Beyond answering and probing,
+// a backend makes single classified attempts and states its retry budget,
+// so the pool runs the retries itself and can fail over between attempts.
+type Backend interface {
+	Generator
+	BaseURL() string
+	Probe(ctx context.Context) error
+	attempt(ctx context.Context, req GenerateRequest) (GenerateResult, attemptOutcome)
+	retryPolicy() retryPolicy
+}
+
 type poolBackend struct {
-	client *Client
+	client Backend
 	seed   uint64 // hash of the base URL: the backend's identity for routing
 	lim    *aimdLimiter
 	seqs   int          // sequence slots (PoolOptions.BackendSeqs)
@@ -130,15 +142,15 @@ type BackendStats struct {
 	Attempts map[string]uint64
 }
 
-// NewPool builds a pool over clients, which must have distinct base URLs.
-func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
-	if len(clients) == 0 {
+// NewPool builds a pool over backends, which must have distinct base URLs.
+func NewPool[B Backend](backends []B, opt PoolOptions) (*Pool, error) {
+	if len(backends) == 0 {
 		return nil, errors.New("rollout: NewPool needs at least one backend")
 	}
 	if opt.MaxConcurrency < 0 || opt.MinConcurrency < 0 || opt.DownFor < 0 || opt.DownAfter < 0 {
 		return nil, errors.New("rollout: PoolOptions values must be >= 0")
 	}
-	if err := checkBackendSeqs(opt.BackendSeqs, len(clients)); err != nil {
+	if err := checkBackendSeqs(opt.BackendSeqs, len(backends)); err != nil {
 		return nil, err
 	}
 	if opt.MaxConcurrency == 0 {
@@ -160,30 +172,33 @@ func NewPool(clients []*Client, opt PoolOptions) (*Pool, error) {
 		opt.LoadBound = DefaultLoadBound
 	}
 	p := &Pool{opt: opt, obs: observerOr(opt.Observer), now: time.Now}
-	seen := make(map[string]bool, len(clients))
-	for i, c := range clients {
-		if c == nil {
+	seen := make(map[string]bool, len(backends))
+	var none B // a nil *Client is a nil Backend too
+	for i, c := range backends {
+		if any(c) == any(none) {
 			return nil, fmt.Errorf("rollout: NewPool: client %d is nil", i)
 		}
-		if seen[c.base] {
-			return nil, fmt.Errorf("rollout: NewPool: backend %s listed twice", c.base)
+		base := c.BaseURL()
+		if seen[base] {
+			return nil, fmt.Errorf("rollout: NewPool: backend %s listed twice", base)
 		}
-		seen[c.base] = true
+		seen[base] = true
 		p.backends = append(p.backends, &poolBackend{
 			client: c,
-			seed:   hashString(c.base),
+			seed:   hashString(base),
 			lim:    newAIMDLimiter(opt.MinConcurrency, opt.MaxConcurrency),
 			seqs:   backendSeqs(opt.BackendSeqs, i),
 			counts: make(map[string]uint64),
 		})
 		// The pool retries on its own (so it can fail over between
-		// attempts): the budget is the most generous client's, the
-		// backoff the first client's.
-		if i == 0 || c.retry.MaxRetries > p.retry.MaxRetries {
-			p.retry.MaxRetries = c.retry.MaxRetries
+		// attempts): the budget is the most generous backend's, the
+		// backoff the first backend's.
+		r := c.retryPolicy()
+		if i == 0 || r.MaxRetries > p.retry.MaxRetries {
+			p.retry.MaxRetries = r.MaxRetries
 		}
 		if i == 0 {
-			p.retry.Backoff = c.retry.Backoff
+			p.retry.Backoff = r.Backoff
 		}
 	}
 	return p, nil
@@ -205,7 +220,7 @@ func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResul
 		defer b.load.Add(-int64(req.N))
 		slot, err := b.lim.acquire(ctx)
 		if err != nil {
-			return GenerateResult{}, attemptOutcome{kind: outcomeCanceled, backend: b.client.base, err: err}, false
+			return GenerateResult{}, attemptOutcome{kind: outcomeCanceled, backend: b.client.BaseURL(), err: err}, false
 		}
 		start := time.Now()
 		res, o := b.client.attempt(ctx, req)
@@ -321,7 +336,7 @@ func (p *Pool) Backends() []BackendStats {
 		limit, inflight, waiting := b.lim.snapshot()
 		b.mu.Lock()
 		st := BackendStats{
-			BaseURL:   b.client.base,
+			BaseURL:   b.client.BaseURL(),
 			Limit:     limit,
 			InFlight:  inflight,
 			Waiting:   waiting,

@@ -69,7 +69,7 @@ func TestPoolSameKeySameBackend(t *testing.T) {
 	}
 	used := 0
 	for _, fs := range servers {
-		if fs.attempts.Load() > 0 {
+		if fs.Attempts.Load() > 0 {
 			used++
 		}
 	}
@@ -188,11 +188,11 @@ func TestPoolDownBackendSkipped(t *testing.T) {
 		t.Errorf("flaky backend stats = %+v", st)
 	}
 	failing.Store(false)
-	before := flaky.attempts.Load()
+	before := flaky.Attempts.Load()
 	if res, err = p.Generate(context.Background(), req); err != nil || res.Backend != steady.url() {
 		t.Errorf("while down: backend %s, err %v", res.Backend, err)
 	}
-	if flaky.attempts.Load() != before {
+	if flaky.Attempts.Load() != before {
 		t.Error("a down backend was sent a request")
 	}
 	time.Sleep(250 * time.Millisecond)
@@ -276,8 +276,8 @@ func TestPoolPermanentErrorNotRetried(t *testing.T) {
 		req.RouteKey = fmt.Sprint("k", i)
 	}
 	_, err := p.Generate(context.Background(), req)
-	if !IsPermanent(err) || fs.attempts.Load() != 1 || other.attempts.Load() != 0 {
-		t.Fatalf("err = %v, attempts %d/%d", err, fs.attempts.Load(), other.attempts.Load())
+	if !IsPermanent(err) || fs.Attempts.Load() != 1 || other.Attempts.Load() != 0 {
+		t.Fatalf("err = %v, attempts %d/%d", err, fs.Attempts.Load(), other.Attempts.Load())
 	}
 	if !p.Backends()[0].Up {
 		t.Error("a 400 marked the backend down")
@@ -378,6 +378,13 @@ func TestNewPoolValidation(t *testing.T) {
 		if _, err := NewPool(tc.clients, tc.opt); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+	// A slice of the interface is accepted as well, nil entries refused.
+	if _, err := NewPool([]Backend{cs[0], nil}, PoolOptions{}); err == nil || !strings.Contains(err.Error(), "client 1 is nil") {
+		t.Errorf("nil Backend: err = %v", err)
+	}
+	if p, err := NewPool([]Backend{cs[1], cs[0]}, PoolOptions{}); err != nil || p.Backends()[0].BaseURL != cs[1].BaseURL() {
+		t.Errorf("[]Backend: %v", err)
 	}
 	p := mustPool(t, cs, PoolOptions{})
 	if p.opt.MaxConcurrency != 64 || p.opt.MinConcurrency != 1 || p.opt.DownFor != 10*time.Second || p.opt.DownAfter != 3 {

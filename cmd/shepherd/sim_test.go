@@ -158,7 +158,7 @@ func TestSimServe(t *testing.T) {
 		}
 		base = re.FindString(stderr.String())
 	}
-	body, _ := json.Marshal(openai.CompletionRequest{Model: "m", Prompt: "Start with 4. Add 3, then multiply by 2. What is the result?\n", Temperature: new(float64)})
+	body, _ := json.Marshal(openai.CompletionRequest{Model: "m", Prompt: "Start with 4. Add 3, then multiply by 2. What is the result?\n", Sampling: openai.Sampling{Temperature: new(float64)}})
 	post := func() *http.Response {
 		resp, err := http.Post(base+"/completions", "application/json", bytes.NewReader(body))
 		if err != nil {

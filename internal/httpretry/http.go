@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
@@ -35,6 +36,40 @@ func NormaliseBaseURL(prefix, required, raw string) (string, error) {
 		return "", fmt.Errorf("%s: ClientOptions.BaseURL %q: must not carry a query or fragment", prefix, raw)
 	}
 	return strings.TrimRight(s, "/"), nil
+}
+
+// NewHTTPClient is the client an HTTPClient option of nil stands for:
+// keep-alives with idlePerHost idle connections per server, so that as many
+// requests in flight to one server need not reopen TCP connections, and no
+// client-wide timeout (each attempt carries its own deadline).
+func NewHTTPClient(idlePerHost int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * idlePerHost
+	t.MaxIdleConnsPerHost = idlePerHost
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// OrDefault checks a ClientOptions field that must not be negative, a
+// per-attempt timeout or a count: zero takes def. The error starts with
+// prefix (the package name) and names the field.
+func OrDefault[T int | time.Duration](prefix, field string, v, def T) (T, error) {
+	if v < 0 {
+		return 0, fmt.Errorf("%s: ClientOptions.%s must be >= 0, got %v", prefix, field, v)
+	}
+	if v == 0 {
+		return def, nil
+	}
+	return v, nil
+}
+
+// BearerHeader is the Authorization header carrying an API key; "" for no
+// key.
+func BearerHeader(apiKey string) string {
+	if apiKey == "" {
+		return ""
+	}
+	return "Bearer " + apiKey
 }
 
 // Status classifies an HTTP error status.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestErrorMessageFallbacks(t *testing.T) {
@@ -59,5 +60,27 @@ func TestNewJSONRequest(t *testing.T) {
 	req, _ = NewJSONRequest(context.Background(), "http://h/pooling", "", nil)
 	if _, set := req.Header["Authorization"]; set {
 		t.Error("Authorization sent without a key")
+	}
+}
+
+func TestClientSetupHelpers(t *testing.T) {
+	if d, err := OrDefault("prm", "Timeout", 0, time.Minute); err != nil || d != time.Minute {
+		t.Errorf("zero timeout: %v, %v", d, err)
+	}
+	if d, err := OrDefault("prm", "Timeout", time.Second, time.Minute); err != nil || d != time.Second {
+		t.Errorf("1s timeout: %v, %v", d, err)
+	}
+	if _, err := OrDefault("rollout", "Timeout", -time.Second, time.Minute); err == nil || err.Error() != "rollout: ClientOptions.Timeout must be >= 0, got -1s" {
+		t.Errorf("negative timeout: %v", err)
+	}
+	if _, err := OrDefault("prm", "PromptLogprobs", -2, 5); err == nil || err.Error() != "prm: ClientOptions.PromptLogprobs must be >= 0, got -2" {
+		t.Errorf("negative count: %v", err)
+	}
+	if BearerHeader("") != "" || BearerHeader("k") != "Bearer k" {
+		t.Error("BearerHeader")
+	}
+	tr := NewHTTPClient(256).Transport.(*http.Transport)
+	if tr.MaxIdleConnsPerHost != 256 || tr.MaxIdleConns != 1024 || NewHTTPClient(1).Timeout != 0 {
+		t.Errorf("idle connections %d per host, %d in all", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
 	}
 }

@@ -79,31 +79,18 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	if strings.TrimSpace(opt.Model) == "" {
 		return nil, errors.New("prm: ClientOptions.Model is required (the served reward model)")
 	}
-	c := &Client{base: base, endpoint: base + "/pooling", model: opt.Model, timeout: opt.Timeout, hc: opt.HTTPClient}
-	switch {
-	case c.timeout < 0:
-		return nil, fmt.Errorf("prm: ClientOptions.Timeout must be >= 0, got %v", opt.Timeout)
-	case c.timeout == 0:
-		c.timeout = DefaultTimeout
+	c := &Client{base: base, endpoint: base + "/pooling", model: opt.Model, authHeader: httpretry.BearerHeader(opt.APIKey), hc: opt.HTTPClient}
+	if c.timeout, err = httpretry.OrDefault("prm", "Timeout", opt.Timeout, DefaultTimeout); err != nil {
+		return nil, err
 	}
-	switch c.topK = opt.PromptLogprobs; {
-	case c.topK < 0:
-		return nil, fmt.Errorf("prm: ClientOptions.PromptLogprobs must be >= 0, got %d", opt.PromptLogprobs)
-	case c.topK == 0:
-		c.topK = DefaultPromptLogprobs
+	if c.topK, err = httpretry.OrDefault("prm", "PromptLogprobs", opt.PromptLogprobs, DefaultPromptLogprobs); err != nil {
+		return nil, err
 	}
 	if c.retry, err = httpretry.NewPolicy("prm", opt.MaxRetries, opt.BackoffBase, opt.BackoffMax); err != nil {
 		return nil, err
 	}
-	if opt.APIKey != "" {
-		c.authHeader = "Bearer " + opt.APIKey
-	}
 	if c.hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 1024
-		t.MaxIdleConnsPerHost = 256
-		t.IdleConnTimeout = 90 * time.Second
-		c.hc = &http.Client{Transport: t}
+		c.hc = httpretry.NewHTTPClient(256)
 	}
 	return c, nil
 }

@@ -7,58 +7,40 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/testkit"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
 )
 
 // poolingServer is a fake vLLM pooling server. Each request is passed to
 // handle with its 0-based arrival number; handle may answer itself (and
 // return true) or leave it to rows, which gives the rows of the one input.
-type poolingServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	inputs   []string
-	models   []string
-	paths    []string
-	auth     []string
-	attempts atomic.Int32
-	handle   func(w http.ResponseWriter, i int) bool
-	rows     func(input string) [][]float64
-}
+type poolingServer struct{ *testkit.HTTPRecorder }
 
 func newPoolingServer(t testing.TB, rows func(input string) [][]float64, handle func(w http.ResponseWriter, i int) bool) *poolingServer {
 	t.Helper()
-	ps := &poolingServer{rows: rows, handle: handle}
-	ps.Server = httptest.NewServer(http.HandlerFunc(ps.serve))
-	t.Cleanup(ps.Close)
-	return ps
+	return &poolingServer{testkit.NewHTTPRecorder(t, func(w http.ResponseWriter, r *http.Request, body []byte, i int) {
+		if handle != nil && handle(w, i) {
+			return
+		}
+		req := decodePooling(body)
+		input, _ := req.Input.(string)
+		writePooling(w, req.Model, rows(input))
+	})}
 }
 
-func (ps *poolingServer) serve(w http.ResponseWriter, r *http.Request) {
-	i := int(ps.attempts.Add(1) - 1)
-	raw, _ := io.ReadAll(r.Body)
-	var req struct {
-		Model string `json:"model"`
-		Input any    `json:"input"`
-	}
-	_ = json.Unmarshal(raw, &req)
-	input, _ := req.Input.(string)
-	ps.mu.Lock()
-	ps.inputs = append(ps.inputs, input)
-	ps.models = append(ps.models, req.Model)
-	ps.paths = append(ps.paths, r.URL.Path)
-	ps.auth = append(ps.auth, r.Header.Get("Authorization"))
-	ps.mu.Unlock()
-	if ps.handle != nil && ps.handle(w, i) {
-		return
-	}
-	writePooling(w, req.Model, ps.rows(input))
+type poolingBody struct {
+	Model string `json:"model"`
+	Input any    `json:"input"`
+}
+
+func decodePooling(body []byte) poolingBody {
+	var req poolingBody
+	_ = json.Unmarshal(body, &req)
+	return req
 }
 
 // writePooling answers with vLLM's pooling response for one input.
@@ -72,9 +54,8 @@ func writePooling(w http.ResponseWriter, model string, rows [][]float64) {
 }
 
 func (ps *poolingServer) input(i int) string {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return ps.inputs[i]
+	input, _ := decodePooling(ps.Body(i)).Input.(string)
+	return input
 }
 
 // fixedRows answers every input with the given [p0, p1] rows.
@@ -139,8 +120,9 @@ func TestScoreClientLayoutsSendExactInput(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(c.scores) {
 				t.Errorf("scores %v, want %v", got, c.scores)
 			}
-			if ps.paths[0] != "/pooling" || ps.models[0] != "prm-7b" || ps.auth[0] != "Bearer secret" {
-				t.Errorf("path %q model %q auth %q", ps.paths[0], ps.models[0], ps.auth[0])
+			model, auth := decodePooling(ps.Body(0)).Model, ps.Header(0).Get("Authorization")
+			if ps.Path(0) != "/pooling" || model != "prm-7b" || auth != "Bearer secret" {
+				t.Errorf("path %q model %q auth %q", ps.Path(0), model, auth)
 			}
 		})
 	}
@@ -157,7 +139,7 @@ func TestScoreClientBaseURLForms(t *testing.T) {
 			t.Errorf("%s: %v", base, err)
 		}
 	}
-	for _, p := range ps.paths {
+	for _, p := range ps.Paths() {
 		if p != "/pooling" {
 			t.Errorf("path %q", p)
 		}
@@ -179,8 +161,8 @@ func TestScoreClientWrongCountIsPermanent(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "expected 3 step scores (one per step tag), got 2") {
 		t.Fatalf("error %v", err)
 	}
-	if !prm.IsPermanent(err) || ps.attempts.Load() != 1 {
-		t.Errorf("permanent %v after %d attempts", prm.IsPermanent(err), ps.attempts.Load())
+	if !prm.IsPermanent(err) || ps.Attempts.Load() != 1 {
+		t.Errorf("permanent %v after %d attempts", prm.IsPermanent(err), ps.Attempts.Load())
 	}
 }
 
@@ -198,13 +180,26 @@ func TestScoreClientPermanent4xxCarriesMessage(t *testing.T) {
 	if !errors.As(err, &ae) || !ae.Permanent || ae.Status != 400 || ae.Message != msg || ae.Attempts != 1 {
 		t.Fatalf("error %#v", err)
 	}
-	if !strings.Contains(err.Error(), msg) || ps.attempts.Load() != 1 {
-		t.Errorf("%v after %d attempts", err, ps.attempts.Load())
+	if !strings.Contains(err.Error(), msg) || ps.Attempts.Load() != 1 {
+		t.Errorf("%v after %d attempts", err, ps.Attempts.Load())
 	}
 }
 
+// threeStepRows answer the three steps of the test solution.
+var threeStepRows = fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3})
+
+// mustScore scores the test solution on ps with default options.
+func mustScore(t *testing.T, ps *poolingServer) []float64 {
+	t.Helper()
+	got, err := newClient(t, ps.URL, prm.ClientOptions{}).ScoreSteps(context.Background(), pooled, question, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
-	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3}), func(w http.ResponseWriter, i int) bool {
+	ps := newPoolingServer(t, threeStepRows, func(w http.ResponseWriter, i int) bool {
 		switch i {
 		case 0:
 			http.Error(w, "upstream crashed", http.StatusInternalServerError)
@@ -215,13 +210,9 @@ func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
 		}
 		return true
 	})
-	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	got, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != "[0.9 0.6 0.7]" || ps.attempts.Load() != 3 {
-		t.Errorf("scores %v after %d attempts", got, ps.attempts.Load())
+	got := mustScore(t, ps)
+	if fmt.Sprint(got) != "[0.9 0.6 0.7]" || ps.Attempts.Load() != 3 {
+		t.Errorf("scores %v after %d attempts", got, ps.Attempts.Load())
 	}
 	if ps.input(0) != ps.input(2) {
 		t.Error("a retry sent another input")
@@ -229,7 +220,7 @@ func TestScoreClientRetries5xxThenSucceeds(t *testing.T) {
 }
 
 func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
-	ps := newPoolingServer(t, fixedRows([]float64{0.9, 0.1}, []float64{0.6, 0.4}, []float64{0.7, 0.3}), func(w http.ResponseWriter, i int) bool {
+	ps := newPoolingServer(t, threeStepRows, func(w http.ResponseWriter, i int) bool {
 		if i == 0 {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"id": "pool-1", "object": "list", "data": [{"index": 0, "object": "pooling", "data": [[0.9, 0.`)
@@ -237,13 +228,9 @@ func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
 		}
 		return false
 	})
-	cl := newClient(t, ps.URL, prm.ClientOptions{})
-	got, err := cl.ScoreSteps(context.Background(), pooled, question, steps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || ps.attempts.Load() != 2 {
-		t.Errorf("scores %v after %d attempts", got, ps.attempts.Load())
+	got := mustScore(t, ps)
+	if len(got) != 3 || ps.Attempts.Load() != 2 {
+		t.Errorf("scores %v after %d attempts", got, ps.Attempts.Load())
 	}
 
 	// Truncated every time: a transient failure that outlasts the retries.
@@ -251,8 +238,7 @@ func TestScoreClientRetriesTruncatedJSON(t *testing.T) {
 		_, _ = io.WriteString(w, `{"data": [`)
 		return true
 	})
-	cl = newClient(t, always.URL, prm.ClientOptions{MaxRetries: 2})
-	_, err = cl.ScoreSteps(context.Background(), pooled, question, steps)
+	_, err := newClient(t, always.URL, prm.ClientOptions{MaxRetries: 2}).ScoreSteps(context.Background(), pooled, question, steps)
 	var ae *prm.APIError
 	if !errors.As(err, &ae) || ae.Permanent || ae.Attempts != 3 || !strings.Contains(ae.Message, "invalid JSON") {
 		t.Fatalf("error %v", err)
@@ -289,8 +275,8 @@ func TestScoreClientRetriesTimeouts(t *testing.T) {
 	if _, err := cl.ScoreSteps(context.Background(), pooled, "q", []string{"s"}); err != nil {
 		t.Fatal(err)
 	}
-	if ps.attempts.Load() != 2 {
-		t.Errorf("%d attempts", ps.attempts.Load())
+	if ps.Attempts.Load() != 2 {
+		t.Errorf("%d attempts", ps.Attempts.Load())
 	}
 }
 
@@ -312,8 +298,8 @@ func TestScoreClientRejectsBadAnswersAndInputs(t *testing.T) {
 			})
 			cl := newClient(t, ps.URL, prm.ClientOptions{})
 			_, err := cl.ScoreSteps(context.Background(), prm.QwenPRM, "q", []string{"s"})
-			if err == nil || !strings.Contains(err.Error(), c.want) || !prm.IsPermanent(err) || ps.attempts.Load() != 1 {
-				t.Fatalf("error %v (permanent %v, %d attempts)", err, prm.IsPermanent(err), ps.attempts.Load())
+			if err == nil || !strings.Contains(err.Error(), c.want) || !prm.IsPermanent(err) || ps.Attempts.Load() != 1 {
+				t.Fatalf("error %v (permanent %v, %d attempts)", err, prm.IsPermanent(err), ps.Attempts.Load())
 			}
 		})
 	}
@@ -337,8 +323,8 @@ func TestScoreClientRejectsBadAnswersAndInputs(t *testing.T) {
 			t.Errorf("%v %q %q: error %v", c.layout, c.question, c.steps, err)
 		}
 	}
-	if ps.attempts.Load() != 0 {
-		t.Errorf("invalid inputs sent %d requests", ps.attempts.Load())
+	if ps.Attempts.Load() != 0 {
+		t.Errorf("invalid inputs sent %d requests", ps.Attempts.Load())
 	}
 }
 

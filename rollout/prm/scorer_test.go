@@ -129,7 +129,7 @@ func TestScorerMatchesReference(t *testing.T) {
 					in.Candidates = append(in.Candidates, labeler.SolutionInput{ID: c.id, Steps: c.steps})
 				}
 			}
-			before := ps.attempts.Load()
+			before := ps.Attempts.Load()
 			res, err := sc.Score(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
@@ -165,7 +165,7 @@ func TestScorerMatchesReference(t *testing.T) {
 				}
 				scores[i] = agged
 			}
-			if got := int(ps.attempts.Load() - before); got != len(unique) || res.Stats.Unique != len(unique) {
+			if got := int(ps.Attempts.Load() - before); got != len(unique) || res.Stats.Unique != len(unique) {
 				t.Fatalf("%s: %d requests (stats %d) for %d distinct candidates", in.ID, got, res.Stats.Unique, len(unique))
 			}
 			best := 0
@@ -269,8 +269,8 @@ func TestScorerInputErrors(t *testing.T) {
 			}
 		})
 	}
-	if ps.attempts.Load() != 0 {
-		t.Errorf("bad inputs sent %d requests", ps.attempts.Load())
+	if ps.Attempts.Load() != 0 {
+		t.Errorf("bad inputs sent %d requests", ps.Attempts.Load())
 	}
 	// A mode without its backend is a configuration error, not an input one.
 	_, err := (&prm.Scorer{}).Score(context.Background(), prm.ScoreInput{Question: "q", Candidates: one, Options: prm.ScoreOptions{Mode: prm.ModeMC}})
@@ -281,19 +281,15 @@ func TestScorerInputErrors(t *testing.T) {
 }
 
 func TestScorerFailureNamesCandidate(t *testing.T) {
-	ps := newPoolingServer(t, nil, nil)
-	ps.rows = func(input string) [][]float64 { return [][]float64{{0.5, 0.5}} }
-	ps.handle = func(w http.ResponseWriter, i int) bool {
-		ps.mu.Lock()
-		in := ps.inputs[i]
-		ps.mu.Unlock()
-		if strings.Contains(in, "too long") {
+	var ps *poolingServer
+	ps = newPoolingServer(t, fixedRows([]float64{0.5, 0.5}), func(w http.ResponseWriter, i int) bool {
+		if strings.Contains(ps.input(i), "too long") {
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(`{"error": {"message": "maximum context length is 4096 tokens", "type": "BadRequestError", "code": 400}}`))
 			return true
 		}
 		return false
-	}
+	})
 	sc := &prm.Scorer{PRM: newClient(t, ps.URL, prm.ClientOptions{})}
 	_, err := sc.Score(context.Background(), prm.ScoreInput{Question: "q", Candidates: []labeler.SolutionInput{
 		{ID: "a", Text: "fine"}, {ID: "b", Text: "fine too"}, {ID: "c", Text: "far too long"},
@@ -336,8 +332,8 @@ func TestScorerBoundsConcurrency(t *testing.T) {
 	if p := peak.Load(); p > 3 || p < 2 {
 		t.Errorf("peak %d requests in flight with Concurrency 3", p)
 	}
-	if ps.attempts.Load() != 32 {
-		t.Errorf("%d requests", ps.attempts.Load())
+	if ps.Attempts.Load() != 32 {
+		t.Errorf("%d requests", ps.Attempts.Load())
 	}
 }
 

@@ -57,12 +57,9 @@ func (in *PoolingInput) UnmarshalJSON(b []byte) error {
 // data[i] answers input i; its own "data" is, for a reward model served
 // with step pooling, one row of class probabilities per step tag.
 type PoolingResponse struct {
-	ID      string        `json:"id"`
-	Object  string        `json:"object"`
-	Created int64         `json:"created"`
-	Model   string        `json:"model"`
-	Data    []PoolingData `json:"data"`
-	Usage   openai.Usage  `json:"usage"`
+	openai.Head
+	Data  []PoolingData `json:"data"`
+	Usage openai.Usage  `json:"usage"`
 }
 
 // PoolingData is the output for one input. Data is kept raw: vLLM sends a
@@ -134,14 +131,7 @@ type Logprob struct {
 // prompt_logprobs has one entry per prompt token, the first null (nothing
 // precedes it); entry i maps token ids (JSON object keys) to the logprob
 // of that token following tokens 0..i-1.
-type LogprobsResponse struct {
-	ID      string           `json:"id"`
-	Object  string           `json:"object"`
-	Created int64            `json:"created"`
-	Model   string           `json:"model"`
-	Choices []LogprobsChoice `json:"choices"`
-	Usage   openai.Usage     `json:"usage"`
-}
+type LogprobsResponse = openai.ResponseOf[LogprobsChoice]
 
 // LogprobsChoice is one choice of a completion response.
 type LogprobsChoice struct {

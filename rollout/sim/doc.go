@@ -145,7 +145,11 @@
 // the problem), invalid parameters, n above MaxN, streaming, or a context
 // longer than MaxModelLen; 404 "The model `x` does not exist." for a model
 // other than Options.Model, and for unknown paths; 405 for a wrong method;
-// 413 for a body over 32 MiB; 415 for a non-JSON content type.
+// 413 for a body over 32 MiB; 415 for a non-JSON content type. The bodies
+// are the rollout/openai package's types (CompletionRequest, ChatRequest,
+// CompletionResponse, ChatResponse, ModelList, ErrorBody), the ones the
+// inference client speaks; the requests are read with the fields real
+// servers accept in more than one shape widened (wire.go).
 //
 // # Faults and latency
 //

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -66,25 +67,35 @@ func (f *Fleet) Slots() int {
 func (f *Fleet) Stats() Stats {
 	sum := Stats{ByStatus: map[int]int64{}}
 	for _, s := range f.Servers {
-		st := s.Stats()
-		sum.Requests += st.Requests
-		for k, v := range st.ByStatus {
-			sum.ByStatus[k] += v
-		}
-		sum.Choices += st.Choices
-		sum.PromptTokens += st.PromptTokens
-		sum.CompletionTokens += st.CompletionTokens
-		sum.CachedTokens += st.CachedTokens
-		sum.Fault500 += st.Fault500
-		sum.Fault429 += st.Fault429
-		sum.FaultTruncated += st.FaultTruncated
-		sum.FaultHang += st.FaultHang
-		sum.FailedFirst += st.FailedFirst
-		sum.SeqSeconds += st.SeqSeconds
-		sum.Running += st.Running
-		sum.Waiting += st.Waiting
+		sum.add(s.Stats())
 	}
 	return sum
+}
+
+// add adds st's counters to s. Every field of Stats is a count or a sum
+// over the servers, so each is added by its kind and a new counter needs
+// no line here.
+func (s *Stats) add(st Stats) {
+	dst, src := reflect.ValueOf(s).Elem(), reflect.ValueOf(st)
+	for i := range dst.NumField() {
+		d, v := dst.Field(i), src.Field(i)
+		switch d.Kind() {
+		case reflect.Int, reflect.Int64:
+			d.SetInt(d.Int() + v.Int())
+		case reflect.Float64:
+			d.SetFloat(d.Float() + v.Float())
+		case reflect.Map:
+			for it := v.MapRange(); it.Next(); {
+				n := it.Value().Int()
+				if old := d.MapIndex(it.Key()); old.IsValid() {
+					n += old.Int()
+				}
+				d.SetMapIndex(it.Key(), reflect.ValueOf(n))
+			}
+		default:
+			panic("sim: Stats." + dst.Type().Field(i).Name + " has no sum")
+		}
+	}
 }
 
 // Utilization is the share of the fleet's slots that generated during wall,

@@ -168,7 +168,7 @@ func TestSimPhrasingDoesNotChangeTruth(t *testing.T) {
 	}
 
 	// A seeded sample's equations do not depend on the number of phrasings.
-	req := openai.CompletionRequest{Prompt: prompt16(""), N: 64, Seed: seed(8)}
+	req := openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 64, Seed: seed(8)}}
 	r1 := complete(t, New(Options{StepAccuracy: 0.5, Phrasings: 1}), req)
 	rk := complete(t, New(Options{StepAccuracy: 0.5, Phrasings: MaxPhrasings}), req)
 	for i := range r1.Choices {
@@ -195,7 +195,7 @@ func TestSimPhrasingShares(t *testing.T) {
 		wrongFirst := make([]int, MaxPhrasings)
 		steps, wrongs, hits := 0, 0, 0
 		for i := range reqs {
-			r := complete(t, s, openai.CompletionRequest{Prompt: prompt16(prefix), N: n, Seed: seed(int64(100000*k + n*i))})
+			r := complete(t, s, openai.CompletionRequest{Prompt: prompt16(prefix), Sampling: openai.Sampling{N: n, Seed: seed(int64(100000*k + n*i))}})
 			for _, c := range r.Choices {
 				if grade(t, c.Text, 60) {
 					hits++

@@ -12,12 +12,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
 
 // Options configures a simulated server. The zero value is usable: every
@@ -132,34 +133,24 @@ func (o Options) Validate() error {
 }
 
 func (o Options) withDefaults() Options {
-	if o.StepAccuracy == 0 {
-		o.StepAccuracy = 0.8
-	}
-	if o.Phrasings == 0 {
-		o.Phrasings = 4
-	}
-	if o.BlockSize == 0 {
-		o.BlockSize = 16
-	}
-	if o.CacheBlocks == 0 {
-		o.CacheBlocks = 8192
-	}
-	if o.RetryAfter == 0 {
-		o.RetryAfter = 1
-	}
-	if o.HangFor == 0 {
-		o.HangFor = time.Minute
-	}
-	if o.MaxN == 0 {
-		o.MaxN = 128
-	}
-	if o.MaxModelLen == 0 {
-		o.MaxModelLen = 32768
-	}
-	if o.FailStatus == 0 {
-		o.FailStatus = http.StatusInternalServerError
-	}
+	orDefault(&o.StepAccuracy, 0.8)
+	orDefault(&o.Phrasings, 4)
+	orDefault(&o.BlockSize, 16)
+	orDefault(&o.CacheBlocks, 8192)
+	orDefault(&o.RetryAfter, 1)
+	orDefault(&o.HangFor, time.Minute)
+	orDefault(&o.MaxN, 128)
+	orDefault(&o.MaxModelLen, 32768)
+	orDefault(&o.FailStatus, http.StatusInternalServerError)
 	return o
+}
+
+// orDefault sets a zero option to its default.
+func orDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
 }
 
 // Stats counts what a server has done. Requests and ByStatus cover the two
@@ -253,36 +244,21 @@ func (s *Server) Close() { s.closeOne.Do(func() { close(s.closed) }) }
 // Start serves s on a free loopback port until stop is called, returning
 // the base URL "http://127.0.0.1:PORT/v1".
 func (s *Server) Start() (baseURL string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Release held requests and let the handlers finish, then shut down.
+	// The short grace covers responses still being flushed; connections a
+	// client opened but never used would otherwise hold
+	// http.Server.Shutdown for seconds.
+	addr, stop, err := ServeLoopback(s, func(srv *http.Server) {
+		s.Close()
+		srv.SetKeepAlivesEnabled(false)
+		for deadline := time.Now().Add(5 * time.Second); s.inflight.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}, 100*time.Millisecond)
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			// Release held requests and let the handlers finish, then shut
-			// down. The short grace covers responses still being flushed;
-			// connections a client opened but never used would otherwise
-			// hold http.Server.Shutdown for seconds.
-			s.Close()
-			srv.SetKeepAlivesEnabled(false)
-			for deadline := time.Now().Add(5 * time.Second); s.inflight.Load() > 0 && time.Now().Before(deadline); {
-				time.Sleep(2 * time.Millisecond)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			_ = srv.Close()
-			<-done
-		})
-	}
-	return "http://" + ln.Addr().String() + "/v1", stop, nil
+	return "http://" + addr + "/v1", stop, nil
 }
 
 // Start runs a new server with opt on a free loopback port for in-process
@@ -320,9 +296,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !allowGet(w, r) {
 			return
 		}
-		card := modelCard{ID: s.ModelName(), Object: "model", Created: s.created, OwnedBy: "vllm", Root: s.ModelName(), MaxModelLen: s.opt.MaxModelLen,
-			Permission: []modelPermission{{ID: "modelperm-" + randomHex(), Object: "model_permission", Created: s.created, AllowSampling: true, AllowLogprobs: true, AllowView: true, Organization: "*"}}}
-		writeJSON(w, http.StatusOK, modelList{Object: "list", Data: []modelCard{card}})
+		card := openai.ModelCard{ID: s.ModelName(), Object: "model", Created: s.created, OwnedBy: "vllm", Root: s.ModelName(), MaxModelLen: s.opt.MaxModelLen,
+			Permission: []openai.ModelPermission{{ID: "modelperm-" + randomHex(), Object: "model_permission", Created: s.created, AllowSampling: true, AllowLogprobs: true, AllowView: true, Organization: "*"}}}
+		writeJSON(w, http.StatusOK, openai.ModelList{Object: "list", Data: []openai.ModelCard{card}})
 	case "/health":
 		if allowGet(w, r) {
 			w.WriteHeader(http.StatusOK)
@@ -363,7 +339,7 @@ func errorType(status int) string {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorResponse{Error: errorInfo{Message: msg, Type: errorType(status), Code: status}})
+	writeJSON(w, status, openai.ErrorBody{Error: &openai.ErrorDetail{Message: msg, Type: errorType(status), Code: status}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -672,10 +648,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		withdraw(0)
 		return
 	}
-	resp, maxTokens := s.run(j)
-	u := resp.Usage
+	resp, u, maxTokens := s.run(j)
 	d := s.opt.Latency + time.Duration(maxTokens)*s.opt.TokenLatency +
-		time.Duration(u.PromptTokens-u.PromptTokensDetails.CachedTokens)*s.opt.PrefillTokenLatency
+		time.Duration(u.PromptTokens-u.CachedTokens())*s.opt.PrefillTokenLatency
 	for _, c := range children {
 		if !s.running(r.Context(), c) {
 			withdraw(0)
@@ -710,7 +685,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		st.ByStatus[http.StatusOK]++
 		st.PromptTokens += int64(u.PromptTokens)
 		st.CompletionTokens += int64(u.CompletionTokens)
-		st.CachedTokens += int64(u.PromptTokensDetails.CachedTokens)
+		st.CachedTokens += int64(u.CachedTokens())
 	})
 }
 
@@ -722,21 +697,17 @@ func (s *Server) abort(w http.ResponseWriter, status int) {
 	s.count(func(st *Stats) { st.ByStatus[status]++ })
 }
 
-// run generates every sample of a job and returns the response and the
+// run generates every sample of a job and returns the response body (an
+// openai.CompletionResponse or openai.ChatResponse), its usage and the
 // token count of its longest sample.
-func (s *Server) run(j *job) (*response, int) {
-	resp := &response{Created: time.Now().Unix(), Model: j.model}
-	var cchoices []completionChoice
-	var hchoices []chatChoice
-	if j.chat {
-		resp.ID, resp.Object = "chatcmpl-"+randomHex(), "chat.completion"
-	} else {
-		resp.ID, resp.Object = "cmpl-"+randomHex(), "text_completion"
-	}
+func (s *Server) run(j *job) (any, openai.Usage, int) {
+	u := openai.Usage{PromptTokensDetails: &openai.PromptTokensDetails{}}
+	var cchoices []openai.CompletionChoice
+	var hchoices []openai.ChatChoice
 	longest := 0
 	for pi, p := range j.prompts {
-		resp.Usage.PromptTokens += len(p.toks)
-		resp.Usage.PromptTokensDetails.CachedTokens += s.cache.lookup(p.toks)
+		u.PromptTokens += len(p.toks)
+		u.PromptTokensDetails.CachedTokens += s.cache.lookup(p.toks)
 		limit := j.maxTokens
 		if limit == 0 {
 			limit = s.opt.MaxModelLen - len(p.toks)
@@ -754,23 +725,23 @@ func (s *Server) run(j *job) (*response, int) {
 			}
 			text, finish, stopReason, ntok := finish(full, j.stop, limit)
 			longest = max(longest, ntok)
-			resp.Usage.CompletionTokens += ntok
+			u.CompletionTokens += ntok
 			idx := pi*j.n + i
 			if j.chat {
-				hchoices = append(hchoices, chatChoice{Index: idx, Message: chatMessageOut{Role: "assistant", Content: text, ToolCalls: []any{}}, FinishReason: finish, StopReason: stopReason})
+				hchoices = append(hchoices, openai.ChatChoice{Index: idx, Message: openai.AssistantMessage{Role: "assistant", Content: text, ToolCalls: []any{}}, FinishReason: finish, StopReason: stopReason})
 			} else {
-				cchoices = append(cchoices, completionChoice{Index: idx, Text: text, FinishReason: finish, StopReason: stopReason})
+				cchoices = append(cchoices, openai.CompletionChoice{Index: idx, Text: text, FinishReason: finish, StopReason: stopReason})
 			}
 		}
 	}
-	if j.chat {
-		resp.Choices = hchoices
-	} else {
-		resp.Choices = cchoices
-	}
-	resp.Usage.TotalTokens = resp.Usage.PromptTokens + resp.Usage.CompletionTokens
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	s.count(func(st *Stats) { st.Choices += int64(len(j.prompts) * j.n) })
-	return resp, longest
+	if j.chat {
+		head := openai.Head{ID: "chatcmpl-" + randomHex(), Object: "chat.completion", Created: time.Now().Unix(), Model: j.model}
+		return openai.ChatResponse{Head: head, Choices: hchoices, Usage: u}, u, longest
+	}
+	head := openai.Head{ID: "cmpl-" + randomHex(), Object: "text_completion", Created: time.Now().Unix(), Model: j.model}
+	return openai.CompletionResponse{Head: head, Choices: cchoices, Usage: u}, u, longest
 }
 
 // sampleRNG returns the generators of sample i, one for correctness and

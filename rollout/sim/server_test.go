@@ -74,7 +74,7 @@ func prompt16(prefix string) string { return "Question: " + q16 + "\nAnswer: " +
 
 func TestSimWireCompletions(t *testing.T) {
 	s := New(Options{Model: "sim"})
-	rec, resp := call(t, s, "/v1/completions", openai.CompletionRequest{Model: "sim", Prompt: prompt16("16 - 3 = 13.\n"), N: 2, Seed: seed(1)})
+	rec, resp := call(t, s, "/v1/completions", openai.CompletionRequest{Model: "sim", Prompt: prompt16("16 - 3 = 13.\n"), Sampling: openai.Sampling{N: 2, Seed: seed(1)}})
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, content type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -108,7 +108,7 @@ func TestSimWireChat(t *testing.T) {
 	s := New(Options{})
 	msgs := []openai.ChatMessage{{Role: "system", Content: "Solve step by step."}, {Role: "user", Content: q16}, {Role: "assistant", Content: "16 - 3 = 13.\n13 + 7 = 20."}}
 	f := false
-	rec, resp := call(t, s, "/v1/chat/completions", openai.ChatRequest{Model: "whatever", Messages: msgs, ContinueFinalMessage: true, AddGenerationPrompt: &f, Seed: seed(3), Temperature: ptr(0.0)})
+	rec, resp := call(t, s, "/v1/chat/completions", openai.ChatRequest{Model: "whatever", Messages: msgs, ContinueFinalMessage: true, AddGenerationPrompt: &f, Sampling: openai.Sampling{Seed: seed(3), Temperature: ptr(0.0)}})
 	if rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -126,13 +126,13 @@ func TestSimWireChat(t *testing.T) {
 	hasKeys(t, "chat choice", raw.Choices[0], "index", "message", "logprobs", "finish_reason", "stop_reason")
 
 	// Without continue_final_message a new turn starts a new solution.
-	_, resp = call(t, s, "/v1/chat/completions", openai.ChatRequest{Messages: msgs[:2], Temperature: ptr(0.0)})
+	_, resp = call(t, s, "/v1/chat/completions", openai.ChatRequest{Messages: msgs[:2], Sampling: openai.Sampling{Temperature: ptr(0.0)}})
 	if got := resp.Choices[0].Content(); got != "16 - 3 = 13.\n13 + 7 = 20.\n20 * 3 = 60.\nThe answer is 60." {
 		t.Fatalf("new turn = %q", got)
 	}
 	// An erroneous assistant prefix is continued faithfully to a wrong answer.
 	bad := append(append([]openai.ChatMessage{}, msgs[:2]...), openai.ChatMessage{Role: "assistant", Content: "16 - 3 = 12.\n"})
-	_, resp = call(t, s, "/v1/chat/completions", openai.ChatRequest{Messages: bad, ContinueFinalMessage: true, N: 8, Seed: seed(1)})
+	_, resp = call(t, s, "/v1/chat/completions", openai.ChatRequest{Messages: bad, ContinueFinalMessage: true, Sampling: openai.Sampling{N: 8, Seed: seed(1)}})
 	for _, c := range resp.Choices {
 		if canonical(c.Content()) != "12 + 7 = 19.\n19 * 3 = 57.\nThe answer is 57." {
 			t.Fatalf("continuation of an erroneous prefix = %q", c.Content())
@@ -160,10 +160,10 @@ func ptr[T any](v T) *T { return &v }
 func TestSimSeedSemantics(t *testing.T) {
 	s := New(Options{StepAccuracy: 0.5})
 	p := prompt16("")
-	batch := complete(t, s, openai.CompletionRequest{Prompt: p, N: 4, Seed: seed(41)})
+	batch := complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{N: 4, Seed: seed(41)}})
 	distinct := map[string]bool{}
 	for i := range 4 {
-		one := complete(t, s, openai.CompletionRequest{Prompt: p, N: 1, Seed: seed(41 + int64(i))})
+		one := complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{N: 1, Seed: seed(41 + int64(i))}})
 		if one.Choices[0].Text != batch.Choices[i].Text {
 			t.Errorf("sample %d of seed 41 = %q, sample 0 of seed %d = %q", i, batch.Choices[i].Text, 41+i, one.Choices[0].Text)
 		}
@@ -172,15 +172,15 @@ func TestSimSeedSemantics(t *testing.T) {
 	if len(distinct) < 2 {
 		t.Error("four seeds gave one text at q = 0.5")
 	}
-	again := complete(t, s, openai.CompletionRequest{Prompt: p, N: 4, Seed: seed(41)})
+	again := complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{N: 4, Seed: seed(41)}})
 	for i := range 4 {
 		if again.Choices[i].Text != batch.Choices[i].Text {
 			t.Error("the same request gave different samples")
 		}
 	}
 	// A different prompt with the same seed samples differently somewhere.
-	other := complete(t, s, openai.CompletionRequest{Prompt: "Q: " + q16 + "\nA:", N: 64, Seed: seed(41)})
-	unseeded := complete(t, s, openai.CompletionRequest{Prompt: p, N: 64})
+	other := complete(t, s, openai.CompletionRequest{Prompt: "Q: " + q16 + "\nA:", Sampling: openai.Sampling{N: 64, Seed: seed(41)}})
+	unseeded := complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{N: 64}})
 	if len(other.Choices) != 64 || len(unseeded.Choices) != 64 {
 		t.Fatal("n = 64 not honoured")
 	}
@@ -189,15 +189,15 @@ func TestSimSeedSemantics(t *testing.T) {
 func TestSimStopAndMaxTokens(t *testing.T) {
 	s := New(Options{})
 	p := prompt16("16 - 3 = 13.\n")
-	r := complete(t, s, openai.CompletionRequest{Prompt: p, Temperature: ptr(0.0), Stop: []string{"\n"}})
+	r := complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{Temperature: ptr(0.0), Stop: []string{"\n"}}})
 	if c := r.Choices[0]; c.Text != "13 + 7 = 20." || c.FinishReason != "stop" {
 		t.Errorf("stop at newline: %+v", c)
 	}
-	r = complete(t, s, openai.CompletionRequest{Prompt: p, Temperature: ptr(0.0), MaxTokens: 4})
+	r = complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{Temperature: ptr(0.0), MaxTokens: 4}})
 	if c := r.Choices[0]; c.Text != "13 + 7 =" || c.FinishReason != "length" || r.Usage.CompletionTokens != 4 {
 		t.Errorf("max_tokens 4: %+v, usage %+v", c, r.Usage)
 	}
-	r = complete(t, s, openai.CompletionRequest{Prompt: p, Temperature: ptr(0.0), N: 3})
+	r = complete(t, s, openai.CompletionRequest{Prompt: p, Sampling: openai.Sampling{Temperature: ptr(0.0), N: 3}})
 	full := "13 + 7 = 20.\n20 * 3 = 60.\nThe answer is 60."
 	if c := r.Choices[2]; c.Text != full || c.FinishReason != "stop" || r.Usage.CompletionTokens != 3*(countTokens(full)+1) {
 		t.Errorf("natural end: %+v, usage %+v", c, r.Usage)
@@ -218,7 +218,7 @@ func grade(t *testing.T, text string, gold int64) bool {
 func TestSimErrorPrefixAlwaysWrong(t *testing.T) {
 	s := New(Options{StepAccuracy: 0.9})
 	for _, prefix := range []string{"16 - 3 = 12.\n", "16 - 3 = 13.\n13 - 7 = 6.\n", "16 - 3 = 13.\n13 + 7 = 20.\n20 * 3 = 61.", "16 + -3 = 13.\n"} {
-		r := complete(t, s, openai.CompletionRequest{Prompt: prompt16(prefix), N: 128, Seed: seed(5)})
+		r := complete(t, s, openai.CompletionRequest{Prompt: prompt16(prefix), Sampling: openai.Sampling{N: 128, Seed: seed(5)}})
 		for _, c := range r.Choices {
 			if grade(t, c.Text, 60) {
 				t.Fatalf("prefix %q: continuation %q reaches the gold answer", prefix, c.Text)
@@ -243,7 +243,7 @@ func TestSimSuccessRateMatchesQPowR(t *testing.T) {
 		const reqs, n = 12, 128
 		hits := 0
 		for i := range reqs {
-			r := complete(t, s, openai.CompletionRequest{Prompt: "Q: " + question + "\nA: " + prefix, N: n, Seed: seed(int64(1000*k + n*i))})
+			r := complete(t, s, openai.CompletionRequest{Prompt: "Q: " + question + "\nA: " + prefix, Sampling: openai.Sampling{N: n, Seed: seed(int64(1000*k + n*i))}})
 			for _, c := range r.Choices {
 				if grade(t, c.Text, gold) {
 					hits++
@@ -264,7 +264,7 @@ func TestSimCachedTokens(t *testing.T) {
 	sol := GenerateDataset(DatasetOptions{Seed: 1, Problems: 1, SolutionsPerProblem: 1, MinOps: 6, MaxOps: 6})[0]
 	lines := strings.SplitAfter(sol.Solutions[0].Text, "\n")
 	p0 := "Question: " + sol.Question + "\nAnswer: "
-	r := complete(t, s, openai.CompletionRequest{Prompt: p0, N: 8})
+	r := complete(t, s, openai.CompletionRequest{Prompt: p0, Sampling: openai.Sampling{N: 8}})
 	if c := r.Usage.CachedTokens(); c != 0 {
 		t.Fatalf("first request cached %d tokens", c)
 	}
@@ -375,7 +375,7 @@ func TestSimModelsAndHealth(t *testing.T) {
 }
 
 func TestSimUnrecognisedPrompt(t *testing.T) {
-	r := complete(t, New(Options{}), openai.CompletionRequest{Prompt: "What is the capital of France?", Seed: seed(1)})
+	r := complete(t, New(Options{}), openai.CompletionRequest{Prompt: "What is the capital of France?", Sampling: openai.Sampling{Seed: seed(1)}})
 	if r.Choices[0].Text != "\nThe answer is 0." {
 		t.Errorf("text %q", r.Choices[0].Text)
 	}
@@ -398,7 +398,7 @@ func TestSimOptionsValidate(t *testing.T) {
 }
 
 func TestSimFaultsAtRateOne(t *testing.T) {
-	body := openai.CompletionRequest{Prompt: prompt16(""), Seed: seed(1)}
+	body := openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{Seed: seed(1)}}
 	for _, tc := range []struct {
 		name string
 		opt  Options
@@ -491,7 +491,7 @@ func httpPost(t *testing.T, c *http.Client, url string, body any) (*http.Respons
 func TestSimFaultRates(t *testing.T) {
 	s := New(Options{Rate500: 0.2, Rate429: 0.1, RateTruncated: 0.1, FaultSeed: 9})
 	const total = 2000
-	body := openai.CompletionRequest{Prompt: "Start with 2. Add 3. What is the result?", MaxTokens: 1}
+	body := openai.CompletionRequest{Prompt: "Start with 2. Add 3. What is the result?", Sampling: openai.Sampling{MaxTokens: 1}}
 	b, _ := json.Marshal(body)
 	for range total {
 		r := httptest.NewRequest("POST", "/v1/completions", bytes.NewReader(b))
@@ -520,7 +520,7 @@ func TestSimFaultsDoNotChangeSamples(t *testing.T) {
 	clean := New(Options{StepAccuracy: 0.6})
 	faulty := New(Options{StepAccuracy: 0.6, Rate500: 0.3, Rate429: 0.2, RateTruncated: 0.2, FaultSeed: 4})
 	for i := range 30 {
-		req := openai.CompletionRequest{Prompt: prompt16(""), N: 3, Seed: seed(int64(100 * i))}
+		req := openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 3, Seed: seed(int64(100 * i))}}
 		want := complete(t, clean, req)
 		for attempt := 0; ; attempt++ {
 			if attempt > 100 {
@@ -548,7 +548,7 @@ func TestSimFaultsDoNotChangeSamples(t *testing.T) {
 func TestSimLatency(t *testing.T) {
 	s := New(Options{Latency: 20 * time.Millisecond, TokenLatency: time.Millisecond})
 	start := time.Now()
-	r := complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Temperature: ptr(0.0), N: 4})
+	r := complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{Temperature: ptr(0.0), N: 4}})
 	per := r.Usage.CompletionTokens / 4
 	if d := time.Since(start); d < 20*time.Millisecond+time.Duration(per)*time.Millisecond {
 		t.Errorf("answered after %v, want at least %v", d, 20*time.Millisecond+time.Duration(per)*time.Millisecond)
@@ -581,7 +581,7 @@ func TestSimConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), N: 4, Seed: seed(int64(i))})
+			b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 4, Seed: seed(int64(i))}})
 			resp, err := http.Post(base+"/completions", "application/json", bytes.NewReader(b))
 			if err != nil {
 				errs <- err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestSimMaxNumSeqsQueues(t *testing.T) {
 	start := time.Now()
 	for i := range 4 {
 		wg.Go(func() {
-			complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2, Seed: seed(int64(i))})
+			complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 2, Seed: seed(int64(i))}})
 		})
 	}
 	wg.Wait()
@@ -65,23 +66,14 @@ func TestSimMaxNumSeqsQueues(t *testing.T) {
 // the requests behind it go ahead.
 func TestSimMaxNumSeqsCancelWhileQueued(t *testing.T) {
 	s := New(Options{MaxNumSeqs: 2, Latency: 100 * time.Millisecond})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2})
-	}()
-	for s.Stats().Running != 2 {
-		time.Sleep(time.Millisecond)
-	}
+	done := completeInBackground(t, s, 2, func(st Stats) bool { return st.Running == 2 })
 	ctx, cancel := context.WithCancel(context.Background())
-	b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), N: 1})
+	b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 1}})
 	req := httptest.NewRequest("POST", "/v1/completions", bytes.NewReader(b)).WithContext(ctx)
 	req.Header.Set("Content-Type", "application/json")
 	served := make(chan struct{})
 	go func() { defer close(served); s.ServeHTTP(httptest.NewRecorder(), req) }()
-	for s.Stats().Waiting != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitStats(s, func(st Stats) bool { return st.Waiting == 1 })
 	cancel()
 	<-served
 	if st := s.Stats(); st.Waiting != 0 || st.ByStatus[499] != 1 {
@@ -93,7 +85,7 @@ func TestSimMaxNumSeqsCancelWhileQueued(t *testing.T) {
 // Cached prompt tokens cost no prefill time; uncached ones do.
 func TestSimPrefillCost(t *testing.T) {
 	s := New(Options{PrefillTokenLatency: time.Millisecond, MaxNumSeqs: 8})
-	req := openai.CompletionRequest{Prompt: prompt16("16 - 3 = 13.\n"), N: 1, Temperature: ptr(0.0), MaxTokens: 1}
+	req := openai.CompletionRequest{Prompt: prompt16("16 - 3 = 13.\n"), Sampling: openai.Sampling{N: 1, Temperature: ptr(0.0), MaxTokens: 1}}
 	first := complete(t, s, req)
 	after1 := s.Stats().SeqSeconds
 	second := complete(t, s, req)
@@ -149,7 +141,7 @@ func TestFleet(t *testing.T) {
 	}
 	start := time.Now()
 	for _, u := range f.URLs {
-		b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), N: 8})
+		b, _ := json.Marshal(openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: 8}})
 		resp, err := http.Post(u+"/completions", "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
@@ -173,23 +165,9 @@ func TestFleet(t *testing.T) {
 func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
 	const lat = 80 * time.Millisecond
 	s := New(Options{MaxNumSeqs: 4, Latency: lat})
-	first := make(chan struct{})
-	go func() {
-		defer close(first)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 2})
-	}()
-	for s.Stats().Running != 2 {
-		time.Sleep(time.Millisecond)
-	}
+	first := completeInBackground(t, s, 2, func(st Stats) bool { return st.Running == 2 })
 	start := time.Now()
-	second := make(chan struct{})
-	go func() {
-		defer close(second)
-		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), N: 3})
-	}()
-	for s.Stats().Waiting != 1 {
-		time.Sleep(time.Millisecond)
-	}
+	second := completeInBackground(t, s, 3, func(st Stats) bool { return st.Waiting == 1 })
 	if st := s.Stats(); st.Running != 4 {
 		t.Errorf("running %d with one sequence queued, want all 4 slots", st.Running)
 	}
@@ -203,5 +181,61 @@ func TestSimSequencesTakeSlotsOneByOne(t *testing.T) {
 		t.Errorf("after the requests: running %d, waiting %d", st.Running, st.Waiting)
 	} else if want := 5 * lat.Seconds(); st.SeqSeconds < want*0.99 || st.SeqSeconds > want*1.01 {
 		t.Errorf("SeqSeconds = %v, want 5 sequences x %v", st.SeqSeconds, lat)
+	}
+}
+
+// completeInBackground sends a request for n samples without waiting for
+// its answer and returns once ready holds of the server's stats; the
+// channel closes when the request is answered.
+func completeInBackground(t *testing.T, s *Server, n int, ready func(Stats) bool) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		complete(t, s, openai.CompletionRequest{Prompt: prompt16(""), Sampling: openai.Sampling{N: n}})
+	}()
+	waitStats(s, ready)
+	return done
+}
+
+// waitStats polls the server's stats until ready holds.
+func waitStats(s *Server, ready func(Stats) bool) {
+	for !ready(s.Stats()) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFleetStatsSumsEveryCounter: a fleet's stats are the sum of its
+// servers', field by field.
+func TestFleetStatsSumsEveryCounter(t *testing.T) {
+	var one Stats
+	v := reflect.ValueOf(&one).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Int, reflect.Int64:
+			f.SetInt(int64(i + 1))
+		case reflect.Float64:
+			f.SetFloat(float64(i) + 0.5)
+		}
+	}
+	one.ByStatus = map[int]int64{200: 3, 429: 1}
+	sum := Stats{ByStatus: map[int]int64{}}
+	sum.add(one)
+	sum.add(one)
+	s := reflect.ValueOf(sum)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Int, reflect.Int64:
+			if s.Field(i).Int() != 2*f.Int() {
+				t.Errorf("%s = %d, want %d", name, s.Field(i).Int(), 2*f.Int())
+			}
+		case reflect.Float64:
+			if s.Field(i).Float() != 2*f.Float() {
+				t.Errorf("%s = %v, want %v", name, s.Field(i).Float(), 2*f.Float())
+			}
+		}
+	}
+	if sum.ByStatus[200] != 6 || sum.ByStatus[429] != 2 || len(sum.ByStatus) != 2 {
+		t.Errorf("ByStatus = %v", sum.ByStatus)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/shepherd-prm/shepherd/rollout/openai"
 )
@@ -119,7 +120,13 @@ func decodeError(err error) string {
 		if typ.Field == "" {
 			return fmt.Sprintf("the request body must be a JSON object, got a JSON %s", typ.Value)
 		}
-		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "CompletionRequest."), "ChatRequest.")
+		// The path names embedded structs by their Go names
+		// (CompletionRequest.Sampling.n); the client knows the JSON key.
+		path := strings.Split(typ.Field, ".")
+		for len(path) > 1 && path[0] != "" && unicode.IsUpper(rune(path[0][0])) {
+			path = path[1:]
+		}
+		field := strings.Join(path, ".")
 		return fmt.Sprintf("field %q must be %s, got a JSON %s", field, jsonKind(typ.Type), typ.Value)
 	case err.Error() == "unexpected end of JSON input":
 		return "invalid JSON in the request body: unexpected end of input"
@@ -145,90 +152,4 @@ func jsonKind(t reflect.Type) string {
 		return "a list"
 	}
 	return "an object"
-}
-
-// The response bodies follow vLLM's field for field, including the nulls it
-// always sends; a client decodes them into the openai package's types.
-
-type usage struct {
-	PromptTokens        int                        `json:"prompt_tokens"`
-	TotalTokens         int                        `json:"total_tokens"`
-	CompletionTokens    int                        `json:"completion_tokens"`
-	PromptTokensDetails openai.PromptTokensDetails `json:"prompt_tokens_details"`
-}
-
-type completionChoice struct {
-	Index          int    `json:"index"`
-	Text           string `json:"text"`
-	Logprobs       any    `json:"logprobs"`
-	FinishReason   string `json:"finish_reason"`
-	StopReason     any    `json:"stop_reason"`
-	PromptLogprobs any    `json:"prompt_logprobs"`
-}
-
-type chatMessageOut struct {
-	Role             string `json:"role"`
-	Content          string `json:"content"`
-	ReasoningContent any    `json:"reasoning_content"`
-	ToolCalls        []any  `json:"tool_calls"`
-}
-
-type chatChoice struct {
-	Index        int            `json:"index"`
-	Message      chatMessageOut `json:"message"`
-	Logprobs     any            `json:"logprobs"`
-	FinishReason string         `json:"finish_reason"`
-	StopReason   any            `json:"stop_reason"`
-}
-
-type response struct {
-	ID                string `json:"id"`
-	Object            string `json:"object"`
-	Created           int64  `json:"created"`
-	Model             string `json:"model"`
-	Choices           any    `json:"choices"`
-	Usage             usage  `json:"usage"`
-	SystemFingerprint any    `json:"system_fingerprint"`
-}
-
-type errorInfo struct {
-	Message string `json:"message"`
-	Type    string `json:"type"`
-	Param   any    `json:"param"`
-	Code    int    `json:"code"`
-}
-
-type errorResponse struct {
-	Error errorInfo `json:"error"`
-}
-
-type modelPermission struct {
-	ID                 string `json:"id"`
-	Object             string `json:"object"`
-	Created            int64  `json:"created"`
-	AllowCreateEngine  bool   `json:"allow_create_engine"`
-	AllowSampling      bool   `json:"allow_sampling"`
-	AllowLogprobs      bool   `json:"allow_logprobs"`
-	AllowSearchIndices bool   `json:"allow_search_indices"`
-	AllowView          bool   `json:"allow_view"`
-	AllowFineTuning    bool   `json:"allow_fine_tuning"`
-	Organization       string `json:"organization"`
-	Group              any    `json:"group"`
-	IsBlocking         bool   `json:"is_blocking"`
-}
-
-type modelCard struct {
-	ID          string            `json:"id"`
-	Object      string            `json:"object"`
-	Created     int64             `json:"created"`
-	OwnedBy     string            `json:"owned_by"`
-	Root        string            `json:"root"`
-	Parent      any               `json:"parent"`
-	MaxModelLen int               `json:"max_model_len"`
-	Permission  []modelPermission `json:"permission"`
-}
-
-type modelList struct {
-	Object string      `json:"object"`
-	Data   []modelCard `json:"data"`
 }

@@ -41,17 +41,14 @@
 package prmsim
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -119,27 +116,11 @@ func Start(opt Options) (baseURL string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := sim.ServeLoopback(s, nil, time.Second)
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			_ = srv.Shutdown(ctx)
-			_ = srv.Close()
-			<-done
-		})
-	}
-	return "http://" + ln.Addr().String(), stop, nil
+	return "http://" + addr, stop, nil
 }
 
 // ServeHTTP serves POST /pooling, GET /health and GET /v1/models, and for
@@ -218,11 +199,8 @@ func (s *Server) pooling(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := prm.PoolingResponse{
-		ID:      "pool-" + hashHex(body),
-		Object:  "list",
-		Created: time.Now().Unix(),
-		Model:   s.opt.Model,
-		Data:    make([]prm.PoolingData, len(req.Input)),
+		Head: openai.Head{ID: "pool-" + hashHex(body), Object: "list", Created: time.Now().Unix(), Model: s.opt.Model},
+		Data: make([]prm.PoolingData, len(req.Input)),
 	}
 	for i, in := range req.Input {
 		if in == "" {
