@@ -75,7 +75,16 @@ func TestNewRecord(t *testing.T) {
 	if r.FirstErrorStep != 1 || r.MinScore == nil || *r.MinScore != 0 || r.SoftLabels[2] != nil || *r.SoftLabels[0] != 0.75 {
 		t.Errorf("record: %+v", r)
 	}
+	if want := []LabelSource{Measured, Measured, Inferred, Outcome}; !slices.Equal(r.Sources, want) {
+		t.Errorf("sources %v, want %v", r.Sources, want)
+	}
+	if got, want := r.StepScores(), StepScores(labels); !slices.Equal(got, want) {
+		t.Errorf("record's step scores %v, want %v", got, want)
+	}
 	b, _ := json.Marshal(r)
+	if strings.Contains(string(b), "ources") || strings.Contains(string(b), "key") {
+		t.Errorf("json carries the Go-only fields: %s", b)
+	}
 	if !strings.Contains(string(b), `"soft_labels":[0.75,0,null,0]`) || !strings.Contains(string(b), `"labels":[true,false,false,false]`) {
 		t.Errorf("json: %s", b)
 	}
@@ -105,6 +114,16 @@ func TestRecordFailedStepIsNull(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
+	if got, want := r.StepScores(), StepScores(labels); !slices.EqualFunc(got, want, func(a, b float64) bool { return a == b || a != a && b != b }) {
+		t.Errorf("record's step scores %v, want %v", got, want)
+	}
+	// The sources are not written: read back, they come from the columns.
+	for i, src := range r.Sources {
+		if i != 1 && back.Source(i) != src {
+			t.Errorf("read back: step %d's source %v, want %v", i, back.Source(i), src)
+		}
+	}
+	r.Sources = nil
 	if !reflect.DeepEqual(back, r) {
 		t.Errorf("read back %+v, want %+v", back, r)
 	}
