@@ -56,6 +56,11 @@ type PreparedSolution struct {
 	Question   string
 	Gold       string
 	Solution   Solution
+	// Key, when set, names the solution within its source: opaque to the
+	// scheduler, which hands it back on the solution's record
+	// (Record.Key), so that a source whose ids may repeat (a stored job)
+	// still tells its records apart.
+	Key string
 }
 
 // Prepare validates a problem and splits its solutions. Errors name the
@@ -88,22 +93,25 @@ func (p Problem) Prepare(defaultID string, lim InputLimits) ([]PreparedSolution,
 			return nil, fmt.Errorf("problem %s: solutions[%d]: duplicate solution id %q", id, i, sid)
 		}
 		seen[sid] = true
-		var sol Solution
-		var err error
-		switch {
-		case len(s.Steps) > 0 && s.Text != "":
-			err = fmt.Errorf("give either \"text\" or \"steps\", not both")
-		case len(s.Steps) > 0:
-			sol, err = FromSteps(s.Steps, "", lim.MaxSteps)
-		case strings.TrimSpace(s.Text) == "":
-			err = fmt.Errorf("solution is empty")
-		default:
-			sol, err = Split(s.Text, lim.SplitOptions)
-		}
+		sol, err := s.Split(lim.SplitOptions)
 		if err != nil {
 			return nil, fmt.Errorf("problem %s: solutions[%d] (%s): %w", id, i, sid, err)
 		}
 		out = append(out, PreparedSolution{ProblemID: id, SolutionID: sid, Question: p.Question, Gold: gold, Solution: sol})
 	}
 	return out, nil
+}
+
+// Split splits a solution as given into steps: its steps when it has
+// them, else its text, split by opt.
+func (s SolutionInput) Split(opt SplitOptions) (Solution, error) {
+	switch {
+	case len(s.Steps) > 0 && s.Text != "":
+		return Solution{}, fmt.Errorf("give either \"text\" or \"steps\", not both")
+	case len(s.Steps) > 0:
+		return FromSteps(s.Steps, "", opt.MaxSteps)
+	case strings.TrimSpace(s.Text) == "":
+		return Solution{}, fmt.Errorf("solution is empty")
+	}
+	return Split(s.Text, opt)
 }

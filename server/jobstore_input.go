@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 )
@@ -75,7 +74,8 @@ const inputChunk = 32
 
 // storedSource replays a job's stored input as a rollout.Source, skipping
 // solutions whose record is committed already. The solutions it yields
-// carry their solutionKey as SolutionID; realID maps it back.
+// carry their solutionKey as Key, which the scheduler hands back on their
+// records.
 type storedSource struct {
 	ctx   context.Context
 	st    *store
@@ -84,10 +84,6 @@ type storedSource struct {
 	next  int64 // index of the next problem to load
 
 	pending []labeler.PreparedSolution
-
-	mu      sync.Mutex
-	ids     map[string]string // solution key -> solution id, until emitted
-	skipped int
 }
 
 func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSource, error) {
@@ -96,7 +92,7 @@ func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSourc
 	if err != nil {
 		return nil, fmt.Errorf("job %s: input: %w", jobID, err)
 	}
-	return &storedSource{ctx: ctx, st: st, keys: k, total: n, ids: map[string]string{}}, nil
+	return &storedSource{ctx: ctx, st: st, keys: k, total: n}, nil
 }
 
 // Next implements rollout.Source.
@@ -133,8 +129,8 @@ func (s *storedSource) load() error {
 			return fmt.Errorf("reading the job's input: problem %d: %w", from+int64(i), err)
 		}
 		for j := range ps {
-			key := solutionKey(int(from)+i, j)
-			keys = append(keys, key)
+			ps[j].Key = solutionKey(int(from)+i, j)
+			keys = append(keys, ps[j].Key)
 			sols = append(sols, ps[j])
 		}
 	}
@@ -142,26 +138,10 @@ func (s *storedSource) load() error {
 	if err != nil {
 		return fmt.Errorf("reading the job's done set: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i, sol := range sols {
-		if done[i] {
-			s.skipped++
-			continue
+		if !done[i] {
+			s.pending = append(s.pending, sol)
 		}
-		key := keys[i].(string)
-		s.ids[key] = sol.SolutionID
-		sol.SolutionID = key
-		s.pending = append(s.pending, sol)
 	}
 	return nil
-}
-
-// realID returns the solution id of a solution key and forgets it.
-func (s *storedSource) realID(key string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.ids[key]
-	delete(s.ids, key)
-	return id, ok
 }

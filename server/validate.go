@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -39,17 +38,14 @@ func invalid(format string, a ...any) error {
 }
 
 // validateRequest checks a request's fields before its handler runs (the
-// validation interceptor). SubmitJob's solutions are split by the handler,
-// which rejects those that do not split within the limits.
+// validation interceptor). A job request (SubmitJob, LabelSolutions) is
+// checked by its handler instead, in the same pass that splits its
+// solutions (prepare).
 func (s *Server) validateRequest(req any) error {
 	if field, bad := takeBadUTF8(req); bad {
 		return invalid("%s: not valid UTF-8", field)
 	}
 	switch r := req.(type) {
-	case *shepherdv1.SubmitJobRequest:
-		return s.validateSubmit(r)
-	case *shepherdv1.LabelSolutionsRequest:
-		return s.validateSubmit(submitOf(r))
 	case *shepherdv1.GetJobRequest:
 		return requireJobID(r.GetJobId())
 	case *shepherdv1.CancelJobRequest:
@@ -292,9 +288,10 @@ func (s *Server) checkProblem(i int, p *shepherdv1.Problem, maxSteps int) error 
 	return nil
 }
 
-// prepare splits a validated request's solutions into steps, problem by
-// problem, rejecting a solution that does not split within the limits. It
-// returns the effective spec too.
+// prepare validates a job request and splits its solutions into steps,
+// problem by problem, rejecting a solution that does not split within the
+// limits. It returns the effective spec too. This is the one place a job's
+// input is checked and split; the job store keeps the steps it returns.
 func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSolution, *shepherdv1.JobSpec, error) {
 	if err := s.validateSubmit(r); err != nil {
 		return nil, nil, err
@@ -303,23 +300,17 @@ func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSo
 	if err != nil {
 		return nil, nil, err
 	}
-	lim := labeler.InputLimits{SplitOptions: labeler.SplitOptions{
-		Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps()),
-	}}
+	opt := labeler.SplitOptions{Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps())}
 	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
 	for i, p := range r.GetProblems() {
-		pid := problemID(i, p)
-		out[i] = make([]labeler.PreparedSolution, 0, len(p.GetSolutions()))
+		pid, gold := problemID(i, p), labeler.GoldAnswer(p.GetAnswer())
+		out[i] = make([]labeler.PreparedSolution, len(p.GetSolutions()))
 		for j, sol := range p.GetSolutions() {
-			in := convert.SolutionOf(sol)
-			in.ID = solutionID(pid, j, sol)
-			one := labeler.Problem{ID: pid, Question: p.GetQuestion(), Answer: p.GetAnswer(),
-				Solutions: []labeler.SolutionInput{in}}
-			prepared, err := one.Prepare(pid, lim)
+			steps, err := convert.SolutionOf(sol).Split(opt)
 			if err != nil {
 				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))
 			}
-			out[i] = append(out[i], prepared...)
+			out[i][j] = labeler.PreparedSolution{ProblemID: pid, SolutionID: solutionID(pid, j, sol), Question: p.GetQuestion(), Gold: gold, Solution: steps}
 		}
 	}
 	return out, spec, nil
@@ -327,9 +318,6 @@ func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSo
 
 // splitMessage is the splitter's error in the API's words.
 func splitMessage(err error) string {
-	if inner := errors.Unwrap(err); inner != nil {
-		err = inner
-	}
 	msg := strings.TrimPrefix(err.Error(), "labeler: ")
 	msg = strings.TrimSuffix(msg, ": "+labeler.ErrTooManySteps.Error())
 	return strings.Replace(msg, "(MaxSteps)", "(spec.max_steps)", 1)
