@@ -136,3 +136,37 @@ func TestRecordFailedStepIsNull(t *testing.T) {
 		t.Errorf("bare record: %+v", bare)
 	}
 }
+
+// TestProblemCheck: Check gives the ids Prepare gives and refuses what
+// Prepare refuses short of splitting; a solution that only its split
+// refuses passes Check.
+func TestProblemCheck(t *testing.T) {
+	long := strings.Repeat("step\n\n", 5)
+	p := Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{Text: "a\n\nb"}, {ID: " s ", Steps: []string{"x"}}, {Text: long}}}
+	lim := InputLimits{SplitOptions: SplitOptions{MaxSteps: 3}}
+	got, err := p.Check("line7", lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{got.ID}
+	for _, s := range got.Solutions {
+		ids = append(ids, s.ID)
+	}
+	if want := []string{"line7", "line7-0", "s", "line7-2"}; !slices.Equal(ids, want) {
+		t.Errorf("ids %q, want %q", ids, want)
+	}
+	if _, err := p.Prepare("line7", lim); err == nil || !strings.Contains(err.Error(), "solutions[2] (line7-2)") {
+		t.Errorf("Prepare: %v, want solutions[2]'s split to fail", err)
+	}
+	got.Solutions = got.Solutions[:2]
+	sols, err := got.Prepare("other", lim)
+	if err != nil || sols[0].SolutionID != "line7-0" || sols[1].SolutionID != "s" || sols[0].ProblemID != "line7" {
+		t.Errorf("Prepare of the checked problem: %+v, %v", sols, err)
+	}
+	for _, bad := range []SolutionInput{{}, {Text: " "}, {Text: "a", Steps: []string{"b"}}} {
+		q := Problem{ID: "p", Question: "q", Answer: "1", Solutions: []SolutionInput{bad}}
+		if _, err := q.Check("", lim); err == nil || !strings.Contains(err.Error(), "solutions[0] (p-0)") {
+			t.Errorf("Check(%+v): %v", bad, err)
+		}
+	}
+}

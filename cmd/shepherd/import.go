@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -48,7 +48,7 @@ func (m *importFlags) options(ctx context.Context) (dataset.InputFormat, dataset
 		if err != nil {
 			return "", opt, fmt.Errorf("--gold-from %s: %w", path, err)
 		}
-		err = readRows(ctx, r, func(row []byte, n int, what string) error {
+		err = dataset.ReadRows(ctx, r, func(row []byte, n int, what string) error {
 			if err := opt.Gold.Add(row); err != nil {
 				return fmt.Errorf("%s %d: %v", what, n, err)
 			}
@@ -71,105 +71,58 @@ func rowID(f dataset.InputFormat, n int) string {
 	return dataset.RowID(f, n)
 }
 
-// readRows calls fn with every row of r, a JSONL file or one JSON array,
-// and its number: the line number in JSONL (what is "line"), the 1-based
-// element number in an array ("element").
-func readRows(ctx context.Context, r io.Reader, fn func(row []byte, n int, what string) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	skipped := 0 // lines before the first non-blank byte
-	for {
-		c, err := br.ReadByte()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if c == '\n' {
-			skipped++
-		}
-		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-			continue
-		}
-		if err := br.UnreadByte(); err != nil {
-			return err
-		}
-		if c == '[' {
-			return readArray(ctx, br, fn)
-		}
-		break
-	}
-	lines := newLineReader(br)
-	for {
-		line, n, err := lines.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(line, n+skipped, "line"); err != nil {
-			return err
-		}
-	}
+// inputProblem is one problem of label's input and where it came from.
+type inputProblem struct {
+	labeler.Problem
+	where     string // "input line 3", for errors
+	defaultID string // the problem's id when it has none
+	size      int    // the bytes of its row
 }
 
-func readArray(ctx context.Context, r io.Reader, fn func(row []byte, n int, what string) error) error {
-	dec := json.NewDecoder(r)
-	if _, err := dec.Token(); err != nil {
-		return err
-	}
-	for n := 1; dec.More(); n++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("element %d: %v", n, err)
-		}
-		if len(raw) > maxLineBytes {
-			return fmt.Errorf("element %d is longer than the limit of %d bytes", n, maxLineBytes)
-		}
-		if err := fn(raw, n, "element"); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("the JSON array is not closed: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON array")
-	}
-	return nil
+// problemReader yields label's input problems: the JSONL lines of --in,
+// or with --in-format (or --gold-from) the problems the importer makes of
+// its rows, handed over as they are.
+type problemReader struct {
+	lines *lineReader
+	rows  func() (dataset.Row, error, bool)
+	stop  func()
 }
 
-// wrap returns the labeling input read from in: in itself for plain input,
-// else the imported problems streamed as JSONL. stop releases the
-// converting goroutine.
-func (m *importFlags) wrap(ctx context.Context, in io.Reader) (r io.Reader, stop func(), err error) {
+// problems reads label's input problems from in; stop releases the
+// importer.
+func (m *importFlags) problems(ctx context.Context, in io.Reader) (*problemReader, error) {
 	f, opt, err := m.options(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if f == dataset.InputJSONL && opt.Gold == nil {
-		return in, func() {}, nil
+		return &problemReader{lines: newLineReader(in), stop: func() {}}, nil
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		enc := json.NewEncoder(pw)
-		enc.SetEscapeHTML(false)
-		pw.CloseWithError(readRows(ctx, in, func(row []byte, n int, _ string) error {
-			im, err := dataset.Import(f, row, rowID(f, n), opt)
-			if err != nil {
-				return err
-			}
-			return enc.Encode(im.Problem)
-		}))
-	}()
-	return pr, func() { pr.Close() }, nil
+	next, stop := iter.Pull2(dataset.Problems(ctx, in, f, opt, func(n int) string { return rowID(f, n) }))
+	return &problemReader{rows: next, stop: stop}, nil
+}
+
+// next returns the next problem; io.EOF at the end of the input.
+func (r *problemReader) next() (inputProblem, error) {
+	if r.rows != nil {
+		row, err, ok := r.rows()
+		switch {
+		case !ok:
+			return inputProblem{}, io.EOF
+		case err != nil:
+			return inputProblem{}, err
+		}
+		return inputProblem{Problem: row.Problem, where: "input " + row.What + " " + strconv.Itoa(row.N), defaultID: row.Problem.ID, size: row.Size}, nil
+	}
+	line, n, err := r.lines.next()
+	if err != nil {
+		return inputProblem{}, err
+	}
+	p := inputProblem{where: "input line " + strconv.Itoa(n), defaultID: "line" + strconv.Itoa(n), size: len(line)}
+	if err := json.Unmarshal(line, &p.Problem); err != nil {
+		return inputProblem{}, fmt.Errorf("%s: %v", p.where, err)
+	}
+	return p, nil
 }
 
 func runImport(ctx context.Context, e env, args []string) error {
@@ -198,7 +151,7 @@ func runImport(ctx context.Context, e env, args []string) error {
 	var rows, skipped int
 	var firstSkip error
 	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}
-	err = readRows(ctx, r, func(row []byte, n int, what string) error {
+	err = dataset.ReadRows(ctx, r, func(row []byte, n int, what string) error {
 		rows++
 		im, err := dataset.Import(f, row, rowID(f, n), opt)
 		if skip && errors.Is(err, dataset.ErrUnusable) {
