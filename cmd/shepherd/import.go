@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,7 +49,7 @@ func (m *importFlags) options(ctx context.Context) (dataset.InputFormat, dataset
 		if err != nil {
 			return "", opt, fmt.Errorf("--gold-from %s: %w", path, err)
 		}
-		err = dataset.ReadRows(ctx, r, func(row []byte, n int, what string) error {
+		err = readRows(ctx, r, func(row []byte, n int, what string) error {
 			if err := opt.Gold.Add(row); err != nil {
 				return fmt.Errorf("%s %d: %v", what, n, err)
 			}
@@ -69,6 +70,81 @@ func rowID(f dataset.InputFormat, n int) string {
 		return "line" + strconv.Itoa(n)
 	}
 	return dataset.RowID(f, n)
+}
+
+// readRows calls fn with every row of r, a JSONL file or one JSON array,
+// and its number: the line number in JSONL (what is "line"), the 1-based
+// element number in an array ("element").
+func readRows(ctx context.Context, r io.Reader, fn func(row []byte, n int, what string) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipped := 0 // lines before the first non-blank byte
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c == '\n' {
+			skipped++
+		}
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		if err := br.UnreadByte(); err != nil {
+			return err
+		}
+		if c == '[' {
+			return readArray(ctx, br, fn)
+		}
+		break
+	}
+	lines := newLineReader(br)
+	for {
+		line, n, err := lines.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(line, n+skipped, "line"); err != nil {
+			return err
+		}
+	}
+}
+
+func readArray(ctx context.Context, r io.Reader, fn func(row []byte, n int, what string) error) error {
+	dec := json.NewDecoder(r)
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	for n := 1; dec.More(); n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("element %d: %v", n, err)
+		}
+		if len(raw) > maxLineBytes {
+			return fmt.Errorf("element %d is longer than the limit of %d bytes", n, maxLineBytes)
+		}
+		if err := fn(raw, n, "element"); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("the JSON array is not closed: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON array")
+	}
+	return nil
 }
 
 // inputProblem is one problem of label's input and where it came from.
@@ -98,7 +174,8 @@ func (m *importFlags) problems(ctx context.Context, in io.Reader) (*problemReade
 	if f == dataset.InputJSONL && opt.Gold == nil {
 		return &problemReader{lines: newLineReader(in), stop: func() {}}, nil
 	}
-	next, stop := iter.Pull2(dataset.Problems(ctx, in, f, opt, func(n int) string { return rowID(f, n) }))
+	rows := func(fn func(row []byte, n int, what string) error) error { return readRows(ctx, in, fn) }
+	next, stop := iter.Pull2(dataset.Problems(f, opt, rows, func(n int) string { return rowID(f, n) }))
 	return &problemReader{rows: next, stop: stop}, nil
 }
 
@@ -151,7 +228,7 @@ func runImport(ctx context.Context, e env, args []string) error {
 	var rows, skipped int
 	var firstSkip error
 	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}
-	err = dataset.ReadRows(ctx, r, func(row []byte, n int, what string) error {
+	err = readRows(ctx, r, func(row []byte, n int, what string) error {
 		rows++
 		im, err := dataset.Import(f, row, rowID(f, n), opt)
 		if skip && errors.Is(err, dataset.ErrUnusable) {

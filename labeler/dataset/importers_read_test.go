@@ -1,38 +1,48 @@
 package dataset
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestProblemsYieldsRowsInPlace: Problems hands over each row's problem
-// with the row's own number, in JSONL (blank lines counted) and in a JSON
-// array, and an unusable row ends it with an error naming that row.
-func TestProblemsYieldsRowsInPlace(t *testing.T) {
+// TestProblemsYieldsRowsAsRead: Problems hands over each row's problem as
+// it is read, with the row's own number, and an unusable row ends it with
+// an error naming that row; a consumer that stops stops the reading.
+func TestProblemsYieldsRowsAsRead(t *testing.T) {
 	row := func(q string) string { return `{"question": "` + q + `", "answer": "a\n#### 1"}` }
 	id := func(n int) string { return RowID(InputGSM8K, n) }
+	rowsOf := func(in []string, read *int) func(fn func([]byte, int, string) error) error {
+		return func(fn func([]byte, int, string) error) error {
+			for i, r := range in {
+				*read++
+				if err := fn([]byte(r), 2*i+1, "line"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	for _, c := range []struct {
-		name, in string
-		want     []string // "<what> <n> <id> <question>" per row
-		err      string
+		name string
+		in   []string
+		want []string // "<n> <id> <question>" per row
+		err  string
 	}{
-		{"jsonl", "\n" + row("q1") + "\n\n" + row("q2") + "\n", []string{"line 2 gsm8k-2 q1", "line 4 gsm8k-4 q2"}, ""},
-		{"array", " [" + row("q1") + ", " + row("q2") + "]", []string{"element 1 gsm8k-1 q1", "element 2 gsm8k-2 q2"}, ""},
-		{"bad row", row("q1") + "\n[1]\n" + row("q3") + "\n", []string{"line 1 gsm8k-1 q1"}, "line 2: gsm8k row gsm8k-2: not a JSON object"},
-		{"open array", "[" + row("q1"), []string{"element 1 gsm8k-1 q1"}, "not closed"},
+		{"good", []string{row("q1"), row("q2")}, []string{"1 gsm8k-1 q1", "3 gsm8k-3 q2"}, ""},
+		{"bad row", []string{row("q1"), "[1]", row("q3")}, []string{"1 gsm8k-1 q1"}, "line 3: gsm8k row gsm8k-3: not a JSON object"},
 	} {
 		var got []string
 		var err error
-		for r, e := range Problems(context.Background(), strings.NewReader(c.in), InputGSM8K, ImportOptions{}, id) {
+		read := 0
+		for r, e := range Problems(InputGSM8K, ImportOptions{}, rowsOf(c.in, &read), id) {
 			if e != nil {
 				err = e
 				continue
 			}
-			got = append(got, strings.Join([]string{r.What, strconv.Itoa(r.N), r.Problem.ID, r.Problem.Question}, " "))
-			if r.Size == 0 || len(r.Problem.Solutions) != 1 {
-				t.Errorf("%s: row %d: size %d, %d solutions", c.name, r.N, r.Size, len(r.Problem.Solutions))
+			got = append(got, strings.Join([]string{strconv.Itoa(r.N), r.Problem.ID, r.Problem.Question}, " "))
+			if r.Size != len(row(r.Problem.Question)) || len(r.Problem.Solutions) != 1 || r.What != "line" {
+				t.Errorf("%s: row %d: size %d, %d solutions, %q", c.name, r.N, r.Size, len(r.Problem.Solutions), r.What)
 			}
 		}
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {
@@ -42,16 +52,14 @@ func TestProblemsYieldsRowsInPlace(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.err)
 		}
 	}
-	// A consumer that stops early stops the reading, without an error.
-	n := 0
-	for _, err := range Problems(context.Background(), strings.NewReader(row("q1")+"\n[1]\n"), InputGSM8K, ImportOptions{}, id) {
+	read := 0
+	for _, err := range Problems(InputGSM8K, ImportOptions{}, rowsOf([]string{row("q1"), "[1]", row("q3")}, &read), id) {
 		if err != nil {
 			t.Fatalf("error after the consumer stopped: %v", err)
 		}
-		n++
 		break
 	}
-	if n != 1 {
-		t.Errorf("%d rows before stopping", n)
+	if read != 1 {
+		t.Errorf("%d rows read before the consumer stopped, want 1", read)
 	}
 }
