@@ -27,20 +27,28 @@ type SolutionInput struct {
 
 // UnmarshalJSON accepts a bare string as well as the object forms.
 func (s *SolutionInput) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		*s = SolutionInput{}
-		return json.Unmarshal(b, &s.Text)
-	}
 	type plain SolutionInput
 	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := UnmarshalTextOr(b, &p.Text, &p, true); err != nil {
 		return fmt.Errorf("a solution is a string, {\"id\", \"text\"} or {\"id\", \"steps\"}: %w", err)
 	}
 	*s = SolutionInput(p)
 	return nil
+}
+
+// UnmarshalTextOr decodes b, a JSON string or object: a string is a
+// solution's bare text, decoded into text; an object decodes into obj,
+// unknown fields refused when strict. Data sets give a solution either way.
+func UnmarshalTextOr(b []byte, text *string, obj any, strict bool) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, text)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	return dec.Decode(obj)
 }
 
 // InputLimits bound what one problem may carry.

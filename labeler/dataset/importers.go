@@ -337,14 +337,9 @@ type prmCompletion struct {
 // UnmarshalJSON also accepts a bare string (a human completion in some
 // releases).
 func (c *prmCompletion) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		*c = prmCompletion{}
-		return json.Unmarshal(b, &c.Text)
-	}
 	type plain prmCompletion
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := labeler.UnmarshalTextOr(b, &p.Text, &p, false); err != nil {
 		return err
 	}
 	*c = prmCompletion(p)
