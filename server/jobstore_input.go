@@ -17,6 +17,38 @@ import (
 // splits their solutions once, at submit; encodeProblem stores each
 // problem with its steps; storedSource replays them to the scheduler.
 
+// prepare validates a job request and splits its solutions into steps,
+// problem by problem, rejecting a solution that does not split within the
+// limits. It returns the effective spec too. This is the one place a job's
+// input is checked and split; the job store keeps the steps it returns.
+func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSolution, *shepherdv1.JobSpec, error) {
+	spec, err := s.validateSubmit(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := labeler.SplitOptions{Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps())}
+	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
+	for i, p := range r.GetProblems() {
+		pid, gold := problemID(i, p), labeler.GoldAnswer(p.GetAnswer())
+		out[i] = make([]labeler.PreparedSolution, len(p.GetSolutions()))
+		for j, sol := range p.GetSolutions() {
+			steps, err := convert.SolutionOf(sol).Split(opt)
+			if err != nil {
+				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))
+			}
+			out[i][j] = labeler.PreparedSolution{ProblemID: pid, SolutionID: solutionID(pid, j, sol), Question: p.GetQuestion(), Gold: gold, Solution: steps}
+		}
+	}
+	return out, spec, nil
+}
+
+// splitMessage is the splitter's error in the API's words.
+func splitMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "labeler: ")
+	msg = strings.TrimSuffix(msg, ": "+labeler.ErrTooManySteps.Error())
+	return strings.Replace(msg, "(MaxSteps)", "(spec.max_steps)", 1)
+}
+
 // problemID is a problem's effective id.
 func problemID(i int, p *shepherdv1.Problem) string {
 	if id := strings.TrimSpace(p.GetId()); id != "" {
@@ -83,41 +115,6 @@ func (s *Server) checkProblem(i int, p *shepherdv1.Problem, maxSteps int) error 
 		}
 	}
 	return nil
-}
-
-// prepare validates a job request and splits its solutions into steps,
-// problem by problem, rejecting a solution that does not split within the
-// limits. It returns the effective spec too. This is the one place a job's
-// input is checked and split; the job store keeps the steps it returns.
-func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSolution, *shepherdv1.JobSpec, error) {
-	if err := s.validateSubmit(r); err != nil {
-		return nil, nil, err
-	}
-	spec, err := s.effectiveSpec(r.GetSpec())
-	if err != nil {
-		return nil, nil, err
-	}
-	opt := labeler.SplitOptions{Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps())}
-	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
-	for i, p := range r.GetProblems() {
-		pid, gold := problemID(i, p), labeler.GoldAnswer(p.GetAnswer())
-		out[i] = make([]labeler.PreparedSolution, len(p.GetSolutions()))
-		for j, sol := range p.GetSolutions() {
-			steps, err := convert.SolutionOf(sol).Split(opt)
-			if err != nil {
-				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))
-			}
-			out[i][j] = labeler.PreparedSolution{ProblemID: pid, SolutionID: solutionID(pid, j, sol), Question: p.GetQuestion(), Gold: gold, Solution: steps}
-		}
-	}
-	return out, spec, nil
-}
-
-// splitMessage is the splitter's error in the API's words.
-func splitMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "labeler: ")
-	msg = strings.TrimSuffix(msg, ": "+labeler.ErrTooManySteps.Error())
-	return strings.Replace(msg, "(MaxSteps)", "(spec.max_steps)", 1)
 }
 
 // storedProblem is one entry of a job's input list: a problem with its

@@ -78,39 +78,40 @@ func requireJobID(id string) error {
 	return nil
 }
 
-// validateSubmit checks everything of a job request but the splitting.
-func (s *Server) validateSubmit(r *shepherdv1.SubmitJobRequest) error {
+// validateSubmit checks everything of a job request but the splitting,
+// and returns its effective spec.
+func (s *Server) validateSubmit(r *shepherdv1.SubmitJobRequest) (*shepherdv1.JobSpec, error) {
 	if err := checkRequestID(r.GetRequestId()); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.checkModel(r.GetModel()); err != nil {
-		return err
+		return nil, err
 	}
 	spec, err := s.effectiveSpec(r.GetSpec())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	probs := r.GetProblems()
 	switch {
 	case len(probs) == 0:
-		return invalid("problems: none given (1..%d per request)", s.opt.MaxProblems)
+		return nil, invalid("problems: none given (1..%d per request)", s.opt.MaxProblems)
 	case len(probs) > s.opt.MaxProblems:
-		return invalid("problems: %d problems, more than the limit of %d", len(probs), s.opt.MaxProblems)
+		return nil, invalid("problems: %d problems, more than the limit of %d", len(probs), s.opt.MaxProblems)
 	}
 	ids := make(map[string]int, len(probs))
 	for i, p := range probs {
 		if err := s.checkProblem(i, p, int(spec.GetMaxSteps())); err != nil {
-			return err
+			return nil, err
 		}
 		// Records name their problem and solution: ambiguous ids would make
 		// them ambiguous too.
 		pid := problemID(i, p)
 		if j, dup := ids[pid]; dup {
-			return invalid("problems[%d].id: duplicate problem id %q (problems[%d] has it too)", i, pid, j)
+			return nil, invalid("problems[%d].id: duplicate problem id %q (problems[%d] has it too)", i, pid, j)
 		}
 		ids[pid] = i
 	}
-	return nil
+	return spec, nil
 }
 
 func checkRequestID(id string) error {
