@@ -82,43 +82,6 @@ func NewRecord(problemID, solutionID, question string, steps []string, labels []
 	return r
 }
 
-// Source says how step i's label was reached: as kept by NewRecord, or
-// for a record read back, from its columns (a soft label with rollouts
-// was measured, one without is the solution's outcome, no soft label was
-// inferred).
-func (r Record) Source(i int) LabelSource {
-	switch {
-	case i < len(r.Sources):
-		return r.Sources[i]
-	case i >= len(r.SoftLabels) || r.SoftLabels[i] == nil:
-		return Inferred
-	case i < len(r.Rollouts) && r.Rollouts[i] == 0:
-		return Outcome
-	}
-	return Measured
-}
-
-// StepScores returns the score of each step as StepScores gives it for
-// the labels the record was made of: the soft label where there is one,
-// else the hard label (1 or 0), NaN at a failed step.
-func (r Record) StepScores() []float64 {
-	out := make([]float64, len(r.Labels))
-	for k := range out {
-		switch {
-		case k < len(r.SoftLabels) && r.SoftLabels[k] != nil:
-			out[k] = *r.SoftLabels[k]
-		case r.Labels[k]:
-			out[k] = 1
-		}
-	}
-	for _, k := range r.FailedSteps {
-		if k >= 0 && k < len(out) {
-			out[k] = math.NaN()
-		}
-	}
-	return out
-}
-
 // recordJSON is Record as written, field for field in Record's order:
 // labels are nullable so that a failed step reads as "no label" to whoever
 // ignores failed_steps.
@@ -193,4 +156,41 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	}
 	slices.Sort(r.FailedSteps)
 	return nil
+}
+
+// Source says how step i's label was reached: as kept by NewRecord, or
+// for a record read back, from its columns (a soft label with rollouts
+// was measured, one without is the solution's outcome, no soft label was
+// inferred).
+func (r Record) Source(i int) LabelSource {
+	switch {
+	case i < len(r.Sources):
+		return r.Sources[i]
+	case i >= len(r.SoftLabels) || r.SoftLabels[i] == nil:
+		return Inferred
+	case i < len(r.Rollouts) && r.Rollouts[i] == 0:
+		return Outcome
+	}
+	return Measured
+}
+
+// StepScores returns the score of each step as StepScores gives it for
+// the labels the record was made of: the soft label where there is one,
+// else the hard label (1 or 0), NaN at a failed step.
+func (r Record) StepScores() []float64 {
+	out := make([]float64, len(r.Labels))
+	for k := range out {
+		switch {
+		case k < len(r.SoftLabels) && r.SoftLabels[k] != nil:
+			out[k] = *r.SoftLabels[k]
+		case r.Labels[k]:
+			out[k] = 1
+		}
+	}
+	for _, k := range r.FailedSteps {
+		if k >= 0 && k < len(out) {
+			out[k] = math.NaN()
+		}
+	}
+	return out
 }
