@@ -75,7 +75,16 @@ func TestNewRecord(t *testing.T) {
 	if r.FirstErrorStep != 1 || r.MinScore == nil || *r.MinScore != 0 || r.SoftLabels[2] != nil || *r.SoftLabels[0] != 0.75 {
 		t.Errorf("record: %+v", r)
 	}
+	if want := []LabelSource{Measured, Measured, Inferred, Outcome}; !slices.Equal(r.Sources, want) {
+		t.Errorf("sources %v, want %v", r.Sources, want)
+	}
+	if got, want := r.StepScores(), StepScores(labels); !slices.Equal(got, want) {
+		t.Errorf("record's step scores %v, want %v", got, want)
+	}
 	b, _ := json.Marshal(r)
+	if strings.Contains(string(b), "ources") || strings.Contains(string(b), "key") {
+		t.Errorf("json carries the Go-only fields: %s", b)
+	}
 	if !strings.Contains(string(b), `"soft_labels":[0.75,0,null,0]`) || !strings.Contains(string(b), `"labels":[true,false,false,false]`) {
 		t.Errorf("json: %s", b)
 	}
@@ -105,6 +114,16 @@ func TestRecordFailedStepIsNull(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
+	if got, want := r.StepScores(), StepScores(labels); !slices.EqualFunc(got, want, func(a, b float64) bool { return a == b || a != a && b != b }) {
+		t.Errorf("record's step scores %v, want %v", got, want)
+	}
+	// The sources are not written: read back, they come from the columns.
+	for i, src := range r.Sources {
+		if i != 1 && back.Source(i) != src {
+			t.Errorf("read back: step %d's source %v, want %v", i, back.Source(i), src)
+		}
+	}
+	r.Sources = nil
 	if !reflect.DeepEqual(back, r) {
 		t.Errorf("read back %+v, want %+v", back, r)
 	}
@@ -115,5 +134,39 @@ func TestRecordFailedStepIsNull(t *testing.T) {
 	}
 	if !slices.Equal(bare.FailedSteps, []int{1}) || !slices.Equal(bare.Labels, []bool{true, false}) {
 		t.Errorf("bare record: %+v", bare)
+	}
+}
+
+// TestProblemCheck: Check gives the ids Prepare gives and refuses what
+// Prepare refuses short of splitting; a solution that only its split
+// refuses passes Check.
+func TestProblemCheck(t *testing.T) {
+	long := strings.Repeat("step\n\n", 5)
+	p := Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{Text: "a\n\nb"}, {ID: " s ", Steps: []string{"x"}}, {Text: long}}}
+	lim := InputLimits{SplitOptions: SplitOptions{MaxSteps: 3}}
+	got, err := p.Check("line7", lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{got.ID}
+	for _, s := range got.Solutions {
+		ids = append(ids, s.ID)
+	}
+	if want := []string{"line7", "line7-0", "s", "line7-2"}; !slices.Equal(ids, want) {
+		t.Errorf("ids %q, want %q", ids, want)
+	}
+	if _, err := p.Prepare("line7", lim); err == nil || !strings.Contains(err.Error(), "solutions[2] (line7-2)") {
+		t.Errorf("Prepare: %v, want solutions[2]'s split to fail", err)
+	}
+	got.Solutions = got.Solutions[:2]
+	sols, err := got.Prepare("other", lim)
+	if err != nil || sols[0].SolutionID != "line7-0" || sols[1].SolutionID != "s" || sols[0].ProblemID != "line7" {
+		t.Errorf("Prepare of the checked problem: %+v, %v", sols, err)
+	}
+	for _, bad := range []SolutionInput{{}, {Text: " "}, {Text: "a", Steps: []string{"b"}}} {
+		q := Problem{ID: "p", Question: "q", Answer: "1", Solutions: []SolutionInput{bad}}
+		if _, err := q.Check("", lim); err == nil || !strings.Contains(err.Error(), "solutions[0] (p-0)") {
+			t.Errorf("Check(%+v): %v", bad, err)
+		}
 	}
 }

@@ -34,6 +34,14 @@ type Record struct {
 	Strategy       Strategy `json:"strategy"`
 	Model          string   `json:"model"`
 	GraderVersion  string   `json:"grader_version"`
+	// Sources says how each step's label was reached, as the strategy
+	// knew it. It is not written: a record read back from JSON or the API
+	// has none, and Source reads it from the columns then.
+	Sources []LabelSource `json:"-"`
+	// Key is the solution's PreparedSolution.Key, handed back by the
+	// scheduler so that its source can tell which solution a record is
+	// for. It is not written.
+	Key string `json:"-"`
 }
 
 // NewRecord assembles the record of a labelled solution.
@@ -47,6 +55,7 @@ func NewRecord(problemID, solutionID, question string, steps []string, labels []
 		SoftLabels:     make([]*float64, len(labels)),
 		Rollouts:       make([]int, len(labels)),
 		CorrectRollout: make([]int, len(labels)),
+		Sources:        make([]LabelSource, len(labels)),
 		FirstErrorStep: FirstError(labels),
 		OutcomeCorrect: outcomeCorrect,
 		Strategy:       strategy,
@@ -56,6 +65,7 @@ func NewRecord(problemID, solutionID, question string, steps []string, labels []
 	for i, l := range labels {
 		r.Rollouts[i] = l.Rollouts
 		r.CorrectRollout[i] = l.Correct
+		r.Sources[i] = l.Source
 		if l.Failed {
 			// No label at all: a false here would read as a wrong step.
 			r.FailedSteps = append(r.FailedSteps, i)
@@ -146,4 +156,41 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	}
 	slices.Sort(r.FailedSteps)
 	return nil
+}
+
+// Source says how step i's label was reached: as kept by NewRecord, or
+// for a record read back, from its columns (a soft label with rollouts
+// was measured, one without is the solution's outcome, no soft label was
+// inferred).
+func (r Record) Source(i int) LabelSource {
+	switch {
+	case i < len(r.Sources):
+		return r.Sources[i]
+	case i >= len(r.SoftLabels) || r.SoftLabels[i] == nil:
+		return Inferred
+	case i < len(r.Rollouts) && r.Rollouts[i] == 0:
+		return Outcome
+	}
+	return Measured
+}
+
+// StepScores returns the score of each step as StepScores gives it for
+// the labels the record was made of: the soft label where there is one,
+// else the hard label (1 or 0), NaN at a failed step.
+func (r Record) StepScores() []float64 {
+	out := make([]float64, len(r.Labels))
+	for k := range out {
+		switch {
+		case k < len(r.SoftLabels) && r.SoftLabels[k] != nil:
+			out[k] = *r.SoftLabels[k]
+		case r.Labels[k]:
+			out[k] = 1
+		}
+	}
+	for _, k := range r.FailedSteps {
+		if k >= 0 && k < len(out) {
+			out[k] = math.NaN()
+		}
+	}
+	return out
 }

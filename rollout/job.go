@@ -627,6 +627,7 @@ func (s *scheduler) finish(sol *solutionState) error {
 	}
 	rec := labeler.NewRecord(sol.in.ProblemID, sol.in.SolutionID, sol.in.Question, steps,
 		labels, sol.outcome, s.opt.Strategy, s.opt.Model, s.grader.Version())
+	rec.Key = sol.in.Key
 	rec.CompletionTokens = sol.completionTokens + s.orphanTokens
 	s.orphanTokens = 0
 	err := s.emit(rec)

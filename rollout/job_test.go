@@ -3,6 +3,8 @@ package rollout_test
 import (
 	"context"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +246,29 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestRecordsCarryTheSourcesKey: the scheduler hands each solution's Key
+// back on its record, whatever the solution ids, so that a source whose
+// ids repeat (a stored job with duplicate problem ids) tells its records
+// apart without touching the ids the records carry.
+func TestRecordsCarryTheSourcesKey(t *testing.T) {
+	r, _ := newSimRunner(t, 1, sim.Options{})
+	one := simDataset(5, 1, 3)
+	sols := append(append([]labeler.PreparedSolution{}, one...), one...) // every id twice
+	for i := range sols {
+		sols[i].Key = "key-" + strconv.Itoa(i)
+	}
+	recs, _ := r.label(t, sols, rollout.JobOptions{N: 2})
+	seen := map[string]bool{}
+	for _, rec := range recs {
+		i, err := strconv.Atoi(strings.TrimPrefix(rec.Key, "key-"))
+		switch {
+		case err != nil || i < 0 || i >= len(sols) || seen[rec.Key]:
+			t.Fatalf("record of %s has key %q", rec.SolutionID, rec.Key)
+		case rec.SolutionID != sols[i].SolutionID || rec.ProblemID != sols[i].ProblemID:
+			t.Errorf("record with key %q is of %s/%s, want %s/%s", rec.Key, rec.ProblemID, rec.SolutionID, sols[i].ProblemID, sols[i].SolutionID)
+		}
+		seen[rec.Key] = true
+	}
 }

@@ -68,6 +68,13 @@ const (
 	SourceOutcome  = "outcome"  // the whole solution: its own graded outcome
 )
 
+// sourceNames are the Observer names of the labeler's label sources.
+var sourceNames = [...]string{
+	labeler.Inferred: SourceInferred,
+	labeler.Measured: SourceMeasured,
+	labeler.Outcome:  SourceOutcome,
+}
+
 // NopObserver ignores everything.
 type NopObserver struct{}
 
@@ -118,15 +125,7 @@ func ObserveRecord(o Observer, r labeler.Record) {
 		if failed[i] {
 			continue
 		}
-		src := SourceInferred
-		if i < len(r.SoftLabels) && r.SoftLabels[i] != nil {
-			src = SourceMeasured
-			if i < len(r.Rollouts) && r.Rollouts[i] == 0 {
-				// A soft label without rollouts is the last step's outcome.
-				src = SourceOutcome
-			}
-		}
-		o.StepLabelled(hard, src)
+		o.StepLabelled(hard, sourceNames[r.Source(i)])
 	}
 }
 

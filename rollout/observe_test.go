@@ -219,3 +219,18 @@ func TestTaskOverheadExcludesWorkTime(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveRecordKeepsSources: the sources the record kept are reported,
+// not guessed from its columns: a measured step whose rollouts all failed
+// to grade (no soft label) still counts as measured.
+func TestObserveRecordKeepsSources(t *testing.T) {
+	labels := []labeler.StepLabel{labeler.Measure(0, 0), {Source: labeler.Inferred, Hard: true}, {Source: labeler.Outcome}}
+	r := labeler.NewRecord("p", "s", "q", []string{"a", "b", "c"}, labels, false, labeler.Binary, "m", "g")
+	rec := newRecorder()
+	rollout.ObserveRecord(rec, r)
+	for k, want := range map[string]int{"step false measured": 1, "step true inferred": 1, "step false outcome": 1} {
+		if got := rec.get(k); got != want {
+			t.Errorf("%s: %d, want %d (%v)", k, got, want, rec.counts)
+		}
+	}
+}

@@ -31,7 +31,8 @@
 // # Jobs
 //
 // SubmitJob validates the whole request and splits every solution into
-// steps (labeler.Problem.Prepare) before anything is stored, then stores
+// steps (labeler.SolutionInput.Split), once, before anything is stored
+// (prepare, jobstore_input.go), then stores
 // the job: its metadata (state, effective spec, counts, times, error,
 // request id, owner) and its input (the split problems) under the job's
 // hash tag, a request-id key for idempotency (the same request id with a

@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
+	"strings"
 
 	"github.com/shepherd-prm/shepherd/labeler"
+	"github.com/shepherd-prm/shepherd/proto/convert"
+	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
+
+// A job's input takes one path: prepare (below) checks a request's
+// problems and splits their solutions once, at submit; encodeProblem
+// stores each problem with its steps; storedSource replays them to the
+// scheduler.
 
 // storedProblem is one entry of a job's input list: a problem with its
 // solutions already split at submit, so that a resumed job labels exactly
@@ -75,7 +82,8 @@ const inputChunk = 32
 
 // storedSource replays a job's stored input as a rollout.Source, skipping
 // solutions whose record is committed already. The solutions it yields
-// carry their solutionKey as SolutionID; realID maps it back.
+// carry their solutionKey as Key, which the scheduler hands back on their
+// records.
 type storedSource struct {
 	ctx   context.Context
 	st    *store
@@ -84,10 +92,6 @@ type storedSource struct {
 	next  int64 // index of the next problem to load
 
 	pending []labeler.PreparedSolution
-
-	mu      sync.Mutex
-	ids     map[string]string // solution key -> solution id, until emitted
-	skipped int
 }
 
 func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSource, error) {
@@ -96,7 +100,7 @@ func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSourc
 	if err != nil {
 		return nil, fmt.Errorf("job %s: input: %w", jobID, err)
 	}
-	return &storedSource{ctx: ctx, st: st, keys: k, total: n, ids: map[string]string{}}, nil
+	return &storedSource{ctx: ctx, st: st, keys: k, total: n}, nil
 }
 
 // Next implements rollout.Source.
@@ -133,8 +137,8 @@ func (s *storedSource) load() error {
 			return fmt.Errorf("reading the job's input: problem %d: %w", from+int64(i), err)
 		}
 		for j := range ps {
-			key := solutionKey(int(from)+i, j)
-			keys = append(keys, key)
+			ps[j].Key = solutionKey(int(from)+i, j)
+			keys = append(keys, ps[j].Key)
 			sols = append(sols, ps[j])
 		}
 	}
@@ -142,26 +146,110 @@ func (s *storedSource) load() error {
 	if err != nil {
 		return fmt.Errorf("reading the job's done set: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for i, sol := range sols {
-		if done[i] {
-			s.skipped++
-			continue
+		if !done[i] {
+			s.pending = append(s.pending, sol)
 		}
-		key := keys[i].(string)
-		s.ids[key] = sol.SolutionID
-		sol.SolutionID = key
-		s.pending = append(s.pending, sol)
 	}
 	return nil
 }
 
-// realID returns the solution id of a solution key and forgets it.
-func (s *storedSource) realID(key string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.ids[key]
-	delete(s.ids, key)
-	return id, ok
+// prepare validates a job request and splits its solutions into steps,
+// problem by problem, rejecting a solution that does not split within the
+// limits. It returns the effective spec too. This is the one place a job's
+// input is checked and split; the job store keeps the steps it returns.
+func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSolution, *shepherdv1.JobSpec, error) {
+	spec, err := s.validateSubmit(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := labeler.SplitOptions{Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps())}
+	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
+	for i, p := range r.GetProblems() {
+		pid, gold := problemID(i, p), labeler.GoldAnswer(p.GetAnswer())
+		out[i] = make([]labeler.PreparedSolution, len(p.GetSolutions()))
+		for j, sol := range p.GetSolutions() {
+			steps, err := convert.SolutionOf(sol).Split(opt)
+			if err != nil {
+				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))
+			}
+			out[i][j] = labeler.PreparedSolution{ProblemID: pid, SolutionID: solutionID(pid, j, sol), Question: p.GetQuestion(), Gold: gold, Solution: steps}
+		}
+	}
+	return out, spec, nil
+}
+
+// splitMessage is the splitter's error in the API's words.
+func splitMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "labeler: ")
+	msg = strings.TrimSuffix(msg, ": "+labeler.ErrTooManySteps.Error())
+	return strings.Replace(msg, "(MaxSteps)", "(spec.max_steps)", 1)
+}
+
+// problemID is a problem's effective id.
+func problemID(i int, p *shepherdv1.Problem) string {
+	if id := strings.TrimSpace(p.GetId()); id != "" {
+		return id
+	}
+	return "p" + strconv.Itoa(i)
+}
+
+// solutionID is a solution's effective id.
+func solutionID(pid string, j int, s *shepherdv1.Solution) string {
+	if id := strings.TrimSpace(s.GetId()); id != "" {
+		return id
+	}
+	return pid + "-" + strconv.Itoa(j)
+}
+
+func (s *Server) checkProblem(i int, p *shepherdv1.Problem, maxSteps int) error {
+	at := fmt.Sprintf("problems[%d]", i)
+	sols := p.GetSolutions()
+	switch {
+	case len(p.GetId()) > maxIDBytes:
+		return invalid("%s.id: %d bytes, more than the limit of %d", at, len(p.GetId()), maxIDBytes)
+	case strings.TrimSpace(p.GetQuestion()) == "":
+		return invalid("%s.question: missing or empty", at)
+	case strings.TrimSpace(p.GetAnswer()) == "":
+		return invalid("%s.answer: the gold answer is missing or empty", at)
+	case len(sols) == 0:
+		return invalid("%s.solutions: none given (1..%d per problem)", at, s.opt.MaxSolutionsPerProblem)
+	case len(sols) > s.opt.MaxSolutionsPerProblem:
+		return invalid("%s.solutions: %d solutions, more than the limit of %d", at, len(sols), s.opt.MaxSolutionsPerProblem)
+	}
+	pid := problemID(i, p)
+	seen := make(map[string]bool, len(sols))
+	for j, sol := range sols {
+		sat := fmt.Sprintf("%s.solutions[%d]", at, j)
+		if len(sol.GetId()) > maxIDBytes {
+			return invalid("%s.id: %d bytes, more than the limit of %d", sat, len(sol.GetId()), maxIDBytes)
+		}
+		sid := solutionID(pid, j, sol)
+		if seen[sid] {
+			return invalid("%s.id: duplicate solution id %q in problem %q", sat, sid, pid)
+		}
+		seen[sid] = true
+		switch b := sol.GetBody().(type) {
+		case *shepherdv1.Solution_Text:
+			if strings.TrimSpace(b.Text) == "" {
+				return invalid("%s.text: empty solution", sat)
+			}
+		case *shepherdv1.Solution_Steps:
+			n := 0
+			for _, st := range b.Steps.GetSteps() {
+				if strings.TrimSpace(st) != "" {
+					n++
+				}
+			}
+			switch {
+			case n == 0:
+				return invalid("%s.steps: empty solution (no non-empty step)", sat)
+			case n > maxSteps:
+				return invalid("%s.steps: %d steps, more than the limit of %d (spec.max_steps)", sat, n, maxSteps)
+			}
+		default:
+			return invalid("%s: empty solution (set text or steps)", sat)
+		}
+	}
+	return nil
 }

@@ -215,11 +215,7 @@ func (r *runner) runWith(ctx context.Context) error {
 	wq := &watchedQueue{Queue: q, r: r, capacity: q.CapacityOf(m.Model)}
 	_, err = rollout.RunJob(ctx, wq, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
-			key := rec.SolutionID
-			if id, ok := src.realID(key); ok {
-				rec.SolutionID = id
-			}
-			id, done, err := r.s.store.emit(ctx, r.jobID, key, rec, r.delivering)
+			id, done, err := r.s.store.emit(ctx, r.jobID, rec.Key, rec, r.delivering)
 			if id != "" {
 				rollout.ObserveRecord(r.s.opt.Observer, rec) // committed now, not before
 				// This scheduler is the job's only committer: each commit

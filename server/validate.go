@@ -1,11 +1,8 @@
 package server
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -39,17 +36,14 @@ func invalid(format string, a ...any) error {
 }
 
 // validateRequest checks a request's fields before its handler runs (the
-// validation interceptor). SubmitJob's solutions are split by the handler,
-// which rejects those that do not split within the limits.
+// validation interceptor). A job request (SubmitJob, LabelSolutions) is
+// checked by its handler instead, in the same pass that splits its
+// solutions (prepare).
 func (s *Server) validateRequest(req any) error {
 	if field, bad := takeBadUTF8(req); bad {
 		return invalid("%s: not valid UTF-8", field)
 	}
 	switch r := req.(type) {
-	case *shepherdv1.SubmitJobRequest:
-		return s.validateSubmit(r)
-	case *shepherdv1.LabelSolutionsRequest:
-		return s.validateSubmit(submitOf(r))
 	case *shepherdv1.GetJobRequest:
 		return requireJobID(r.GetJobId())
 	case *shepherdv1.CancelJobRequest:
@@ -84,39 +78,40 @@ func requireJobID(id string) error {
 	return nil
 }
 
-// validateSubmit checks everything of a job request but the splitting.
-func (s *Server) validateSubmit(r *shepherdv1.SubmitJobRequest) error {
+// validateSubmit checks everything of a job request but the splitting,
+// and returns its effective spec.
+func (s *Server) validateSubmit(r *shepherdv1.SubmitJobRequest) (*shepherdv1.JobSpec, error) {
 	if err := checkRequestID(r.GetRequestId()); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.checkModel(r.GetModel()); err != nil {
-		return err
+		return nil, err
 	}
 	spec, err := s.effectiveSpec(r.GetSpec())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	probs := r.GetProblems()
 	switch {
 	case len(probs) == 0:
-		return invalid("problems: none given (1..%d per request)", s.opt.MaxProblems)
+		return nil, invalid("problems: none given (1..%d per request)", s.opt.MaxProblems)
 	case len(probs) > s.opt.MaxProblems:
-		return invalid("problems: %d problems, more than the limit of %d", len(probs), s.opt.MaxProblems)
+		return nil, invalid("problems: %d problems, more than the limit of %d", len(probs), s.opt.MaxProblems)
 	}
 	ids := make(map[string]int, len(probs))
 	for i, p := range probs {
 		if err := s.checkProblem(i, p, int(spec.GetMaxSteps())); err != nil {
-			return err
+			return nil, err
 		}
 		// Records name their problem and solution: ambiguous ids would make
 		// them ambiguous too.
 		pid := problemID(i, p)
 		if j, dup := ids[pid]; dup {
-			return invalid("problems[%d].id: duplicate problem id %q (problems[%d] has it too)", i, pid, j)
+			return nil, invalid("problems[%d].id: duplicate problem id %q (problems[%d] has it too)", i, pid, j)
 		}
 		ids[pid] = i
 	}
-	return nil
+	return spec, nil
 }
 
 func checkRequestID(id string) error {
@@ -222,117 +217,6 @@ func (s *Server) effectiveSpec(in *shepherdv1.JobSpec) (*shepherdv1.JobSpec, err
 		sp.Reuse = proto.Bool(true)
 	}
 	return sp, nil
-}
-
-// problemID is a problem's effective id.
-func problemID(i int, p *shepherdv1.Problem) string {
-	if id := strings.TrimSpace(p.GetId()); id != "" {
-		return id
-	}
-	return "p" + strconv.Itoa(i)
-}
-
-// solutionID is a solution's effective id.
-func solutionID(pid string, j int, s *shepherdv1.Solution) string {
-	if id := strings.TrimSpace(s.GetId()); id != "" {
-		return id
-	}
-	return pid + "-" + strconv.Itoa(j)
-}
-
-func (s *Server) checkProblem(i int, p *shepherdv1.Problem, maxSteps int) error {
-	at := fmt.Sprintf("problems[%d]", i)
-	sols := p.GetSolutions()
-	switch {
-	case len(p.GetId()) > maxIDBytes:
-		return invalid("%s.id: %d bytes, more than the limit of %d", at, len(p.GetId()), maxIDBytes)
-	case strings.TrimSpace(p.GetQuestion()) == "":
-		return invalid("%s.question: missing or empty", at)
-	case strings.TrimSpace(p.GetAnswer()) == "":
-		return invalid("%s.answer: the gold answer is missing or empty", at)
-	case len(sols) == 0:
-		return invalid("%s.solutions: none given (1..%d per problem)", at, s.opt.MaxSolutionsPerProblem)
-	case len(sols) > s.opt.MaxSolutionsPerProblem:
-		return invalid("%s.solutions: %d solutions, more than the limit of %d", at, len(sols), s.opt.MaxSolutionsPerProblem)
-	}
-	pid := problemID(i, p)
-	seen := make(map[string]bool, len(sols))
-	for j, sol := range sols {
-		sat := fmt.Sprintf("%s.solutions[%d]", at, j)
-		if len(sol.GetId()) > maxIDBytes {
-			return invalid("%s.id: %d bytes, more than the limit of %d", sat, len(sol.GetId()), maxIDBytes)
-		}
-		sid := solutionID(pid, j, sol)
-		if seen[sid] {
-			return invalid("%s.id: duplicate solution id %q in problem %q", sat, sid, pid)
-		}
-		seen[sid] = true
-		switch b := sol.GetBody().(type) {
-		case *shepherdv1.Solution_Text:
-			if strings.TrimSpace(b.Text) == "" {
-				return invalid("%s.text: empty solution", sat)
-			}
-		case *shepherdv1.Solution_Steps:
-			n := 0
-			for _, st := range b.Steps.GetSteps() {
-				if strings.TrimSpace(st) != "" {
-					n++
-				}
-			}
-			switch {
-			case n == 0:
-				return invalid("%s.steps: empty solution (no non-empty step)", sat)
-			case n > maxSteps:
-				return invalid("%s.steps: %d steps, more than the limit of %d (spec.max_steps)", sat, n, maxSteps)
-			}
-		default:
-			return invalid("%s: empty solution (set text or steps)", sat)
-		}
-	}
-	return nil
-}
-
-// prepare splits a validated request's solutions into steps, problem by
-// problem, rejecting a solution that does not split within the limits. It
-// returns the effective spec too.
-func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSolution, *shepherdv1.JobSpec, error) {
-	if err := s.validateSubmit(r); err != nil {
-		return nil, nil, err
-	}
-	spec, err := s.effectiveSpec(r.GetSpec())
-	if err != nil {
-		return nil, nil, err
-	}
-	lim := labeler.InputLimits{SplitOptions: labeler.SplitOptions{
-		Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps()),
-	}}
-	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
-	for i, p := range r.GetProblems() {
-		pid := problemID(i, p)
-		out[i] = make([]labeler.PreparedSolution, 0, len(p.GetSolutions()))
-		for j, sol := range p.GetSolutions() {
-			in := convert.SolutionOf(sol)
-			in.ID = solutionID(pid, j, sol)
-			one := labeler.Problem{ID: pid, Question: p.GetQuestion(), Answer: p.GetAnswer(),
-				Solutions: []labeler.SolutionInput{in}}
-			prepared, err := one.Prepare(pid, lim)
-			if err != nil {
-				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))
-			}
-			out[i] = append(out[i], prepared...)
-		}
-	}
-	return out, spec, nil
-}
-
-// splitMessage is the splitter's error in the API's words.
-func splitMessage(err error) string {
-	if inner := errors.Unwrap(err); inner != nil {
-		err = inner
-	}
-	msg := strings.TrimPrefix(err.Error(), "labeler: ")
-	msg = strings.TrimSuffix(msg, ": "+labeler.ErrTooManySteps.Error())
-	return strings.Replace(msg, "(MaxSteps)", "(spec.max_steps)", 1)
 }
 
 // strategyNames is "STRATEGY_EXHAUSTIVE or STRATEGY_BINARY", the API

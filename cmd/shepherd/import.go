@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -146,30 +147,59 @@ func readArray(ctx context.Context, r io.Reader, fn func(row []byte, n int, what
 	return nil
 }
 
-// wrap returns the labeling input read from in: in itself for plain input,
-// else the imported problems streamed as JSONL. stop releases the
-// converting goroutine.
-func (m *importFlags) wrap(ctx context.Context, in io.Reader) (r io.Reader, stop func(), err error) {
+// inputProblem is one problem of label's input and where it came from.
+type inputProblem struct {
+	labeler.Problem
+	where     string // "input line 3", for errors
+	defaultID string // the problem's id when it has none
+	size      int    // the bytes of its row
+}
+
+// problemReader yields label's input problems: the JSONL lines of --in,
+// or with --in-format (or --gold-from) the problems the importer makes of
+// its rows, handed over as they are.
+type problemReader struct {
+	lines *lineReader
+	rows  func() (dataset.Row, error, bool)
+	stop  func()
+}
+
+// problems reads label's input problems from in; stop releases the
+// importer.
+func (m *importFlags) problems(ctx context.Context, in io.Reader) (*problemReader, error) {
 	f, opt, err := m.options(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if f == dataset.InputJSONL && opt.Gold == nil {
-		return in, func() {}, nil
+		return &problemReader{lines: newLineReader(in), stop: func() {}}, nil
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		enc := json.NewEncoder(pw)
-		enc.SetEscapeHTML(false)
-		pw.CloseWithError(readRows(ctx, in, func(row []byte, n int, _ string) error {
-			im, err := dataset.Import(f, row, rowID(f, n), opt)
-			if err != nil {
-				return err
-			}
-			return enc.Encode(im.Problem)
-		}))
-	}()
-	return pr, func() { pr.Close() }, nil
+	rows := func(fn func(row []byte, n int, what string) error) error { return readRows(ctx, in, fn) }
+	next, stop := iter.Pull2(dataset.Problems(f, opt, rows, func(n int) string { return rowID(f, n) }))
+	return &problemReader{rows: next, stop: stop}, nil
+}
+
+// next returns the next problem; io.EOF at the end of the input.
+func (r *problemReader) next() (inputProblem, error) {
+	if r.rows != nil {
+		row, err, ok := r.rows()
+		switch {
+		case !ok:
+			return inputProblem{}, io.EOF
+		case err != nil:
+			return inputProblem{}, err
+		}
+		return inputProblem{Problem: row.Problem, where: "input " + row.What + " " + strconv.Itoa(row.N), defaultID: row.Problem.ID, size: row.Size}, nil
+	}
+	line, n, err := r.lines.next()
+	if err != nil {
+		return inputProblem{}, err
+	}
+	p := inputProblem{where: "input line " + strconv.Itoa(n), defaultID: "line" + strconv.Itoa(n), size: len(line)}
+	if err := json.Unmarshal(line, &p.Problem); err != nil {
+		return inputProblem{}, fmt.Errorf("%s: %v", p.where, err)
+	}
+	return p, nil
 }
 
 func runImport(ctx context.Context, e env, args []string) error {

@@ -162,3 +162,23 @@ func TestImportCommandErrors(t *testing.T) {
 		t.Errorf("label wrote the unusable row: %s", stdout)
 	}
 }
+
+// TestLabelImportedNamesTheRow: label --in-format reads the importer's
+// problems as they are, and an error names the data set's own row (a
+// line of the file, blank lines counted, or an element of an array).
+func TestLabelImportedNamesTheRow(t *testing.T) {
+	dir := t.TempDir()
+	row := func(steps int) string {
+		return `{"question": "q", "answer": "` + strings.Repeat(`a step\n`, steps) + `#### 1"}`
+	}
+	for _, c := range []struct{ name, in, want string }{
+		{"rows.jsonl", "\n" + row(1) + "\n\n" + row(4) + "\n", "input line 4: problem gsm8k-4: solutions[0] (gsm8k-4-0): "},
+		{"rows.json", "[" + row(1) + ",\n" + row(4) + "]", "input element 2: problem gsm8k-2: solutions[0] (gsm8k-2-0): "},
+	} {
+		in := writeFile(t, dir, c.name, c.in)
+		code, _, stderr := runShepherd(t, "", "label", "--in-format", "gsm8k", "--in", in, "--backend", "sim", "--max-steps", "3", "--progress", "never")
+		if code == 0 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "more than the limit of 3") {
+			t.Errorf("%s: exit %d, %q; want an error with %q", c.name, code, stderr, c.want)
+		}
+	}
+}

@@ -3,12 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,7 +189,7 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	}()
 	defer func() { stopWorker(); wg.Wait() }()
 
-	src := &jsonlSource{r: newLineReader(in), limits: limits, skip: done}
+	src := &jsonlSource{in: in, limits: limits, skip: done}
 	bar := newProgress(e, f.progress, f.in)
 	start := time.Now()
 	var errorsSeen int
@@ -248,19 +246,19 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// openProblems opens --in and, with --in-format, the importer over it: the
-// labeling input as JSONL.
-func (f *labelFlags) openProblems(ctx context.Context, e env) (io.Reader, func(), error) {
+// openProblems opens --in and reads its problems, through the importer
+// with --in-format.
+func (f *labelFlags) openProblems(ctx context.Context, e env) (*problemReader, func(), error) {
 	in, closeIn, err := openInput(e, f.in)
 	if err != nil {
 		return nil, nil, err
 	}
-	in, stopImport, err := f.imp.wrap(ctx, in)
+	r, err := f.imp.problems(ctx, in)
 	if err != nil {
 		closeIn()
 		return nil, nil, err
 	}
-	return in, func() { stopImport(); closeIn() }, nil
+	return r, func() { r.stop(); closeIn() }, nil
 }
 
 // checkInput reads a regular --in file through once before anything else
@@ -279,7 +277,7 @@ func (f *labelFlags) checkInput(ctx context.Context, e env, limits labeler.Input
 		return err
 	}
 	defer closeIn()
-	src := &jsonlSource{r: newLineReader(in), limits: limits}
+	src := &jsonlSource{in: in, limits: limits}
 	for {
 		_, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -328,10 +326,10 @@ func openLabelOutput(e env, path string, resume bool) (*recordWriter, map[soluti
 	}, nil
 }
 
-// jsonlSource reads problems line by line and yields their prepared
+// jsonlSource reads the input problems and yields their prepared
 // solutions, skipping those already done.
 type jsonlSource struct {
-	r       *lineReader
+	in      *problemReader
 	limits  labeler.InputLimits
 	skip    map[solutionKey]bool
 	pending []labeler.PreparedSolution
@@ -342,17 +340,13 @@ type solutionKey struct{ problem, solution string }
 
 func (s *jsonlSource) Next() (labeler.PreparedSolution, error) {
 	for len(s.pending) == 0 {
-		line, n, err := s.r.next()
+		p, err := s.in.next()
 		if err != nil {
 			return labeler.PreparedSolution{}, err
 		}
-		var p labeler.Problem
-		if err := json.Unmarshal(line, &p); err != nil {
-			return labeler.PreparedSolution{}, fmt.Errorf("input line %d: %v", n, err)
-		}
-		sols, err := p.Prepare("line"+strconv.Itoa(n), s.limits)
+		sols, err := p.Prepare(p.defaultID, s.limits)
 		if err != nil {
-			return labeler.PreparedSolution{}, fmt.Errorf("input line %d: %v", n, err)
+			return labeler.PreparedSolution{}, fmt.Errorf("%s: %v", p.where, err)
 		}
 		for _, sol := range sols {
 			if s.skip[solutionKey{sol.ProblemID, sol.SolutionID}] {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"google.golang.org/protobuf/proto"
 	"io"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -103,7 +101,7 @@ func (r *labelServerFlags) dial(ctx context.Context, e env, cmd string) (shepher
 // (resuming the stream across server restarts), then prints the same
 // summary line. An interrupted run cancels the job it was following.
 func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.Strategy, mode labeler.SplitMode,
-	limits labeler.InputLimits, in io.Reader, sink *exportSink, done map[solutionKey]bool) error {
+	limits labeler.InputLimits, in *problemReader, sink *exportSink, done map[solutionKey]bool) error {
 	r := &f.remote
 	switch {
 	case len(f.backend.backends) > 0:
@@ -123,7 +121,7 @@ func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.
 		Temperature: &temp, TopP: &topP, MaxTokens: int32(f.maxTokens), Stop: f.stop,
 		Split: convert.SplitModeProto(mode), SplitTag: f.splitTag, MaxSteps: int32(f.maxSteps), Reuse: &reuse,
 	}
-	src := &problemBatches{r: newLineReader(in), limits: limits, skip: done}
+	src := &problemBatches{in: in, limits: limits, skip: done}
 	bar := newProgress(e, f.progress, f.in)
 	start := time.Now()
 	var tot remoteTotals
@@ -228,11 +226,12 @@ func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req 
 	return nil
 }
 
-// problemBatches reads input problems, validates and splits them as the
-// embedded path does (same ids, same errors), leaves out the solutions
-// already done, and yields them in batches that fit one job.
+// problemBatches reads input problems, checks them as the embedded path
+// does short of splitting them (same ids, same errors; the server splits),
+// leaves out the solutions already done, and yields them in batches that
+// fit one job.
 type problemBatches struct {
-	r       *lineReader
+	in      *problemReader
 	limits  labeler.InputLimits
 	skip    map[solutionKey]bool
 	skipped int
@@ -270,7 +269,7 @@ func (b *problemBatches) next() ([]labeler.Problem, error) {
 // size of its input line; nil at the end.
 func (b *problemBatches) read() (*labeler.Problem, int, error) {
 	for !b.eof {
-		line, n, err := b.r.next()
+		p, err := b.in.next()
 		if errors.Is(err, io.EOF) {
 			b.eof = true
 			break
@@ -278,27 +277,23 @@ func (b *problemBatches) read() (*labeler.Problem, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		var p labeler.Problem
-		if err := json.Unmarshal(line, &p); err != nil {
-			return nil, 0, fmt.Errorf("input line %d: %v", n, err)
-		}
-		sols, err := p.Prepare("line"+strconv.Itoa(n), b.limits)
-		if err != nil {
-			return nil, 0, fmt.Errorf("input line %d: %v", n, err)
-		}
 		// The ids the embedded path gives, made explicit so the server's
-		// records carry them too.
-		out := labeler.Problem{ID: sols[0].ProblemID, Question: p.Question, Answer: p.Answer}
-		for i, s := range p.Solutions {
-			sid := sols[i].SolutionID
-			if b.skip[solutionKey{out.ID, sid}] {
+		// records carry them too; the server splits the solutions.
+		checked, err := p.Check(p.defaultID, b.limits)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %v", p.where, err)
+		}
+		out := checked
+		out.Solutions = nil
+		for _, s := range checked.Solutions {
+			if b.skip[solutionKey{out.ID, s.ID}] {
 				b.skipped++
 				continue
 			}
-			out.Solutions = append(out.Solutions, labeler.SolutionInput{ID: sid, Text: s.Text, Steps: s.Steps})
+			out.Solutions = append(out.Solutions, s)
 		}
 		if len(out.Solutions) > 0 {
-			return &out, len(line), nil
+			return &out, p.size, nil
 		}
 	}
 	return nil, 0, nil

@@ -104,5 +104,7 @@
 //     outcome of the whole solution), else it must come from
 //     ImportOptions.Gold.
 //
-// JSON arrays and JSONL are the caller's concern: Import takes one row.
+// Import takes one row. A data set file is JSONL or one JSON array
+// (ReadRows reads either), and Problems yields a file's rows as labeling
+// input, each handed over as a labeler.Problem (no JSON in between).
 package dataset

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"slices"
 	"strconv"
@@ -336,14 +337,9 @@ type prmCompletion struct {
 // UnmarshalJSON also accepts a bare string (a human completion in some
 // releases).
 func (c *prmCompletion) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		*c = prmCompletion{}
-		return json.Unmarshal(b, &c.Text)
-	}
 	type plain prmCompletion
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	if err := labeler.UnmarshalTextOr(b, &p.Text, &p, false); err != nil {
 		return err
 	}
 	*c = prmCompletion(p)
@@ -574,3 +570,37 @@ func questionKey(q string) string { return strings.Join(strings.Fields(q), " ") 
 // RowID returns the default id of the n-th row (1-based) of a data set in
 // format f: "<format>-<n>".
 func RowID(f InputFormat, n int) string { return string(f) + "-" + strconv.Itoa(n) }
+
+// Row is one data set row converted to labeling input, with its place in
+// the file.
+type Row struct {
+	Imported
+	N    int    // the line number in JSONL, the 1-based element number in an array
+	What string // "line" or "element"
+	Size int    // the row's bytes
+}
+
+// Problems yields the rows of a data set of format f converted to labeling
+// input by Import, each handed over as it is read; rows calls its function
+// with every row (its JSON bytes, its number and what it is, "line" or
+// "element") and stops at its error. defaultID names the problem of the
+// n-th row when the row has none. The first error, naming its row, ends
+// it; so does the consumer, by stopping.
+func Problems(f InputFormat, opt ImportOptions, rows func(fn func(row []byte, n int, what string) error) error, defaultID func(n int) string) iter.Seq2[Row, error] {
+	return func(yield func(Row, error) bool) {
+		stopped := errors.New("stopped")
+		err := rows(func(row []byte, n int, what string) error {
+			im, err := Import(f, row, defaultID(n), opt)
+			if err != nil {
+				return fmt.Errorf("%s %d: %w", what, n, err)
+			}
+			if !yield(Row{Imported: im, N: n, What: what, Size: len(row)}, nil) {
+				return stopped
+			}
+			return nil
+		})
+		if err != nil && err != stopped {
+			yield(Row{}, err)
+		}
+	}
+}

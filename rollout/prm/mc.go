@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,7 +79,7 @@ func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGol
 		if err != nil || u < 0 || u >= len(out) {
 			return fmt.Errorf("prm: unexpected solution id %q in the MC job", r.SolutionID)
 		}
-		out[u] = recordScores(r)
+		out[u] = r.StepScores()
 		return nil
 	})
 	st.Rollouts += stats.Samples
@@ -100,28 +99,6 @@ func randomHex() string {
 	var b [8]byte
 	_, _ = crand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// recordScores turns a label record into step scores: the soft label
-// where measured (the last step's is the candidate's own graded outcome),
-// NaN where the rollouts failed, the hard label elsewhere.
-func recordScores(r labeler.Record) []float64 {
-	failed := map[int]bool{}
-	for _, k := range r.FailedSteps {
-		failed[k] = true
-	}
-	out := make([]float64, len(r.Labels))
-	for k := range out {
-		switch {
-		case failed[k]:
-			out[k] = math.NaN()
-		case r.SoftLabels[k] != nil:
-			out[k] = *r.SoftLabels[k]
-		case r.Labels[k]:
-			out[k] = 1
-		}
-	}
-	return out
 }
 
 // referenceAnswer stands in for a missing gold answer: it samples
