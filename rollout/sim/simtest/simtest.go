@@ -7,14 +7,12 @@ package simtest
 
 import (
 	"context"
-	"io"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
-	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -106,24 +104,12 @@ func Dataset(seed int64, problems, perProblem int) []labeler.PreparedSolution {
 	return Prepare(Problems(seed, problems, perProblem))
 }
 
-// SliceSource is a rollout.Source handing out its solutions in order.
-type SliceSource []labeler.PreparedSolution
-
-// Next implements rollout.Source.
-func (s *SliceSource) Next() (labeler.PreparedSolution, error) {
-	if len(*s) == 0 {
-		return labeler.PreparedSolution{}, io.EOF
-	}
-	sol := (*s)[0]
-	*s = (*s)[1:]
-	return sol, nil
-}
+// SliceSource is rollout.SliceSource, named here for the tests that
+// build one from a data set.
+type SliceSource = rollout.SliceSource
 
 // Source is a source of sols (which it does not modify).
-func Source(sols []labeler.PreparedSolution) *SliceSource {
-	s := SliceSource(sols)
-	return &s
-}
+func Source(sols []labeler.PreparedSolution) *SliceSource { return rollout.NewSliceSource(sols) }
 
 // RunWorker runs w until stop is called or the test ends, whichever is
 // first: stop cancels the worker's context and waits for Run to return.
@@ -141,18 +127,13 @@ func RunWorker(t testing.TB, w *rollout.Worker) (stop func()) {
 	return stop
 }
 
-// Label labels sols in-process the way `shepherd label` does: rollout.RunJob
-// with opt on a memory queue, worked by one worker for opt.Model on gen
-// with 32 tasks in flight. It fails the test when the job fails.
+// Label labels sols in-process the way `shepherd label` does
+// (rollout.RunLocal) with opt, by one worker for opt.Model on gen with 32
+// tasks in flight. It fails the test when the job fails.
 func Label(ctx context.Context, t testing.TB, gen rollout.Generator, sols []labeler.PreparedSolution, opt rollout.JobOptions) ([]labeler.Record, rollout.JobStats) {
 	t.Helper()
-	q := rollout.NewMemQueue(0)
-	defer q.Close()
-	grader := grade.New(grade.Options{})
-	stop := RunWorker(t, &rollout.Worker{Queue: q, Generator: gen, Grader: grader, Model: opt.Model, Concurrency: 32})
-	defer stop()
 	var recs []labeler.Record
-	stats, err := rollout.RunJob(ctx, q, grader, opt, Source(sols), func(r labeler.Record) error {
+	stats, err := rollout.RunLocal(ctx, rollout.LocalOptions{Generator: gen, Model: opt.Model, Concurrency: 32}, opt, Source(sols), func(r labeler.Record) error {
 		recs = append(recs, r)
 		return nil
 	})
