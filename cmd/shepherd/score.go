@@ -49,7 +49,7 @@ type scoreFlags struct {
 	temp, topP    float64
 	maxTokens     int
 	reuse         bool
-	remote        labelServerFlags
+	remote        serverFlags
 }
 
 func runScore(ctx context.Context, e env, args []string) error {

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"io"
 	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -30,9 +30,10 @@ const (
 	serverBatchBytes    = 16 << 20
 )
 
-// labelServerFlags are label's flags for labeling through a shepherd
-// server (`shepherd serve` and its workers) instead of in-process.
-type labelServerFlags struct {
+// serverFlags are the flags of a command working through a shepherd
+// server (`shepherd serve` and its workers) instead of in-process: --server
+// and the connection flags that go with it.
+type serverFlags struct {
 	addr            string
 	token           string
 	tlsCA           string
@@ -41,13 +42,13 @@ type labelServerFlags struct {
 	maxOutage       time.Duration
 }
 
-func (r *labelServerFlags) register(fs *flag.FlagSet) {
+func (r *serverFlags) register(fs *flag.FlagSet) {
 	r.registerFor(fs, "label through the shepherd server at host:port instead of in-process: its workers run the rollouts on their backends (no --backend here) and it sets the window; records and summary are the same")
 }
 
 // registerFor adds --server with the given usage and the connection flags
 // that go with it.
-func (r *labelServerFlags) registerFor(fs *flag.FlagSet, serverUsage string) {
+func (r *serverFlags) registerFor(fs *flag.FlagSet, serverUsage string) {
 	fs.StringVar(&r.addr, "server", "", serverUsage)
 	fs.StringVar(&r.token, "token", "", "--server: bearer token (prefer SHEPHERD_TOKEN: command lines are visible to other users)")
 	fs.StringVar(&r.tlsCA, "tls-ca", "", "--server: PEM CA bundle that signs the server's certificate (default: the system roots)")
@@ -59,7 +60,7 @@ func (r *labelServerFlags) registerFor(fs *flag.FlagSet, serverUsage string) {
 
 // connect dials the server, reporting the first retry of an outage on
 // stderr under the command's name.
-func (r *labelServerFlags) connect(ctx context.Context, e env, cmd string) (*client.Client, error) {
+func (r *serverFlags) connect(ctx context.Context, e env, cmd string) (*client.Client, error) {
 	if r.insecure && (r.tlsCA != "" || r.tlsCert != "" || r.tlsKey != "") {
 		return nil, usageErrorf("--insecure excludes --tls-ca, --tls-client-cert and --tls-client-key")
 	}
@@ -89,7 +90,7 @@ func (r *labelServerFlags) connect(ctx context.Context, e env, cmd string) (*cli
 }
 
 // dial is connect for callers that only need the raw API.
-func (r *labelServerFlags) dial(ctx context.Context, e env, cmd string) (shepherdv1.ShepherdServiceClient, func(), error) {
+func (r *serverFlags) dial(ctx context.Context, e env, cmd string) (shepherdv1.ShepherdServiceClient, func(), error) {
 	c, err := r.connect(ctx, e, cmd)
 	if err != nil {
 		return nil, nil, err
@@ -97,83 +98,54 @@ func (r *labelServerFlags) dial(ctx context.Context, e env, cmd string) (shepher
 	return c.API(), func() { c.Close() }, nil
 }
 
-// runLabelServer is label's --server path: it reads and validates the
+// labelRemote is label's --server path: it reads and validates the
 // input like the embedded path, sends the solutions not yet in --out to
 // the server in jobs, and writes each job's records as they stream in
-// (resuming the stream across server restarts), then prints the same
-// summary line. An interrupted run cancels the job it was following.
-func runLabelServer(ctx context.Context, e env, f *labelFlags, strategy labeler.Strategy, mode labeler.SplitMode,
-	limits labeler.InputLimits, in io.Reader, sink *exportSink, done map[solutionKey]bool) error {
-	r := &f.remote
+// (resuming the stream across server restarts). An interrupted run
+// cancels the job it was following.
+func (f *labelFlags) labelRemote(ctx context.Context, e env, in io.Reader, sink *exportSink, done map[solutionKey]bool) (*labelSummary, error) {
+	sum := &labelSummary{failuresIn: "jobs"}
 	switch {
 	case len(f.backend.backends) > 0:
-		return usageErrorf("--backend does not go with --server: the server's workers run the rollouts on their backends")
+		return sum, usageErrorf("--backend does not go with --server: the server's workers run the rollouts on their backends")
 	case f.backend.model == "":
-		return usageErrorf("--model is required with --server (a model the server's workers serve, e.g. sim)")
+		return sum, usageErrorf("--model is required with --server (a model the server's workers serve, e.g. sim)")
 	}
-	c, err := r.connect(ctx, e, "label")
+	c, err := f.remote.connect(ctx, e, "label")
 	if err != nil {
-		return err
+		return sum, err
 	}
 	defer c.Close()
-
-	temp, topP, reuse := f.temp, f.topP, f.reuse
-	spec := &shepherdv1.JobSpec{
-		Strategy: convert.StrategyProto(strategy), N: proto.Int32(int32(f.n)), Seed: f.seed,
-		Temperature: &temp, TopP: &topP, MaxTokens: int32(f.maxTokens), Stop: f.stop,
-		Split: convert.SplitModeProto(mode), SplitTag: f.splitTag, MaxSteps: int32(f.maxSteps), Reuse: &reuse,
-	}
-	src := &problemBatches{r: newLineReader(in), limits: limits, skip: done}
+	src := &problemBatches{r: newLineReader(in), limits: f.limits, skip: done}
 	bar := newProgress(e, f.progress, f.in)
-	start := time.Now()
-	var tot remoteTotals
+	defer bar.finish()
+	sum.start = time.Now()
+	spec := f.jobSpec()
 	for {
 		batch, err := src.next()
-		if err != nil {
-			bar.finish()
-			return err
+		if err != nil || len(batch) == 0 {
+			sum.skipped = src.skipped
+			return sum, err
 		}
-		if len(batch) == 0 {
-			break
-		}
-		if err := tot.runJob(ctx, e, c, client.Request{Model: f.backend.model, Spec: spec, Problems: batch}, sink, bar); err != nil {
-			bar.finish()
-			return err
+		if err := sum.runJob(ctx, e, c, client.Request{Model: f.backend.model, Spec: spec, Problems: batch}, sink, bar); err != nil {
+			return sum, err
 		}
 	}
-	bar.finish()
-	if err := sink.Close(); err != nil {
-		return err
-	}
-	secs := time.Since(start).Seconds()
-	cached := 0.0
-	if tot.promptTokens > 0 {
-		cached = 100 * float64(tot.cachedTokens) / float64(tot.promptTokens)
-	}
-	dest := f.out
-	if dest == "-" {
-		dest = "stdout"
-	}
-	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
-		tot.solutions, tot.steps, src.skipped, tot.rollouts, tot.shared, tot.completionTokens, tot.promptTokens, cached, secs, tot.failedTasks, tot.withFailed, dest)
-	if tot.failedTasks > 0 || tot.withFailed > 0 {
-		tot.errors.print(e.stderr, "jobs")
-		return partialError{fmt.Sprintf("partial result: %d of %d solutions have failed steps (null labels there; left out of trainer formats)", tot.withFailed, tot.solutions)}
-	}
-	return nil
 }
 
-// remoteTotals add up the jobs of one label --server run.
-type remoteTotals struct {
-	solutions, steps, withFailed                 int
-	rollouts, shared, failedTasks                int64
-	promptTokens, completionTokens, cachedTokens int64
-	errors                                       failureTally // the servers' messages of partial jobs
+// jobSpec is the job the flags describe, as the server takes it.
+func (f *labelFlags) jobSpec() *shepherdv1.JobSpec {
+	sp := f.sampling
+	return &shepherdv1.JobSpec{
+		Strategy: convert.StrategyProto(f.strat), N: proto.Int32(int32(sp.n)), Seed: sp.seed,
+		Temperature: &sp.temp, TopP: &sp.topP, MaxTokens: int32(sp.maxTokens), Stop: f.stop,
+		Split: convert.SplitModeProto(f.limits.Mode), SplitTag: f.limits.Tag, MaxSteps: int32(f.limits.MaxSteps), Reuse: &sp.reuse,
+	}
 }
 
 // runJob submits one job, writes its records as they arrive and adds its
 // final counts.
-func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req client.Request, sink *exportSink, bar *progress) error {
+func (t *labelSummary) runJob(ctx context.Context, e env, c *client.Client, req client.Request, sink *exportSink, bar *progress) error {
 	s := c.LabelSolutions(ctx, req)
 	defer s.Close()
 	for s.Next() {
@@ -217,7 +189,7 @@ func (t *remoteTotals) runJob(ctx context.Context, e env, c *client.Client, req 
 		return fmt.Errorf("job %s ended %s: %s", j.GetId(), client.StateName(j.GetState()), j.GetError())
 	}
 	if j.GetState() == shepherdv1.JobState_JOB_STATE_PARTIAL && j.GetError() != "" {
-		t.errors.add(j.GetError())
+		t.failures.add(j.GetError())
 	}
 	t.rollouts += j.GetRollouts()
 	t.shared += j.GetSharedRollouts()
