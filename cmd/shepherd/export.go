@@ -220,11 +220,7 @@ func runExport(ctx context.Context, e env, args []string) error {
 	if x.toParquet {
 		kind = "Parquet"
 	}
-	dest := out
-	if dest == "-" || dest == "" {
-		dest = "stdout"
-	}
-	fmt.Fprintf(e.stderr, "exported %d records as %s %s (%d left out for failed steps); rows in %s\n", sink.written, x.f, kind, sink.failed, dest)
+	fmt.Fprintf(e.stderr, "exported %d records as %s %s (%d left out for failed steps); rows in %s\n", sink.written, x.f, kind, sink.failed, outputName(out))
 	if sink.failed > 0 {
 		return partialError{fmt.Sprintf("partial result: %d records left out for their failed steps (relabel them with label --resume after removing them)", sink.failed)}
 	}

@@ -26,7 +26,7 @@ func (s *samplingFlags) register(fs *flag.FlagSet, mode, what string, defN, defM
 	fs.Int64Var(&s.seed, "seed", 0, mode+"job seed; every rollout's seed derives from it")
 	fs.Float64Var(&s.temp, "temperature", server.DefaultJobTemperature, mode+"sampling temperature")
 	fs.Float64Var(&s.topP, "top-p", server.DefaultJobTopP, mode+"nucleus sampling top_p")
-	fs.IntVar(&s.maxTokens, "max-tokens", defMaxTokens, mode+"max_tokens of every rollout request: the value sent (`serve --max-tokens` is instead the largest a job may ask for); a rollout cut off here counts as incorrect")
+	fs.IntVar(&s.maxTokens, "max-tokens", defMaxTokens, mode+"tokens per rollout: the max_tokens value sent with every rollout request (serve --max-tokens is instead a cap on what a job may ask for); a rollout cut off here counts as incorrect")
 	fs.BoolVar(&s.reuse, "reuse", true, mode+"count a rollout that reproduces a "+what+"'s next steps as a rollout from those prefixes too")
 }
 

@@ -246,12 +246,8 @@ func (s *labelSummary) report(e env, out string) error {
 	if s.promptTokens > 0 {
 		cached = 100 * float64(s.cachedTokens) / float64(s.promptTokens)
 	}
-	dest := out
-	if dest == "-" {
-		dest = "stdout"
-	}
 	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
-		s.solutions, s.steps, s.skipped, s.rollouts, s.shared, s.completionTokens, s.promptTokens, cached, secs, s.failedTasks, s.withFailed, dest)
+		s.solutions, s.steps, s.skipped, s.rollouts, s.shared, s.completionTokens, s.promptTokens, cached, secs, s.failedTasks, s.withFailed, outputName(out))
 	if s.sim != nil {
 		if busy, slots, ok := s.sim.simBusy(elapsed); ok {
 			fmt.Fprintf(e.stderr, "simulated fleet: %d servers, %d sequence slots, busy %.0f%% of %.1fs\n", len(s.sim.sims), slots, 100*busy, secs)
