@@ -46,7 +46,94 @@ type serveFlags struct {
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
-	var f serveFlags
+	f, err := parseServeFlags(e, args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(e, f.logLevel)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := f.tlsConfig()
+	if err != nil {
+		return err
+	}
+	tokens, err := f.loadTokens()
+	if err != nil {
+		return err
+	}
+	models := splitList(f.models)
+
+	rdb, where, err := f.redis.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	qopt := f.redis.queueOptions(0, 0)
+	qopt.LoadBound = f.routeLoadBound
+	scorer, stopScorer, err := f.score.scorer()
+	if err != nil {
+		return err
+	}
+	defer stopScorer()
+	m := metrics.New("serve")
+	opt := f.limits()
+	opt.Scorer, opt.Redis, opt.Queue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, qopt, tokens, tlsConf, models, log
+	opt.OnRPC, opt.Observer, opt.OnJobFinished = m.OnRPC, m.Observer(), m.JobFinished
+	s, err := server.New(opt)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	m.CollectJobs(s)
+	if len(models) > 0 {
+		mq := redisq.New(rdb, qopt)
+		defer mq.Close()
+		m.CollectQueue(mq, models)
+	}
+
+	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
+}
+
+// limits are the server options the flags set: the request limits and
+// the job lifetimes.
+func (f *serveFlags) limits() server.Options {
+	return server.Options{
+		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
+		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
+		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
+		ShutdownTimeout: f.shutdownTimeout, ID: f.id, ConsumerIdleTTL: f.consumerIdleTTL,
+	}
+}
+
+// listenAndServe listens on --listen, serves the metrics on
+// --metrics-listen and serves s until ctx ends, warning first when
+// authentication is off; logged says what the start-up log line reports
+// besides the address.
+func (f *serveFlags) listenAndServe(ctx context.Context, s *server.Server, m *metrics.Metrics, log *slog.Logger, authOff bool, logged ...any) error {
+	lis, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer stopMetrics()
+	if authOff {
+		log.Warn("authentication is off: any client may submit jobs (set --tokens-file or SHEPHERD_TOKENS)")
+	}
+	log.Info("serving shepherd", append([]any{"addr", lis.Addr().String()}, logged...)...)
+	if err := s.Serve(ctx, lis); err != nil {
+		return err
+	}
+	log.Info("stopped serving")
+	return nil
+}
+
+// parseServeFlags parses and checks serve's flags.
+func parseServeFlags(e env, args []string) (*serveFlags, error) {
+	f := &serveFlags{}
 	fs := newFlagSet(e, "serve", "--listen ADDR --redis URL [flags]")
 	fs.StringVar(&f.listen, "listen", ":7070", "gRPC listen address, host:port")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
@@ -77,80 +164,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM/SIGINT: how long open calls get to finish before they are cut")
 	fs.StringVar(&f.id, "id", "", "name of this server in job leases and logs (default host-pid-random)")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
-		return err
+		return nil, err
 	}
 	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {
-		return usageErrorf("--route-load-bound must be at least 1 (or negative for no bound), got %v", f.routeLoadBound)
+		return nil, usageErrorf("--route-load-bound must be at least 1 (or negative for no bound), got %v", f.routeLoadBound)
 	}
-	log, err := newLogger(e, f.logLevel)
-	if err != nil {
-		return err
-	}
-	tlsConf, err := f.tlsConfig()
-	if err != nil {
-		return err
-	}
-	tokens, err := f.loadTokens()
-	if err != nil {
-		return err
-	}
-	models := splitList(f.models)
-
-	rdb, where, err := f.redis.open(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	qopt := f.redis.queueOptions(0, 0)
-	qopt.LoadBound = f.routeLoadBound
-	scorer, stopScorer, err := f.score.scorer()
-	if err != nil {
-		return err
-	}
-	defer stopScorer()
-	m := metrics.New("serve")
-	s, err := server.New(server.Options{
-		Scorer: scorer,
-		Redis:  rdb, Queue: qopt, Tokens: tokens, TLS: tlsConf, Models: models,
-		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
-		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
-		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
-		ShutdownTimeout: f.shutdownTimeout, ID: f.id, Logger: log, ConsumerIdleTTL: f.consumerIdleTTL,
-		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished,
-	})
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	m.CollectJobs(s)
-	if len(models) > 0 {
-		mq := redisq.New(rdb, qopt)
-		defer mq.Close()
-		m.CollectQueue(mq, models)
-	}
-
-	lis, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log)
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	defer stopMetrics()
-	if len(tokens) == 0 {
-		log.Warn("authentication is off: any client may submit jobs (set --tokens-file or SHEPHERD_TOKENS)")
-	}
-	log.Info("serving shepherd", "addr", lis.Addr().String(), "redis", where, "tls", tlsConf != nil,
-		"mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
-	if err := s.Serve(ctx, lis); err != nil {
-		return err
-	}
-	log.Info("stopped serving")
-	return nil
+	return f, nil
 }
 
 func (f *serveFlags) tlsConfig() (*tls.Config, error) {
