@@ -157,12 +157,8 @@ func (f *labelFlags) openBackends(ctx context.Context, e env) (*rollout.Pool, fu
 			fmt.Fprintf(e.stderr, "shepherd label: backend %s out of rotation: %s\n", backend, reason)
 		}
 	}
-	pool, stop, err := f.backend.open(e, nil)
+	pool, stop, err := f.backend.openProbed(ctx, e)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := f.backend.probe(ctx, pool, true, nil); err != nil {
-		stop()
 		return nil, nil, err
 	}
 	probed.Store(true)

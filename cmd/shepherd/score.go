@@ -157,12 +157,8 @@ func (f *scoreFlags) openScorer(ctx context.Context, e env, grader *grade.Grader
 		scorer.PRM = client
 		return scorer, stop, nil
 	default:
-		pool, stop, err := f.backend.open(e, nil)
+		pool, stop, err := f.backend.openProbed(ctx, e)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := f.backend.probe(ctx, pool, true, nil); err != nil {
-			stop()
 			return nil, nil, err
 		}
 		scorer.Generator = pool
