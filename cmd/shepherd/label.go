@@ -42,7 +42,7 @@ type labelFlags struct {
 	export      exportFlags // --format and the other output format flags (export.go)
 	imp         importFlags // --in-format, --gold-from (import.go)
 
-	remote serverFlags // --server and its connection flags (remote.go)
+	remote serverFlags // --server and its connection flags (serverflags.go)
 
 	// Parsed from the flags above.
 	strat  labeler.Strategy
