@@ -56,7 +56,7 @@ func formatList() string {
 	for i, f := range dataset.Formats {
 		s[i] = fmt.Sprintf("%s (%s)", f, f.Summary())
 	}
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+	return orList(s)
 }
 
 // optionFlags names the flag of each dataset.ExportOptions field.

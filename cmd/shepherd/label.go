@@ -110,7 +110,7 @@ func parseLabelFlags(e env, args []string) (*labelFlags, error) {
 	fs.StringVar(&f.in, "in", "-", "input JSONL, one problem per line ('-' is stdin)")
 	fs.StringVar(&f.out, "out", "-", "output JSONL, one labelled solution per line ('-' is stdout)")
 	f.backend.register(fs)
-	fs.StringVar(&f.strategy, "strategy", "exhaustive", "labeling strategy: exhaustive or binary")
+	fs.StringVar(&f.strategy, "strategy", string(labeler.Strategies[0]), "labeling strategy: "+orList(strategyNames()))
 	f.sampling.register(fs, "", "solution", server.DefaultJobN, server.DefaultJobMaxTokens)
 	fs.Var(&f.stop, "stop", "stop string for rollouts (repeatable)")
 	f.split.register(fs, "solution")
@@ -145,6 +145,15 @@ func parseLabelFlags(e env, args []string) (*labelFlags, error) {
 	}
 	f.export.taskFrom(f.imp.format)
 	return f, nil
+}
+
+// strategyNames names labeler.Strategies, the default first.
+func strategyNames() []string {
+	names := make([]string, len(labeler.Strategies))
+	for i, s := range labeler.Strategies {
+		names[i] = string(s)
+	}
+	return names
 }
 
 // openBackends opens and probes the backends of an in-process run. After
