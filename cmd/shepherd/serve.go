@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,13 +23,9 @@ func init() {
 }
 
 type serveFlags struct {
-	score         serveScoreFlags
-	listen        string
-	metricsListen string
-	pprof         bool
-	redis         redisFlags
-	config        string
-	logLevel      string
+	daemonFlags
+	score  serveScoreFlags
+	listen string
 
 	tlsCert, tlsKey, tlsClientCA string
 	tokensFile, tokens           string
@@ -50,7 +45,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(e, f.logLevel)
+	log, err := f.logger(e)
 	if err != nil {
 		return err
 	}
@@ -136,11 +131,7 @@ func parseServeFlags(e env, args []string) (*serveFlags, error) {
 	f := &serveFlags{}
 	fs := newFlagSet(e, "serve", "--listen ADDR --redis URL [flags]")
 	fs.StringVar(&f.listen, "listen", ":7070", "gRPC listen address, host:port")
-	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
-	registerPprofFlag(fs, &f.pprof)
-	f.redis.register(fs, 256, "each open label stream and running job holds one")
-	registerConfigFlag(fs, &f.config)
-	registerLogFlag(fs, &f.logLevel)
+	f.daemonFlags.register(fs, 256, "each open label stream and running job holds one")
 	f.score.register(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM server certificate; with --tls-key turns TLS on")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM key of --tls-cert")
@@ -166,7 +157,7 @@ func parseServeFlags(e env, args []string) (*serveFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
+	if err := f.daemonFlags.check(); err != nil {
 		return nil, err
 	}
 	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {
@@ -207,32 +198,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// registerPprofFlag adds --pprof, which serve and worker check with
-// checkPprof.
-func registerPprofFlag(fs *flag.FlagSet, p *bool) {
-	fs.BoolVar(p, "pprof", false, "also serve the Go profiler (net/http/pprof) at /debug/pprof/ on --metrics-listen, for diagnosing performance; keep that address private")
-}
-
-func checkPprof(pprof bool, metricsListen string) error {
-	if pprof && metricsListen == "" {
-		return usageErrorf("--pprof needs --metrics-listen")
-	}
-	return nil
-}
-
-func registerLogFlag(fs *flag.FlagSet, p *string) {
-	fs.StringVar(p, "log-level", "info", "log level on stderr: debug, info, warn or error")
-}
-
-// newLogger logs as text on the command's stderr.
-func newLogger(e env, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageErrorf("--log-level: %q is not debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
 // metricsHandler is what the metrics listener serves at /metrics: the

@@ -18,12 +18,8 @@ func init() {
 }
 
 type workerFlags struct {
+	daemonFlags
 	backend       backendFlags
-	redis         redisFlags
-	config        string
-	logLevel      string
-	metricsListen string
-	pprof         bool
 	tasks         int
 	leaseTTL      time.Duration
 	maxDeliveries int
@@ -38,7 +34,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(e, f.logLevel)
+	log, err := f.logger(e)
 	if err != nil {
 		return err
 	}
@@ -108,11 +104,7 @@ func parseWorkerFlags(e env, args []string) (*workerFlags, error) {
 	f := &workerFlags{}
 	fs := newFlagSet(e, "worker", "--redis URL --backend URL|sim --model NAME [flags]")
 	f.backend.register(fs)
-	f.redis.register(fs, 0, "0: --tasks plus 16")
-	registerConfigFlag(fs, &f.config)
-	registerLogFlag(fs, &f.logLevel)
-	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
-	registerPprofFlag(fs, &f.pprof)
+	f.daemonFlags.register(fs, 0, "0: --tasks plus 16")
 	fs.IntVar(&f.tasks, "tasks", 0, "rollout tasks in flight at most (default --concurrency times the number of backends)")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", redisq.DefaultLeaseTTL, "how long a task stays leased without a heartbeat before another worker takes it over")
 	fs.IntVar(&f.maxDeliveries, "max-deliveries", rollout.DefaultMaxDeliveries, "deliveries of a task before it is dead-lettered and its step marked failed")
@@ -123,7 +115,7 @@ func parseWorkerFlags(e env, args []string) (*workerFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
+	if err := f.daemonFlags.check(); err != nil {
 		return nil, err
 	}
 	if f.leaseTTL < 100*time.Millisecond {
