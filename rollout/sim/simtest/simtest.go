@@ -72,7 +72,12 @@ func Pool(t testing.TB, opt sim.Options) *rollout.Pool {
 // operations, each with perProblem sampled solutions of which about half
 // go wrong somewhere. The simulator knows every solution's first error.
 func Problems(seed int64, problems, perProblem int) []labeler.Problem {
-	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5})
+	return LabelerProblems(sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5}))
+}
+
+// LabelerProblems is a simulator data set as labeling input, without the
+// simulator's knowledge of the errors.
+func LabelerProblems(ds []sim.Problem) []labeler.Problem {
 	out := make([]labeler.Problem, 0, len(ds))
 	for _, p := range ds {
 		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}

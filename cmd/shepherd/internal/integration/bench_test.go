@@ -24,6 +24,7 @@ import (
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 // The distributed benchmark's job: simulator problems labelled exhaustively
@@ -88,17 +89,8 @@ func BenchmarkDistributed(b *testing.B) {
 }
 
 func benchDataset() []labeler.Problem {
-	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: 1, Problems: benchProblems, SolutionsPerProblem: benchPerProblem,
-		MinOps: 3, MaxOps: 5, ErrorRate: 0.5})
-	problems := make([]labeler.Problem, 0, len(ds))
-	for _, p := range ds {
-		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
-		for _, s := range p.Solutions {
-			lp.Solutions = append(lp.Solutions, labeler.SolutionInput{ID: s.ID, Text: s.Text})
-		}
-		problems = append(problems, lp)
-	}
-	return problems
+	return simtest.LabelerProblems(sim.GenerateDataset(sim.DatasetOptions{Seed: 1, Problems: benchProblems, SolutionsPerProblem: benchPerProblem,
+		MinOps: 3, MaxOps: 5, ErrorRate: 0.5}))
 }
 
 func benchDistributed(b *testing.B, problems []labeler.Problem, bc benchCase) {
