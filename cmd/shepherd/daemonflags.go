@@ -14,6 +14,8 @@ type daemonFlags struct {
 	logLevel      string
 	metricsListen string
 	pprof         bool
+
+	log *slog.Logger // at --log-level on stderr, made by check
 }
 
 // register adds the flags; poolSize and poolDoc are --redis-pool-size's
@@ -26,18 +28,16 @@ func (d *daemonFlags) register(fs *flag.FlagSet, poolSize int, poolDoc string) {
 	fs.BoolVar(&d.pprof, "pprof", false, "also serve the Go profiler (net/http/pprof) at /debug/pprof/ on --metrics-listen, for diagnosing performance; keep that address private")
 }
 
-func (d *daemonFlags) check() error {
+// check checks the flags and makes the logger, which logs as text on the
+// command's stderr.
+func (d *daemonFlags) check(e env) error {
 	if d.pprof && d.metricsListen == "" {
 		return usageErrorf("--pprof needs --metrics-listen")
 	}
-	return nil
-}
-
-// logger logs as text on the command's stderr at --log-level.
-func (d *daemonFlags) logger(e env) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(d.logLevel)); err != nil {
-		return nil, usageErrorf("--log-level: %q is not debug, info, warn or error", d.logLevel)
+		return usageErrorf("--log-level: %q is not debug, info, warn or error", d.logLevel)
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+	d.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l}))
+	return nil
 }

@@ -45,10 +45,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := f.logger(e)
-	if err != nil {
-		return err
-	}
+	log := f.log
 	tlsConf, err := f.tlsConfig()
 	if err != nil {
 		return err
@@ -157,7 +154,7 @@ func parseServeFlags(e env, args []string) (*serveFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if err := f.daemonFlags.check(); err != nil {
+	if err := f.daemonFlags.check(e); err != nil {
 		return nil, err
 	}
 	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {

@@ -34,10 +34,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := f.logger(e)
-	if err != nil {
-		return err
-	}
+	log := f.log
 	m := metrics.New("worker")
 	pool, stopBackends, err := f.openBackends(ctx, e, log, m)
 	if err != nil {
@@ -115,7 +112,7 @@ func parseWorkerFlags(e env, args []string) (*workerFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if err := f.daemonFlags.check(); err != nil {
+	if err := f.daemonFlags.check(e); err != nil {
 		return nil, err
 	}
 	if f.leaseTTL < 100*time.Millisecond {
