@@ -153,17 +153,7 @@ func runSimGen(e env, args []string) error {
 		return usageErrorf("--phrasings %d: must be in [1, %d]", opt.Phrasings, sim.MaxPhrasings)
 	}
 	problems := sim.GenerateDataset(opt)
-	write := func(w io.Writer) error {
-		bw := bufio.NewWriter(w)
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
-		for _, p := range problems {
-			if err := enc.Encode(p); err != nil {
-				return err
-			}
-		}
-		return bw.Flush()
-	}
+	write := func(w io.Writer) error { return writeProblems(w, problems) }
 	if *out == "-" {
 		return write(e.stdout)
 	}
@@ -189,4 +179,18 @@ func runSimGen(e env, args []string) error {
 	fmt.Fprintf(e.stderr, "shepherd sim gen: wrote %d problems, %d solutions (%d with an error) to %s\n",
 		len(problems), len(problems)*opt.SolutionsPerProblem, withErr, *out)
 	return nil
+}
+
+// writeProblems writes a simulator data set as labeling input, one
+// problem per line.
+func writeProblems(w io.Writer, problems []sim.Problem) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for _, p := range problems {
+		if err := enc.Encode(p); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
