@@ -190,25 +190,8 @@ func runExport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lines := newLineReader(r)
-	for {
-		line, n, err := lines.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("--in: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var rec labeler.Record
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return fmt.Errorf("--in line %d: not a label record: %v", n, err)
-		}
-		if err := sink.Write(rec); err != nil {
-			return fmt.Errorf("--in line %d: %w", n, err)
-		}
+	if err := writeRecords(ctx, r, sink); err != nil {
+		return err
 	}
 	if err := sink.Close(); err != nil {
 		return err
@@ -225,4 +208,29 @@ func runExport(ctx context.Context, e env, args []string) error {
 		return partialError{fmt.Sprintf("partial result: %d records left out for their failed steps (relabel them with label --resume after removing them)", sink.failed)}
 	}
 	return nil
+}
+
+// writeRecords writes the label records of r to sink, naming the input
+// line of an error.
+func writeRecords(ctx context.Context, r io.Reader, sink *exportSink) error {
+	lines := newLineReader(r)
+	for {
+		line, n, err := lines.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("--in: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var rec labeler.Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return fmt.Errorf("--in line %d: not a label record: %v", n, err)
+		}
+		if err := sink.Write(rec); err != nil {
+			return fmt.Errorf("--in line %d: %w", n, err)
+		}
+	}
 }
