@@ -59,15 +59,11 @@ func runLabel(ctx context.Context, e env, args []string) error {
 	if err := f.checkInput(ctx, e); err != nil {
 		return err
 	}
-	var pool *rollout.Pool
-	if f.remote.addr == "" {
-		p, stopBackends, err := f.openBackends(ctx, e)
-		if err != nil {
-			return err
-		}
-		defer stopBackends()
-		pool = p
+	pool, stopBackends, err := f.openBackends(ctx, e)
+	if err != nil {
+		return err
 	}
+	defer stopBackends()
 	in, closeIn, err := f.openProblems(ctx, e)
 	if err != nil {
 		return err
@@ -156,10 +152,13 @@ func strategyNames() []string {
 	return names
 }
 
-// openBackends opens and probes the backends of an in-process run. After
-// the probe, a backend leaving rotation is reported on stderr (the
-// probe's own failures make the command's error).
+// openBackends opens and probes the backends of an in-process run (none
+// with --server). After the probe, a backend leaving rotation is reported
+// on stderr (the probe's own failures make the command's error).
 func (f *labelFlags) openBackends(ctx context.Context, e env) (*rollout.Pool, func(), error) {
+	if f.remote.addr != "" {
+		return nil, func() {}, nil
+	}
 	var probed atomic.Bool
 	f.backend.onState = func(backend, reason string) {
 		if reason != "" && probed.Load() {
