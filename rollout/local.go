@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -36,7 +35,6 @@ type Local struct {
 	Grader *grade.Grader
 
 	stop context.CancelFunc
-	wg   sync.WaitGroup
 	done chan struct{} // closed when the worker has returned
 	err  error         // the worker's, once done is closed
 }
@@ -57,10 +55,10 @@ func StartLocal(ctx context.Context, opt LocalOptions) *Local {
 	}
 	wctx, stop := context.WithCancel(ctx)
 	l.stop = stop
-	l.wg.Go(func() {
+	go func() {
 		defer close(l.done)
 		l.err = w.Run(wctx)
-	})
+	}()
 	return l
 }
 
@@ -90,7 +88,7 @@ func (l *Local) Run(ctx context.Context, opt JobOptions, src Source, emit func(l
 // Close stops the worker, waits for it and closes the queue.
 func (l *Local) Close() {
 	l.stop()
-	l.wg.Wait()
+	<-l.done
 	l.Queue.Close()
 }
 
