@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"context"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -270,5 +271,70 @@ func TestRecordsCarryTheSourcesKey(t *testing.T) {
 			t.Errorf("record with key %q is of %s/%s, want %s/%s", rec.Key, rec.ProblemID, rec.SolutionID, sols[i].ProblemID, sols[i].SolutionID)
 		}
 		seen[rec.Key] = true
+	}
+}
+
+func TestSliceSourceLeavesItsInputAlone(t *testing.T) {
+	sols := simtest.Dataset(1, 2, 2)
+	if len(sols) != 4 {
+		t.Fatalf("%d solutions, want 4", len(sols))
+	}
+	src := rollout.NewSliceSource(sols)
+	for i := range sols {
+		got, err := src.Next()
+		if err != nil || got.SolutionID != sols[i].SolutionID {
+			t.Fatalf("solution %d: %s, %v; want %s", i, got.SolutionID, err, sols[i].SolutionID)
+		}
+	}
+	if _, err := src.Next(); err != io.EOF {
+		t.Fatalf("after the last solution: %v, want io.EOF", err)
+	}
+	if len(simtest.Dataset(1, 2, 2)) != len(sols) || sols[0].SolutionID == "" {
+		t.Error("the source consumed its input")
+	}
+}
+
+// TestRunLocalLabelsEverySolution: the in-process runner labels each
+// solution once, and the simulator's known first errors are where the
+// labels turn false.
+func TestRunLocalLabelsEverySolution(t *testing.T) {
+	problems := sim.GenerateDataset(sim.DatasetOptions{Seed: 2, Problems: 3, SolutionsPerProblem: 2, MinOps: 3, MaxOps: 5, ErrorRate: 0.5})
+	firstError := map[string]int{}
+	for _, p := range problems {
+		for _, s := range p.Solutions {
+			firstError[s.ID] = s.FirstError
+		}
+	}
+	sols := simtest.Prepare(simtest.LabelerProblems(problems))
+	got := map[string]labeler.Record{}
+	stats, err := rollout.RunLocal(context.Background(),
+		rollout.LocalOptions{Generator: simtest.Pool(t, sim.Options{StepAccuracy: 1}), Model: simtest.Model, Concurrency: 8},
+		rollout.JobOptions{ID: "j", Model: simtest.Model, Strategy: labeler.Exhaustive, N: 4, Seed: 1},
+		rollout.NewSliceSource(sols), func(r labeler.Record) error {
+			if _, dup := got[r.SolutionID]; dup {
+				t.Errorf("solution %s emitted twice", r.SolutionID)
+			}
+			got[r.SolutionID] = r
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(sols) || stats.Solutions != len(sols) || stats.Samples == 0 {
+		t.Fatalf("%d records for %d solutions, stats %+v", len(got), len(sols), stats)
+	}
+	for id, r := range got {
+		if r.FirstErrorStep != firstError[id] {
+			t.Errorf("solution %s: first error step %d, the simulator put it at %d", id, r.FirstErrorStep, firstError[id])
+		}
+	}
+}
+
+func TestSimtestLabelOnPool(t *testing.T) {
+	sols := simtest.Dataset(2, 3, 2)
+	recs, stats := simtest.Label(context.Background(), t, simtest.Pool(t, sim.Options{}), sols,
+		rollout.JobOptions{ID: "j", Model: simtest.Model, Strategy: labeler.Exhaustive, N: 2, Seed: 1})
+	if len(recs) != len(sols) || stats.Samples == 0 {
+		t.Fatalf("%d records for %d solutions, stats %+v", len(recs), len(sols), stats)
 	}
 }

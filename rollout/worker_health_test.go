@@ -143,3 +143,26 @@ func newSimClient(t *testing.T, s *sim.Server, model string) *rollout.Client {
 	}
 	return c
 }
+
+// TestLocalRunEndsWithTheWorker: when the runner's worker gives up for
+// want of a usable backend, the job ends with the worker's error instead
+// of waiting for results nobody will produce.
+func TestLocalRunEndsWithTheWorker(t *testing.T) {
+	bad := newSimClient(t, sim.New(sim.Options{Model: "other"}), simtest.Model)
+	pool, err := rollout.NewPool([]*rollout.Client{bad}, rollout.PoolOptions{DownFor: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := pool.Probe(context.Background()); len(errs) != 1 {
+		t.Fatalf("probe: %v", errs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := rollout.StartLocal(ctx, rollout.LocalOptions{Generator: pool, Model: simtest.Model, NoBackendTimeout: 300 * time.Millisecond})
+	defer l.Close()
+	_, err = l.Run(ctx, rollout.JobOptions{ID: "j", Model: simtest.Model, Strategy: labeler.Exhaustive, N: 2},
+		simtest.Source(simtest.Dataset(3, 1, 1)), func(labeler.Record) error { return nil })
+	if !errors.Is(err, rollout.ErrNoUsableBackend) || !strings.Contains(err.Error(), `it serves "other"`) || ctx.Err() != nil {
+		t.Errorf("Run = %v (context: %v), want the worker's ErrNoUsableBackend", err, ctx.Err())
+	}
+}

@@ -19,7 +19,7 @@ import (
 // {strategy, n, seed} with every other default.
 func embeddedOptions(strategy labeler.Strategy, n int, seed int64) rollout.JobOptions {
 	return rollout.JobOptions{ID: "label", Strategy: strategy, N: n, Seed: seed,
-		Params: rollout.SamplingParams{Temperature: defaultTemperature, TopP: defaultTopP, MaxTokens: defaultMaxTokens},
+		Params: rollout.SamplingParams{Temperature: DefaultJobTemperature, TopP: DefaultJobTopP, MaxTokens: DefaultJobMaxTokens},
 		Reuse:  true, Window: DefaultWindow}
 }
 
@@ -97,7 +97,7 @@ func TestLabelsMatchEmbeddedPath(t *testing.T) {
 				f.TasksDone != f.TasksTotal || f.Rollouts == 0 || f.CompletionTokens == 0 || f.FinishTime == nil || f.Error != "" {
 				t.Errorf("final counts: %v", f)
 			}
-			if f.Spec.GetN() != 4 || f.Spec.GetMaxTokens() != defaultMaxTokens || f.Spec.GetTemperature() != defaultTemperature ||
+			if f.Spec.GetN() != 4 || f.Spec.GetMaxTokens() != DefaultJobMaxTokens || f.Spec.GetTemperature() != DefaultJobTemperature ||
 				!f.Spec.GetReuse() || f.Spec.GetSplit() != shepherdv1.SplitMode_SPLIT_MODE_AUTO || f.Spec.GetMaxSteps() != labeler.DefaultMaxSteps {
 				t.Errorf("effective spec: %v", f.Spec)
 			}

@@ -24,11 +24,17 @@ const (
 	maxStops          = 16
 	maxStopBytes      = 256
 	maxSplitTagBytes  = 64
+)
 
-	defaultN           = 8
-	defaultTemperature = 0.7
-	defaultTopP        = 1.0
-	defaultMaxTokens   = 1024
+// The values a job's unset sampling fields take (DefaultJobN and
+// DefaultJobMaxTokens lowered to the server's caps). `shepherd label` and
+// `shepherd score --mode mc` default their flags to them too, so a job
+// reads the same in process and through a server.
+const (
+	DefaultJobN           = 8
+	DefaultJobTemperature = 0.7
+	DefaultJobTopP        = 1.0
+	DefaultJobMaxTokens   = 1024
 )
 
 func invalid(format string, a ...any) error {
@@ -157,25 +163,25 @@ func (s *Server) effectiveSpec(in *shepherdv1.JobSpec) (*shepherdv1.JobSpec, err
 	}
 	switch {
 	case sp.N == nil:
-		sp.N = proto.Int32(int32(min(defaultN, s.opt.MaxN)))
+		sp.N = proto.Int32(int32(min(DefaultJobN, s.opt.MaxN)))
 	case sp.GetN() < 1:
 		return nil, invalid("spec.n: %d, must be between 1 and %d", sp.GetN(), s.opt.MaxN)
 	case int(sp.GetN()) > s.opt.MaxN:
 		return nil, invalid("spec.n: %d, more than the limit of %d", sp.GetN(), s.opt.MaxN)
 	}
 	if sp.Temperature == nil {
-		sp.Temperature = proto.Float64(defaultTemperature)
+		sp.Temperature = proto.Float64(DefaultJobTemperature)
 	} else if t := sp.GetTemperature(); math.IsNaN(t) || t < 0 || t > 2 {
 		return nil, invalid("spec.temperature: %g, must be between 0 and 2", t)
 	}
 	if sp.TopP == nil {
-		sp.TopP = proto.Float64(defaultTopP)
+		sp.TopP = proto.Float64(DefaultJobTopP)
 	} else if p := sp.GetTopP(); math.IsNaN(p) || p <= 0 || p > 1 {
 		return nil, invalid("spec.top_p: %g, must be in (0, 1]", p)
 	}
 	switch {
 	case sp.MaxTokens == 0:
-		sp.MaxTokens = int32(min(defaultMaxTokens, s.opt.MaxTokens))
+		sp.MaxTokens = int32(min(DefaultJobMaxTokens, s.opt.MaxTokens))
 	case sp.MaxTokens < 0:
 		return nil, invalid("spec.max_tokens: %d, must be between 1 and %d", sp.MaxTokens, s.opt.MaxTokens)
 	case int(sp.MaxTokens) > s.opt.MaxTokens:

@@ -283,6 +283,21 @@ func (b *backendFlags) probe(ctx context.Context, pool *rollout.Pool, all bool, 
 	return nil
 }
 
+// openProbed opens the backends and probes them all: any that fails the
+// probe fails the command (label, score --mode mc). The returned stop
+// function shuts down what open started.
+func (b *backendFlags) openProbed(ctx context.Context, e env) (*rollout.Pool, func(), error) {
+	pool, stop, err := b.open(e, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.probe(ctx, pool, true, nil); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return pool, stop, nil
+}
+
 // simBusy reports the simulated fleet's utilization over wall: the
 // sequence-seconds its servers generated against their slots, when every
 // backend is a simulator with a slot bound (ok false otherwise).

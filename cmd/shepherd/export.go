@@ -56,7 +56,7 @@ func formatList() string {
 	for i, f := range dataset.Formats {
 		s[i] = fmt.Sprintf("%s (%s)", f, f.Summary())
 	}
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+	return orList(s)
 }
 
 // optionFlags names the flag of each dataset.ExportOptions field.
@@ -190,11 +190,34 @@ func runExport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := writeRecords(ctx, r, sink); err != nil {
+		return err
+	}
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	kind := "JSONL"
+	if x.toParquet {
+		kind = "Parquet"
+	}
+	fmt.Fprintf(e.stderr, "exported %d records as %s %s (%d left out for failed steps); rows in %s\n", sink.written, x.f, kind, sink.failed, outputName(out))
+	if sink.failed > 0 {
+		return partialError{fmt.Sprintf("partial result: %d records left out for their failed steps (relabel them with label --resume after removing them)", sink.failed)}
+	}
+	return nil
+}
+
+// writeRecords writes the label records of r to sink, naming the input
+// line of an error.
+func writeRecords(ctx context.Context, r io.Reader, sink *exportSink) error {
 	lines := newLineReader(r)
 	for {
 		line, n, err := lines.next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("--in: %w", err)
@@ -210,23 +233,4 @@ func runExport(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("--in line %d: %w", n, err)
 		}
 	}
-	if err := sink.Close(); err != nil {
-		return err
-	}
-	if err := commit(); err != nil {
-		return err
-	}
-	kind := "JSONL"
-	if x.toParquet {
-		kind = "Parquet"
-	}
-	dest := out
-	if dest == "-" || dest == "" {
-		dest = "stdout"
-	}
-	fmt.Fprintf(e.stderr, "exported %d records as %s %s (%d left out for failed steps); rows in %s\n", sink.written, x.f, kind, sink.failed, dest)
-	if sink.failed > 0 {
-		return partialError{fmt.Sprintf("partial result: %d records left out for their failed steps (relabel them with label --resume after removing them)", sink.failed)}
-	}
-	return nil
 }

@@ -20,7 +20,7 @@ const exportRecords = `{"problem_id":"p1","solution_id":"p1-0","prompt":"Start w
 {"problem_id":"p3","solution_id":"p3-0","prompt":"What is 6 * 7?","completions":["Step 1: 6 * 7 = 41.","Step 2: The answer is: 41"],"labels":[false,false],"soft_labels":[0.25,0],"rollouts":[4,0],"correct_rollouts":[1,0],"first_error_step":0,"min_score":0,"outcome_correct":false,"strategy":"exhaustive","model":"sim","grader_version":"shepherd-grader/2"}
 `
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {

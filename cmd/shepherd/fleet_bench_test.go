@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,26 +16,11 @@ import (
 // dir.
 func fleetDataset(tb testing.TB, dir string) string {
 	tb.Helper()
-	path := filepath.Join(dir, "fleet.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
+	var buf strings.Builder
+	if err := writeProblems(&buf, sim.GenerateDataset(sim.BenchFleetDataset)); err != nil {
 		tb.Fatal(err)
 	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, p := range sim.GenerateDataset(sim.BenchFleetDataset) {
-		if err := enc.Encode(p); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return path
+	return writeFile(tb, dir, "fleet.jsonl", buf.String())
 }
 
 // fleetRun is what one `shepherd label` run on the fleet reports.

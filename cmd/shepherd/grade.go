@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
@@ -35,19 +34,8 @@ type gradeOutput struct {
 	Correct   bool    `json:"correct"`
 }
 
-// gradeItem is one input line on its way through the pipeline: either an
-// error (in order, so output stops right before the bad line) or a
-// pending result.
-type gradeItem struct {
-	line   int
-	err    error
-	result chan gradeResult
-}
-
-type gradeJob struct {
-	gold, response string
-	result         chan gradeResult
-}
+// gradeJob is one input line, decoded.
+type gradeJob struct{ gold, response string }
 
 // gradeResult is an encoded output line and its verdict.
 type gradeResult struct {
@@ -98,105 +86,43 @@ type gradeStats struct{ graded, correct, notFound, skipped int }
 // memory bounded.
 func gradeStream(ctx context.Context, e env, r io.Reader, w io.Writer, skipBad bool, workers int) (gradeStats, error) {
 	var st gradeStats
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	grader := grade.New(grade.Options{})
-	jobs := make(chan gradeJob, workers)
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				j.result <- gradeOne(grader, j.gold, j.response)
-			}
-		}()
-	}
-	order := make(chan gradeItem, 4*workers)
-
-	// The reader parses lines in order and hands them to the workers.
-	go func() {
-		defer close(order)
-		defer close(jobs)
-		lr := gradeLineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	lr := gradeLineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	next := func() (gradeJob, error) {
 		for {
 			line, n, err := lr.next()
 			if err == io.EOF {
-				return
+				return gradeJob{}, err
 			}
 			var job gradeJob
 			if err == nil {
-				job.gold, job.response, err = parseGradeLine(line)
-			}
-			if err != nil {
-				err = fmt.Errorf("input line %d: %w", n, err)
-				if errors.Is(err, errGradeRead) || !skipBad {
-					select {
-					case order <- gradeItem{line: n, err: err}:
-					case <-ctx.Done():
-					}
-					return
+				if job.gold, job.response, err = parseGradeLine(line); err == nil {
+					return job, nil
 				}
-				fmt.Fprintf(e.stderr, "shepherd grade: skipping %v\n", err)
-				select {
-				case order <- gradeItem{line: n}: // counted by the writer
-				case <-ctx.Done():
-					return
-				}
-				continue
 			}
-			job.result = make(chan gradeResult, 1)
-			select {
-			case order <- gradeItem{line: n, result: job.result}:
-			case <-ctx.Done():
-				return
+			err = fmt.Errorf("input line %d: %w", n, err)
+			if errors.Is(err, errGradeRead) || !skipBad {
+				return gradeJob{}, err
 			}
-			select {
-			case jobs <- job:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	var werr error
-	for it := range order {
-		if werr != nil {
-			continue // drain so the reader can finish
-		}
-		switch {
-		case it.err != nil:
-			werr = it.err
-			cancel()
-		case it.result == nil:
+			fmt.Fprintf(e.stderr, "shepherd grade: skipping %v\n", err)
 			st.skipped++
-		default:
-			var res gradeResult
-			select {
-			case res = <-it.result:
-			case <-ctx.Done():
-				werr = ctx.Err()
-				continue
-			}
-			st.graded++
-			if !res.found {
-				st.notFound++
-			}
-			if res.correct {
-				st.correct++
-			}
-			if _, err := w.Write(res.line); err != nil {
-				werr = fmt.Errorf("writing output: %w", err)
-				cancel()
-			}
-		}
-		if werr == nil && ctx.Err() != nil {
-			werr = ctx.Err()
 		}
 	}
-	wg.Wait()
-	return st, werr
+	work := func(_ context.Context, j gradeJob) gradeResult { return gradeOne(grader, j.gold, j.response) }
+	err := inOrder(ctx, 4*workers, workers, next, work, func(_ gradeJob, res gradeResult) error {
+		st.graded++
+		if !res.found {
+			st.notFound++
+		}
+		if res.correct {
+			st.correct++
+		}
+		if _, err := w.Write(res.line); err != nil {
+			return fmt.Errorf("writing output: %w", err)
+		}
+		return nil
+	})
+	return st, err
 }
 
 func gradeOne(g *grade.Grader, gold, response string) gradeResult {

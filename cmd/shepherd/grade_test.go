@@ -77,10 +77,7 @@ func TestGradeCommandOrder(t *testing.T) {
 
 func TestGradeCommandFiles(t *testing.T) {
 	dir := t.TempDir()
-	inPath, outPath := filepath.Join(dir, "in.jsonl"), filepath.Join(dir, "out.jsonl")
-	if err := os.WriteFile(inPath, []byte(gradeLine("3", "A: 3")+gradeLine("3", "A: 4")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	inPath, outPath := writeFile(t, dir, "in.jsonl", gradeLine("3", "A: 3")+gradeLine("3", "A: 4")), filepath.Join(dir, "out.jsonl")
 	code, out, errOut := gradeRun(t, "", "--in", inPath, "--out", outPath)
 	if code != 0 || out != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
@@ -94,9 +91,7 @@ func TestGradeCommandFiles(t *testing.T) {
 	}
 
 	// A failed run leaves no output file (and no temporary file) behind.
-	if err := os.WriteFile(inPath, []byte(gradeLine("3", "A: 3")+"{bad\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, dir, "in.jsonl", gradeLine("3", "A: 3")+"{bad\n")
 	failed := filepath.Join(dir, "failed.jsonl")
 	if code, _, _ := gradeRun(t, "", "--in", inPath, "--out", failed); code != 1 {
 		t.Errorf("exit %d, want 1", code)

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/labeler/dataset"
-	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/server"
 )
 
 func init() {
@@ -30,16 +29,10 @@ const (
 type labelFlags struct {
 	in, out     string
 	backend     backendFlags
-	n           int
 	strategy    string
-	seed        int64
-	temp, topP  float64
-	maxTokens   int
+	sampling    samplingFlags
 	stop        stringList
-	split       string
-	splitTag    string
-	maxSteps    int
-	reuse       bool
+	split       splitFlags
 	window      int
 	resume      bool
 	progress    string
@@ -47,91 +40,28 @@ type labelFlags struct {
 	export      exportFlags // --format and the other output format flags (export.go)
 	imp         importFlags // --in-format, --gold-from (import.go)
 
-	remote labelServerFlags // --server and its connection flags (label_server.go)
+	remote serverFlags // --server and its connection flags (serverflags.go)
+
+	// Parsed from the flags above.
+	strat  labeler.Strategy
+	limits labeler.InputLimits
 }
 
 func runLabel(ctx context.Context, e env, args []string) error {
-	var f labelFlags
-	fs := newFlagSet(e, "label", "--in FILE --backend URL|sim [flags]")
-	fs.StringVar(&f.in, "in", "-", "input JSONL, one problem per line ('-' is stdin)")
-	fs.StringVar(&f.out, "out", "-", "output JSONL, one labelled solution per line ('-' is stdout)")
-	f.backend.register(fs)
-	fs.IntVar(&f.n, "n", 8, "rollouts per step prefix")
-	fs.StringVar(&f.strategy, "strategy", "exhaustive", "labeling strategy: exhaustive or binary")
-	fs.Int64Var(&f.seed, "seed", 0, "job seed; every rollout's seed derives from it")
-	fs.Float64Var(&f.temp, "temperature", 0.7, "sampling temperature")
-	fs.Float64Var(&f.topP, "top-p", 1.0, "nucleus sampling top_p")
-	fs.IntVar(&f.maxTokens, "max-tokens", 1024, "tokens per rollout at most; a rollout cut off here counts as incorrect")
-	fs.Var(&f.stop, "stop", "stop string for rollouts (repeatable)")
-	fs.StringVar(&f.split, "split", "auto", "step splitting: auto, line, paragraph, step or tag")
-	fs.StringVar(&f.splitTag, "split-tag", "", "step tag for --split tag (default ки)")
-	fs.IntVar(&f.maxSteps, "max-steps", labeler.DefaultMaxSteps, "steps per solution at most")
-	fs.BoolVar(&f.reuse, "reuse", true, "count a rollout that reproduces the solution's next steps as a rollout from those prefixes too")
-	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions labelled at once at most; identical prefixes among them are rolled out once (0: as many as keep the backends busy, up to %d)", rollout.DefaultMaxWindow))
-	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
-	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
-	fs.DurationVar(&f.backendWait, "backend-wait", time.Minute, "how long to wait for a backend to come back when none is usable before giving up (exit status 4)")
-	f.export.register(fs, dataset.FormatRecord)
-	f.imp.register(fs)
-	f.remote.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	f, err := parseLabelFlags(e, args)
+	if err != nil {
 		return err
 	}
-	strategy, err := labeler.ParseStrategy(f.strategy)
-	if err != nil {
-		return usageErrorf("--strategy: %v", err)
-	}
-	mode, err := labeler.ParseSplitMode(f.split)
-	if err != nil {
-		return usageErrorf("--split: %v", err)
-	}
-	switch {
-	case f.n < 1 || f.n > maxN:
-		return usageErrorf("--n must be between 1 and %d, got %d", maxN, f.n)
-	case f.maxTokens < 1:
-		return usageErrorf("--max-tokens must be at least 1, got %d", f.maxTokens)
-	case f.temp < 0:
-		return usageErrorf("--temperature must not be negative, got %g", f.temp)
-	case f.topP <= 0 || f.topP > 1:
-		return usageErrorf("--top-p must be in (0, 1], got %g", f.topP)
-	case f.resume && f.out == "-":
-		return usageErrorf("--resume needs --out FILE")
-	}
-	if err := f.export.check(f.out, f.resume); err != nil {
-		return err
-	}
-	if f.backendWait < 0 {
-		return usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
-	}
-	f.export.taskFrom(f.imp.format)
-	limits := labeler.InputLimits{SplitOptions: labeler.SplitOptions{Mode: mode, Tag: f.splitTag, MaxSteps: f.maxSteps}}
-
 	// Nothing touches --out before the flags, the input and the backends
 	// have been checked: a typo must not cost a finished labels file.
-	if err := f.checkInput(ctx, e, limits); err != nil {
+	if err := f.checkInput(ctx, e); err != nil {
 		return err
 	}
-	var pool *rollout.Pool
-	if f.remote.addr == "" {
-		var stopBackends func()
-		var err error
-		var probed atomic.Bool // the probe's failures make the command's error
-		f.backend.onState = func(backend, reason string) {
-			if reason != "" && probed.Load() {
-				fmt.Fprintf(e.stderr, "shepherd label: backend %s out of rotation: %s\n", backend, reason)
-			}
-		}
-		pool, stopBackends, err = f.backend.open(e, nil)
-		if err != nil {
-			return err
-		}
-		defer stopBackends()
-		if err := f.backend.probe(ctx, pool, true, nil); err != nil {
-			return err
-		}
-		probed.Store(true)
+	pool, stopBackends, err := f.openBackends(ctx, e)
+	if err != nil {
+		return err
 	}
-
+	defer stopBackends()
 	in, closeIn, err := f.openProblems(ctx, e)
 	if err != nil {
 		return err
@@ -147,101 +77,187 @@ func runLabel(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer sink.Close()
+	var sum *labelSummary
 	if f.remote.addr != "" {
-		if err := runLabelServer(ctx, e, &f, strategy, mode, limits, in, sink, done); err != nil {
-			var p partialError
-			if !errors.As(err, &p) {
-				return err
-			}
-			if cerr := commit(); cerr != nil {
-				return cerr
-			}
-			return err
-		}
-		return commit()
+		sum, err = f.labelRemote(ctx, e, in, sink, done)
+	} else {
+		local := f.startLocal(ctx, pool)
+		defer local.Close()
+		sum, err = f.labelLocal(ctx, e, local, in, sink, done)
 	}
+	if err == nil {
+		err = sink.Close()
+	}
+	if err == nil {
+		err = commit()
+	}
+	if err != nil {
+		return err
+	}
+	return sum.report(e, f.out)
+}
 
+// parseLabelFlags parses and checks label's flags.
+func parseLabelFlags(e env, args []string) (*labelFlags, error) {
+	f := &labelFlags{}
+	fs := newFlagSet(e, "label", "--in FILE --backend URL|sim [flags]")
+	fs.StringVar(&f.in, "in", "-", "input JSONL, one problem per line ('-' is stdin)")
+	fs.StringVar(&f.out, "out", "-", "output JSONL, one labelled solution per line ('-' is stdout)")
+	f.backend.register(fs)
+	fs.StringVar(&f.strategy, "strategy", string(labeler.Strategies[0]), "labeling strategy: "+orList(strategyNames()))
+	f.sampling.register(fs, "", "solution", server.DefaultJobN, server.DefaultJobMaxTokens)
+	fs.Var(&f.stop, "stop", "stop string for rollouts (repeatable)")
+	f.split.register(fs, "solution")
+	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions labelled at once at most; identical prefixes among them are rolled out once (0: as many as keep the backends busy, up to %d)", rollout.DefaultMaxWindow))
+	fs.BoolVar(&f.resume, "resume", false, "skip solutions already in --out and append to it")
+	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	fs.DurationVar(&f.backendWait, "backend-wait", time.Minute, "how long to wait for a backend to come back when none is usable before giving up (exit status 4)")
+	f.export.register(fs, dataset.FormatRecord)
+	f.imp.register(fs)
+	f.remote.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	var err error
+	if f.strat, err = labeler.ParseStrategy(f.strategy); err != nil {
+		return nil, usageErrorf("--strategy: %v", err)
+	}
+	if f.limits.SplitOptions, err = f.split.options(); err != nil {
+		return nil, err
+	}
+	if err := f.sampling.check(maxN); err != nil {
+		return nil, err
+	}
+	if f.resume && f.out == "-" {
+		return nil, usageErrorf("--resume needs --out FILE")
+	}
+	if err := f.export.check(f.out, f.resume); err != nil {
+		return nil, err
+	}
+	if f.backendWait < 0 {
+		return nil, usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
+	}
+	f.export.taskFrom(f.imp.format)
+	return f, nil
+}
+
+// strategyNames names labeler.Strategies, the default first.
+func strategyNames() []string {
+	names := make([]string, len(labeler.Strategies))
+	for i, s := range labeler.Strategies {
+		names[i] = string(s)
+	}
+	return names
+}
+
+// openBackends opens and probes the backends of an in-process run (none
+// with --server). After the probe, a backend leaving rotation is reported
+// on stderr (the probe's own failures make the command's error).
+func (f *labelFlags) openBackends(ctx context.Context, e env) (*rollout.Pool, func(), error) {
+	if f.remote.addr != "" {
+		return nil, func() {}, nil
+	}
+	var probed atomic.Bool
+	f.backend.onState = func(backend, reason string) {
+		if reason != "" && probed.Load() {
+			fmt.Fprintf(e.stderr, "shepherd label: backend %s out of rotation: %s\n", backend, reason)
+		}
+	}
+	pool, stop, err := f.backend.openProbed(ctx, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	probed.Store(true)
+	return pool, stop, nil
+}
+
+// jobOptions are the labeling job the flags describe.
+func (f *labelFlags) jobOptions(bar *progress) rollout.JobOptions {
+	return rollout.JobOptions{
+		ID: "label", Model: f.backend.model, Strategy: f.strat, N: f.sampling.n, Seed: f.sampling.seed,
+		Params: f.sampling.params(f.stop), Reuse: f.sampling.reuse, Window: f.window,
+		OnProgress: func(s rollout.JobStats) { bar.update(s) },
+	}
+}
+
+// startLocal starts the in-process runner on the backends of pool.
+func (f *labelFlags) startLocal(ctx context.Context, pool *rollout.Pool) *rollout.Local {
 	// --max-retries 0 fails fast: no retry of a request, no redelivery.
 	deliveries := 0
 	if f.backend.maxRetries == 0 {
 		deliveries = 1
 	}
-	queue := rollout.NewMemQueue(deliveries)
-	defer queue.Close()
-	queue.SetCapacity(pool.Capacity)
-	grader := grade.New(grade.Options{})
-	worker := &rollout.Worker{
-		Queue: queue, Generator: pool, Grader: grader, Model: f.backend.model,
-		Concurrency:      f.backend.concurrency * len(pool.Backends()),
-		NoBackendTimeout: f.backendWait,
-	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	jctx, stopJob := context.WithCancel(ctx)
-	defer stopJob()
-	var wg sync.WaitGroup
-	var workerErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if workerErr = worker.Run(wctx); workerErr != nil {
-			stopJob() // the job cannot go on without the worker
-		}
-	}()
-	defer func() { stopWorker(); wg.Wait() }()
+	return rollout.StartLocal(ctx, rollout.LocalOptions{
+		Generator: pool, Model: f.backend.model, Concurrency: f.backend.concurrency * len(pool.Backends()),
+		MaxDeliveries: deliveries, Capacity: pool.Capacity, NoBackendTimeout: f.backendWait,
+	})
+}
 
-	src := &jsonlSource{in: in, limits: limits, skip: done}
+// labelLocal labels in process: one job on local.
+func (f *labelFlags) labelLocal(ctx context.Context, e env, local *rollout.Local, in *problemReader, sink *exportSink, done map[solutionKey]bool) (*labelSummary, error) {
+	src := &jsonlSource{in: in, limits: f.limits, skip: done}
 	bar := newProgress(e, f.progress, f.in)
-	start := time.Now()
-	var errorsSeen int
-	stats, err := rollout.RunJob(jctx, queue, grader, rollout.JobOptions{
-		ID: "label", Model: f.backend.model, Strategy: strategy, N: f.n, Seed: f.seed,
-		Params: rollout.SamplingParams{Temperature: f.temp, TopP: f.topP, MaxTokens: f.maxTokens, Stop: f.stop},
-		Reuse:  f.reuse, Window: f.window,
-		OnProgress: func(s rollout.JobStats) { bar.update(s) },
-	}, src, func(r labeler.Record) error {
+	sum := &labelSummary{start: time.Now(), failuresIn: "tasks", sim: &f.backend}
+	stats, err := local.Run(ctx, f.jobOptions(bar), src, func(r labeler.Record) error {
 		if len(r.FailedSteps) > 0 {
-			errorsSeen++
+			sum.withFailed++
 		}
 		return sink.Write(r)
 	})
 	bar.finish()
 	if err != nil {
-		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
-			stopWorker()
-			wg.Wait()
-			if workerErr != nil {
-				return workerErr
-			}
-		}
-		return err
+		return sum, err
 	}
-	if err := sink.Close(); err != nil {
-		return err
+	sum.skipped = src.skipped
+	sum.addJob(stats)
+	for _, d := range local.Queue.DeadLetters() {
+		sum.failures.add(d.Cause)
 	}
-	if err := commit(); err != nil {
-		return err
-	}
-	secs := time.Since(start).Seconds()
+	return sum, nil
+}
+
+// labelSummary is what a label run reports when it ends.
+type labelSummary struct {
+	start                                        time.Time
+	solutions, steps, skipped, withFailed        int
+	rollouts, shared, failedTasks                int64
+	promptTokens, completionTokens, cachedTokens int64
+	failures                                     failureTally  // why tasks or jobs failed
+	failuresIn                                   string        // "tasks" or "jobs"
+	sim                                          *backendFlags // simulated backends, or nil
+}
+
+func (s *labelSummary) addJob(st rollout.JobStats) {
+	s.solutions += st.Solutions
+	s.steps += st.Steps
+	s.rollouts += int64(st.Samples)
+	s.shared += int64(st.SharedSamples)
+	s.failedTasks += int64(st.FailedTasks)
+	s.promptTokens += int64(st.PromptTokens)
+	s.completionTokens += int64(st.CompletionTokens)
+	s.cachedTokens += int64(st.CachedTokens)
+}
+
+// report prints the summary line on stderr (and the simulated fleet's
+// load, and why tasks failed) and returns a partialError when some
+// solutions have failed steps.
+func (s *labelSummary) report(e env, out string) error {
+	elapsed := time.Since(s.start)
+	secs := elapsed.Seconds()
 	cached := 0.0
-	if stats.PromptTokens > 0 {
-		cached = 100 * float64(stats.CachedTokens) / float64(stats.PromptTokens)
-	}
-	dest := f.out
-	if dest == "-" {
-		dest = "stdout"
+	if s.promptTokens > 0 {
+		cached = 100 * float64(s.cachedTokens) / float64(s.promptTokens)
 	}
 	fmt.Fprintf(e.stderr, "labelled %d solutions (%d steps, %d skipped as done) with %d rollouts (%d shared), %d completion + %d prompt tokens (%.0f%% prompt cache hits) in %.1fs; %d failed tasks, %d solutions with failed steps; labels in %s\n",
-		stats.Solutions, stats.Steps, src.skipped, stats.Samples, stats.SharedSamples, stats.CompletionTokens, stats.PromptTokens, cached, secs, stats.FailedTasks, errorsSeen, dest)
-	if busy, slots, ok := f.backend.simBusy(time.Since(start)); ok {
-		fmt.Fprintf(e.stderr, "simulated fleet: %d servers, %d sequence slots, busy %.0f%% of %.1fs\n", len(f.backend.sims), slots, 100*busy, secs)
-	}
-	if stats.FailedTasks > 0 || errorsSeen > 0 {
-		var tally failureTally
-		for _, d := range queue.DeadLetters() {
-			tally.add(d.Cause)
+		s.solutions, s.steps, s.skipped, s.rollouts, s.shared, s.completionTokens, s.promptTokens, cached, secs, s.failedTasks, s.withFailed, outputName(out))
+	if s.sim != nil {
+		if busy, slots, ok := s.sim.simBusy(elapsed); ok {
+			fmt.Fprintf(e.stderr, "simulated fleet: %d servers, %d sequence slots, busy %.0f%% of %.1fs\n", len(s.sim.sims), slots, 100*busy, secs)
 		}
-		tally.print(e.stderr, "tasks")
-		return partialError{fmt.Sprintf("partial result: %d of %d solutions have failed steps (null labels there; left out of trainer formats)", errorsSeen, stats.Solutions)}
+	}
+	if s.failedTasks > 0 || s.withFailed > 0 {
+		s.failures.print(e.stderr, s.failuresIn)
+		return partialError{fmt.Sprintf("partial result: %d of %d solutions have failed steps (null labels there; left out of trainer formats)", s.withFailed, s.solutions)}
 	}
 	return nil
 }
@@ -265,7 +281,7 @@ func (f *labelFlags) openProblems(ctx context.Context, e env) (*problemReader, f
 // happens, so that a bad line fails the command before --out is touched.
 // Standard input cannot be read twice: a bad line there fails the run
 // part-way, which leaves --out as it was (see openLabelOutput).
-func (f *labelFlags) checkInput(ctx context.Context, e env, limits labeler.InputLimits) error {
+func (f *labelFlags) checkInput(ctx context.Context, e env) error {
 	if f.in == "-" || f.in == "" {
 		return nil
 	}
@@ -277,7 +293,7 @@ func (f *labelFlags) checkInput(ctx context.Context, e env, limits labeler.Input
 		return err
 	}
 	defer closeIn()
-	src := &jsonlSource{in: in, limits: limits}
+	src := &jsonlSource{in: in, limits: f.limits}
 	for {
 		_, err := src.Next()
 		if errors.Is(err, io.EOF) {

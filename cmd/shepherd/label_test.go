@@ -48,11 +48,8 @@ func readRecords(t *testing.T, path string) []map[string]any {
 
 func TestLabelWithSimulator(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in.jsonl")
+	in := writeFile(t, dir, "in.jsonl", twoProblems)
 	out := filepath.Join(dir, "out.jsonl")
-	if err := os.WriteFile(in, []byte(twoProblems), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	code, _, stderr := runShepherd(t, "", "label", "--in", in, "--out", out, "--backend", "sim", "--n", "4", "--seed", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -86,9 +83,8 @@ func TestLabelWithSimulator(t *testing.T) {
 
 func TestLabelResume(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in.jsonl")
+	in := writeFile(t, dir, "in.jsonl", twoProblems)
 	out := filepath.Join(dir, "out.jsonl")
-	os.WriteFile(in, []byte(twoProblems), 0o644)
 	if code, _, stderr := runShepherd(t, "", "label", "--in", in, "--out", out, "--backend", "sim", "--n", "4"); code != 0 {
 		t.Fatal(stderr)
 	}
@@ -153,11 +149,8 @@ func TestLabelBadInput(t *testing.T) {
 
 func TestLabelSimFleetSpec(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in.jsonl")
+	in := writeFile(t, dir, "in.jsonl", twoProblems)
 	out := filepath.Join(dir, "out.jsonl")
-	if err := os.WriteFile(in, []byte(twoProblems), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	code, _, stderr := runShepherd(t, "", "label", "--in", in, "--out", out, "--n", "4", "--seed", "1",
 		"--backend", "sim?count=3&max-num-seqs=4&latency=2ms&token-latency=100us")
 	if code != 0 {

@@ -233,3 +233,11 @@ func scanDone(r io.Reader, done map[solutionKey]bool) (int64, error) {
 		}
 	}
 }
+
+// outputName is how a summary line names --out: "stdout" for '-'.
+func outputName(path string) string {
+	if path == "-" || path == "" {
+		return "stdout"
+	}
+	return path
+}

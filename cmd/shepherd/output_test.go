@@ -2,16 +2,12 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 )
 
 func TestAtomicFile(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "out.jsonl")
-	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeFile(t, dir, "out.jsonl", "old\n")
 
 	// Aborted: the existing file stays, the temporary one goes.
 	f, err := createAtomic(path, 0o644)

@@ -39,6 +39,39 @@ func runReport(ctx context.Context, e env, args []string) error {
 		return usageErrorf("--progress must be auto, always or never, got %q", *progressMode)
 	}
 
+	inputs, total, closeInputs, err := openReportInputs(e, ins)
+	if err != nil {
+		return err
+	}
+	defer closeInputs()
+	opt := report.DefaultOptions
+	opt.HighMinScore, opt.MaxListed = *highMin, *maxListed
+	bar := newByteProgress(e, *progressMode, total)
+	if bar != nil {
+		opt.Progress = func(n int64) { _ = bar.Set64(n) }
+	}
+	rep, err := report.Build(inputs, opt)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return writeReport(e, *out, rep)
+}
+
+// openReportInputs opens the --in files (and stdin for -), each named as
+// its run, and adds up their sizes (-1 with stdin: unknown).
+func openReportInputs(e env, ins []string) ([]report.Input, int64, func(), error) {
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
 	var inputs []report.Input
 	var total int64
 	stdinUsed := false
@@ -57,7 +90,8 @@ func runReport(ctx context.Context, e env, args []string) error {
 	for _, p := range ins {
 		if p == "-" {
 			if stdinUsed {
-				return usageErrorf("--in - (stdin) given twice")
+				closeAll()
+				return nil, 0, nil, usageErrorf("--in - (stdin) given twice")
 			}
 			stdinUsed = true
 			inputs = append(inputs, report.Input{Name: report.RunName(p), R: e.stdin})
@@ -66,36 +100,25 @@ func runReport(ctx context.Context, e env, args []string) error {
 		}
 		f, err := os.Open(p)
 		if err != nil {
-			return fmt.Errorf("--in: %w", err)
+			closeAll()
+			return nil, 0, nil, fmt.Errorf("--in: %w", err)
 		}
-		defer f.Close()
+		closers = append(closers, f.Close)
 		if st, err := f.Stat(); err == nil && total >= 0 {
 			total += st.Size()
 		}
 		inputs = append(inputs, report.Input{Name: name(p), R: f})
 	}
+	return inputs, total, closeAll, nil
+}
 
-	opt := report.DefaultOptions
-	opt.HighMinScore, opt.MaxListed = *highMin, *maxListed
-	bar := newByteProgress(e, *progressMode, total)
-	if bar != nil {
-		opt.Progress = func(n int64) { _ = bar.Set64(n) }
-	}
-	rep, err := report.Build(inputs, opt)
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-
+// writeReport renders rep to out ('-': stdout); a file is put in place
+// only once whole.
+func writeReport(e env, out string, rep *report.Report) error {
 	var w io.Writer = e.stdout
 	commit, abort := func() error { return nil }, func() {}
-	if *out != "-" {
-		f, err := createAtomic(*out, 0o644)
+	if out != "-" {
+		f, err := createAtomic(out, 0o644)
 		if err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
@@ -103,13 +126,13 @@ func runReport(ctx context.Context, e env, args []string) error {
 	}
 	defer abort()
 	if err := rep.Render(w); err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
+		return fmt.Errorf("--out %s: %w", out, err)
 	}
 	if err := commit(); err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
+		return fmt.Errorf("--out %s: %w", out, err)
 	}
-	if *out != "-" {
-		fmt.Fprintf(e.stderr, "report of %s in %s\n", rep.Summary(), *out)
+	if out != "-" {
+		fmt.Fprintf(e.stderr, "report of %s in %s\n", rep.Summary(), out)
 	}
 	return nil
 }

@@ -154,10 +154,7 @@ func TestReportInChromium(t *testing.T) {
 
 	// The console check must be able to fail: a page with a console.error
 	// and an uncaught exception shows both.
-	bad := filepath.Join(dir, "bad.html")
-	if err := os.WriteFile(bad, []byte(`<!DOCTYPE html><body><script>console.error("control error"); undefinedFunction();</script></body>`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := writeFile(t, dir, "bad.html", `<!DOCTYPE html><body><script>console.error("control error"); undefinedFunction();</script></body>`)
 	if _, console := chromium(t, bin, bad, "--dump-dom"); len(console) != 2 || !strings.Contains(console[0], "control error") || !strings.Contains(console[1], "Uncaught ReferenceError") {
 		t.Fatalf("console capture does not see a control page's errors: %q", console)
 	}
@@ -279,10 +276,7 @@ func TestReportInChromium(t *testing.T) {
 
 func TestReportFlagsAndErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.jsonl")
-	if err := os.WriteFile(bad, []byte("{\"solution_id\":\"a\",\"labels\":[true]}\n{\"solution_id\":\"b\",\"labels\":[true],\"soft_labels\":[2]}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := writeFile(t, dir, "bad.jsonl", "{\"solution_id\":\"a\",\"labels\":[true]}\n{\"solution_id\":\"b\",\"labels\":[true],\"soft_labels\":[2]}\n")
 	for _, c := range []struct {
 		args []string
 		code int

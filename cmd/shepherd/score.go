@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -40,104 +40,25 @@ type scoreFlags struct {
 	topLogprobs   int
 	aggregate     string
 	mode          string
-	split         string
-	splitTag      string
-	maxSteps      int
+	split         splitFlags
 	maxCandidates int
-	n             int
-	seed          int64
-	temp, topP    float64
-	maxTokens     int
-	reuse         bool
-	remote        labelServerFlags
+	sampling      samplingFlags // mc mode
+	remote        serverFlags
+
+	opts prm.ScoreOptions // parsed from the flags above
 }
 
 func runScore(ctx context.Context, e env, args []string) error {
-	var f scoreFlags
-	fs := newFlagSet(e, "score", "--in FILE (--prm URL|sim [--model NAME] | --mode mc --backend URL|sim) [flags]")
-	fs.StringVar(&f.in, "in", "-", `input JSONL, one {"id", "question", "answer" (optional), "candidates": [text | {"id", "text"} | {"id", "steps"}]} per line ('-' is stdin)`)
-	fs.StringVar(&f.out, "out", "-", "output JSONL, one result per input line, in order ('-' is stdout)")
-	fs.StringVar(&f.prmURL, "prm", "", "prm mode: root URL of the vLLM server of the reward model (a trailing /v1 is fine), or 'sim' for the built-in simulated PRM")
-	// --model, --concurrency, --api-key, --timeout and --max-retries serve
-	// both modes: the reward model and its requests in prm mode, the
-	// policy model and its rollouts in mc mode.
-	f.backend.register(fs)
-	fs.Lookup("model").Usage = `served model name: the reward model in prm mode (default "` + prmsim.DefaultModel + `" with --prm sim), the policy model in mc mode (default "sim" with --backend sim)`
-	fs.Lookup("concurrency").Usage = "requests in flight at most: PRM requests in prm mode, rollout requests per backend in mc mode"
-	fs.Lookup("api-key").Usage = "bearer token for the reward model or inference servers (default $OPENAI_API_KEY)"
-	for _, name := range []string{"backend", "api", "prompt-template", "max-n"} {
-		fs.Lookup(name).Usage = "mc mode: " + fs.Lookup(name).Usage
-	}
-	fs.StringVar(&f.layout, "layout", string(prm.LayoutMathShepherd), "prm mode: how the reward model reads steps: math-shepherd, qwen-prm or custom")
-	fs.StringVar(&f.stepTag, "step-tag", "", "--layout custom: the text after every step, where the model scores it")
-	fs.IntVar(&f.positiveIndex, "positive-index", -1, `--layout custom, a reward head scored through /pooling: index of the "step is good" class in the model's per-step output`)
-	fs.IntVar(&f.tagTokenID, "step-tag-id", 0, "--layout custom, a causal LM scored through /v1/completions: the step tag's token id")
-	fs.IntVar(&f.goodTokenID, "good-token-id", 0, `--layout custom, a causal LM: the token id of the "step is good" label (e.g. "+")`)
-	fs.IntVar(&f.badTokenID, "bad-token-id", 0, `--layout custom, a causal LM: the token id of the "step is bad" label (e.g. "-")`)
-	fs.StringVar(&f.prmAPI, "prm-api", "auto", "prm mode: the endpoint that computes the layout's scores: auto (completions for math-shepherd and custom with token ids, pooling for qwen-prm and custom with --positive-index), completions or pooling; a combination known to give meaningless numbers is refused")
-	fs.IntVar(&f.topLogprobs, "prompt-logprobs", prm.DefaultPromptLogprobs, "prm mode through /v1/completions: top tokens asked for at every prompt position (at most the server's --max-logprobs); a label outside them costs one more request")
-	fs.StringVar(&f.aggregate, "aggregate", "min", "how step scores become a candidate's score: min, prod, last or mean")
-	fs.StringVar(&f.mode, "mode", "prm", "where step scores come from: prm (a reward model) or mc (Monte-Carlo rollouts on --backend)")
-	fs.StringVar(&f.split, "split", "auto", "step splitting of candidate texts: auto, line, paragraph, step or tag")
-	fs.StringVar(&f.splitTag, "split-tag", "", "step tag for --split tag (default ки)")
-	fs.IntVar(&f.maxSteps, "max-steps", labeler.DefaultMaxSteps, "steps per candidate at most")
-	fs.IntVar(&f.maxCandidates, "max-candidates", prm.DefaultMaxCandidates, "candidates per question at most")
-	fs.IntVar(&f.n, "n", prm.DefaultMCRollouts, "mc mode: rollouts per step prefix")
-	fs.Int64Var(&f.seed, "seed", 0, "mc mode: seed every rollout's seed derives from")
-	fs.Float64Var(&f.temp, "temperature", 0.7, "mc mode: sampling temperature")
-	fs.Float64Var(&f.topP, "top-p", 1.0, "mc mode: nucleus sampling top_p")
-	fs.IntVar(&f.maxTokens, "max-tokens", prm.DefaultMCMaxTokens, "mc mode: tokens per rollout at most")
-	fs.BoolVar(&f.reuse, "reuse", true, "mc mode: count a rollout that reproduces a candidate's next steps as a rollout from those prefixes too")
-	f.remote.registerFor(fs, "score through the shepherd server at host:port (its Score RPC) instead of in-process; --model names the model it serves")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-
-	opts, err := f.options()
+	f, err := parseScoreFlags(e, args)
 	if err != nil {
 		return err
 	}
-	if f.backend.concurrency < 1 {
-		return usageErrorf("--concurrency must be at least 1, got %d", f.backend.concurrency)
-	}
-	if f.maxCandidates < 1 {
-		return usageErrorf("--max-candidates must be at least 1, got %d", f.maxCandidates)
-	}
 	grader := grade.New(grade.Options{})
-	var qs questionScorer
-	scorer := &prm.Scorer{Grader: grader, Concurrency: f.backend.concurrency, MaxCandidates: f.maxCandidates}
-	qs = scorer
-	switch {
-	case f.remote.addr != "":
-		api, stop, err := f.remote.dial(ctx, e, "score")
-		if err != nil {
-			return err
-		}
-		defer stop()
-		qs = &remoteScorer{api: api, model: f.backend.model}
-	case opts.Mode == prm.ModePRM:
-		client, stop, err := f.openPRM(opts.Layout)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		if err := f.probePRM(ctx, client); err != nil {
-			return err
-		}
-		scorer.PRM = client
-	case opts.Mode == prm.ModeMC:
-		pool, stop, err := f.backend.open(e, nil)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		if err := f.backend.probe(ctx, pool, true, nil); err != nil {
-			return err
-		}
-		scorer.Generator = pool
-		opts.MC.Model = f.backend.model
+	qs, stop, err := f.openScorer(ctx, e, grader)
+	if err != nil {
+		return err
 	}
-
+	defer stop()
 	in, closeIn, err := openInput(e, f.in)
 	if err != nil {
 		return err
@@ -149,19 +70,108 @@ func runScore(ctx context.Context, e env, args []string) error {
 	}
 	defer abort()
 	start := time.Now()
-	st, err := scoreStream(ctx, in, w, qs, grader, opts, f.backend.concurrency)
+	st, err := scoreStream(ctx, in, w, qs, grader, f.opts, f.backend.concurrency)
 	if err == nil {
 		err = commit()
 	}
 	if err != nil {
 		return err
 	}
-	dest := f.out
-	if dest == "-" || dest == "" {
-		dest = "stdout"
+	return st.report(e, f.out, f.opts.Mode, time.Since(start))
+}
+
+// parseScoreFlags parses and checks score's flags.
+func parseScoreFlags(e env, args []string) (*scoreFlags, error) {
+	f := &scoreFlags{}
+	fs := newFlagSet(e, "score", "--in FILE (--prm URL|sim [--model NAME] | --mode mc --backend URL|sim) [flags]")
+	fs.StringVar(&f.in, "in", "-", `input JSONL, one {"id", "question", "answer" (optional), "candidates": [text | {"id", "text"} | {"id", "steps"}]} per line ('-' is stdin)`)
+	fs.StringVar(&f.out, "out", "-", "output JSONL, one result per input line, in order ('-' is stdout)")
+	f.registerPRM(fs)
+	// --model, --concurrency, --api-key, --timeout and --max-retries serve
+	// both modes: the reward model and its requests in prm mode, the
+	// policy model and its rollouts in mc mode.
+	f.backend.register(fs)
+	fs.Lookup("model").Usage = `served model name: the reward model in prm mode (default "` + prmsim.DefaultModel + `" with --prm sim), the policy model in mc mode (default "sim" with --backend sim)`
+	fs.Lookup("concurrency").Usage = "requests in flight at most: PRM requests in prm mode, rollout requests per backend in mc mode"
+	fs.Lookup("api-key").Usage = "bearer token for the reward model or inference servers (default $OPENAI_API_KEY)"
+	for _, name := range []string{"backend", "api", "prompt-template", "max-n"} {
+		fs.Lookup(name).Usage = "mc mode: " + fs.Lookup(name).Usage
 	}
+	fs.StringVar(&f.aggregate, "aggregate", "min", "how step scores become a candidate's score: min, prod, last or mean")
+	fs.StringVar(&f.mode, "mode", "prm", "where step scores come from: prm (a reward model) or mc (Monte-Carlo rollouts on --backend)")
+	f.split.register(fs, "candidate")
+	fs.IntVar(&f.maxCandidates, "max-candidates", prm.DefaultMaxCandidates, "candidates per question at most")
+	f.sampling.register(fs, "mc mode: ", "candidate", prm.DefaultMCRollouts, prm.DefaultMCMaxTokens)
+	f.remote.registerFor(fs, "score through the shepherd server at host:port (its Score RPC) instead of in-process; --model names the model it serves")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	var err error
+	if f.opts, err = f.options(); err != nil {
+		return nil, err
+	}
+	if f.backend.concurrency < 1 {
+		return nil, usageErrorf("--concurrency must be at least 1, got %d", f.backend.concurrency)
+	}
+	if f.maxCandidates < 1 {
+		return nil, usageErrorf("--max-candidates must be at least 1, got %d", f.maxCandidates)
+	}
+	return f, nil
+}
+
+// registerPRM adds the flags of prm mode: the reward model and how it
+// reads steps.
+func (f *scoreFlags) registerPRM(fs *flag.FlagSet) {
+	fs.StringVar(&f.prmURL, "prm", "", "prm mode: root URL of the vLLM server of the reward model (a trailing /v1 is fine), or 'sim' for the built-in simulated PRM")
+	fs.StringVar(&f.layout, "layout", string(prm.LayoutMathShepherd), "prm mode: how the reward model reads steps: math-shepherd, qwen-prm or custom")
+	fs.StringVar(&f.stepTag, "step-tag", "", "--layout custom: the text after every step, where the model scores it")
+	fs.IntVar(&f.positiveIndex, "positive-index", -1, `--layout custom, a reward head scored through /pooling: index of the "step is good" class in the model's per-step output`)
+	fs.IntVar(&f.tagTokenID, "step-tag-id", 0, "--layout custom, a causal LM scored through /v1/completions: the step tag's token id")
+	fs.IntVar(&f.goodTokenID, "good-token-id", 0, `--layout custom, a causal LM: the token id of the "step is good" label (e.g. "+")`)
+	fs.IntVar(&f.badTokenID, "bad-token-id", 0, `--layout custom, a causal LM: the token id of the "step is bad" label (e.g. "-")`)
+	fs.StringVar(&f.prmAPI, "prm-api", "auto", "prm mode: the endpoint that computes the layout's scores: auto (completions for math-shepherd and custom with token ids, pooling for qwen-prm and custom with --positive-index), completions or pooling; a combination known to give meaningless numbers is refused")
+	fs.IntVar(&f.topLogprobs, "prompt-logprobs", prm.DefaultPromptLogprobs, "prm mode through /v1/completions: top tokens asked for at every prompt position (at most the server's --max-logprobs); a label outside them costs one more request")
+}
+
+// openScorer opens what scores the questions: the server with --server,
+// else the reward model (prm mode) or the backends (mc mode), probed.
+// The returned stop function closes it.
+func (f *scoreFlags) openScorer(ctx context.Context, e env, grader *grade.Grader) (questionScorer, func(), error) {
+	scorer := &prm.Scorer{Grader: grader, Concurrency: f.backend.concurrency, MaxCandidates: f.maxCandidates}
+	switch {
+	case f.remote.addr != "":
+		api, stop, err := f.remote.dial(ctx, e, "score")
+		if err != nil {
+			return nil, nil, err
+		}
+		return &remoteScorer{api: api, model: f.backend.model}, stop, nil
+	case f.opts.Mode == prm.ModePRM:
+		client, stop, err := f.openPRM(f.opts.Layout)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := f.probePRM(ctx, client); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		scorer.PRM = client
+		return scorer, stop, nil
+	default:
+		pool, stop, err := f.backend.openProbed(ctx, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		scorer.Generator = pool
+		f.opts.MC.Model = f.backend.model
+		return scorer, stop, nil
+	}
+}
+
+// report prints the summary line on stderr and returns a partialError
+// when rollout tasks failed.
+func (st *scoreStats) report(e env, out string, mode prm.Mode, elapsed time.Duration) error {
 	work := fmt.Sprintf("%d PRM requests", st.prmRequests)
-	if opts.Mode == prm.ModeMC {
+	if mode == prm.ModeMC {
 		work = fmt.Sprintf("%d rollouts, %d failed tasks", st.rollouts, st.failedTasks)
 	}
 	acc := ""
@@ -169,7 +179,7 @@ func runScore(ctx context.Context, e env, args []string) error {
 		acc = fmt.Sprintf("; of %d with a gold answer, correct: best-of-N %d, weighted %d, majority %d", st.withGold, st.bestCorrect, st.weightedCorrect, st.majorityCorrect)
 	}
 	fmt.Fprintf(e.stderr, "scored %d questions (%d candidates, %d distinct; %s) in %.1fs%s; scores in %s\n",
-		st.questions, st.candidates, st.unique, work, time.Since(start).Seconds(), acc, dest)
+		st.questions, st.candidates, st.unique, work, elapsed.Seconds(), acc, outputName(out))
 	if st.failedTasks > 0 {
 		return partialError{fmt.Sprintf("partial result: %d rollout tasks failed (their steps have no score)", st.failedTasks)}
 	}
@@ -206,11 +216,9 @@ func (f *scoreFlags) options() (prm.ScoreOptions, error) {
 	if o.Aggregation, err = labeler.ParseAggregation(f.aggregate); err != nil {
 		return o, usageErrorf("--aggregate: %v", err)
 	}
-	split, err := labeler.ParseSplitMode(f.split)
-	if err != nil {
-		return o, usageErrorf("--split: %v", err)
+	if o.Split, err = f.split.options(); err != nil {
+		return o, err
 	}
-	o.Split = labeler.SplitOptions{Mode: split, Tag: f.splitTag, MaxSteps: f.maxSteps}
 	switch mode {
 	case prm.ModePRM:
 		if len(f.backend.backends) > 0 {
@@ -251,18 +259,10 @@ func (f *scoreFlags) options() (prm.ScoreOptions, error) {
 				return o, usageErrorf("--model is required with --server --mode mc (the policy model the workers serve)")
 			}
 		}
-		switch {
-		case f.n < 1 || f.n > prm.MaxMCRollouts:
-			return o, usageErrorf("--n must be between 1 and %d, got %d", prm.MaxMCRollouts, f.n)
-		case f.maxTokens < 1:
-			return o, usageErrorf("--max-tokens must be at least 1, got %d", f.maxTokens)
-		case f.temp < 0:
-			return o, usageErrorf("--temperature must not be negative, got %g", f.temp)
-		case f.topP <= 0 || f.topP > 1:
-			return o, usageErrorf("--top-p must be in (0, 1], got %g", f.topP)
+		if err := f.sampling.check(prm.MaxMCRollouts); err != nil {
+			return o, err
 		}
-		o.MC = prm.MCOptions{N: f.n, Seed: f.seed, Reuse: f.reuse,
-			Params: rollout.SamplingParams{Temperature: f.temp, TopP: f.topP, MaxTokens: f.maxTokens}}
+		o.MC = prm.MCOptions{N: f.sampling.n, Seed: f.sampling.seed, Reuse: f.sampling.reuse, Params: f.sampling.params(nil)}
 	}
 	return o, nil
 }
@@ -306,14 +306,10 @@ type scoreStats struct {
 	weightedCorrect, majorityCorrect   int
 }
 
-// scoreItem is one input line on its way through the pipeline: a parse
-// error, or a Score call whose outcome arrives on done.
+// scoreItem is one input line: its number and the question.
 type scoreItem struct {
 	line int
-	id   string
-	gold *string
-	err  error
-	done chan scoreOutcome
+	in   prm.ScoreInput
 }
 
 type scoreOutcome struct {
@@ -327,82 +323,39 @@ type scoreOutcome struct {
 // bad line or failed question stops the run with an error naming the line.
 func scoreStream(ctx context.Context, r io.Reader, w io.Writer, sc questionScorer, g *grade.Grader, opts prm.ScoreOptions, inflight int) (scoreStats, error) {
 	var st scoreStats
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	inflight = min(max(inflight, 1), maxScoreLinesInFlight)
-	order := make(chan *scoreItem, inflight)
-	go func() {
-		defer close(order)
-		lr := newLineReader(r)
-		for {
-			line, n, err := lr.next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			it := &scoreItem{line: n}
-			var in prm.ScoreInput
-			in.Options = opts
-			if err == nil {
-				if err = json.Unmarshal(line, &in); err != nil {
-					err = fmt.Errorf("input line %d: %v", n, err)
-				}
-			}
-			if err != nil {
-				it.err = err
-				select {
-				case order <- it:
-				case <-ctx.Done():
-				}
-				return
-			}
-			if strings.TrimSpace(in.ID) == "" {
-				in.ID = "line" + strconv.Itoa(n)
-			}
-			it.id, it.gold, it.done = in.ID, in.Answer, make(chan scoreOutcome, 1)
-			select {
-			case order <- it:
-			case <-ctx.Done():
-				return
-			}
-			go func() {
-				res, err := sc.Score(ctx, in)
-				it.done <- scoreOutcome{res, err}
-			}()
+	lr := newLineReader(r)
+	next := func() (scoreItem, error) {
+		line, n, err := lr.next()
+		if err != nil {
+			return scoreItem{}, err
 		}
-	}()
-
+		it := scoreItem{line: n, in: prm.ScoreInput{Options: opts}}
+		if err := json.Unmarshal(line, &it.in); err != nil {
+			return it, fmt.Errorf("input line %d: %v", n, err)
+		}
+		if strings.TrimSpace(it.in.ID) == "" {
+			it.in.ID = "line" + strconv.Itoa(n)
+		}
+		return it, nil
+	}
+	score := func(ctx context.Context, it scoreItem) scoreOutcome {
+		res, err := sc.Score(ctx, it.in)
+		return scoreOutcome{res, err}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	var werr error
-	for it := range order {
-		if werr != nil {
-			continue // drain so the reader can finish
-		}
-		if it.err != nil {
-			werr = it.err
-			cancel()
-			continue
-		}
-		var out scoreOutcome
-		select {
-		case out = <-it.done:
-		case <-ctx.Done():
-			werr = ctx.Err()
-			continue
-		}
+	err := inOrder(ctx, inflight, inflight, next, score, func(it scoreItem, out scoreOutcome) error {
 		if out.err != nil {
-			werr = fmt.Errorf("input line %d (%s): %w", it.line, it.id, out.err)
-			cancel()
-			continue
+			return fmt.Errorf("input line %d (%s): %w", it.line, it.in.ID, out.err)
 		}
 		if err := enc.Encode(out.res); err != nil {
-			werr = fmt.Errorf("writing output: %w", err)
-			cancel()
-			continue
+			return fmt.Errorf("writing output: %w", err)
 		}
-		st.add(out.res, it.gold, g)
-	}
-	return st, werr
+		st.add(out.res, it.in.Answer, g)
+		return nil
+	})
+	return st, err
 }
 
 func (st *scoreStats) add(res prm.ScoreResult, gold *string, g *grade.Grader) {

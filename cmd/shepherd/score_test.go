@@ -19,19 +19,10 @@ const scoreProblems = `{"id": "p1", "question": "Start with 4. Add 3, then multi
 {"id": "p2", "question": "Start with 5. Subtract 2, then add 10. What is the result?", "candidates": ["5 - 2 = 3.\n3 + 10 = 13.\nThe answer is 13.", "5 - 2 = 3.\n3 + 10 = 13.\nThe answer is 13.", "5 - 2 = 4.\n4 + 10 = 14.\nThe answer is 14."]}
 `
 
-func writeScoreFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestScoreCommandWithSimulatedPRM(t *testing.T) {
 	for _, layout := range [][]string{{"--layout", "math-shepherd"}, {"--layout", "qwen-prm"}, {"--layout", "custom", "--step-tag", " <step>", "--positive-index", "3"}} {
 		t.Run(layout[1], func(t *testing.T) {
-			in := writeScoreFile(t, "in.jsonl", scoreProblems)
+			in := writeFile(t, t.TempDir(), "in.jsonl", scoreProblems)
 			out := filepath.Join(filepath.Dir(in), "out.jsonl")
 			args := append([]string{"score", "--in", in, "--out", out, "--prm", "sim"}, layout...)
 			code, _, stderr := runShepherd(t, "", args...)
@@ -67,7 +58,7 @@ func TestScoreCommandWithSimulatedPRM(t *testing.T) {
 }
 
 func TestScoreCommandMonteCarlo(t *testing.T) {
-	in := writeScoreFile(t, "in.jsonl", scoreProblems)
+	in := writeFile(t, t.TempDir(), "in.jsonl", scoreProblems)
 	out := filepath.Join(filepath.Dir(in), "out.jsonl")
 	code, _, stderr := runShepherd(t, "", "score", "--in", in, "--out", out, "--mode", "mc", "--backend", "sim", "--n", "8", "--seed", "3", "--aggregate", "prod")
 	if code != 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,13 +23,9 @@ func init() {
 }
 
 type serveFlags struct {
-	score         serveScoreFlags
-	listen        string
-	metricsListen string
-	pprof         bool
-	redis         redisFlags
-	config        string
-	logLevel      string
+	daemonFlags
+	score  serveScoreFlags
+	listen string
 
 	tlsCert, tlsKey, tlsClientCA string
 	tokensFile, tokens           string
@@ -46,49 +41,11 @@ type serveFlags struct {
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
-	var f serveFlags
-	fs := newFlagSet(e, "serve", "--listen ADDR --redis URL [flags]")
-	fs.StringVar(&f.listen, "listen", ":7070", "gRPC listen address, host:port")
-	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
-	registerPprofFlag(fs, &f.pprof)
-	f.redis.register(fs, 256, "each open label stream and running job holds one")
-	registerConfigFlag(fs, &f.config)
-	registerLogFlag(fs, &f.logLevel)
-	f.score.register(fs)
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM server certificate; with --tls-key turns TLS on")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM key of --tls-cert")
-	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
-	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of accepted bearer tokens, one per line ('#' comments); with --tokens, both count")
-	fs.StringVar(&f.tokens, "tokens", "", "accepted bearer tokens, comma-separated; prefer SHEPHERD_TOKENS or --tokens-file (command lines are visible to other users). No token: authentication off")
-	fs.StringVar(&f.models, "models", "", "comma-separated models jobs may name (those the workers serve), whose queue depth and lag the metrics report; empty: any model, no queue metrics")
-	fs.IntVar(&f.maxN, "max-n", server.DefaultMaxN, "largest n (rollouts per step) a job may ask for")
-	fs.IntVar(&f.maxProblems, "max-problems", server.DefaultMaxProblems, "problems per request at most")
-	fs.IntVar(&f.maxSolutions, "max-solutions-per-problem", server.DefaultMaxSolutionsPerProblem, "solutions per problem at most")
-	fs.IntVar(&f.maxSteps, "max-steps", server.DefaultMaxStepsCap, "largest max_steps (steps per solution) a job may ask for")
-	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokens, "largest max_tokens (tokens per rollout) a job may ask for")
-	fs.IntVar(&f.maxQueuedTasks, "max-queued-tasks", server.DefaultMaxQueuedTasks, "refuse new jobs (RESOURCE_EXHAUSTED) while a model's work stream holds this many tasks; -1: no bound")
-	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
-	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")
-	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions a job labels at once at most (0: as many as keep the registered workers busy, up to %d; %d if no worker registered)", rollout.DefaultMaxWindow, server.DefaultWindow))
-	fs.Float64Var(&f.routeLoadBound, "route-load-bound", redisq.DefaultLoadBound, "how far a registered worker's backlog may exceed its capacity's share before its problems' tasks spill to the next worker (1: strict balance; negative: never spill)")
-	fs.DurationVar(&f.jobTTL, "job-ttl", server.DefaultJobTTL, "how long a finished job's records and state stay readable")
-	fs.DurationVar(&f.jobLeaseTTL, "job-lease-ttl", server.DefaultLeaseTTL, "how soon another server adopts the jobs of a server that crashed")
-	fs.DurationVar(&f.consumerIdleTTL, "consumer-idle-ttl", server.DefaultConsumerIdleTTL, "delete a consumer of the workers' group (a stopped or dead worker) once it held no task and read nothing for this long")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM/SIGINT: how long open calls get to finish before they are cut")
-	fs.StringVar(&f.id, "id", "", "name of this server in job leases and logs (default host-pid-random)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
-		return err
-	}
-	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {
-		return usageErrorf("--route-load-bound must be at least 1 (or negative for no bound), got %v", f.routeLoadBound)
-	}
-	log, err := newLogger(e, f.logLevel)
+	f, err := parseServeFlags(e, args)
 	if err != nil {
 		return err
 	}
+	log := f.log
 	tlsConf, err := f.tlsConfig()
 	if err != nil {
 		return err
@@ -112,15 +69,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer stopScorer()
 	m := metrics.New("serve")
-	s, err := server.New(server.Options{
-		Scorer: scorer,
-		Redis:  rdb, Queue: qopt, Tokens: tokens, TLS: tlsConf, Models: models,
-		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
-		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
-		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
-		ShutdownTimeout: f.shutdownTimeout, ID: f.id, Logger: log, ConsumerIdleTTL: f.consumerIdleTTL,
-		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished,
-	})
+	opt := f.limits()
+	opt.Scorer, opt.Redis, opt.Queue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, qopt, tokens, tlsConf, models, log
+	opt.OnRPC, opt.Observer, opt.OnJobFinished = m.OnRPC, m.Observer(), m.JobFinished
+	s, err := server.New(opt)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -131,6 +83,25 @@ func runServe(ctx context.Context, e env, args []string) error {
 		m.CollectQueue(mq, models)
 	}
 
+	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
+}
+
+// limits are the server options the flags set: the request limits and
+// the job lifetimes.
+func (f *serveFlags) limits() server.Options {
+	return server.Options{
+		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
+		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
+		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
+		ShutdownTimeout: f.shutdownTimeout, ID: f.id, ConsumerIdleTTL: f.consumerIdleTTL,
+	}
+}
+
+// listenAndServe listens on --listen, serves the metrics on
+// --metrics-listen and serves s until ctx ends, warning first when
+// authentication is off; logged says what the start-up log line reports
+// besides the address.
+func (f *serveFlags) listenAndServe(ctx context.Context, s *server.Server, m *metrics.Metrics, log *slog.Logger, authOff bool, logged ...any) error {
 	lis, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
@@ -141,16 +112,55 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopMetrics()
-	if len(tokens) == 0 {
+	if authOff {
 		log.Warn("authentication is off: any client may submit jobs (set --tokens-file or SHEPHERD_TOKENS)")
 	}
-	log.Info("serving shepherd", "addr", lis.Addr().String(), "redis", where, "tls", tlsConf != nil,
-		"mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
+	log.Info("serving shepherd", append([]any{"addr", lis.Addr().String()}, logged...)...)
 	if err := s.Serve(ctx, lis); err != nil {
 		return err
 	}
 	log.Info("stopped serving")
 	return nil
+}
+
+// parseServeFlags parses and checks serve's flags.
+func parseServeFlags(e env, args []string) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := newFlagSet(e, "serve", "--listen ADDR --redis URL [flags]")
+	fs.StringVar(&f.listen, "listen", ":7070", "gRPC listen address, host:port")
+	f.daemonFlags.register(fs, 256, "each open label stream and running job holds one")
+	f.score.register(fs)
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM server certificate; with --tls-key turns TLS on")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM key of --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+	fs.StringVar(&f.tokensFile, "tokens-file", "", "file of accepted bearer tokens, one per line ('#' comments); with --tokens, both count")
+	fs.StringVar(&f.tokens, "tokens", "", "accepted bearer tokens, comma-separated; prefer SHEPHERD_TOKENS or --tokens-file (command lines are visible to other users). No token: authentication off")
+	fs.StringVar(&f.models, "models", "", "comma-separated models jobs may name (those the workers serve), whose queue depth and lag the metrics report; empty: any model, no queue metrics")
+	fs.IntVar(&f.maxN, "max-n", server.DefaultMaxN, "largest n (rollouts per step) a job may ask for")
+	fs.IntVar(&f.maxProblems, "max-problems", server.DefaultMaxProblems, "problems per request at most")
+	fs.IntVar(&f.maxSolutions, "max-solutions-per-problem", server.DefaultMaxSolutionsPerProblem, "solutions per problem at most")
+	fs.IntVar(&f.maxSteps, "max-steps", server.DefaultMaxStepsCap, "largest max_steps (steps per solution) a job may ask for")
+	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokens, fmt.Sprintf("a cap: the largest max_tokens (tokens per rollout) a job may ask for; a job that names none gets %d (label --max-tokens is the value a job asks for)", server.DefaultJobMaxTokens))
+	fs.IntVar(&f.maxQueuedTasks, "max-queued-tasks", server.DefaultMaxQueuedTasks, "refuse new jobs (RESOURCE_EXHAUSTED) while a model's work stream holds this many tasks; -1: no bound")
+	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
+	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")
+	fs.IntVar(&f.window, "window", 0, fmt.Sprintf("solutions a job labels at once at most (0: as many as keep the registered workers busy, up to %d; %d if no worker registered)", rollout.DefaultMaxWindow, server.DefaultWindow))
+	fs.Float64Var(&f.routeLoadBound, "route-load-bound", redisq.DefaultLoadBound, "how far a registered worker's backlog may exceed its capacity's share before its problems' tasks spill to the next worker (1: strict balance; negative: never spill)")
+	fs.DurationVar(&f.jobTTL, "job-ttl", server.DefaultJobTTL, "how long a finished job's records and state stay readable")
+	fs.DurationVar(&f.jobLeaseTTL, "job-lease-ttl", server.DefaultLeaseTTL, "how soon another server adopts the jobs of a server that crashed")
+	fs.DurationVar(&f.consumerIdleTTL, "consumer-idle-ttl", server.DefaultConsumerIdleTTL, "delete a consumer of the workers' group (a stopped or dead worker) once it held no task and read nothing for this long")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM/SIGINT: how long open calls get to finish before they are cut")
+	fs.StringVar(&f.id, "id", "", "name of this server in job leases and logs (default host-pid-random)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := f.daemonFlags.check(e); err != nil {
+		return nil, err
+	}
+	if f.routeLoadBound >= 0 && f.routeLoadBound < 1 {
+		return nil, usageErrorf("--route-load-bound must be at least 1 (or negative for no bound), got %v", f.routeLoadBound)
+	}
+	return f, nil
 }
 
 func (f *serveFlags) tlsConfig() (*tls.Config, error) {
@@ -185,32 +195,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// registerPprofFlag adds --pprof, which serve and worker check with
-// checkPprof.
-func registerPprofFlag(fs *flag.FlagSet, p *bool) {
-	fs.BoolVar(p, "pprof", false, "also serve the Go profiler (net/http/pprof) at /debug/pprof/ on --metrics-listen, for diagnosing performance; keep that address private")
-}
-
-func checkPprof(pprof bool, metricsListen string) error {
-	if pprof && metricsListen == "" {
-		return usageErrorf("--pprof needs --metrics-listen")
-	}
-	return nil
-}
-
-func registerLogFlag(fs *flag.FlagSet, p *string) {
-	fs.StringVar(p, "log-level", "info", "log level on stderr: debug, info, warn or error")
-}
-
-// newLogger logs as text on the command's stderr.
-func newLogger(e env, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageErrorf("--log-level: %q is not debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
 // metricsHandler is what the metrics listener serves at /metrics: the

@@ -12,13 +12,9 @@ import (
 // task the input format names (GSM8K rows: "GSM8K"), and --task wins.
 func TestLabelTaskFromInputFormat(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "gsm8k.jsonl")
-	rows := `{"question": "Start with 5. Add 3. What is the result?", "answer": "5 + 3 = <<5+3=8>>8.\n#### 8"}
+	in := writeFile(t, dir, "gsm8k.jsonl", `{"question": "Start with 5. Add 3. What is the result?", "answer": "5 + 3 = <<5+3=8>>8.\n#### 8"}
 {"question": "Start with 2. Multiply by 4. What is the result?", "answer": "2 * 4 = <<2*4=8>>8.\n#### 8"}
-`
-	if err := os.WriteFile(in, []byte(rows), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	for _, c := range []struct {
 		extra []string
 		want  string

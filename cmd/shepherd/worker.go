@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -17,12 +18,8 @@ func init() {
 }
 
 type workerFlags struct {
+	daemonFlags
 	backend       backendFlags
-	redis         redisFlags
-	config        string
-	logLevel      string
-	metricsListen string
-	pprof         bool
 	tasks         int
 	leaseTTL      time.Duration
 	maxDeliveries int
@@ -33,56 +30,17 @@ type workerFlags struct {
 }
 
 func runWorker(ctx context.Context, e env, args []string) error {
-	var f workerFlags
-	fs := newFlagSet(e, "worker", "--redis URL --backend URL|sim --model NAME [flags]")
-	f.backend.register(fs)
-	f.redis.register(fs, 0, "0: --tasks plus 16")
-	registerConfigFlag(fs, &f.config)
-	registerLogFlag(fs, &f.logLevel)
-	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (and /healthz); empty: off")
-	registerPprofFlag(fs, &f.pprof)
-	fs.IntVar(&f.tasks, "tasks", 0, "rollout tasks in flight at most (default --concurrency times the number of backends)")
-	fs.DurationVar(&f.leaseTTL, "lease-ttl", redisq.DefaultLeaseTTL, "how long a task stays leased without a heartbeat before another worker takes it over")
-	fs.IntVar(&f.maxDeliveries, "max-deliveries", rollout.DefaultMaxDeliveries, "deliveries of a task before it is dead-lettered and its step marked failed")
-	fs.DurationVar(&f.drainTimeout, "drain-timeout", rollout.DefaultDrainTimeout, "on SIGTERM/SIGINT: how long tasks in flight get to finish before they are handed back")
-	fs.StringVar(&f.consumer, "consumer", "", "name of this worker in the consumer group, unique among live workers (default host-pid-random)")
-	fs.DurationVar(&f.backendWait, "backend-wait", 0, "how long to wait, taking no tasks, for a usable backend when none is left before exiting with status 4; 0 waits until stopped")
-	fs.BoolVar(&f.affinity, "affinity", true, "register with the queue so that every task of a problem is routed to one worker (whose backends cache the problem's prefixes); false: take any task")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := checkPprof(f.pprof, f.metricsListen); err != nil {
-		return err
-	}
-	log, err := newLogger(e, f.logLevel)
+	f, err := parseWorkerFlags(e, args)
 	if err != nil {
 		return err
 	}
-	if f.leaseTTL < 100*time.Millisecond {
-		return usageErrorf("--lease-ttl must be at least 100ms, got %v", f.leaseTTL)
-	}
-	if f.backendWait < 0 {
-		return usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
-	}
+	log := f.log
 	m := metrics.New("worker")
-	f.backend.onState = func(backend, reason string) {
-		if reason != "" {
-			log.Warn("backend out of rotation; its tasks go to other backends or workers", "backend", backend, "reason", reason)
-		} else {
-			log.Info("backend back in rotation", "backend", backend)
-		}
-	}
-	pool, stopBackends, err := f.backend.open(e, m.Observer())
+	pool, stopBackends, err := f.openBackends(ctx, e, log, m)
 	if err != nil {
 		return err
 	}
 	defer stopBackends()
-	// A worker that cannot serve the model must not take a single task:
-	// check every backend before joining the queue.
-	if err := f.backend.probe(ctx, pool, false, func(error) {}); err != nil {
-		log.Error("no usable backend; not taking tasks", "error", err)
-		return err
-	}
 	tasks := f.tasks
 	if tasks <= 0 {
 		tasks = f.backend.concurrency * len(pool.Backends())
@@ -116,23 +74,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		Concurrency: tasks, DrainTimeout: f.drainTimeout, Observer: m.Observer(),
 		OnQueueError:     func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
 		NoBackendTimeout: f.backendWait,
-		OnBackendHealth: func(usable bool, reasons []string) {
-			// A registered worker steps out of routing while it cannot
-			// work, so that its problems go to workers that can.
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			if usable {
-				log.Info("a backend is usable again; taking tasks")
-				if err := q.Rejoin(rctx, f.backend.model); err != nil {
-					log.Warn("registering the worker again failed; the heartbeat retries", "error", err)
-				}
-			} else {
-				log.Error("no usable backend; taking no tasks until one is back", "reasons", strings.Join(reasons, "; "))
-				if err := q.Withdraw(rctx, f.backend.model); err != nil {
-					log.Warn("withdrawing the worker's registration failed", "error", err)
-				}
-			}
-		},
+		OnBackendHealth:  f.onBackendHealth(ctx, log, q),
 	}
 	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log, func() error {
 		if !w.Usable() {
@@ -145,15 +87,93 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	}
 	defer stopMetrics()
 
-	backends := make([]string, 0, len(pool.Backends()))
-	for _, b := range pool.Backends() {
-		backends = append(backends, b.BaseURL)
-	}
-	log.Info("worker started", "model", f.backend.model, "backends", strings.Join(backends, ","), "redis", where,
+	log.Info("worker started", "model", f.backend.model, "backends", backendURLs(pool), "redis", where,
 		"group", q.Options().Group, "consumer", q.Options().Consumer, "tasks", tasks, "lease_ttl", f.leaseTTL)
 	if err := w.Run(ctx); err != nil {
 		return err
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+// parseWorkerFlags parses and checks worker's flags.
+func parseWorkerFlags(e env, args []string) (*workerFlags, error) {
+	f := &workerFlags{}
+	fs := newFlagSet(e, "worker", "--redis URL --backend URL|sim --model NAME [flags]")
+	f.backend.register(fs)
+	f.daemonFlags.register(fs, 0, "0: --tasks plus 16")
+	fs.IntVar(&f.tasks, "tasks", 0, "rollout tasks in flight at most (default --concurrency times the number of backends)")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", redisq.DefaultLeaseTTL, "how long a task stays leased without a heartbeat before another worker takes it over")
+	fs.IntVar(&f.maxDeliveries, "max-deliveries", rollout.DefaultMaxDeliveries, "deliveries of a task before it is dead-lettered and its step marked failed")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", rollout.DefaultDrainTimeout, "on SIGTERM/SIGINT: how long tasks in flight get to finish before they are handed back")
+	fs.StringVar(&f.consumer, "consumer", "", "name of this worker in the consumer group, unique among live workers (default host-pid-random)")
+	fs.DurationVar(&f.backendWait, "backend-wait", 0, "how long to wait, taking no tasks, for a usable backend when none is left before exiting with status 4; 0 waits until stopped")
+	fs.BoolVar(&f.affinity, "affinity", true, "register with the queue so that every task of a problem is routed to one worker (whose backends cache the problem's prefixes); false: take any task")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := f.daemonFlags.check(e); err != nil {
+		return nil, err
+	}
+	if f.leaseTTL < 100*time.Millisecond {
+		return nil, usageErrorf("--lease-ttl must be at least 100ms, got %v", f.leaseTTL)
+	}
+	if f.backendWait < 0 {
+		return nil, usageErrorf("--backend-wait must not be negative, got %v", f.backendWait)
+	}
+	return f, nil
+}
+
+// openBackends opens the backends and probes them, logging each one that
+// leaves or comes back into rotation. A worker that cannot serve the model
+// must not take a single task: every backend is checked before it joins
+// the queue, and it starts when at least one passes.
+func (f *workerFlags) openBackends(ctx context.Context, e env, log *slog.Logger, m *metrics.Metrics) (*rollout.Pool, func(), error) {
+	f.backend.onState = func(backend, reason string) {
+		if reason != "" {
+			log.Warn("backend out of rotation; its tasks go to other backends or workers", "backend", backend, "reason", reason)
+		} else {
+			log.Info("backend back in rotation", "backend", backend)
+		}
+	}
+	pool, stop, err := f.backend.open(e, m.Observer())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.backend.probe(ctx, pool, false, func(error) {}); err != nil {
+		log.Error("no usable backend; not taking tasks", "error", err)
+		stop()
+		return nil, nil, err
+	}
+	return pool, stop, nil
+}
+
+// backendURLs lists the pool's backends for the log.
+func backendURLs(pool *rollout.Pool) string {
+	urls := make([]string, 0, len(pool.Backends()))
+	for _, b := range pool.Backends() {
+		urls = append(urls, b.BaseURL)
+	}
+	return strings.Join(urls, ",")
+}
+
+// onBackendHealth steps a registered worker out of routing while it
+// cannot work, so that its problems go to workers that can, and back in
+// when a backend is usable again.
+func (f *workerFlags) onBackendHealth(ctx context.Context, log *slog.Logger, q *redisq.Queue) func(usable bool, reasons []string) {
+	return func(usable bool, reasons []string) {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if usable {
+			log.Info("a backend is usable again; taking tasks")
+			if err := q.Rejoin(rctx, f.backend.model); err != nil {
+				log.Warn("registering the worker again failed; the heartbeat retries", "error", err)
+			}
+		} else {
+			log.Error("no usable backend; taking no tasks until one is back", "reasons", strings.Join(reasons, "; "))
+			if err := q.Withdraw(rctx, f.backend.model); err != nil {
+				log.Warn("withdrawing the worker's registration failed", "error", err)
+			}
+		}
+	}
 }

@@ -8,10 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -21,8 +19,8 @@ import (
 
 // scoreMC measures every step's soft label with rollouts: a labeling job
 // (RunJob with the exhaustive strategy) over the distinct step lists, on
-// the queue of s.NewQueue (a fleet of workers elsewhere) or on a MemQueue
-// with one in-process Worker over s.Generator. Rollouts are graded
+// the queue of s.NewQueue (a fleet of workers elsewhere) or on the queue
+// of an in-process runner (rollout.StartLocal) over s.Generator. Rollouts are graded
 // against the gold answer when there is one; without one, against the
 // majority answer of rollouts from the question alone (see
 // referenceAnswer), one more task on the same queue. It returns the step
@@ -42,19 +40,13 @@ func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGol
 		q, jobID = fq, "score-"+randomHex()
 		defer release([]string{jobID, jobID + "-reference"})
 	} else {
-		mq := rollout.NewMemQueue(0)
-		defer mq.Close()
-		q = mq
-		w := &rollout.Worker{
-			Queue: mq, Generator: s.Generator, Grader: g, Model: opt.Model,
-			Concurrency: s.concurrency(),
+		local := rollout.StartLocal(ctx, rollout.LocalOptions{
+			Generator: s.Generator, Grader: g, Model: opt.Model, Concurrency: s.concurrency(),
 			// Once the job is over nothing waits for a straggler's result.
 			DrainTimeout: time.Millisecond,
-		}
-		wctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { _ = w.Run(wctx) })
-		defer func() { stop(); wg.Wait() }()
+		})
+		defer local.Close()
+		q = local.Queue
 	}
 
 	if !hasGold {
@@ -74,7 +66,7 @@ func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGol
 	stats, err := rollout.RunJob(ctx, q, g, rollout.JobOptions{
 		ID: jobID, Model: opt.Model, Strategy: labeler.Exhaustive, N: opt.N, Seed: opt.Seed,
 		Params: opt.Params, Reuse: opt.Reuse, Window: len(uniq),
-	}, &sliceSource{sols: sols}, func(r labeler.Record) error {
+	}, rollout.NewSliceSource(sols), func(r labeler.Record) error {
 		u, err := strconv.Atoi(r.SolutionID)
 		if err != nil || u < 0 || u >= len(out) {
 			return fmt.Errorf("prm: unexpected solution id %q in the MC job", r.SolutionID)
@@ -154,15 +146,4 @@ func questionSeed(seed int64, question string) int64 {
 	binary.BigEndian.PutUint64(b[:], uint64(seed))
 	h := sha256.Sum256(append(b[:], "reference\x00"+question...))
 	return int64(binary.BigEndian.Uint64(h[:8]) % (1<<31 - 1<<20))
-}
-
-type sliceSource struct{ sols []labeler.PreparedSolution }
-
-func (s *sliceSource) Next() (labeler.PreparedSolution, error) {
-	if len(s.sols) == 0 {
-		return labeler.PreparedSolution{}, io.EOF
-	}
-	sol := s.sols[0]
-	s.sols = s.sols[1:]
-	return sol, nil
 }

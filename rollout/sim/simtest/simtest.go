@@ -7,14 +7,12 @@ package simtest
 
 import (
 	"context"
-	"io"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/labeler"
-	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -74,7 +72,12 @@ func Pool(t testing.TB, opt sim.Options) *rollout.Pool {
 // operations, each with perProblem sampled solutions of which about half
 // go wrong somewhere. The simulator knows every solution's first error.
 func Problems(seed int64, problems, perProblem int) []labeler.Problem {
-	ds := sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5})
+	return LabelerProblems(sim.GenerateDataset(sim.DatasetOptions{Seed: seed, Problems: problems, SolutionsPerProblem: perProblem, MinOps: 3, MaxOps: 6, ErrorRate: 0.5}))
+}
+
+// LabelerProblems is a simulator data set as labeling input, without the
+// simulator's knowledge of the errors.
+func LabelerProblems(ds []sim.Problem) []labeler.Problem {
 	out := make([]labeler.Problem, 0, len(ds))
 	for _, p := range ds {
 		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
@@ -106,24 +109,12 @@ func Dataset(seed int64, problems, perProblem int) []labeler.PreparedSolution {
 	return Prepare(Problems(seed, problems, perProblem))
 }
 
-// SliceSource is a rollout.Source handing out its solutions in order.
-type SliceSource []labeler.PreparedSolution
-
-// Next implements rollout.Source.
-func (s *SliceSource) Next() (labeler.PreparedSolution, error) {
-	if len(*s) == 0 {
-		return labeler.PreparedSolution{}, io.EOF
-	}
-	sol := (*s)[0]
-	*s = (*s)[1:]
-	return sol, nil
-}
+// SliceSource is rollout.SliceSource, named here for the tests that
+// build one from a data set.
+type SliceSource = rollout.SliceSource
 
 // Source is a source of sols (which it does not modify).
-func Source(sols []labeler.PreparedSolution) *SliceSource {
-	s := SliceSource(sols)
-	return &s
-}
+func Source(sols []labeler.PreparedSolution) *SliceSource { return rollout.NewSliceSource(sols) }
 
 // RunWorker runs w until stop is called or the test ends, whichever is
 // first: stop cancels the worker's context and waits for Run to return.
@@ -141,18 +132,13 @@ func RunWorker(t testing.TB, w *rollout.Worker) (stop func()) {
 	return stop
 }
 
-// Label labels sols in-process the way `shepherd label` does: rollout.RunJob
-// with opt on a memory queue, worked by one worker for opt.Model on gen
-// with 32 tasks in flight. It fails the test when the job fails.
+// Label labels sols in-process the way `shepherd label` does
+// (rollout.RunLocal) with opt, by one worker for opt.Model on gen with 32
+// tasks in flight. It fails the test when the job fails.
 func Label(ctx context.Context, t testing.TB, gen rollout.Generator, sols []labeler.PreparedSolution, opt rollout.JobOptions) ([]labeler.Record, rollout.JobStats) {
 	t.Helper()
-	q := rollout.NewMemQueue(0)
-	defer q.Close()
-	grader := grade.New(grade.Options{})
-	stop := RunWorker(t, &rollout.Worker{Queue: q, Generator: gen, Grader: grader, Model: opt.Model, Concurrency: 32})
-	defer stop()
 	var recs []labeler.Record
-	stats, err := rollout.RunJob(ctx, q, grader, opt, Source(sols), func(r labeler.Record) error {
+	stats, err := rollout.RunLocal(ctx, rollout.LocalOptions{Generator: gen, Model: opt.Model, Concurrency: 32}, opt, Source(sols), func(r labeler.Record) error {
 		recs = append(recs, r)
 		return nil
 	})

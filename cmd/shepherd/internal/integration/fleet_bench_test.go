@@ -12,6 +12,7 @@ import (
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
+	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 
 	"github.com/shepherd-prm/shepherd/client"
 	"github.com/shepherd-prm/shepherd/labeler"
@@ -59,15 +60,7 @@ func BenchmarkFleetOverRedis(b *testing.B) {
 }
 
 func fleetProblems() []labeler.Problem {
-	var out []labeler.Problem
-	for _, p := range sim.GenerateDataset(sim.BenchFleetDataset) {
-		lp := labeler.Problem{ID: p.ID, Question: p.Question, Answer: p.Answer}
-		for _, s := range p.Solutions {
-			lp.Solutions = append(lp.Solutions, labeler.SolutionInput{ID: s.ID, Text: s.Text})
-		}
-		out = append(out, lp)
-	}
-	return out
+	return simtest.LabelerProblems(sim.GenerateDataset(sim.BenchFleetDataset))
 }
 
 func benchFleet(b *testing.B, problems []labeler.Problem, opt sim.Options, workers, perWorker int, affinity bool, serveArgs ...string) {

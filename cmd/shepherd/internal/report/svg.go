@@ -71,14 +71,23 @@ func niceMax(v float64) float64 {
 	return 10 * p
 }
 
-func fmtTick(v float64, percent bool) string {
+// fmtTick writes an axis tick: whole percents, two significant digits.
+func fmtTick(v float64, percent bool) string { return fmtNumber(v, percent, 0, 2) }
+
+// fmtValue writes a data value: percents to a tenth, three significant
+// digits.
+func fmtValue(v float64, percent bool) string { return fmtNumber(v, percent, 1, 3) }
+
+// fmtNumber writes v as a percent with pctDecimals decimals, a whole
+// number with grouped digits, or with digits significant digits.
+func fmtNumber(v float64, percent bool, pctDecimals, digits int) string {
 	if percent {
-		return fmt.Sprintf("%.0f%%", v*100)
+		return fmt.Sprintf("%.*f%%", pctDecimals, v*100)
 	}
 	if v == math.Trunc(v) {
 		return groupDigits(int64(v))
 	}
-	return fmt.Sprintf("%.2g", v)
+	return fmt.Sprintf("%.*g", digits, v)
 }
 
 // frame writes the SVG header, the y grid with its ticks and the axis titles.
@@ -160,16 +169,6 @@ func (c barChart) svg() string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
-}
-
-func fmtValue(v float64, percent bool) string {
-	if percent {
-		return fmt.Sprintf("%.1f%%", v*100)
-	}
-	if v == math.Trunc(v) {
-		return groupDigits(int64(v))
-	}
-	return fmt.Sprintf("%.3g", v)
 }
 
 // svg renders the bands as polygons and the median as a polyline, all of
