@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
@@ -32,7 +33,7 @@ func TestRedisCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, resp.Job.Id)
-		s, err := h.rdb.ClusterKeySlot(ctx, keysOfJob(resp.Job.Id).meta).Result()
+		s, err := h.rdb.ClusterKeySlot(ctx, rediskeys.OfJob(resp.Job.Id).Meta).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

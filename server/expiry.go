@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 const expiryBatch = 256
@@ -34,7 +36,7 @@ func (s *Server) expire(ctx context.Context) error {
 		}
 		for _, m := range members {
 			id, owner, _ := strings.Cut(m, " ")
-			if err := s.rdb.ZRem(ctx, indexKey(owner), id).Err(); err != nil {
+			if err := s.rdb.ZRem(ctx, rediskeys.Index(owner), id).Err(); err != nil {
 				return err
 			}
 			if validJobID(id) || scoreJobID(id) {

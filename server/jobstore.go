@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -113,7 +114,7 @@ func (st *store) get(ctx context.Context, id string) (*jobMeta, error) {
 	if !validJobID(id) {
 		return nil, errJobNotFound
 	}
-	h, err := st.rdb.HGetAll(ctx, keysOfJob(id).meta).Result()
+	h, err := st.rdb.HGetAll(ctx, rediskeys.OfJob(id).Meta).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (st *store) getMany(ctx context.Context, ids []string) ([]*jobMeta, error) 
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err := st.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, keysOfJob(id).meta)
+			cmds[i] = p.HGetAll(ctx, rediskeys.OfJob(id).Meta)
 		}
 		return nil
 	})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // storeWatchInterval is how often the server checks whether Redis
@@ -88,7 +90,7 @@ func (s *Server) reclaim(ctx context.Context) {
 		if s.localRunner(id) != nil {
 			continue
 		}
-		lease := keysOfJob(id).lease
+		lease := rediskeys.OfJob(id).Lease
 		holder, err := s.rdb.Get(ctx, lease).Result()
 		if err != nil || !strings.HasPrefix(holder, s.opt.ID+"/") {
 			continue

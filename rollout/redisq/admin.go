@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -29,7 +30,7 @@ func (q *Queue) Stats(ctx context.Context, jobID string) (JobStats, error) {
 	if err := checkName("stats: job", jobID); err != nil {
 		return JobStats{}, err
 	}
-	m, err := q.rdb.HGetAll(ctx, keysOfJob(jobID).stats).Result()
+	m, err := q.rdb.HGetAll(ctx, rediskeys.OfJob(jobID).Stats).Result()
 	if err != nil {
 		return JobStats{}, fmt.Errorf("stats: job %s: %w", jobID, err)
 	}
@@ -55,14 +56,14 @@ func (q *Queue) ForgetJob(ctx context.Context, jobID string, ttl time.Duration) 
 	if err := checkName("forget: job", jobID); err != nil {
 		return err
 	}
-	jk := keysOfJob(jobID)
+	jk := rediskeys.OfJob(jobID)
 	// All keys share one hash tag, so the pipeline goes to one node.
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, jk.results, jk.rstream, jk.enq)
+		p.Del(ctx, jk.Results, jk.ResultStream, jk.Enqueued)
 		if ttl > 0 {
-			p.Expire(ctx, jk.stats, ttl)
+			p.Expire(ctx, jk.Stats, ttl)
 		} else {
-			p.Del(ctx, jk.stats)
+			p.Del(ctx, jk.Stats)
 		}
 		return nil
 	})
@@ -94,14 +95,14 @@ func (q *Queue) Pending(ctx context.Context, model string) (PendingStats, error)
 	if err := checkName("pending: model", model); err != nil {
 		return PendingStats{}, err
 	}
-	mk := keysOfModel(model)
+	mk := rediskeys.OfModel(model)
 	ws, err := q.workers(ctx, model, true)
 	if err != nil {
 		return PendingStats{}, fmt.Errorf("pending: %w", err)
 	}
-	keys := []string{mk.work}
+	keys := []string{mk.Work}
 	for _, w := range ws {
-		keys = append(keys, mk.workOf(w.name))
+		keys = append(keys, mk.WorkOf(w.name))
 	}
 	var ps PendingStats
 	for _, key := range keys {
@@ -146,7 +147,7 @@ func (q *Queue) DeadLetters(ctx context.Context, model string, n int) ([]DeadLet
 	if n < 1 {
 		return nil, fmt.Errorf("dead letters: n must be at least 1, got %d", n)
 	}
-	ms, err := q.rdb.XRevRangeN(ctx, keysOfModel(model).dead, "+", "-", int64(n)).Result()
+	ms, err := q.rdb.XRevRangeN(ctx, rediskeys.OfModel(model).Dead, "+", "-", int64(n)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("dead letters: model %s: %w", model, err)
 	}

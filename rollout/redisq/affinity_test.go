@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -158,8 +159,8 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	if err := sched.Enqueue(ctx, again...); err != nil {
 		t.Fatal(err)
 	}
-	mk := keysOfModel("m")
-	if n, _ := rdb.XLen(ctx, mk.workOf("survivor")).Result(); n != int64(len(again)) {
+	mk := rediskeys.OfModel("m")
+	if n, _ := rdb.XLen(ctx, mk.WorkOf("survivor")).Result(); n != int64(len(again)) {
 		t.Errorf("survivor's stream holds %d entries, want %d", n, len(again))
 	}
 	for _, tk := range reserveN(t, ctx, live, "m", len(again)) {
@@ -167,10 +168,10 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := rdb.Exists(ctx, mk.workOf("doomed")).Result(); n != 0 {
+	if n, _ := rdb.Exists(ctx, mk.WorkOf("doomed")).Result(); n != 0 {
 		t.Errorf("the dead worker's drained stream is still there")
 	}
-	if ok, _ := rdb.HExists(ctx, mk.workers, "doomed").Result(); ok {
+	if ok, _ := rdb.HExists(ctx, mk.Workers, "doomed").Result(); ok {
 		t.Errorf("the dead worker is still registered")
 	}
 	st, err := sched.Stats(ctx, "j")
@@ -191,10 +192,10 @@ func TestSpillOverUnderSkewedLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mk := keysOfModel("m")
+	mk := rediskeys.OfModel("m")
 	backlog := func() (a, b int64) {
-		a, _ = rdb.XLen(ctx, mk.workOf("worker-a")).Result()
-		b, _ = rdb.XLen(ctx, mk.workOf("worker-b")).Result()
+		a, _ = rdb.XLen(ctx, mk.WorkOf("worker-a")).Result()
+		b, _ = rdb.XLen(ctx, mk.WorkOf("worker-b")).Result()
 		return a, b
 	}
 	hot := func(job string) []rollout.Task {
@@ -227,8 +228,8 @@ func TestSpillOverUnderSkewedLoad(t *testing.T) {
 	if err := newQueue(t, rdb, withConsumer(bounded, "s2")).Enqueue(ctx, hot("j2")...); err != nil {
 		t.Fatal(err)
 	}
-	ho, _ := rdb.XLen(ctx, mk.workOf(owner)).Result()
-	hs, _ := rdb.XLen(ctx, mk.workOf(other)).Result()
+	ho, _ := rdb.XLen(ctx, mk.WorkOf(owner)).Result()
+	hs, _ := rdb.XLen(ctx, mk.WorkOf(other)).Result()
 	if ho != 50 || hs != 30 {
 		t.Fatalf("with bound 1.25: %s holds %d, %s %d; want 50 and 30", owner, ho, other, hs)
 	}

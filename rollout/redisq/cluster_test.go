@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 )
@@ -32,7 +33,7 @@ func TestRedisCluster(t *testing.T) {
 	jobs := []string{"j0", "j1", "j2", "j3", "j4", "j5"}
 	models := []string{"ma", "mb", "mc"}
 	for _, j := range jobs {
-		s, err := rdb.ClusterKeySlot(ctx, keysOfJob(j).results).Result()
+		s, err := rdb.ClusterKeySlot(ctx, rediskeys.OfJob(j).Results).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -195,8 +196,8 @@ func (q *Queue) recordAll(ctx context.Context, jobID string, rs []rollout.TaskRe
 		}
 		args = append(args, r.TaskID, payloads[i], failed, len(r.Samples), r.PromptTokens, r.CompletionTokens, r.CachedTokens)
 	}
-	jk := keysOfJob(jobID)
-	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.results, jk.stats, jk.rstream}, args...).Int64Slice()
+	jk := rediskeys.OfJob(jobID)
+	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.Results, jk.Stats, jk.ResultStream}, args...).Int64Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +284,7 @@ func (q *Queue) fail(ctx context.Context, t rollout.Task, cause error) error {
 	if err != nil {
 		return err
 	}
-	return deadLetterScript.Run(ctx, q.rdb, []string{key, keysOfModel(t.Model).dead},
+	return deadLetterScript.Run(ctx, q.rdb, []string{key, rediskeys.OfModel(t.Model).Dead},
 		q.opt.Group, id, q.opt.DeadLetterMax, string(b), msg, t.Deliveries, q.opt.Consumer).Err()
 }
 
@@ -291,5 +292,5 @@ func (q *Queue) fail(ctx context.Context, t rollout.Task, cause error) error {
 // there.
 func streamOf(t rollout.Task) (key, id string) {
 	worker, id := splitReceipt(t.Receipt)
-	return keysOfModel(t.Model).workOf(worker), id
+	return rediskeys.OfModel(t.Model).WorkOf(worker), id
 }

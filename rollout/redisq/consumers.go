@@ -2,11 +2,12 @@ package redisq
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // removeIdleConsumersScript drops the dead consumers of a work stream's
@@ -61,7 +62,7 @@ func (q *Queue) RemoveIdleConsumers(ctx context.Context, idle time.Duration) (ma
 			return out, err
 		}
 		if len(names) > 0 {
-			model := strings.TrimSuffix(strings.TrimPrefix(key, keyPrefix+"{model:"), "}:work")
+			model := rediskeys.ModelOfWork(key)
 			out[model] = names
 		}
 	}
@@ -70,10 +71,9 @@ func (q *Queue) RemoveIdleConsumers(ctx context.Context, idle time.Duration) (ma
 
 // workStreams lists the work streams' keys (on every master of a cluster).
 func (q *Queue) workStreams(ctx context.Context) ([]string, error) {
-	match := keyPrefix + "{model:*}:work"
 	scan := func(ctx context.Context, c redis.Cmdable) ([]string, error) {
 		var keys []string
-		iter := c.ScanType(ctx, 0, match, 256, "stream").Iterator()
+		iter := c.ScanType(ctx, 0, rediskeys.SharedWorkPattern, 256, "stream").Iterator()
 		for iter.Next(ctx) {
 			keys = append(keys, iter.Val())
 		}

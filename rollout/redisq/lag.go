@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // OldestTaskAge returns how long the oldest entry of the model's work
@@ -24,10 +26,10 @@ func (q *Queue) OldestTaskAge(ctx context.Context, model string) (time.Duration,
 	if err != nil {
 		return 0, fmt.Errorf("oldest task: %w", err)
 	}
-	mk := keysOfModel(model)
-	keys := []string{mk.work}
+	mk := rediskeys.OfModel(model)
+	keys := []string{mk.Work}
 	for _, w := range ws {
-		keys = append(keys, mk.workOf(w.name))
+		keys = append(keys, mk.WorkOf(w.name))
 	}
 	firsts := make([]*redis.XMessageSliceCmd, len(keys))
 	var now *redis.TimeCmd

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -148,12 +149,12 @@ func (q *Queue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
 
 // enqueueJob enqueues tasks of one job.
 func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Task) error {
-	jk := keysOfJob(jobID)
+	jk := rediskeys.OfJob(jobID)
 	ids := make([]any, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 	}
-	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.results, jk.rstream, jk.enq}, ids...).Slice()
+	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.Results, jk.ResultStream, jk.Enqueued}, ids...).Slice()
 	if err != nil {
 		return fmt.Errorf("enqueue: job %s: %w", jobID, err)
 	}
@@ -195,13 +196,13 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 		added = append(added, t.ID)
 	}
 	for _, d := range order {
-		mk := keysOfModel(d.model)
-		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.workOf(d.worker), mk.workers, mk.work}, byDest[d]...).Err(); err != nil {
+		mk := rediskeys.OfModel(d.model)
+		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.WorkOf(d.worker), mk.Workers, mk.Work}, byDest[d]...).Err(); err != nil {
 			return fmt.Errorf("enqueue: model %s: %w", d.model, err)
 		}
 	}
 	if len(added) > 0 {
-		if err := q.rdb.SAdd(ctx, jk.enq, added...).Err(); err != nil {
+		if err := q.rdb.SAdd(ctx, jk.Enqueued, added...).Err(); err != nil {
 			return fmt.Errorf("enqueue: job %s: %w", jobID, err)
 		}
 	}
@@ -213,7 +214,7 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 // starts at id 0, so tasks enqueued before any worker started are
 // delivered too.
 func (q *Queue) ensureGroup(ctx context.Context, model, worker string) error {
-	key := keysOfModel(model).workOf(worker)
+	key := rediskeys.OfModel(model).WorkOf(worker)
 	q.mu.Lock()
 	ok := q.groups[key]
 	q.mu.Unlock()
@@ -325,7 +326,7 @@ func (q *Queue) blockFor(ctx context.Context) time.Duration {
 // reclaimExpired claims up to max entries of a work stream whose lease
 // expired.
 func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max int) ([]rollout.Task, error) {
-	key := keysOfModel(model).workOf(worker)
+	key := rediskeys.OfModel(model).WorkOf(worker)
 	q.mu.Lock()
 	start := q.reclaim[key]
 	scanned := q.scanned[key]
@@ -379,7 +380,7 @@ func (q *Queue) readNew(ctx context.Context, model, worker string, n int, block 
 	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group:    q.opt.Group,
 		Consumer: q.opt.Consumer,
-		Streams:  []string{keysOfModel(model).workOf(worker), ">"},
+		Streams:  []string{rediskeys.OfModel(model).WorkOf(worker), ">"},
 		Count:    int64(n),
 		Block:    block,
 	}).Result()
@@ -411,8 +412,8 @@ func (q *Queue) decodeTask(ctx context.Context, model, worker, id, payload strin
 		err = errors.New("task without id or job")
 	}
 	if err != nil {
-		mk := keysOfModel(model)
-		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.workOf(worker), mk.dead},
+		mk := rediskeys.OfModel(model)
+		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.WorkOf(worker), mk.Dead},
 			q.opt.Group, id, q.opt.DeadLetterMax, payload, "undecodable work entry: "+err.Error(), deliveries, q.opt.Consumer).Err()
 		return t, false
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -399,7 +400,7 @@ func TestDeadLetterStreamIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l, err := rdb.XLen(ctx, keysOfModel("m").dead).Result()
+	l, err := rdb.XLen(ctx, rediskeys.OfModel("m").Dead).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,17 +601,17 @@ func TestForgetJobDropsResults(t *testing.T) {
 	}
 	// Only a live job's scheduler needs the results: they go at once, the
 	// counters stay until the TTL.
-	jk := keysOfJob("j")
-	if n, _ := rdb.Exists(ctx, jk.results, jk.rstream, jk.enq).Result(); n != 0 {
+	jk := rediskeys.OfJob("j")
+	if n, _ := rdb.Exists(ctx, jk.Results, jk.ResultStream, jk.Enqueued).Result(); n != 0 {
 		t.Fatalf("%d result keys left", n)
 	}
-	if ttl, err := rdb.TTL(ctx, jk.stats).Result(); err != nil || ttl <= 0 {
-		t.Fatalf("%s: ttl %v, %v", jk.stats, ttl, err)
+	if ttl, err := rdb.TTL(ctx, jk.Stats).Result(); err != nil || ttl <= 0 {
+		t.Fatalf("%s: ttl %v, %v", jk.Stats, ttl, err)
 	}
 	if err := q.ForgetJob(ctx, "j", 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := rdb.Exists(ctx, keysOfJob("j").all()...).Result(); n != 0 {
+	if n, _ := rdb.Exists(ctx, rediskeys.OfJob("j").Queue()...).Result(); n != 0 {
 		t.Fatalf("%d job keys left", n)
 	}
 }
@@ -636,7 +637,7 @@ func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: keysOfModel("m").work, Values: []any{fieldTask, "{not json", fieldPrior, 0}}).Err(); err != nil {
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: rediskeys.OfModel("m").Work, Values: []any{fieldTask, "{not json", fieldPrior, 0}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Enqueue(ctx, task("j", "t2", "m")); err != nil {
@@ -691,7 +692,7 @@ func TestLostGroupIsRecreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	reserveN(t, ctx, q, "m", 1)
-	if err := rdb.Del(ctx, keysOfModel("m").work).Err(); err != nil {
+	if err := rdb.Del(ctx, rediskeys.OfModel("m").Work).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Enqueue(ctx, task("j", "t2", "m")); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -27,7 +28,7 @@ func (q *Queue) Release(ctx context.Context, t rollout.Task) error {
 	key, id := streamOf(t)
 	// The copy goes to the shared stream, which every worker reads, not back
 	// to this worker's own, and this delivery is not counted (-1).
-	err := retryScript.Run(ctx, q.rdb, []string{key, keysOfModel(t.Model).workOf("")}, q.opt.Group, q.opt.Consumer, id, -1).Err()
+	err := retryScript.Run(ctx, q.rdb, []string{key, rediskeys.OfModel(t.Model).WorkOf("")}, q.opt.Group, q.opt.Consumer, id, -1).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("release: task %s: %w", t.ID, err)
 	}
