@@ -55,11 +55,15 @@ func (s *Server) expire(ctx context.Context) error {
 }
 
 // consumersLoop deletes the dead consumers of the workers' group (see
-// redisq.Queue.RemoveIdleConsumers). Every server runs it; it is
-// idempotent.
+// redisq.Queue.RemoveIdleConsumers), on a queue that has them. Every server
+// runs it; it is idempotent.
 func (s *Server) consumersLoop(ctx context.Context) {
+	reaper, ok := s.q.(consumerReaper)
+	if !ok {
+		return
+	}
 	every(ctx, min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute), func() {
-		removed, err := s.q.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
+		removed, err := reaper.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("removing idle consumers", "error", err)
 		}

@@ -18,7 +18,6 @@ import (
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // ScoreService serves the Score RPC: PRM mode with one prm.Scorer per
@@ -145,12 +144,12 @@ func (s *ScoreService) layout(r *shepherdv1.ScoreRequest) (prm.Layout, error) {
 // scheduler's does) and, when the call is done, deletes its jobs' results
 // and closes the queue.
 func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
-	q := redisq.New(s.rdb, s.opt.Queue)
+	q, closeQueue := s.openQueue()
 	return q, func(jobIDs []string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		for _, id := range jobIDs {
-			if err := q.ForgetJob(ctx, id, 0); err != nil {
+			if err := s.q.ForgetJob(ctx, id, 0); err != nil {
 				s.log.Warn("deleting a scoring job's results", "job", id, "error", err)
 			}
 			// A cancelled call leaves tasks behind whose late results
@@ -161,7 +160,7 @@ func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
 				s.log.Warn("scheduling a scoring job's cleanup", "job", id, "error", err)
 			}
 		}
-		_ = q.Close()
+		closeQueue()
 	}
 }
 

@@ -112,9 +112,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer stopScorer()
 	m := metrics.New("serve")
+	q := newQueue(rdb, qopt) // the server closes it
 	s, err := server.New(server.Options{
 		Scorer: scorer,
-		Redis:  rdb, Queue: qopt, Tokens: tokens, TLS: tlsConf, Models: models,
+		Redis:  rdb, WorkQueue: q, Tokens: tokens, TLS: tlsConf, Models: models,
 		MaxN: f.maxN, MaxProblems: f.maxProblems, MaxSolutionsPerProblem: f.maxSolutions, MaxSteps: f.maxSteps,
 		MaxTokens: f.maxTokens, MaxMessageBytes: f.maxMessageBytes, MaxQueuedTasks: f.maxQueuedTasks,
 		JobTTL: f.jobTTL, LeaseTTL: f.jobLeaseTTL, MaxRunningJobs: f.maxRunningJobs, Window: f.window,
@@ -126,9 +127,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	m.CollectJobs(s)
 	if len(models) > 0 {
-		mq := redisq.New(rdb, qopt)
-		defer mq.Close()
-		m.CollectQueue(mq, models)
+		m.CollectQueue(q, models)
 	}
 
 	lis, err := net.Listen("tcp", f.listen)

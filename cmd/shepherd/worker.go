@@ -98,7 +98,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	defer rdb.Close()
 	qopt := f.redis.queueOptions(f.leaseTTL, f.maxDeliveries)
 	qopt.Consumer = f.consumer
-	q := redisq.New(rdb, qopt)
+	q := newQueue(rdb, qopt)
 	defer q.Close()
 
 	// Registering makes schedulers route each problem's tasks to one
@@ -150,7 +150,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		backends = append(backends, b.BaseURL)
 	}
 	log.Info("worker started", "model", f.backend.model, "backends", strings.Join(backends, ","), "redis", where,
-		"group", q.Options().Group, "consumer", q.Options().Consumer, "tasks", tasks, "lease_ttl", f.leaseTTL)
+		"group", qopt.Group, "consumer", q.Consumer(), "tasks", tasks, "lease_ttl", f.leaseTTL)
 	if err := w.Run(ctx); err != nil {
 		return err
 	}

@@ -15,30 +15,20 @@ import (
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
-// JobStats are a job's counters in Redis, each bumped once per task.
-type JobStats struct {
-	TasksDone        int64 // tasks completed with samples
-	TasksFailed      int64 // tasks dead-lettered
-	Samples          int64
-	PromptTokens     int64
-	CompletionTokens int64
-	CachedTokens     int64
-}
-
 // Stats returns a job's counters.
-func (q *Queue) Stats(ctx context.Context, jobID string) (JobStats, error) {
+func (q *Queue) Stats(ctx context.Context, jobID string) (rollout.JobCounters, error) {
 	if err := checkName("stats: job", jobID); err != nil {
-		return JobStats{}, err
+		return rollout.JobCounters{}, err
 	}
 	m, err := q.rdb.HGetAll(ctx, rediskeys.OfJob(jobID).Stats).Result()
 	if err != nil {
-		return JobStats{}, fmt.Errorf("stats: job %s: %w", jobID, err)
+		return rollout.JobCounters{}, fmt.Errorf("stats: job %s: %w", jobID, err)
 	}
 	get := func(f string) int64 {
 		n, _ := strconv.ParseInt(m[f], 10, 64)
 		return n
 	}
-	return JobStats{
+	return rollout.JobCounters{
 		TasksDone:        get(statTasksDone),
 		TasksFailed:      get(statTasksFailed),
 		Samples:          get(statSamples),
@@ -76,35 +66,23 @@ func (q *Queue) ForgetJob(ctx context.Context, jobID string, ttl time.Duration) 
 	return nil
 }
 
-// PendingStats describe a model's work stream.
-type PendingStats struct {
-	// Length is the number of entries in the stream: tasks waiting and
-	// tasks leased (finished tasks are deleted).
-	Length int64
-	// Pending is the number of leased entries (delivered, not acknowledged).
-	Pending int64
-}
-
-// Waiting is the number of tasks not yet delivered.
-func (p PendingStats) Waiting() int64 { return max(0, p.Length-p.Pending) }
-
 // Pending returns the length of the model's work streams (the shared one
 // and those of registered workers) and the number of their entries out on
 // lease.
-func (q *Queue) Pending(ctx context.Context, model string) (PendingStats, error) {
+func (q *Queue) Pending(ctx context.Context, model string) (rollout.PendingStats, error) {
 	if err := checkName("pending: model", model); err != nil {
-		return PendingStats{}, err
+		return rollout.PendingStats{}, err
 	}
 	mk := rediskeys.OfModel(model)
 	ws, err := q.workers(ctx, model, true)
 	if err != nil {
-		return PendingStats{}, fmt.Errorf("pending: %w", err)
+		return rollout.PendingStats{}, fmt.Errorf("pending: %w", err)
 	}
 	keys := []string{mk.Work}
 	for _, w := range ws {
 		keys = append(keys, mk.WorkOf(w.name))
 	}
-	var ps PendingStats
+	var ps rollout.PendingStats
 	for _, key := range keys {
 		n, err := q.rdb.XLen(ctx, key).Result()
 		if err != nil {

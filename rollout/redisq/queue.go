@@ -64,8 +64,16 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 	}
 }
 
+// Open returns a new queue on the same client and options, for one job
+// scheduler: its results cursors start fresh, as a restarted scheduler's
+// must (see Results). Close it when the scheduler is done.
+func (q *Queue) Open() rollout.Queue { return New(q.rdb, q.opt) }
+
 // Options returns the queue's options, defaults filled in.
 func (q *Queue) Options() Options { return q.opt }
+
+// Consumer is this process's name in the consumer group.
+func (q *Queue) Consumer() string { return q.opt.Consumer }
 
 // Close makes blocked and later Reserve and Results calls return
 // rollout.ErrClosed (within Options.Block). Tasks already reserved can

@@ -93,7 +93,7 @@ func TestRoundTripInCompletionOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (JobStats{TasksDone: 5, Samples: 10, PromptTokens: 50, CompletionTokens: 100, CachedTokens: 25}); st != want {
+	if want := (rollout.JobCounters{TasksDone: 5, Samples: 10, PromptTokens: 50, CompletionTokens: 100, CachedTokens: 25}); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
 	ps, err := q.Pending(ctx, "m")
