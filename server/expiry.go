@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
@@ -19,7 +20,7 @@ const expiryBatch = 256
 // task of a cancelled job late may have re-created them). Every server
 // runs it; the steps are idempotent.
 func (s *Server) expiryLoop(ctx context.Context) {
-	every(ctx, min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute), func() {
+	clock.Every(ctx, min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute), func() {
 		if err := s.expire(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("expiring finished jobs", "error", err)
 		}
@@ -62,7 +63,7 @@ func (s *Server) consumersLoop(ctx context.Context) {
 	if !ok {
 		return
 	}
-	every(ctx, min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute), func() {
+	clock.Every(ctx, min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute), func() {
 		removed, err := reaper.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("removing idle consumers", "error", err)

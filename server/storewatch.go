@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
@@ -26,7 +27,7 @@ const storeWatchInterval = time.Second
 // in flight.
 func (s *Server) storeWatchLoop(ctx context.Context) {
 	last := ""
-	every(ctx, storeWatchInterval, func() {
+	clock.Every(ctx, storeWatchInterval, func() {
 		id, err := redisRunID(ctx, s.rdb)
 		if err != nil || id == "" {
 			return

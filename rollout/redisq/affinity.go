@@ -182,7 +182,7 @@ func (q *Queue) workers(ctx context.Context, model string, fresh bool) ([]worker
 	q.mu.Lock()
 	wl := q.workerLists[model]
 	q.mu.Unlock()
-	if !fresh && wl != nil && time.Since(wl.at) < routesTTL {
+	if !fresh && wl != nil && q.now().Sub(wl.at) < routesTTL {
 		return wl.workers, nil
 	}
 	res, err := workersScript.Run(ctx, q.rdb, []string{rediskeys.OfModel(model).Workers}).Slice()
@@ -203,7 +203,7 @@ func (q *Queue) workers(ctx context.Context, model string, fresh bool) ([]worker
 		ws = append(ws, workerInfo{name: name, capacity: capacity, alive: expiry > now})
 	}
 	q.mu.Lock()
-	q.workerLists[model] = &workerList{at: time.Now(), workers: ws}
+	q.workerLists[model] = &workerList{at: q.now(), workers: ws}
 	q.mu.Unlock()
 	return ws, nil
 }

@@ -1,12 +1,14 @@
 package redisq
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
@@ -17,6 +19,30 @@ func routedTask(job, id, model, key string) rollout.Task {
 	return t
 }
 
+// registeredPair starts two workers, worker-a and worker-b, registered
+// for model "m" with capacity 8 each.
+func registeredPair(t *testing.T, ctx context.Context, rdb redis.UniversalClient, opt Options) (a, b *Queue) {
+	t.Helper()
+	a = newQueue(t, rdb, withConsumer(opt, "worker-a"))
+	b = newQueue(t, rdb, withConsumer(opt, "worker-b"))
+	for _, w := range []*Queue{a, b} {
+		if err := w.Register(ctx, "m", 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, b
+}
+
+// scheduler is a scheduler's queue whose cache of registered workers
+// follows a fake clock, so that a test moves past routesTTL at once.
+func scheduler(t *testing.T, rdb redis.UniversalClient, opt Options) (*Queue, *clock.Fake) {
+	t.Helper()
+	q := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	clk := clock.NewFake()
+	q.now = clk.Now
+	return q, clk
+}
+
 // TestTasksReachTheirWorker checks that every task of a route key goes to
 // one registered worker, that keys spread over the workers, and that
 // Capacity sums the registered capacities.
@@ -24,13 +50,7 @@ func TestTasksReachTheirWorker(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 30*time.Second)
 	opt := Options{LeaseTTL: 2 * time.Second}
-	a := newQueue(t, rdb, withConsumer(opt, "worker-a"))
-	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
-	for _, w := range []*Queue{a, b} {
-		if err := w.Register(ctx, "m", 8); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := registeredPair(t, ctx, rdb, opt)
 	pure := opt
 	pure.LoadBound = -1 // no spill-over: every key stays on its worker
 	sched := newQueue(t, rdb, withConsumer(pure, "scheduler"))
@@ -110,7 +130,7 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	if err := live.Register(ctx, "m", 8); err != nil {
 		t.Fatal(err)
 	}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	sched, clk := scheduler(t, rdb, opt)
 	var in []rollout.Task
 	for k := range 40 {
 		in = append(in, routedTask("j", fmt.Sprint("t", k), "m", fmt.Sprint("problem-", k%10)))
@@ -151,7 +171,7 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	}
 
 	// The dead worker's keys now route to the survivor.
-	time.Sleep(routesTTL)
+	clk.Advance(routesTTL)
 	var again []rollout.Task
 	for k := range deadKeys {
 		again = append(again, routedTask("j", "again-"+k, "m", k))
@@ -241,7 +261,7 @@ func TestCapacityFollowsRegistrations(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	opt := Options{LeaseTTL: 2 * time.Second}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	sched, clk := scheduler(t, rdb, opt)
 	reporter := sched.CapacityOf("m")
 	if c := reporter.Capacity(); c != 0 {
 		t.Fatalf("capacity %d before any worker registered, want 0 (unknown)", c)
@@ -254,12 +274,22 @@ func TestCapacityFollowsRegistrations(t *testing.T) {
 	if err := b.Register(ctx, "m", 192); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(routesTTL) // the reporter caches the list that long
+	clk.Advance(routesTTL) // the reporter caches the list that long
 	if c := reporter.Capacity(); c != 256 {
 		t.Fatalf("capacity %d, want 256", c)
 	}
 	_ = a.Close() // a leaving worker ends its registration at once
-	time.Sleep(routesTTL + 100*time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := b.Capacity(ctx, "m"); err == nil && c == 192 {
+			break // b reads Redis, not the reporter's cache
+		} else if time.Now().After(deadline) {
+			t.Fatalf("worker-a still registered after Close: capacity %d, %v", c, err)
+		}
+	}
+	if c := reporter.Capacity(); c != 256 {
+		t.Fatalf("capacity %d within routesTTL, want the cached 256", c)
+	}
+	clk.Advance(routesTTL)
 	if c := reporter.Capacity(); c != 192 {
 		t.Fatalf("capacity %d after worker-a left, want 192", c)
 	}
@@ -276,14 +306,8 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 30*time.Second)
 	opt := Options{LeaseTTL: 2 * time.Second}
-	a := newQueue(t, rdb, withConsumer(opt, "worker-a"))
-	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
-	for _, w := range []*Queue{a, b} {
-		if err := w.Register(ctx, "m", 8); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	a, b := registeredPair(t, ctx, rdb, opt)
+	sched, clk := scheduler(t, rdb, opt)
 	// A key that routes to a.
 	var key string
 	for k := 0; key == ""; k++ {
@@ -326,7 +350,7 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 	if err := a.Withdraw(ctx, "m"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(routesTTL + 100*time.Millisecond) // the scheduler's list of workers refreshes
+	clk.Advance(routesTTL) // the scheduler's list of workers refreshes
 	if err := sched.Enqueue(ctx, routedTask("j", "after", "m", key)); err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +378,7 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 	if err := a.Rejoin(ctx, "m"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(routesTTL + 100*time.Millisecond)
+	clk.Advance(routesTTL)
 	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 16 {
 		t.Errorf("capacity after rejoining: %d, %v; want 16", c, err)
 	}

@@ -25,6 +25,7 @@ const enqueueChunk = 512
 type Queue struct {
 	rdb redis.UniversalClient
 	opt Options
+	now func() time.Time // for local caches; tests move a clock.Fake
 
 	closed   chan struct{}
 	closeOne sync.Once
@@ -52,6 +53,7 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 	return &Queue{
 		rdb:     client,
 		opt:     opt.withDefaults(),
+		now:     time.Now,
 		closed:  make(chan struct{}),
 		groups:  map[string]bool{},
 		reclaim: map[string]string{},
@@ -67,7 +69,11 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 // Open returns a new queue on the same client and options, for one job
 // scheduler: its results cursors start fresh, as a restarted scheduler's
 // must (see Results). Close it when the scheduler is done.
-func (q *Queue) Open() rollout.Queue { return New(q.rdb, q.opt) }
+func (q *Queue) Open() rollout.Queue {
+	o := New(q.rdb, q.opt)
+	o.now = q.now
+	return o
+}
 
 // Options returns the queue's options, defaults filled in.
 func (q *Queue) Options() Options { return q.opt }
@@ -342,7 +348,7 @@ func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max in
 	if start == "" {
 		start = "0-0"
 	}
-	if start == "0-0" && !scanned.IsZero() && time.Since(scanned) < q.opt.LeaseTTL/4 {
+	if start == "0-0" && !scanned.IsZero() && q.now().Sub(scanned) < q.opt.LeaseTTL/4 {
 		return nil, nil // a scan has just been through every lease
 	}
 	res, err := reclaimScript.Run(ctx, q.rdb, []string{key},
@@ -357,7 +363,7 @@ func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max in
 	q.mu.Lock()
 	q.reclaim[key] = next
 	if next == "0-0" {
-		q.scanned[key] = time.Now()
+		q.scanned[key] = q.now()
 	}
 	q.mu.Unlock()
 	var tasks []rollout.Task
