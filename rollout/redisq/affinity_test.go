@@ -64,9 +64,7 @@ func TestTasksReachTheirWorker(t *testing.T) {
 			in = append(in, routedTask("j", fmt.Sprintf("t%d-%d", k, i), "m", fmt.Sprint("problem-", k)))
 		}
 	}
-	if err := sched.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, in...)
 	// Backlog and lag see the workers' streams.
 	if ps, err := sched.Pending(ctx, "m"); err != nil || ps.Length != int64(len(in)) {
 		t.Errorf("pending %+v, %v; want %d entries", ps, err, len(in))
@@ -89,9 +87,7 @@ func TestTasksReachTheirWorker(t *testing.T) {
 					t.Errorf("key %s reached %s and %s", tk.RouteKey, o, w.opt.Consumer)
 				}
 				owner[tk.RouteKey] = w.opt.Consumer
-				if err := w.Complete(ctx, tk, result(2)); err != nil {
-					t.Fatal(err)
-				}
+				complete(t, ctx, w, tk, result(2))
 			}
 		}
 	}
@@ -135,9 +131,7 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	for k := range 40 {
 		in = append(in, routedTask("j", fmt.Sprint("t", k), "m", fmt.Sprint("problem-", k%10)))
 	}
-	if err := sched.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, in...)
 	held, err := dead.Reserve(ctx, "m", 3)
 	if err != nil || len(held) == 0 {
 		t.Fatalf("the doomed worker reserved %d tasks: %v", len(held), err)
@@ -158,9 +152,7 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 		}
 		for _, tk := range ts {
 			done[tk.ID]++
-			if err := live.Complete(ctx, tk, result(2)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, live, tk, result(2))
 		}
 	}
 	if len(done) != len(in) {
@@ -176,17 +168,13 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	for k := range deadKeys {
 		again = append(again, routedTask("j", "again-"+k, "m", k))
 	}
-	if err := sched.Enqueue(ctx, again...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, again...)
 	mk := rediskeys.OfModel("m")
 	if n, _ := rdb.XLen(ctx, mk.WorkOf("survivor")).Result(); n != int64(len(again)) {
 		t.Errorf("survivor's stream holds %d entries, want %d", n, len(again))
 	}
 	for _, tk := range reserveN(t, ctx, live, "m", len(again)) {
-		if err := live.Complete(ctx, tk, result(2)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, live, tk, result(2))
 	}
 	if n, _ := rdb.Exists(ctx, mk.WorkOf("doomed")).Result(); n != 0 {
 		t.Errorf("the dead worker's drained stream is still there")
@@ -312,23 +300,15 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 	var key string
 	for k := 0; key == ""; k++ {
 		cand := fmt.Sprint("problem-", k)
-		if err := sched.Enqueue(ctx, routedTask("j", "probe-"+cand, "m", cand)); err != nil {
-			t.Fatal(err)
-		}
+		enqueue(t, ctx, sched, routedTask("j", "probe-"+cand, "m", cand))
 		if ts, err := a.Reserve(ctxFor(t, 300*time.Millisecond), "m", 1); err == nil && len(ts) == 1 {
 			key = cand
-			if err := a.Complete(ctx, ts[0], result(1)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, a, ts[0], result(1))
 		} else if ts, err := b.Reserve(ctxFor(t, 300*time.Millisecond), "m", 1); err == nil && len(ts) == 1 {
-			if err := b.Complete(ctx, ts[0], result(1)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, b, ts[0], result(1))
 		}
 	}
-	if err := sched.Enqueue(ctx, routedTask("j", "held", "m", key)); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, routedTask("j", "held", "m", key))
 	held, err := a.Reserve(ctx, "m", 1)
 	if err != nil || len(held) != 1 || held[0].ID != "held" {
 		t.Fatalf("worker a reserved %v, %v", held, err)
@@ -344,16 +324,12 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 		t.Fatalf("worker b reserved %v, %v; want the handed-back task", ts, err)
 	}
 	got["held"] = ts[0].Deliveries
-	if err := b.Complete(ctx, ts[0], result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, b, ts[0], result(1))
 	if err := a.Withdraw(ctx, "m"); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(routesTTL) // the scheduler's list of workers refreshes
-	if err := sched.Enqueue(ctx, routedTask("j", "after", "m", key)); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, routedTask("j", "after", "m", key))
 	for len(got) < 2 {
 		ts, err := b.Reserve(ctxFor(t, 2*time.Second), "m", 10)
 		if err != nil {
@@ -361,9 +337,7 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 		}
 		for _, tk := range ts {
 			got[tk.ID] = tk.Deliveries
-			if err := b.Complete(ctx, tk, result(1)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, b, tk, result(1))
 		}
 	}
 	if got["held"] != 1 {

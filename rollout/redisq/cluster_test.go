@@ -48,9 +48,7 @@ func TestRedisCluster(t *testing.T) {
 		for k := range 4 {
 			in = append(in, task(j, fmt.Sprint("t", k), m))
 		}
-		if err := a.Enqueue(ctx, in...); err != nil {
-			t.Fatal(err)
-		}
+		enqueue(t, ctx, a, in...)
 		if err := a.Enqueue(ctx, in...); err != nil { // idempotent
 			t.Fatal(err)
 		}
@@ -116,9 +114,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	// A restarted scheduler gets finished results back.
 	fresh := newQueue(t, rdb, withConsumer(opt, "s2"))
-	if err := fresh.Enqueue(ctx, task("j0", "t0", "ma"), task("j0", "t1", "ma")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, fresh, task("j0", "t0", "ma"), task("j0", "t1", "ma"))
 	if rs := collect(t, ctx, fresh, "j0", 2); rs[0].TaskID != "t0" || rs[1].TaskID != "t1" {
 		t.Fatalf("re-published %v", ids(rs))
 	}

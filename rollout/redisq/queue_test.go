@@ -47,6 +47,16 @@ func expectNoResults(t *testing.T, q *Queue, job string) {
 	}
 }
 
+// expectDrained checks that model m's work stream is empty (finished tasks
+// are deleted, none re-added) and that job j has no result left to read.
+func expectDrained(t *testing.T, ctx context.Context, q *Queue) {
+	t.Helper()
+	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 {
+		t.Fatalf("work stream not drained: %+v", ps)
+	}
+	expectNoResults(t, q, "j")
+}
+
 func reserveN(t *testing.T, ctx context.Context, q *Queue, model string, n int) []rollout.Task {
 	t.Helper()
 	var out []rollout.Task
@@ -61,16 +71,12 @@ func reserveN(t *testing.T, ctx context.Context, q *Queue, model string, n int) 
 }
 
 func TestRoundTripInCompletionOrder(t *testing.T) {
-	rdb := startRedis(t)
-	q := newQueue(t, rdb, Options{})
-	ctx := ctxFor(t, 20*time.Second)
+	ctx, q := queueFor(t, 20*time.Second, Options{})
 	var in []rollout.Task
 	for i := range 5 {
 		in = append(in, task("j1", fmt.Sprint("t", i), "m"))
 	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in...)
 	got := reserveN(t, ctx, q, "m", 5)
 	for i, tk := range got {
 		if tk.ID != in[i].ID || tk.Prefix != in[i].Prefix || tk.Deliveries != 1 || tk.Receipt == "" || tk.Model != "m" {
@@ -79,9 +85,7 @@ func TestRoundTripInCompletionOrder(t *testing.T) {
 	}
 	order := []int{3, 1, 4, 0, 2}
 	for _, i := range order {
-		if err := q.Complete(ctx, got[i], result(2)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, q, got[i], result(2))
 	}
 	rs := collect(t, ctx, q, "j1", 5)
 	for k, i := range order {
@@ -106,28 +110,19 @@ func TestRoundTripInCompletionOrder(t *testing.T) {
 }
 
 func TestCompleteIsIdempotent(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: 150 * time.Millisecond})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: 150 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: 150 * time.Millisecond}, Options{LeaseTTL: 150 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, a, "m", 2)
 	// The same consumer completes t1 twice.
 	for range 2 {
-		if err := a.Complete(ctx, ts[0], result(2)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, a, ts[0], result(2))
 	}
 	// t2's lease expires; b reclaims it, and both complete it.
 	tb := reserveN(t, ctx, b, "m", 1)[0]
 	if tb.ID != "t2" || tb.Deliveries != 2 {
 		t.Fatalf("b reclaimed %+v", tb)
 	}
-	if err := b.Complete(ctx, tb, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, b, tb, result(2))
 	if err := a.Complete(ctx, ts[1], result(2)); err != nil { // the stale holder, late
 		t.Fatal(err)
 	}
@@ -146,36 +141,26 @@ func TestCompleteIsIdempotent(t *testing.T) {
 }
 
 func TestEnqueueIsIdempotent(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, q := queueFor(t, 20*time.Second, Options{})
 	t1 := task("j", "t1", "m")
 	for range 3 {
-		if err := q.Enqueue(ctx, t1, t1); err != nil {
-			t.Fatal(err)
-		}
+		enqueue(t, ctx, q, t1, t1)
 	}
 	if ps, _ := q.Pending(ctx, "m"); ps.Length != 1 {
 		t.Fatalf("work stream holds %d entries, want 1", ps.Length)
 	}
 	got := reserveN(t, ctx, q, "m", 1)[0]
 	// Re-enqueued while leased: still not added.
-	if err := q.Enqueue(ctx, t1); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, t1)
 	if ps, _ := q.Pending(ctx, "m"); ps.Length != 1 || ps.Pending != 1 {
 		t.Fatalf("pending %+v, want 1 entry on lease", ps)
 	}
-	if err := q.Complete(ctx, got, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, got, result(2))
 	if rs := collect(t, ctx, q, "j", 1); rs[0].TaskID != "t1" {
 		t.Fatalf("results %v", ids(rs))
 	}
 	// A finished task asked for again is not rerun; its result comes back.
-	if err := q.Enqueue(ctx, t1); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, t1)
 	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 {
 		t.Fatalf("finished task re-added: %+v", ps)
 	}
@@ -189,14 +174,9 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 }
 
 func TestLeaseExpiryIsReclaimed(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
 	ttl := 200 * time.Millisecond
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: ttl})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: ttl, Block: 50 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: ttl}, Options{LeaseTTL: ttl, Block: 50 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	ta := reserveN(t, ctx, a, "m", 1)[0]
 	start := time.Now()
 	tb := reserveN(t, ctx, b, "m", 1)[0] // a never extends
@@ -216,14 +196,9 @@ func TestLeaseExpiryIsReclaimed(t *testing.T) {
 }
 
 func TestExtendKeepsLeaseAlive(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
 	ttl := 200 * time.Millisecond
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: ttl})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: ttl, Block: 50 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: ttl}, Options{LeaseTTL: ttl, Block: 50 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	ta := reserveN(t, ctx, a, "m", 1)[0]
 	stop := make(chan struct{})
 	beat := make(chan error, 1)
@@ -261,13 +236,8 @@ func TestExtendKeepsLeaseAlive(t *testing.T) {
 }
 
 func TestExtendByNonOwnerIsLost(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	a := newQueue(t, rdb, Options{Consumer: "a"})
-	b := newQueue(t, rdb, Options{Consumer: "b"})
-	if err := a.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{}, Options{})
+	enqueue(t, ctx, a, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, a, "m", 2)
 	lost, err := b.Extend(ctx, ts)
 	if err != nil || len(lost) != 2 {
@@ -277,21 +247,15 @@ func TestExtendByNonOwnerIsLost(t *testing.T) {
 		t.Fatalf("owner's extend after a non-owner's: lost %v, err %v", lost, err)
 	}
 	// A finished task's lease is lost too.
-	if err := a.Complete(ctx, ts[0], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, a, ts[0], result(2))
 	if lost, _ := a.Extend(ctx, ts); len(lost) != 1 || lost[0].ID != "t1" {
 		t.Fatalf("extend after complete: lost %v", lost)
 	}
 }
 
 func TestRetryUpToMaxDeliveriesThenDeadLetter(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{MaxDeliveries: 3})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 3})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	for d := 1; d <= 3; d++ {
 		tk := reserveN(t, ctx, q, "m", 1)[0]
 		if tk.Deliveries != d || tk.ID != "t1" {
@@ -322,13 +286,8 @@ func TestRetryUpToMaxDeliveriesThenDeadLetter(t *testing.T) {
 }
 
 func TestRetryByLostHolderDoesNothing(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: 100 * time.Millisecond})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: 100 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: 100 * time.Millisecond}, Options{LeaseTTL: 100 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	ta := reserveN(t, ctx, a, "m", 1)[0]
 	tb := reserveN(t, ctx, b, "m", 1)[0]
 	if err := a.Retry(ctx, ta, errors.New("late")); err != nil {
@@ -340,9 +299,7 @@ func TestRetryByLostHolderDoesNothing(t *testing.T) {
 	if ps, _ := a.Pending(ctx, "m"); ps.Length != 1 || ps.Pending != 1 {
 		t.Fatalf("work stream %+v, want b's lease only", ps)
 	}
-	if err := b.Complete(ctx, tb, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, b, tb, result(2))
 	if rs := collect(t, ctx, a, "j", 1); rs[0].Failed {
 		t.Fatalf("a stale holder failed the task: %+v", rs[0])
 	}
@@ -352,23 +309,15 @@ func TestRetryByLostHolderDoesNothing(t *testing.T) {
 }
 
 func TestFailDeadLetters(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{DeadLetterMax: 5})
-	if err := q.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, q := queueFor(t, 20*time.Second, Options{DeadLetterMax: 5})
+	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
 	if err := q.Fail(ctx, ts[0], errors.New("400: context too long")); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Complete(ctx, ts[1], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[1], result(2))
 	// A failed task completed late by someone changes nothing.
-	if err := q.Complete(ctx, ts[0], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[0], result(2))
 	rs := collect(t, ctx, q, "j", 2)
 	if !rs[0].Failed || rs[0].TaskID != "t1" || rs[0].Error != "400: context too long" || rs[1].Failed {
 		t.Fatalf("results %+v", rs)
@@ -377,10 +326,7 @@ func TestFailDeadLetters(t *testing.T) {
 	if err != nil || len(dl) != 1 || dl[0].Cause != "400: context too long" || dl[0].Task.Prefix != ts[0].Prefix || dl[0].Consumer != q.Options().Consumer {
 		t.Fatalf("dead letters %+v, %v", dl, err)
 	}
-	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 {
-		t.Fatalf("work stream %+v", ps)
-	}
-	expectNoResults(t, q, "j")
+	expectDrained(t, ctx, q)
 }
 
 func TestDeadLetterStreamIsBounded(t *testing.T) {
@@ -392,9 +338,7 @@ func TestDeadLetterStreamIsBounded(t *testing.T) {
 	for i := range n {
 		in = append(in, task("j", fmt.Sprint("t", i), "m"))
 	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in...)
 	for _, tk := range reserveN(t, ctx, q, "m", n) {
 		if err := q.Fail(ctx, tk, errors.New("bad")); err != nil {
 			t.Fatal(err)
@@ -419,9 +363,7 @@ func TestReclaimPastMaxDeliveriesDeadLetters(t *testing.T) {
 	opt := Options{LeaseTTL: 100 * time.Millisecond, MaxDeliveries: 2, Block: 50 * time.Millisecond}
 	mk := func(c string) *Queue { o := opt; o.Consumer = c; return newQueue(t, rdb, o) }
 	a, b, c := mk("a"), mk("b"), mk("c")
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	reserveN(t, ctx, a, "m", 1) // holders that die without a word
 	if tk := reserveN(t, ctx, b, "m", 1)[0]; tk.Deliveries != 2 {
 		t.Fatalf("second delivery %+v", tk)
@@ -441,16 +383,12 @@ func TestReclaimPastMaxDeliveriesDeadLetters(t *testing.T) {
 }
 
 func TestModelsHaveTheirOwnStreams(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, q := queueFor(t, 20*time.Second, Options{})
 	var in []rollout.Task
 	for i := range 4 {
 		in = append(in, task("j", fmt.Sprint("a", i), "model-a"), task("j", fmt.Sprint("b", i), "model-b"))
 	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in...)
 	for _, m := range []string{"model-a", "model-b"} {
 		ts := reserveN(t, ctx, q, m, 4)
 		for _, tk := range ts {
@@ -471,9 +409,7 @@ func TestResultsWakesOnNewResult(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{Block: 10 * time.Second}) // no polling: XREAD must wake
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	tk := reserveN(t, ctx, q, "m", 1)[0]
 	got := make(chan []rollout.TaskResult, 1)
 	go func() {
@@ -485,9 +421,7 @@ func TestResultsWakesOnNewResult(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	done := time.Now()
-	if err := q.Complete(ctx, tk, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, tk, result(2))
 	select {
 	case rs := <-got:
 		if len(rs) != 1 || rs[0].TaskID != "t1" {
@@ -528,38 +462,25 @@ func TestRestartedSchedulerGetsEveryResult(t *testing.T) {
 	worker := newQueue(t, rdb, Options{Consumer: "w"})
 	old := newQueue(t, rdb, Options{Consumer: "s1"})
 	all := []rollout.Task{task("j", "t1", "m"), task("j", "t2", "m"), task("j", "t3", "m")}
-	if err := old.Enqueue(ctx, all...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, old, all...)
 	ts := reserveN(t, ctx, worker, "m", 3)
-	if err := worker.Complete(ctx, ts[0], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, worker, ts[0], result(2))
 	if rs := collect(t, ctx, old, "j", 1); rs[0].TaskID != "t1" {
 		t.Fatalf("before restart %v", ids(rs))
 	}
 	// t2 finishes while no scheduler runs.
-	if err := worker.Complete(ctx, ts[1], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, worker, ts[1], result(2))
 	_ = old.Close()
 
 	restarted := newQueue(t, rdb, Options{Consumer: "s2"})
-	if err := restarted.Enqueue(ctx, all...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, restarted, all...)
 	// t3 finishes after the re-enqueue, before the first Results call.
-	if err := worker.Complete(ctx, ts[2], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, worker, ts[2], result(2))
 	rs := collect(t, ctx, restarted, "j", 3)
 	if got := strings.Join(ids(rs), ","); got != "t1,t2,t3" {
 		t.Fatalf("after restart: %s", got)
 	}
-	if ps, _ := restarted.Pending(ctx, "m"); ps.Length != 0 {
-		t.Fatalf("finished tasks re-added: %+v", ps)
-	}
-	expectNoResults(t, restarted, "j")
+	expectDrained(t, ctx, restarted)
 }
 
 // TestResultsFirstStartsAtStreamEnd: a queue whose first call for a job is
@@ -568,18 +489,12 @@ func TestResultsFirstStartsAtStreamEnd(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
-	if err := q.Complete(ctx, ts[0], result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[0], result(1))
 	fresh := newQueue(t, rdb, Options{})
 	expectNoResults(t, fresh, "j")
-	if err := q.Complete(ctx, ts[1], result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[1], result(1))
 	if rs := collect(t, ctx, fresh, "j", 1); len(rs) != 1 || rs[0].TaskID != "t2" {
 		t.Fatalf("results %v", ids(rs))
 	}
@@ -589,13 +504,9 @@ func TestForgetJobDropsResults(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	tk := reserveN(t, ctx, q, "m", 1)[0]
-	if err := q.Complete(ctx, tk, result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, tk, result(1))
 	if err := q.ForgetJob(ctx, "j", time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -617,9 +528,7 @@ func TestForgetJobDropsResults(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 5*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, q := queueFor(t, 5*time.Second, Options{})
 	for _, tk := range []rollout.Task{task("j{x}", "t", "m"), task("j", "t", ""), task("j", "", "m")} {
 		if err := q.Enqueue(ctx, tk); err == nil {
 			t.Errorf("enqueue accepted %+v", tk)
@@ -634,15 +543,11 @@ func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: rediskeys.OfModel("m").Work, Values: []any{fieldTask, "{not json", fieldPrior, 0}}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(ctx, task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
 	if ts[0].ID != "t1" || ts[1].ID != "t2" {
 		t.Fatalf("reserved %+v", ts)
@@ -662,17 +567,13 @@ func TestWorkSurvivesRedisRestart(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx := ctxFor(t, 30*time.Second)
 	q := newQueue(t, rdb, Options{LeaseTTL: 200 * time.Millisecond})
-	if err := q.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	t1 := reserveN(t, ctx, q, "m", 1)[0]
 	s.Restart()
 	// t1's lease survives the restart and expires; t2 was never delivered.
 	ts := reserveN(t, ctx, q, "m", 2)
 	for _, tk := range ts {
-		if err := q.Complete(ctx, tk, result(1)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, q, tk, result(1))
 	}
 	if ts[0].ID == ts[1].ID || (ts[0].Receipt != t1.Receipt && ts[1].Receipt != t1.Receipt) {
 		t.Fatalf("after restart: %+v", ts)
@@ -688,17 +589,38 @@ func TestLostGroupIsRecreated(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	reserveN(t, ctx, q, "m", 1)
 	if err := rdb.Del(ctx, rediskeys.OfModel("m").Work).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(ctx, task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t2", "m"))
 	if tk := reserveN(t, ctx, q, "m", 1)[0]; tk.ID != "t2" {
 		t.Fatalf("reserved %+v", tk)
+	}
+}
+
+func TestOldestTaskAge(t *testing.T) {
+	ctx, q := queueFor(t, 10*time.Second, Options{})
+	if age, err := q.OldestTaskAge(ctx, "m"); err != nil || age != 0 {
+		t.Fatalf("empty stream: %v, %v; want 0", age, err)
+	}
+	enqueue(t, ctx, q, task("j", "a", "m"))
+	time.Sleep(50 * time.Millisecond)
+	enqueue(t, ctx, q, task("j", "b", "m"))
+	age, err := q.OldestTaskAge(ctx, "m")
+	if err != nil || age < 40*time.Millisecond || age > 5*time.Second {
+		t.Fatalf("age %v, %v; want that of the first task (~50ms)", age, err)
+	}
+	// Leased tasks count until they are finished.
+	ts := reserveN(t, ctx, q, "m", 2)
+	for _, tk := range ts {
+		complete(t, ctx, q, tk, result(2))
+	}
+	if age, err := q.OldestTaskAge(ctx, "m"); err != nil || age != 0 {
+		t.Fatalf("drained stream: %v, %v; want 0", age, err)
+	}
+	if _, err := q.OldestTaskAge(ctx, "{bad}"); err == nil {
+		t.Error("a model with braces is accepted")
 	}
 }

@@ -22,18 +22,14 @@ func TestReleaseFreesResults(t *testing.T) {
 	for i := range tasks {
 		in = append(in, task("j", fmt.Sprint("t", i), "m"))
 	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in...)
 	big := result(8)
 	for i := range big.Samples {
 		big.Samples[i].Text = strings.Repeat("a step of reasoning ", 50)
 	}
 	got := reserveN(t, ctx, q, "m", tasks)
 	for _, tk := range got {
-		if err := q.Complete(ctx, tk, big); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, q, tk, big)
 	}
 	collect(t, ctx, q, "j", tasks)
 	jk := rediskeys.OfJob("j")
@@ -68,9 +64,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	// A stale holder's late write of a released task counts nothing and
 	// publishes nothing.
 	stats, _ := q.Stats(ctx, "j")
-	if err := q.Complete(ctx, got[0], big); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, got[0], big)
 	if again, _ := q.Stats(ctx, "j"); again != stats {
 		t.Fatalf("late write counted: %+v, was %+v", again, stats)
 	}
@@ -79,16 +73,12 @@ func TestReleaseFreesResults(t *testing.T) {
 	}
 
 	// A released task asked for again runs again, and its result arrives.
-	if err := q.Enqueue(ctx, in[1]); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in[1])
 	re := reserveN(t, ctx, q, "m", 1)[0]
 	if re.ID != in[1].ID {
 		t.Fatalf("reserved %s, want %s", re.ID, in[1].ID)
 	}
-	if err := q.Complete(ctx, re, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, re, result(2))
 	if rs := collect(t, ctx, q, "j", 1); rs[0].TaskID != in[1].ID || len(rs[0].Samples) != 2 {
 		t.Fatalf("result %+v", rs[0])
 	}
