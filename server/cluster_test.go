@@ -2,10 +2,10 @@ package server
 
 import (
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
@@ -16,9 +16,6 @@ import (
 // TestRedisCluster runs jobs on a 3-node Redis Cluster: every script must
 // touch keys of one slot, and the jobs' keys spread over the nodes.
 func TestRedisCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a cluster")
-	}
 	c := redistest.StartCluster(t, 3)
 	h := newHarnessOn(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, PoolSize: 64}))
 	h.startWorker(sim.Options{})

@@ -96,14 +96,7 @@ func (s *ScoreService) input(r *shepherdv1.ScoreRequest) (prm.ScoreInput, *prm.S
 		in.Answer = proto.String(r.GetAnswer())
 	}
 	for _, c := range r.GetCandidates() {
-		ci := labeler.SolutionInput{ID: c.GetId()}
-		switch b := c.GetBody().(type) {
-		case *shepherdv1.Candidate_Text:
-			ci.Text = b.Text
-		case *shepherdv1.Candidate_Steps:
-			ci.Steps = b.Steps.GetSteps()
-		}
-		in.Candidates = append(in.Candidates, ci)
+		in.Candidates = append(in.Candidates, convert.SolutionOf(c))
 	}
 	return in, scorer, nil
 }

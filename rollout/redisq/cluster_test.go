@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shepherd-prm/shepherd/internal/rediskeys"
-	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 )
 
@@ -18,9 +17,6 @@ import (
 // jobs and models whose keys land on different nodes: every script must
 // touch a single slot.
 func TestRedisCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a cluster")
-	}
 	c := redistest.StartCluster(t, 3)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -44,10 +40,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	for i, j := range jobs {
 		m := models[i%len(models)]
-		var in []rollout.Task
-		for k := range 4 {
-			in = append(in, task(j, fmt.Sprint("t", k), m))
-		}
+		in := tasks(j, m, 4)
 		enqueue(t, ctx, a, in...)
 		if err := a.Enqueue(ctx, in...); err != nil { // idempotent
 			t.Fatal(err)

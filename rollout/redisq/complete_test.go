@@ -16,7 +16,7 @@ import (
 // written in fewer script calls than calls, each result once, with every
 // counter and acknowledgement as if they had been written one by one.
 func TestConcurrentCompletesAreBatched(t *testing.T) {
-	ctx, q := queueFor(t, 30*time.Second, Options{})
+	ctx, _, q := queueFor(t, 30*time.Second, Options{})
 	const perJob = 300 // more than completeBatch over both jobs
 	var in []rollout.Task
 	for _, job := range []string{"ja", "jb"} {
@@ -103,7 +103,7 @@ func scriptCalls(t *testing.T, q *Queue) int64 {
 // cannot run it is delivered again at once with its delivery count
 // unchanged, however often that happens; a Retry after it still counts.
 func TestReleaseDoesNotCountTheDelivery(t *testing.T) {
-	ctx, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 2})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 2})
 	enqueue(t, ctx, q, task("j", "t1", "m"))
 	for range 5 {
 		tk := reserveN(t, ctx, q, "m", 1)[0]

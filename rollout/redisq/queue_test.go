@@ -71,11 +71,8 @@ func reserveN(t *testing.T, ctx context.Context, q *Queue, model string, n int) 
 }
 
 func TestRoundTripInCompletionOrder(t *testing.T) {
-	ctx, q := queueFor(t, 20*time.Second, Options{})
-	var in []rollout.Task
-	for i := range 5 {
-		in = append(in, task("j1", fmt.Sprint("t", i), "m"))
-	}
+	ctx, _, q := queueFor(t, 20*time.Second, Options{})
+	in := tasks("j1", "m", 5)
 	enqueue(t, ctx, q, in...)
 	got := reserveN(t, ctx, q, "m", 5)
 	for i, tk := range got {
@@ -141,7 +138,7 @@ func TestCompleteIsIdempotent(t *testing.T) {
 }
 
 func TestEnqueueIsIdempotent(t *testing.T) {
-	ctx, q := queueFor(t, 20*time.Second, Options{})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{})
 	t1 := task("j", "t1", "m")
 	for range 3 {
 		enqueue(t, ctx, q, t1, t1)
@@ -254,7 +251,7 @@ func TestExtendByNonOwnerIsLost(t *testing.T) {
 }
 
 func TestRetryUpToMaxDeliveriesThenDeadLetter(t *testing.T) {
-	ctx, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 3})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 3})
 	enqueue(t, ctx, q, task("j", "t1", "m"))
 	for d := 1; d <= 3; d++ {
 		tk := reserveN(t, ctx, q, "m", 1)[0]
@@ -309,7 +306,7 @@ func TestRetryByLostHolderDoesNothing(t *testing.T) {
 }
 
 func TestFailDeadLetters(t *testing.T) {
-	ctx, q := queueFor(t, 20*time.Second, Options{DeadLetterMax: 5})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{DeadLetterMax: 5})
 	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
 	if err := q.Fail(ctx, ts[0], errors.New("400: context too long")); err != nil {
@@ -330,14 +327,9 @@ func TestFailDeadLetters(t *testing.T) {
 }
 
 func TestDeadLetterStreamIsBounded(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 30*time.Second)
-	q := newQueue(t, rdb, Options{DeadLetterMax: 10})
+	ctx, rdb, q := queueFor(t, 30*time.Second, Options{DeadLetterMax: 10})
 	const n = 500
-	var in []rollout.Task
-	for i := range n {
-		in = append(in, task("j", fmt.Sprint("t", i), "m"))
-	}
+	in := tasks("j", "m", n)
 	enqueue(t, ctx, q, in...)
 	for _, tk := range reserveN(t, ctx, q, "m", n) {
 		if err := q.Fail(ctx, tk, errors.New("bad")); err != nil {
@@ -383,7 +375,7 @@ func TestReclaimPastMaxDeliveriesDeadLetters(t *testing.T) {
 }
 
 func TestModelsHaveTheirOwnStreams(t *testing.T) {
-	ctx, q := queueFor(t, 20*time.Second, Options{})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{})
 	var in []rollout.Task
 	for i := range 4 {
 		in = append(in, task("j", fmt.Sprint("a", i), "model-a"), task("j", fmt.Sprint("b", i), "model-b"))
@@ -457,9 +449,7 @@ func TestResultsEndsWithContextAndClose(t *testing.T) {
 // before the restart come back by re-publication; a result published
 // between the re-enqueue and the first Results call is not missed.
 func TestRestartedSchedulerGetsEveryResult(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	worker := newQueue(t, rdb, Options{Consumer: "w"})
+	ctx, rdb, worker := queueFor(t, 20*time.Second, Options{Consumer: "w"})
 	old := newQueue(t, rdb, Options{Consumer: "s1"})
 	all := []rollout.Task{task("j", "t1", "m"), task("j", "t2", "m"), task("j", "t3", "m")}
 	enqueue(t, ctx, old, all...)
@@ -486,9 +476,7 @@ func TestRestartedSchedulerGetsEveryResult(t *testing.T) {
 // TestResultsFirstStartsAtStreamEnd: a queue whose first call for a job is
 // Results does not replay the job's history.
 func TestResultsFirstStartsAtStreamEnd(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
 	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
 	complete(t, ctx, q, ts[0], result(1))
@@ -501,9 +489,7 @@ func TestResultsFirstStartsAtStreamEnd(t *testing.T) {
 }
 
 func TestForgetJobDropsResults(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
 	enqueue(t, ctx, q, task("j", "t1", "m"))
 	tk := reserveN(t, ctx, q, "m", 1)[0]
 	complete(t, ctx, q, tk, result(1))
@@ -528,7 +514,7 @@ func TestForgetJobDropsResults(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	ctx, q := queueFor(t, 5*time.Second, Options{})
+	ctx, _, q := queueFor(t, 5*time.Second, Options{})
 	for _, tk := range []rollout.Task{task("j{x}", "t", "m"), task("j", "t", ""), task("j", "", "m")} {
 		if err := q.Enqueue(ctx, tk); err == nil {
 			t.Errorf("enqueue accepted %+v", tk)
@@ -540,9 +526,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestUndecodableEntryIsDeadLettered(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
 	enqueue(t, ctx, q, task("j", "t1", "m"))
 	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: rediskeys.OfModel("m").Work, Values: []any{fieldTask, "{not json", fieldPrior, 0}}).Err(); err != nil {
 		t.Fatal(err)
@@ -586,9 +570,7 @@ func TestWorkSurvivesRedisRestart(t *testing.T) {
 // TestLostGroupIsRecreated: a work stream deleted under a running queue
 // (or lost by Redis) gets its consumer group back.
 func TestLostGroupIsRecreated(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
 	enqueue(t, ctx, q, task("j", "t1", "m"))
 	reserveN(t, ctx, q, "m", 1)
 	if err := rdb.Del(ctx, rediskeys.OfModel("m").Work).Err(); err != nil {
@@ -601,7 +583,7 @@ func TestLostGroupIsRecreated(t *testing.T) {
 }
 
 func TestOldestTaskAge(t *testing.T) {
-	ctx, q := queueFor(t, 10*time.Second, Options{})
+	ctx, _, q := queueFor(t, 10*time.Second, Options{})
 	if age, err := q.OldestTaskAge(ctx, "m"); err != nil || age != 0 {
 		t.Fatalf("empty stream: %v, %v; want 0", age, err)
 	}

@@ -1,13 +1,11 @@
 package redisq
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/internal/rediskeys"
-	"github.com/shepherd-prm/shepherd/rollout"
 )
 
 // TestReleaseFreesResults checks that released results leave Redis, that
@@ -17,21 +15,18 @@ func TestReleaseFreesResults(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{})
-	const tasks = 200
-	var in []rollout.Task
-	for i := range tasks {
-		in = append(in, task("j", fmt.Sprint("t", i), "m"))
-	}
+	const total = 200
+	in := tasks("j", "m", total)
 	enqueue(t, ctx, q, in...)
 	big := result(8)
 	for i := range big.Samples {
 		big.Samples[i].Text = strings.Repeat("a step of reasoning ", 50)
 	}
-	got := reserveN(t, ctx, q, "m", tasks)
+	got := reserveN(t, ctx, q, "m", total)
 	for _, tk := range got {
 		complete(t, ctx, q, tk, big)
 	}
-	collect(t, ctx, q, "j", tasks)
+	collect(t, ctx, q, "j", total)
 	jk := rediskeys.OfJob("j")
 	usage := func() int64 {
 		var sum int64
@@ -45,7 +40,7 @@ func TestReleaseFreesResults(t *testing.T) {
 		return sum
 	}
 	before := usage()
-	ids := make([]string, tasks)
+	ids := make([]string, total)
 	for i := range ids {
 		ids[i] = in[i].ID
 	}
@@ -53,7 +48,7 @@ func TestReleaseFreesResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := usage()
-	t.Logf("results of %d tasks: %d bytes before release, %d after", tasks, before, after)
+	t.Logf("results of %d tasks: %d bytes before release, %d after", total, before, after)
 	if n, _ := rdb.XLen(ctx, jk.ResultStream).Result(); n != 0 {
 		t.Fatalf("%d results left in the stream", n)
 	}
@@ -86,7 +81,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	if again, _ := q.Stats(ctx, "j"); again != stats {
 		t.Fatalf("re-run counted again: %+v, was %+v", again, stats)
 	}
-	if n, _ := q.Enqueued(ctx, "j"); n != tasks {
-		t.Fatalf("%d tasks enqueued, want %d", n, tasks)
+	if n, _ := q.Enqueued(ctx, "j"); n != total {
+		t.Fatalf("%d tasks enqueued, want %d", n, total)
 	}
 }
