@@ -23,9 +23,10 @@ const enqueueChunk = 512
 // Queue is the Redis Streams rollout.Queue and rollout.Leaser. It is safe
 // for concurrent use; one value per process is enough.
 type Queue struct {
-	rdb redis.UniversalClient
-	opt Options
-	now func() time.Time // for local caches; tests move a clock.Fake
+	rdb   redis.UniversalClient
+	opt   Options
+	given Options          // as passed to New, for Open
+	now   func() time.Time // for local caches; tests move a clock.Fake
 
 	closed   chan struct{}
 	closeOne sync.Once
@@ -53,6 +54,7 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 	return &Queue{
 		rdb:     client,
 		opt:     opt.withDefaults(),
+		given:   opt,
 		now:     time.Now,
 		closed:  make(chan struct{}),
 		groups:  map[string]bool{},
@@ -70,7 +72,7 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 // scheduler: its results cursors start fresh, as a restarted scheduler's
 // must (see Results). Close it when the scheduler is done.
 func (q *Queue) Open() rollout.Queue {
-	o := New(q.rdb, q.opt)
+	o := New(q.rdb, q.given) // a consumer name of its own unless one was given
 	o.now = q.now
 	return o
 }

@@ -606,3 +606,28 @@ func TestOldestTaskAge(t *testing.T) {
 		t.Error("a model with braces is accepted")
 	}
 }
+
+// TestOpenIsARestartedScheduler: Open gives a scheduler a queue of its own
+// on the same Redis and options, whose results cursor starts fresh (a job
+// re-enqueued there gets its finished results again) and whose consumer
+// name is its own.
+func TestOpenIsARestartedScheduler(t *testing.T) {
+	ctx, _, q := queueFor(t, 20*time.Second, Options{Group: "g", Block: 50 * time.Millisecond})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
+	complete(t, ctx, q, reserveN(t, ctx, q, "m", 1)[0], result(2))
+	collect(t, ctx, q, "j", 1)
+	expectNoResults(t, q, "j")
+
+	opened, ok := q.Open().(*Queue)
+	if !ok {
+		t.Fatalf("Open returned %T", q.Open())
+	}
+	t.Cleanup(func() { _ = opened.Close() })
+	if o := opened.Options(); o.Group != "g" || o.Block != 50*time.Millisecond || o.Consumer == q.Options().Consumer {
+		t.Errorf("opened queue's options %+v, want group g, block 50ms and a consumer other than %q", o, q.Options().Consumer)
+	}
+	enqueue(t, ctx, opened, task("j", "t1", "m"))
+	if rs := collect(t, ctx, opened, "j", 1); rs[0].TaskID != "t1" || len(rs[0].Samples) != 2 {
+		t.Fatalf("re-published %+v", rs[0])
+	}
+}
