@@ -15,7 +15,8 @@ import (
 )
 
 // store is the job store in Redis: job metadata, input, label records and
-// indexes (see keys.go for the layout, scripts.go for the scripts).
+// indexes (see internal/rediskeys for the layout, scripts.go for the
+// scripts).
 type store struct {
 	rdb redis.UniversalClient
 	ttl time.Duration // of finished jobs
