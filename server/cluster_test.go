@@ -30,7 +30,7 @@ func TestRedisCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, resp.Job.Id)
-		s, err := h.rdb.ClusterKeySlot(ctx, rediskeys.OfJob(resp.Job.Id).Meta).Result()
+		s, err := h.rdb.ClusterKeySlot(ctx, rediskeys.OfJob(resp.Job.Id).Meta()).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -115,7 +115,7 @@ func (st *store) get(ctx context.Context, id string) (*jobMeta, error) {
 	if !validJobID(id) {
 		return nil, errJobNotFound
 	}
-	h, err := st.rdb.HGetAll(ctx, rediskeys.OfJob(id).Meta).Result()
+	h, err := st.rdb.HGetAll(ctx, rediskeys.OfJob(id).Meta()).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (st *store) getMany(ctx context.Context, ids []string) ([]*jobMeta, error) 
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err := st.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, rediskeys.OfJob(id).Meta)
+			cmds[i] = p.HGetAll(ctx, rediskeys.OfJob(id).Meta())
 		}
 		return nil
 	})

@@ -77,17 +77,17 @@ func (st *store) create(ctx context.Context, m *jobMeta, input []string) (*jobMe
 	}
 	k := rediskeys.OfJob(m.ID)
 	_, err = st.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k.Meta, fields...)
+		p.HSet(ctx, k.Meta(), fields...)
 		for start := 0; start < len(input); start += inputPushChunk {
 			chunk := input[start:min(start+inputPushChunk, len(input))]
 			vals := make([]any, len(chunk))
 			for i, v := range chunk {
 				vals[i] = v
 			}
-			p.RPush(ctx, k.Input, vals...)
+			p.RPush(ctx, k.Input(), vals...)
 		}
-		p.PExpire(ctx, k.Meta, provisionalTTL)
-		p.PExpire(ctx, k.Input, provisionalTTL)
+		p.PExpire(ctx, k.Meta(), provisionalTTL)
+		p.PExpire(ctx, k.Input(), provisionalTTL)
 		return nil
 	})
 	if err != nil {
@@ -96,7 +96,7 @@ func (st *store) create(ctx context.Context, m *jobMeta, input []string) (*jobMe
 	rkey := rediskeys.Request(requestKeyHash(m.Owner, m.RequestID))
 	ok, err := st.rdb.SetNX(ctx, rkey, m.ID+" "+m.RequestHash, 0).Result()
 	if err != nil || !ok {
-		_ = st.rdb.Del(context.WithoutCancel(ctx), k.Meta, k.Input).Err()
+		_ = st.rdb.Del(context.WithoutCancel(ctx), k.Meta(), k.Input()).Err()
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("claiming request id: %w", err)
@@ -130,7 +130,7 @@ func (st *store) commit(ctx context.Context, m *jobMeta) error {
 		}
 	}
 	k := rediskeys.OfJob(m.ID)
-	n, err := commitScript.Run(ctx, st.rdb, []string{k.Meta, k.Input}).Int()
+	n, err := commitScript.Run(ctx, st.rdb, []string{k.Meta(), k.Input()}).Int()
 	if err != nil {
 		return fmt.Errorf("committing job: %w", err)
 	}

@@ -93,7 +93,7 @@ type storedSource struct {
 
 func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSource, error) {
 	k := rediskeys.OfJob(jobID)
-	n, err := st.rdb.LLen(ctx, k.Input).Result()
+	n, err := st.rdb.LLen(ctx, k.Input()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("job %s: input: %w", jobID, err)
 	}
@@ -118,7 +118,7 @@ func (s *storedSource) Next() (labeler.PreparedSolution, error) {
 // load reads the next chunk of problems and queues the solutions not done.
 func (s *storedSource) load() error {
 	from := s.next
-	entries, err := s.st.rdb.LRange(s.ctx, s.keys.Input, from, from+inputChunk-1).Result()
+	entries, err := s.st.rdb.LRange(s.ctx, s.keys.Input(), from, from+inputChunk-1).Result()
 	if err != nil {
 		return fmt.Errorf("reading the job's input: %w", err)
 	}
@@ -139,7 +139,7 @@ func (s *storedSource) load() error {
 			sols = append(sols, ps[j])
 		}
 	}
-	done, err := s.st.rdb.SMIsMember(s.ctx, s.keys.Done, keys...).Result()
+	done, err := s.st.rdb.SMIsMember(s.ctx, s.keys.Done(), keys...).Result()
 	if err != nil {
 		return fmt.Errorf("reading the job's done set: %w", err)
 	}

@@ -32,7 +32,7 @@ func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Recor
 		failed = "1"
 	}
 	k := rediskeys.OfJob(jobID)
-	res, err := emitScript.Run(ctx, st.rdb, []string{k.Meta, k.Labels, k.Done}, solKey, string(b), nowMS(), failed, delivered).Slice()
+	res, err := emitScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done()}, solKey, string(b), nowMS(), failed, delivered).Slice()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", 0, nil
@@ -51,7 +51,7 @@ func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Recor
 // whether it was.
 func (st *store) raiseStreamID(ctx context.Context, jobID, after string) (bool, error) {
 	k := rediskeys.OfJob(jobID)
-	n, err := raiseStreamIDScript.Run(ctx, st.rdb, []string{k.Labels, k.Meta}, after).Int()
+	n, err := raiseStreamIDScript.Run(ctx, st.rdb, []string{k.Labels(), k.Meta()}, after).Int()
 	return n == 1, err
 }
 
@@ -65,7 +65,7 @@ type labelEntry struct {
 // the first). With block > 0 it waits up to block for the first one;
 // otherwise it returns at once.
 func (st *store) readLabels(ctx context.Context, jobID, after string, count int64, block time.Duration) ([]labelEntry, error) {
-	stream := rediskeys.OfJob(jobID).Labels
+	stream := rediskeys.OfJob(jobID).Labels()
 	var msgs []redis.XMessage
 	if block > 0 {
 		res, err := st.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, after}, Count: count, Block: block}).Result()

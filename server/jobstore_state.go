@@ -24,7 +24,7 @@ import (
 
 // start moves a QUEUED job to RUNNING and returns the state after.
 func (st *store) start(ctx context.Context, id string) (shepherdv1.JobState, error) {
-	s, err := startScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta}, nowMS()).Text()
+	s, err := startScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, nowMS()).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errJobNotFound
 	}
@@ -37,7 +37,7 @@ func (st *store) start(ctx context.Context, id string) (shepherdv1.JobState, err
 // progress writes a live job's counters; pairs are field, value.
 func (st *store) progress(ctx context.Context, id string, pairs []any) error {
 	args := append([]any{nowMS()}, pairs...)
-	return progressScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta}, args...).Err()
+	return progressScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, args...).Err()
 }
 
 // finish moves a live job to a terminal state with its final counts and
@@ -46,7 +46,7 @@ func (st *store) progress(ctx context.Context, id string, pairs []any) error {
 func (st *store) finish(ctx context.Context, id string, to shepherdv1.JobState, errText string, pairs []any) (shepherdv1.JobState, error) {
 	k := rediskeys.OfJob(id)
 	args := append([]any{stateNames[to], errText, nowMS(), st.ttl.Milliseconds()}, pairs...)
-	s, err := finishScript.Run(ctx, st.rdb, []string{k.Meta, k.Labels, k.Done, k.Input, k.Lease}, args...).Text()
+	s, err := finishScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done(), k.Input(), k.Lease()}, args...).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errJobNotFound
 	}

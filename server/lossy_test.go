@@ -38,7 +38,7 @@ func TestStreamMovedBackwards(t *testing.T) {
 
 	// The stream as Redis reloads it without its last 2 entries: their ids
 	// are gone and the last generated id is the last surviving entry's.
-	stream := rediskeys.OfJob(id).Labels
+	stream := rediskeys.OfJob(id).Labels()
 	msgs, err := h.rdb.XRange(ctx, stream, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ func (s *Server) LiveJobs(ctx context.Context) (queued, running int64, err error
 		cmds := make([]*redis.StringCmd, len(part))
 		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, id := range part {
-				cmds[i] = p.HGet(ctx, rediskeys.OfJob(id).Meta, fState)
+				cmds[i] = p.HGet(ctx, rediskeys.OfJob(id).Meta(), fState)
 			}
 			return nil
 		})

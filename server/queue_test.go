@@ -158,7 +158,7 @@ func TestServerOnAnotherQueue(t *testing.T) {
 		t.Errorf("final counts %v, want the queue's: %d enqueued, %+v", f, enq, st)
 	}
 	jk, mk := rediskeys.OfJob(resp.Job.Id), rediskeys.OfModel(simModel)
-	if n, _ := h.rdb.Exists(ctx, mk.Work, jk.Results, jk.ResultStream, jk.Stats).Result(); n != 0 {
+	if n, _ := h.rdb.Exists(ctx, mk.Work, jk.Results(), jk.ResultStream(), jk.Stats()).Result(); n != 0 {
 		t.Errorf("%d Redis queue keys exist: the Redis queue was used", n)
 	}
 	deadline := time.Now().Add(10 * time.Second)

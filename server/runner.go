@@ -353,10 +353,10 @@ func (s *Server) counts(ctx context.Context, jobID string, inflight int64) ([]an
 	}
 	var shared int64
 	if inflight < 0 {
-		shared, err = s.rdb.HGet(ctx, rediskeys.OfJob(jobID).Meta, fSharedRollouts).Int64()
+		shared, err = s.rdb.HGet(ctx, rediskeys.OfJob(jobID).Meta(), fSharedRollouts).Int64()
 	} else {
 		var committed int64
-		committed, err = s.rdb.HGet(ctx, rediskeys.OfJob(jobID).Meta, fDeliveredCommitted).Int64()
+		committed, err = s.rdb.HGet(ctx, rediskeys.OfJob(jobID).Meta(), fDeliveredCommitted).Int64()
 		shared = max(0, committed+inflight-st.Samples)
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {

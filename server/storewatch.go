@@ -91,7 +91,7 @@ func (s *Server) reclaim(ctx context.Context) {
 		if s.localRunner(id) != nil {
 			continue
 		}
-		lease := rediskeys.OfJob(id).Lease
+		lease := rediskeys.OfJob(id).Lease()
 		holder, err := s.rdb.Get(ctx, lease).Result()
 		if err != nil || !strings.HasPrefix(holder, s.opt.ID+"/") {
 			continue

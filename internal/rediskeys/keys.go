@@ -50,32 +50,43 @@ import "strings"
 // Prefix starts every key.
 const Prefix = "shepherd:"
 
-// Job are the keys of one job, all under its hash tag.
-type Job struct {
-	// The job store's.
-	Meta, Input, Labels, Done, Lease string
-	// The rollout queue's.
-	Results, ResultStream, Enqueued, Stats string
-}
+// Job names the keys of one job, all under its hash tag.
+type Job struct{ tag string }
 
 // OfJob returns the keys of job id.
-func OfJob(id string) Job {
-	tag := Prefix + "{job:" + id + "}:"
-	return Job{
-		Meta:         tag + "meta",
-		Input:        tag + "input",
-		Labels:       tag + "labels",
-		Done:         tag + "done",
-		Lease:        tag + "lease",
-		Results:      tag + "results",
-		ResultStream: tag + "rstream",
-		Enqueued:     tag + "enq",
-		Stats:        tag + "stats",
-	}
-}
+func OfJob(id string) Job { return Job{tag: Prefix + "{job:" + id + "}:"} }
+
+// Meta is the job's metadata hash (job store).
+func (k Job) Meta() string { return k.tag + "meta" }
+
+// Input is the job's list of split problems (job store).
+func (k Job) Input() string { return k.tag + "input" }
+
+// Labels is the job's stream of label records (job store).
+func (k Job) Labels() string { return k.tag + "labels" }
+
+// Done is the set of the job's committed solutions (job store).
+func (k Job) Done() string { return k.tag + "done" }
+
+// Lease is the job's scheduler lease (job store).
+func (k Job) Lease() string { return k.tag + "lease" }
+
+// Results maps the job's task ids to their results (rollout queue).
+func (k Job) Results() string { return k.tag + "results" }
+
+// ResultStream is the job's results in completion order (rollout queue).
+func (k Job) ResultStream() string { return k.tag + "rstream" }
+
+// Enqueued is the set of the job's enqueued task ids (rollout queue).
+func (k Job) Enqueued() string { return k.tag + "enq" }
+
+// Stats is the job's counters hash (rollout queue).
+func (k Job) Stats() string { return k.tag + "stats" }
 
 // Queue lists the rollout queue's keys of the job, for its expiry.
-func (k Job) Queue() []string { return []string{k.Results, k.ResultStream, k.Enqueued, k.Stats} }
+func (k Job) Queue() []string {
+	return []string{k.Results(), k.ResultStream(), k.Enqueued(), k.Stats()}
+}
 
 // Model are the keys of one model, all under its hash tag.
 type Model struct {

@@ -9,7 +9,7 @@ import (
 // not change.
 func TestKeyStrings(t *testing.T) {
 	j := OfJob("abc")
-	got := []string{j.Meta, j.Input, j.Labels, j.Done, j.Lease, j.Results, j.ResultStream, j.Enqueued, j.Stats}
+	got := []string{j.Meta(), j.Input(), j.Labels(), j.Done(), j.Lease(), j.Results(), j.ResultStream(), j.Enqueued(), j.Stats()}
 	want := []string{
 		"shepherd:{job:abc}:meta", "shepherd:{job:abc}:input", "shepherd:{job:abc}:labels",
 		"shepherd:{job:abc}:done", "shepherd:{job:abc}:lease", "shepherd:{job:abc}:results",

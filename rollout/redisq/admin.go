@@ -21,7 +21,7 @@ func (q *Queue) Stats(ctx context.Context, jobID string) (rollout.JobCounters, e
 	if err := checkName("stats: job", jobID); err != nil {
 		return rollout.JobCounters{}, err
 	}
-	m, err := q.rdb.HGetAll(ctx, rediskeys.OfJob(jobID).Stats).Result()
+	m, err := q.rdb.HGetAll(ctx, rediskeys.OfJob(jobID).Stats()).Result()
 	if err != nil {
 		return rollout.JobCounters{}, fmt.Errorf("stats: job %s: %w", jobID, err)
 	}
@@ -50,11 +50,11 @@ func (q *Queue) ForgetJob(ctx context.Context, jobID string, ttl time.Duration) 
 	jk := rediskeys.OfJob(jobID)
 	// All keys share one hash tag, so the pipeline goes to one node.
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, jk.Results, jk.ResultStream, jk.Enqueued)
+		p.Del(ctx, jk.Results(), jk.ResultStream(), jk.Enqueued())
 		if ttl > 0 {
-			p.Expire(ctx, jk.Stats, ttl)
+			p.Expire(ctx, jk.Stats(), ttl)
 		} else {
-			p.Del(ctx, jk.Stats)
+			p.Del(ctx, jk.Stats())
 		}
 		return nil
 	})
@@ -206,7 +206,7 @@ func (q *Queue) Enqueued(ctx context.Context, jobID string) (int64, error) {
 	if err := checkName("enqueued: job", jobID); err != nil {
 		return 0, err
 	}
-	n, err := q.rdb.SCard(ctx, rediskeys.OfJob(jobID).Enqueued).Result()
+	n, err := q.rdb.SCard(ctx, rediskeys.OfJob(jobID).Enqueued()).Result()
 	if err != nil {
 		return 0, fmt.Errorf("enqueued: job %s: %w", jobID, err)
 	}

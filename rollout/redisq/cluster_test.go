@@ -29,7 +29,7 @@ func TestRedisCluster(t *testing.T) {
 	jobs := []string{"j0", "j1", "j2", "j3", "j4", "j5"}
 	models := []string{"ma", "mb", "mc"}
 	for _, j := range jobs {
-		s, err := rdb.ClusterKeySlot(ctx, rediskeys.OfJob(j).Results).Result()
+		s, err := rdb.ClusterKeySlot(ctx, rediskeys.OfJob(j).Results()).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -197,7 +197,7 @@ func (q *Queue) recordAll(ctx context.Context, jobID string, rs []rollout.TaskRe
 		args = append(args, r.TaskID, payloads[i], failed, len(r.Samples), r.PromptTokens, r.CompletionTokens, r.CachedTokens)
 	}
 	jk := rediskeys.OfJob(jobID)
-	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.Results, jk.Stats, jk.ResultStream}, args...).Int64Slice()
+	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.Results(), jk.Stats(), jk.ResultStream()}, args...).Int64Slice()
 	if err != nil {
 		return nil, err
 	}

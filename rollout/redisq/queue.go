@@ -170,7 +170,7 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 	for i, t := range tasks {
 		ids[i] = t.ID
 	}
-	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.Results, jk.ResultStream, jk.Enqueued}, ids...).Slice()
+	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.Results(), jk.ResultStream(), jk.Enqueued()}, ids...).Slice()
 	if err != nil {
 		return fmt.Errorf("enqueue: job %s: %w", jobID, err)
 	}
@@ -218,7 +218,7 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 		}
 	}
 	if len(added) > 0 {
-		if err := q.rdb.SAdd(ctx, jk.Enqueued, added...).Err(); err != nil {
+		if err := q.rdb.SAdd(ctx, jk.Enqueued(), added...).Err(); err != nil {
 			return fmt.Errorf("enqueue: job %s: %w", jobID, err)
 		}
 	}

@@ -499,11 +499,11 @@ func TestForgetJobDropsResults(t *testing.T) {
 	// Only a live job's scheduler needs the results: they go at once, the
 	// counters stay until the TTL.
 	jk := rediskeys.OfJob("j")
-	if n, _ := rdb.Exists(ctx, jk.Results, jk.ResultStream, jk.Enqueued).Result(); n != 0 {
+	if n, _ := rdb.Exists(ctx, jk.Results(), jk.ResultStream(), jk.Enqueued()).Result(); n != 0 {
 		t.Fatalf("%d result keys left", n)
 	}
-	if ttl, err := rdb.TTL(ctx, jk.Stats).Result(); err != nil || ttl <= 0 {
-		t.Fatalf("%s: ttl %v, %v", jk.Stats, ttl, err)
+	if ttl, err := rdb.TTL(ctx, jk.Stats()).Result(); err != nil || ttl <= 0 {
+		t.Fatalf("%s: ttl %v, %v", jk.Stats(), ttl, err)
 	}
 	if err := q.ForgetJob(ctx, "j", 0); err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func (q *Queue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult
 	cursor := js.cursor
 	q.mu.Unlock()
 	if cursor == "" {
-		last, err := q.lastID(ctx, jk.ResultStream)
+		last, err := q.lastID(ctx, jk.ResultStream())
 		if err != nil {
 			return nil, fmt.Errorf("results: job %s: %w", jobID, err)
 		}
@@ -91,7 +91,7 @@ func (q *Queue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult
 			return nil, err
 		}
 		streams, err := q.rdb.XRead(ctx, &redis.XReadArgs{
-			Streams: []string{jk.ResultStream, cursor},
+			Streams: []string{jk.ResultStream(), cursor},
 			Count:   resultsBatch,
 			Block:   q.blockFor(ctx),
 		}).Result()
@@ -155,7 +155,7 @@ func (q *Queue) ReleaseResults(ctx context.Context, jobID string, taskIDs []stri
 		for i, id := range chunk {
 			args[i] = id
 		}
-		if err := releaseScript.Run(ctx, q.rdb, []string{jk.Results, jk.ResultStream}, args...).Err(); err != nil {
+		if err := releaseScript.Run(ctx, q.rdb, []string{jk.Results(), jk.ResultStream()}, args...).Err(); err != nil {
 			return fmt.Errorf("release: job %s: %w", jobID, err)
 		}
 	}

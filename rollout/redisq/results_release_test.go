@@ -30,7 +30,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	jk := rediskeys.OfJob("j")
 	usage := func() int64 {
 		var sum int64
-		for _, k := range []string{jk.Results, jk.ResultStream} {
+		for _, k := range []string{jk.Results(), jk.ResultStream()} {
 			n, err := rdb.MemoryUsage(ctx, k).Result()
 			if err != nil {
 				t.Fatalf("memory usage of %s: %v", k, err)
@@ -49,7 +49,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	}
 	after := usage()
 	t.Logf("results of %d tasks: %d bytes before release, %d after", total, before, after)
-	if n, _ := rdb.XLen(ctx, jk.ResultStream).Result(); n != 0 {
+	if n, _ := rdb.XLen(ctx, jk.ResultStream()).Result(); n != 0 {
 		t.Fatalf("%d results left in the stream", n)
 	}
 	if after*20 > before {
@@ -63,7 +63,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	if again, _ := q.Stats(ctx, "j"); again != stats {
 		t.Fatalf("late write counted: %+v, was %+v", again, stats)
 	}
-	if n, _ := rdb.XLen(ctx, jk.ResultStream).Result(); n != 0 {
+	if n, _ := rdb.XLen(ctx, jk.ResultStream()).Result(); n != 0 {
 		t.Fatalf("late write published %d results", n)
 	}
 

@@ -130,10 +130,10 @@ func TestWorkersAndJobOverRedis(t *testing.T) {
 	// Every record is committed, so every result was released: only the
 	// empty tombstones of exactly-once delivery are left.
 	jk := rediskeys.OfJob("job-1")
-	if n, err := rdb.XLen(ctx, jk.ResultStream).Result(); err != nil || n != 0 {
+	if n, err := rdb.XLen(ctx, jk.ResultStream()).Result(); err != nil || n != 0 {
 		t.Errorf("results stream holds %d entries (%v), want 0", n, err)
 	}
-	kept, err := rdb.HGetAll(ctx, jk.Results).Result()
+	kept, err := rdb.HGetAll(ctx, jk.Results()).Result()
 	if err != nil || len(kept) != stats.Tasks {
 		t.Errorf("results hash holds %d tasks (%v), want %d", len(kept), err, stats.Tasks)
 	}
