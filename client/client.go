@@ -247,32 +247,29 @@ func (c *Client) Submit(ctx context.Context, r Request) (*shepherdv1.Job, error)
 
 // SubmitProto is Submit with an API request; its request_id must be set.
 func (c *Client) SubmitProto(ctx context.Context, req *shepherdv1.SubmitJobRequest) (*shepherdv1.Job, error) {
-	var job *shepherdv1.Job
-	err := c.retry(ctx, func() error {
-		resp, err := c.api.SubmitJob(ctx, req)
-		job = resp.GetJob()
-		return err
-	})
-	return job, err
+	return jobCall(ctx, c, func() (*shepherdv1.SubmitJobResponse, error) { return c.api.SubmitJob(ctx, req) })
 }
 
 // Get returns a job's current state and counts.
 func (c *Client) Get(ctx context.Context, jobID string) (*shepherdv1.Job, error) {
-	var job *shepherdv1.Job
-	err := c.retry(ctx, func() error {
-		resp, err := c.api.GetJob(ctx, &shepherdv1.GetJobRequest{JobId: jobID})
-		job = resp.GetJob()
-		return err
+	return jobCall(ctx, c, func() (*shepherdv1.GetJobResponse, error) {
+		return c.api.GetJob(ctx, &shepherdv1.GetJobRequest{JobId: jobID})
 	})
-	return job, err
 }
 
 // Cancel stops a job and returns it: CANCELLED, or the terminal state it
 // had already reached.
 func (c *Client) Cancel(ctx context.Context, jobID string) (*shepherdv1.Job, error) {
+	return jobCall(ctx, c, func() (*shepherdv1.CancelJobResponse, error) {
+		return c.api.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: jobID})
+	})
+}
+
+// jobCall makes an RPC that answers with a job, with c's retries.
+func jobCall[R interface{ GetJob() *shepherdv1.Job }](ctx context.Context, c *Client, call func() (R, error)) (*shepherdv1.Job, error) {
 	var job *shepherdv1.Job
 	err := c.retry(ctx, func() error {
-		resp, err := c.api.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: jobID})
+		resp, err := call()
 		job = resp.GetJob()
 		return err
 	})

@@ -220,6 +220,24 @@ func (s *Stream) All() iter.Seq2[Event, error] {
 	}
 }
 
+// labelsResponse is a message of either call a Stream reads.
+type labelsResponse interface {
+	GetRecord() *shepherdv1.LabelRecord
+	GetJob() *shepherdv1.Job
+	GetCursor() string
+}
+
+// recvEvents reads a call's messages as Events.
+func recvEvents[M labelsResponse](recv func() (M, error)) func() (Event, error) {
+	return func() (Event, error) {
+		m, err := recv()
+		if err != nil {
+			return Event{}, err
+		}
+		return eventOf(m.GetRecord(), m.GetJob(), m.GetCursor()), nil
+	}
+}
+
 // open starts the call the stream goes on with: LabelSolutions until the
 // job is known, then StreamLabels from the cursor.
 func (s *Stream) open() error {
@@ -230,26 +248,14 @@ func (s *Stream) open() error {
 			cancel()
 			return err
 		}
-		s.recv = func() (Event, error) {
-			m, err := st.Recv()
-			if err != nil {
-				return Event{}, err
-			}
-			return eventOf(m.GetRecord(), m.GetJob(), m.GetCursor()), nil
-		}
+		s.recv = recvEvents(st.Recv)
 	} else {
 		st, err := s.c.api.StreamLabels(ctx, &shepherdv1.StreamLabelsRequest{JobId: s.jobID, Cursor: s.cursor})
 		if err != nil {
 			cancel()
 			return err
 		}
-		s.recv = func() (Event, error) {
-			m, err := st.Recv()
-			if err != nil {
-				return Event{}, err
-			}
-			return eventOf(m.GetRecord(), m.GetJob(), m.GetCursor()), nil
-		}
+		s.recv = recvEvents(st.Recv)
 	}
 	s.stopCall = cancel
 	return nil

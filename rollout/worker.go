@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
 
@@ -301,14 +302,7 @@ func (w *Worker) grade(t Task, res GenerateResult) TaskResult {
 // heartbeat extends the leases of held tasks at a third of their TTL, so
 // two missed beats still leave the lease alive.
 func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet, obs Observer) {
-	tick := time.NewTicker(max(l.LeaseTTL()/3, 10*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	clock.Every(ctx, max(l.LeaseTTL()/3, 10*time.Millisecond), func() {
 		if tasks := held.list(); len(tasks) > 0 {
 			// A lost lease is harmless: the task's writes are idempotent and
 			// the new holder computes the same samples.
@@ -319,7 +313,7 @@ func (w *Worker) heartbeat(ctx context.Context, l Leaser, held *heldSet, obs Obs
 				}
 			}
 		}
-	}
+	})
 }
 
 // heldSet is the tasks a worker is running, for heartbeats.

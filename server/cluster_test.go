@@ -2,11 +2,12 @@ package server
 
 import (
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
@@ -15,9 +16,6 @@ import (
 // TestRedisCluster runs jobs on a 3-node Redis Cluster: every script must
 // touch keys of one slot, and the jobs' keys spread over the nodes.
 func TestRedisCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a cluster")
-	}
 	c := redistest.StartCluster(t, 3)
 	h := newHarnessOn(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, PoolSize: 64}))
 	h.startWorker(sim.Options{})
@@ -32,7 +30,7 @@ func TestRedisCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, resp.Job.Id)
-		s, err := h.rdb.ClusterKeySlot(ctx, keysOfJob(resp.Job.Id).meta).Result()
+		s, err := h.rdb.ClusterKeySlot(ctx, rediskeys.OfJob(resp.Job.Id).Meta()).Result()
 		if err != nil {
 			t.Fatal(err)
 		}

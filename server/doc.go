@@ -18,9 +18,17 @@
 // Start is required: it runs the lease heartbeats without which another
 // server would adopt this server's jobs.
 //
-// Workers are rollout.Worker values on a redisq.Queue with the same Redis
-// and Queue.Group, pulling the models jobs name (Options.Models restricts
-// those to the ones the workers serve). Scoring with a reward model is
+// The work queue between the job schedulers and the workers is
+// Options.WorkQueue, a Queue: the scheduler's operations (Open) and the
+// admin ones the server needs (Pending for admission, Stats and Enqueued
+// for a job's counts, ForgetJob for expiry). It defaults to the Redis
+// Streams queue (rollout/redisq) on Options.Redis with Options.Queue;
+// queue.go is the only file that names it. Another queue is a package
+// implementing Queue and rollout.Queue, set in Options.WorkQueue.
+//
+// Workers are rollout.Worker values on the same queue (a redisq.Queue
+// with the same Redis and Queue.Group), pulling the models jobs name
+// (Options.Models restricts those to the ones the workers serve). Scoring with a reward model is
 // served by Options.Scorer; without one such a Score answers
 // UNIMPLEMENTED. Score in Monte-Carlo mode is always served: its rollouts
 // are tasks on the workers' queue like a labeling job's, under SubmitJob's
@@ -37,8 +45,8 @@
 // request id, owner) and its input (the split problems) under the job's
 // hash tag, a request-id key for idempotency (the same request id with a
 // different request, compared by a digest, is ALREADY_EXISTS), an entry in
-// the caller's job index and in the live set. See keys.go for the key
-// layout and scripts.go for the Lua scripts.
+// the caller's job index and in the live set. See internal/rediskeys for
+// the key layout and scripts.go for the Lua scripts.
 //
 // Each live job is scheduled by one server at a time, the holder of its
 // lease (SET NX PX with an owner token, renewed by a heartbeat with an

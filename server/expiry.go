@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/clock"
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 const expiryBatch = 256
@@ -17,7 +20,7 @@ const expiryBatch = 256
 // task of a cancelled job late may have re-created them). Every server
 // runs it; the steps are idempotent.
 func (s *Server) expiryLoop(ctx context.Context) {
-	every(ctx, min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute), func() {
+	clock.Every(ctx, min(max(s.opt.JobTTL/4, 100*time.Millisecond), time.Minute), func() {
 		if err := s.expire(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("expiring finished jobs", "error", err)
 		}
@@ -34,7 +37,7 @@ func (s *Server) expire(ctx context.Context) error {
 		}
 		for _, m := range members {
 			id, owner, _ := strings.Cut(m, " ")
-			if err := s.rdb.ZRem(ctx, indexKey(owner), id).Err(); err != nil {
+			if err := s.rdb.ZRem(ctx, rediskeys.Index(owner), id).Err(); err != nil {
 				return err
 			}
 			if validJobID(id) || scoreJobID(id) {
@@ -53,11 +56,15 @@ func (s *Server) expire(ctx context.Context) error {
 }
 
 // consumersLoop deletes the dead consumers of the workers' group (see
-// redisq.Queue.RemoveIdleConsumers). Every server runs it; it is
-// idempotent.
+// redisq.Queue.RemoveIdleConsumers), on a queue that has them. Every server
+// runs it; it is idempotent.
 func (s *Server) consumersLoop(ctx context.Context) {
-	every(ctx, min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute), func() {
-		removed, err := s.q.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
+	reaper, ok := s.q.(consumerReaper)
+	if !ok {
+		return
+	}
+	clock.Every(ctx, min(max(s.opt.ConsumerIdleTTL/2, 50*time.Millisecond), time.Minute), func() {
+		removed, err := reaper.RemoveIdleConsumers(ctx, s.opt.ConsumerIdleTTL)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("removing idle consumers", "error", err)
 		}

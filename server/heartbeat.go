@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/internal/clock"
 )
 
 // heartbeatLoop extends the leases of the jobs this server schedules at a
@@ -12,7 +14,7 @@ import (
 // lease that could not be renewed for a whole TTL, since another server
 // may have adopted the job by then.
 func (s *Server) heartbeatLoop(ctx context.Context) {
-	every(ctx, max(s.opt.LeaseTTL/3, 10*time.Millisecond), func() {
+	clock.Every(ctx, max(s.opt.LeaseTTL/3, 10*time.Millisecond), func() {
 		for _, r := range s.runningJobs() {
 			s.renew(ctx, r)
 		}

@@ -10,11 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
 // store is the job store in Redis: job metadata, input, label records and
-// indexes (see keys.go for the layout, scripts.go for the scripts).
+// indexes (see internal/rediskeys for the layout, scripts.go for the
+// scripts).
 type store struct {
 	rdb redis.UniversalClient
 	ttl time.Duration // of finished jobs
@@ -113,7 +115,7 @@ func (st *store) get(ctx context.Context, id string) (*jobMeta, error) {
 	if !validJobID(id) {
 		return nil, errJobNotFound
 	}
-	h, err := st.rdb.HGetAll(ctx, keysOfJob(id).meta).Result()
+	h, err := st.rdb.HGetAll(ctx, rediskeys.OfJob(id).Meta()).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +127,7 @@ func (st *store) getMany(ctx context.Context, ids []string) ([]*jobMeta, error) 
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err := st.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, keysOfJob(id).meta)
+			cmds[i] = p.HGetAll(ctx, rediskeys.OfJob(id).Meta())
 		}
 		return nil
 	})

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // provisionalTTL bounds how long the keys of a job whose creation was
@@ -33,7 +35,7 @@ func requestKeyHash(owner, requestID string) string {
 // A request key whose job expired before it was committed is removed. A
 // job found uncommitted (its creator stopped half way) is committed.
 func (st *store) lookupRequest(ctx context.Context, owner, requestID, reqHash string) (*jobMeta, error) {
-	rkey := requestKey(requestKeyHash(owner, requestID))
+	rkey := rediskeys.Request(requestKeyHash(owner, requestID))
 	val, err := st.rdb.Get(ctx, rkey).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -73,28 +75,28 @@ func (st *store) create(ctx context.Context, m *jobMeta, input []string) (*jobMe
 	if err != nil {
 		return nil, false, err
 	}
-	k := keysOfJob(m.ID)
+	k := rediskeys.OfJob(m.ID)
 	_, err = st.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k.meta, fields...)
+		p.HSet(ctx, k.Meta(), fields...)
 		for start := 0; start < len(input); start += inputPushChunk {
 			chunk := input[start:min(start+inputPushChunk, len(input))]
 			vals := make([]any, len(chunk))
 			for i, v := range chunk {
 				vals[i] = v
 			}
-			p.RPush(ctx, k.input, vals...)
+			p.RPush(ctx, k.Input(), vals...)
 		}
-		p.PExpire(ctx, k.meta, provisionalTTL)
-		p.PExpire(ctx, k.input, provisionalTTL)
+		p.PExpire(ctx, k.Meta(), provisionalTTL)
+		p.PExpire(ctx, k.Input(), provisionalTTL)
 		return nil
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("storing job: %w", err)
 	}
-	rkey := requestKey(requestKeyHash(m.Owner, m.RequestID))
+	rkey := rediskeys.Request(requestKeyHash(m.Owner, m.RequestID))
 	ok, err := st.rdb.SetNX(ctx, rkey, m.ID+" "+m.RequestHash, 0).Result()
 	if err != nil || !ok {
-		_ = st.rdb.Del(context.WithoutCancel(ctx), k.meta, k.input).Err()
+		_ = st.rdb.Del(context.WithoutCancel(ctx), k.Meta(), k.Input()).Err()
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("claiming request id: %w", err)
@@ -119,7 +121,7 @@ func (st *store) create(ctx context.Context, m *jobMeta, input []string) (*jobMe
 // commit indexes a job, marks it live and makes its keys permanent. It is
 // idempotent.
 func (st *store) commit(ctx context.Context, m *jobMeta) error {
-	if err := st.rdb.ZAddNX(ctx, indexKey(m.Owner), redis.Z{Score: 0, Member: m.ID}).Err(); err != nil {
+	if err := st.rdb.ZAddNX(ctx, rediskeys.Index(m.Owner), redis.Z{Score: 0, Member: m.ID}).Err(); err != nil {
 		return fmt.Errorf("indexing job: %w", err)
 	}
 	if isLive(m.State) {
@@ -127,8 +129,8 @@ func (st *store) commit(ctx context.Context, m *jobMeta) error {
 			return fmt.Errorf("indexing job: %w", err)
 		}
 	}
-	k := keysOfJob(m.ID)
-	n, err := commitScript.Run(ctx, st.rdb, []string{k.meta, k.input}).Int()
+	k := rediskeys.OfJob(m.ID)
+	n, err := commitScript.Run(ctx, st.rdb, []string{k.Meta(), k.Input()}).Int()
 	if err != nil {
 		return fmt.Errorf("committing job: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/proto/convert"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
@@ -87,7 +88,7 @@ const inputChunk = 32
 type storedSource struct {
 	ctx   context.Context
 	st    *store
-	keys  jobKeys
+	keys  rediskeys.Job
 	total int64 // problems in the input
 	next  int64 // index of the next problem to load
 
@@ -95,8 +96,8 @@ type storedSource struct {
 }
 
 func newStoredSource(ctx context.Context, st *store, jobID string) (*storedSource, error) {
-	k := keysOfJob(jobID)
-	n, err := st.rdb.LLen(ctx, k.input).Result()
+	k := rediskeys.OfJob(jobID)
+	n, err := st.rdb.LLen(ctx, k.Input()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("job %s: input: %w", jobID, err)
 	}
@@ -121,7 +122,7 @@ func (s *storedSource) Next() (labeler.PreparedSolution, error) {
 // load reads the next chunk of problems and queues the solutions not done.
 func (s *storedSource) load() error {
 	from := s.next
-	entries, err := s.st.rdb.LRange(s.ctx, s.keys.input, from, from+inputChunk-1).Result()
+	entries, err := s.st.rdb.LRange(s.ctx, s.keys.Input(), from, from+inputChunk-1).Result()
 	if err != nil {
 		return fmt.Errorf("reading the job's input: %w", err)
 	}
@@ -142,7 +143,7 @@ func (s *storedSource) load() error {
 			sols = append(sols, ps[j])
 		}
 	}
-	done, err := s.st.rdb.SMIsMember(s.ctx, s.keys.done, keys...).Result()
+	done, err := s.st.rdb.SMIsMember(s.ctx, s.keys.Done(), keys...).Result()
 	if err != nil {
 		return fmt.Errorf("reading the job's done set: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/labeler"
 )
 
@@ -30,8 +31,8 @@ func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Recor
 	if len(r.FailedSteps) > 0 {
 		failed = "1"
 	}
-	k := keysOfJob(jobID)
-	res, err := emitScript.Run(ctx, st.rdb, []string{k.meta, k.labels, k.done}, solKey, string(b), nowMS(), failed, delivered).Slice()
+	k := rediskeys.OfJob(jobID)
+	res, err := emitScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done()}, solKey, string(b), nowMS(), failed, delivered).Slice()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", 0, nil
@@ -49,8 +50,8 @@ func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Recor
 // entry id when it is behind it (see raiseStreamIDScript); it reports
 // whether it was.
 func (st *store) raiseStreamID(ctx context.Context, jobID, after string) (bool, error) {
-	k := keysOfJob(jobID)
-	n, err := raiseStreamIDScript.Run(ctx, st.rdb, []string{k.labels, k.meta}, after).Int()
+	k := rediskeys.OfJob(jobID)
+	n, err := raiseStreamIDScript.Run(ctx, st.rdb, []string{k.Labels(), k.Meta()}, after).Int()
 	return n == 1, err
 }
 
@@ -64,7 +65,7 @@ type labelEntry struct {
 // the first). With block > 0 it waits up to block for the first one;
 // otherwise it returns at once.
 func (st *store) readLabels(ctx context.Context, jobID, after string, count int64, block time.Duration) ([]labelEntry, error) {
-	stream := keysOfJob(jobID).labels
+	stream := rediskeys.OfJob(jobID).Labels()
 	var msgs []redis.XMessage
 	if block > 0 {
 		res, err := st.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, after}, Count: count, Block: block}).Result()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -69,7 +70,7 @@ func (st *store) list(ctx context.Context, owner string, states []shepherdv1.Job
 	for _, s := range states {
 		want[s] = true
 	}
-	idx := indexKey(owner)
+	idx := rediskeys.Index(owner)
 	batch := int64(max(size, 64))
 	var out []*jobMeta
 	hi := "+"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -23,7 +24,7 @@ import (
 
 // start moves a QUEUED job to RUNNING and returns the state after.
 func (st *store) start(ctx context.Context, id string) (shepherdv1.JobState, error) {
-	s, err := startScript.Run(ctx, st.rdb, []string{keysOfJob(id).meta}, nowMS()).Text()
+	s, err := startScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, nowMS()).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errJobNotFound
 	}
@@ -36,16 +37,16 @@ func (st *store) start(ctx context.Context, id string) (shepherdv1.JobState, err
 // progress writes a live job's counters; pairs are field, value.
 func (st *store) progress(ctx context.Context, id string, pairs []any) error {
 	args := append([]any{nowMS()}, pairs...)
-	return progressScript.Run(ctx, st.rdb, []string{keysOfJob(id).meta}, args...).Err()
+	return progressScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, args...).Err()
 }
 
 // finish moves a live job to a terminal state with its final counts and
 // returns the state after the call (the earlier terminal state if the job
 // had one already).
 func (st *store) finish(ctx context.Context, id string, to shepherdv1.JobState, errText string, pairs []any) (shepherdv1.JobState, error) {
-	k := keysOfJob(id)
+	k := rediskeys.OfJob(id)
 	args := append([]any{stateNames[to], errText, nowMS(), st.ttl.Milliseconds()}, pairs...)
-	s, err := finishScript.Run(ctx, st.rdb, []string{k.meta, k.labels, k.done, k.input, k.lease}, args...).Text()
+	s, err := finishScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done(), k.Input(), k.Lease()}, args...).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errJobNotFound
 	}
@@ -63,7 +64,7 @@ func (st *store) finish(ctx context.Context, id string, to shepherdv1.JobState, 
 // it again.
 func (s *Server) finalize(ctx context.Context, m *jobMeta) error {
 	ttl := s.store.ttl
-	rkey := requestKey(requestKeyHash(m.Owner, m.RequestID))
+	rkey := rediskeys.Request(requestKeyHash(m.Owner, m.RequestID))
 	if err := s.rdb.PExpire(ctx, rkey, ttl).Err(); err != nil {
 		return err
 	}

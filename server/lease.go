@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // A job lease makes one server the job's scheduler: SET NX PX with an
@@ -12,16 +14,16 @@ import (
 
 // acquireLease takes a job's lease if nobody holds it.
 func (st *store) acquireLease(ctx context.Context, jobID, token string, ttl time.Duration) (bool, error) {
-	return st.rdb.SetNX(ctx, keysOfJob(jobID).lease, token, ttl).Result()
+	return st.rdb.SetNX(ctx, rediskeys.OfJob(jobID).Lease(), token, ttl).Result()
 }
 
 // renewLease extends a lease the token holds; false means it was lost.
 func (st *store) renewLease(ctx context.Context, jobID, token string, ttl time.Duration) (bool, error) {
-	n, err := renewLeaseScript.Run(ctx, st.rdb, []string{keysOfJob(jobID).lease}, token, ttl.Milliseconds()).Int()
+	n, err := renewLeaseScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(jobID).Lease()}, token, ttl.Milliseconds()).Int()
 	return n == 1, err
 }
 
 // releaseLease gives up a lease the token holds.
 func (st *store) releaseLease(ctx context.Context, jobID, token string) error {
-	return releaseLeaseScript.Run(ctx, st.rdb, []string{keysOfJob(jobID).lease}, token).Err()
+	return releaseLeaseScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(jobID).Lease()}, token).Err()
 }

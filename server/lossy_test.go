@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -27,7 +28,7 @@ func TestStreamMovedBackwards(t *testing.T) {
 
 	// The stream as Redis reloads it without its last 2 entries: their ids
 	// are gone and the last generated id is the last surviving entry's.
-	stream := keysOfJob(id).labels
+	stream := rediskeys.OfJob(id).Labels()
 	msgs, err := h.rdb.XRange(ctx, stream, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)

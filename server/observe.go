@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 )
 
@@ -23,7 +24,7 @@ func (s *Server) LiveJobs(ctx context.Context) (queued, running int64, err error
 		cmds := make([]*redis.StringCmd, len(part))
 		_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, id := range part {
-				cmds[i] = p.HGet(ctx, keysOfJob(id).meta, fState)
+				cmds[i] = p.HGet(ctx, rediskeys.OfJob(id).Meta(), fState)
 			}
 			return nil
 		})

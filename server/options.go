@@ -62,8 +62,13 @@ type Options struct {
 	// failover client); required. Its pool must hold a connection per
 	// running job and per open label stream besides the usual traffic.
 	Redis redis.UniversalClient
-	// Queue configures the Redis rollout queue; Group must be the workers'.
-	// Queue.Block also bounds how long a stopping scheduler takes to notice.
+	// WorkQueue is the queue between the job schedulers and the workers;
+	// nil is the Redis Streams queue (rollout/redisq) on Redis with the
+	// Queue options. Shutdown closes it.
+	WorkQueue Queue
+	// Queue configures the default Redis rollout queue; Group must be the
+	// workers'. Queue.Block also bounds how long a stopping scheduler takes
+	// to notice.
 	Queue redisq.Options
 
 	// Tokens are the accepted bearer tokens; empty turns authentication
@@ -151,6 +156,9 @@ type Options struct {
 func (o Options) withDefaults() (Options, error) {
 	if o.Redis == nil {
 		return o, errors.New("server: Options.Redis is required")
+	}
+	if o.WorkQueue == nil {
+		o.WorkQueue = defaultQueue(o)
 	}
 	setInt := func(p *int, d int) {
 		if *p <= 0 {

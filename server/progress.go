@@ -2,13 +2,15 @@ package server
 
 import (
 	"context"
+
+	"github.com/shepherd-prm/shepherd/internal/clock"
 )
 
 // progressLoop writes the counters of the jobs this server schedules, at
 // most once per ProgressInterval per job and only when they changed, so
 // that a busy job does not write Redis on every batch of results.
 func (s *Server) progressLoop(ctx context.Context) {
-	every(ctx, s.opt.ProgressInterval, func() {
+	clock.Every(ctx, s.opt.ProgressInterval, func() {
 		for _, r := range s.runningJobs() {
 			r.mu.Lock()
 			dirty := r.dirty

@@ -1,24 +1,25 @@
 package server
 
-import "context"
+import (
+	"context"
 
-// releasedChannel is the Redis pub/sub channel on which a server that
-// gives a job's lease up (it is stopping) names the job, so that the
-// other servers adopt it at once rather than at their next adoption scan.
-// A message lost (no server listening, a broken connection) only delays
-// the adoption to that scan.
-const releasedChannel = keyPrefix + "{jobs}:released"
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
+)
 
-// announceReleased tells the other servers that a job's lease is free.
+// announceReleased tells the other servers that a job's lease is free: a
+// server that gives a job's lease up (it is stopping) names the job on the
+// rediskeys.Released channel, so that the other servers adopt it at once
+// rather than at their next adoption scan. A message lost (no server
+// listening, a broken connection) only delays the adoption to that scan.
 func (s *Server) announceReleased(ctx context.Context, jobID string) {
-	if err := s.rdb.Publish(ctx, releasedChannel, jobID).Err(); err != nil {
+	if err := s.rdb.Publish(ctx, rediskeys.Released, jobID).Err(); err != nil {
 		s.log.Debug("announcing a released job", "job", jobID, "error", err)
 	}
 }
 
 // releasedLoop listens for released jobs and wakes the adoption loop.
 func (s *Server) releasedLoop(ctx context.Context) {
-	sub := s.rdb.Subscribe(ctx, releasedChannel)
+	sub := s.rdb.Subscribe(ctx, rediskeys.Released)
 	defer sub.Close()
 	ch := sub.Channel()
 	for {

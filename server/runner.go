@@ -9,10 +9,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // runner schedules one job on this server while it holds the job's lease:
@@ -206,13 +206,13 @@ func (r *runner) runWith(ctx context.Context) error {
 	r.mu.Unlock()
 
 	// A queue of its own per run: its results cursor starts fresh, as a
-	// restarted scheduler's must (see redisq.Queue.Results).
-	q := redisq.New(r.s.rdb, r.s.opt.Queue)
-	defer q.Close()
+	// restarted scheduler's must.
+	q, closeQueue := r.s.openQueue()
+	defer closeQueue()
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
 	opts.Observer = r.s.opt.Observer
 	opts.BeforeEmit = func(delivered int) { r.delivering = delivered } // the emit below follows at once
-	wq := &watchedQueue{Queue: q, r: r, capacity: q.CapacityOf(m.Model)}
+	wq := &watchedQueue{Queue: q, r: r, capacity: r.s.capacityOf(m.Model)}
 	_, err = rollout.RunJob(ctx, wq, r.s.grader, opts, src,
 		func(rec labeler.Record) error {
 			id, done, err := r.s.store.emit(ctx, r.jobID, rec.Key, rec, r.delivering)
@@ -349,10 +349,10 @@ func (s *Server) counts(ctx context.Context, jobID string, inflight int64) ([]an
 	}
 	var shared int64
 	if inflight < 0 {
-		shared, err = s.rdb.HGet(ctx, keysOfJob(jobID).meta, fSharedRollouts).Int64()
+		shared, err = s.rdb.HGet(ctx, rediskeys.OfJob(jobID).Meta(), fSharedRollouts).Int64()
 	} else {
 		var committed int64
-		committed, err = s.rdb.HGet(ctx, keysOfJob(jobID).meta, fDeliveredCommitted).Int64()
+		committed, err = s.rdb.HGet(ctx, rediskeys.OfJob(jobID).Meta(), fDeliveredCommitted).Int64()
 		shared = max(0, committed+inflight-st.Samples)
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {

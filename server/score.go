@@ -18,7 +18,6 @@ import (
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // ScoreService serves the Score RPC: PRM mode with one prm.Scorer per
@@ -97,14 +96,7 @@ func (s *ScoreService) input(r *shepherdv1.ScoreRequest) (prm.ScoreInput, *prm.S
 		in.Answer = proto.String(r.GetAnswer())
 	}
 	for _, c := range r.GetCandidates() {
-		ci := labeler.SolutionInput{ID: c.GetId()}
-		switch b := c.GetBody().(type) {
-		case *shepherdv1.Candidate_Text:
-			ci.Text = b.Text
-		case *shepherdv1.Candidate_Steps:
-			ci.Steps = b.Steps.GetSteps()
-		}
-		in.Candidates = append(in.Candidates, ci)
+		in.Candidates = append(in.Candidates, convert.SolutionOf(c))
 	}
 	return in, scorer, nil
 }
@@ -145,12 +137,12 @@ func (s *ScoreService) layout(r *shepherdv1.ScoreRequest) (prm.Layout, error) {
 // scheduler's does) and, when the call is done, deletes its jobs' results
 // and closes the queue.
 func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
-	q := redisq.New(s.rdb, s.opt.Queue)
+	q, closeQueue := s.openQueue()
 	return q, func(jobIDs []string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		for _, id := range jobIDs {
-			if err := q.ForgetJob(ctx, id, 0); err != nil {
+			if err := s.q.ForgetJob(ctx, id, 0); err != nil {
 				s.log.Warn("deleting a scoring job's results", "job", id, "error", err)
 			}
 			// A cancelled call leaves tasks behind whose late results
@@ -161,7 +153,7 @@ func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
 				s.log.Warn("scheduling a scoring job's cleanup", "job", id, "error", err)
 			}
 		}
-		_ = q.Close()
+		closeQueue()
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // Server is the shepherd gRPC service over a shared Redis. See the package
@@ -26,7 +25,7 @@ import (
 type Server struct {
 	opt    Options
 	rdb    redis.UniversalClient
-	q      *redisq.Queue // for admin operations; each scheduler has its own
+	q      Queue // for admin operations; each scheduler opens its own
 	store  *store
 	grader *grade.Grader
 	log    *slog.Logger
@@ -64,7 +63,7 @@ func New(opt Options) (*Server, error) {
 	s := &Server{
 		opt:      opt,
 		rdb:      opt.Redis,
-		q:        redisq.New(opt.Redis, opt.Queue),
+		q:        opt.WorkQueue,
 		store:    &store{rdb: opt.Redis, ttl: opt.JobTTL},
 		grader:   opt.Grader,
 		log:      opt.Logger,

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shepherd-prm/shepherd/internal/clock"
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // storeWatchInterval is how often the server checks whether Redis
@@ -24,7 +27,7 @@ const storeWatchInterval = time.Second
 // in flight.
 func (s *Server) storeWatchLoop(ctx context.Context) {
 	last := ""
-	every(ctx, storeWatchInterval, func() {
+	clock.Every(ctx, storeWatchInterval, func() {
 		id, err := redisRunID(ctx, s.rdb)
 		if err != nil || id == "" {
 			return
@@ -88,7 +91,7 @@ func (s *Server) reclaim(ctx context.Context) {
 		if s.localRunner(id) != nil {
 			continue
 		}
-		lease := keysOfJob(id).lease
+		lease := rediskeys.OfJob(id).Lease()
 		holder, err := s.rdb.Get(ctx, lease).Result()
 		if err != nil || !strings.HasPrefix(holder, s.opt.ID+"/") {
 			continue

@@ -43,13 +43,10 @@ func (v *service) StreamLabels(r *shepherdv1.StreamLabelsRequest, ss grpc.Server
 		}
 	}
 	return v.s.follow(ss.Context(), m.ID, after, r.GetCursor(), time.Time{}, func(e event) error {
-		msg := &shepherdv1.StreamLabelsResponse{Cursor: e.cursor}
 		if e.record != nil {
-			msg.Event = &shepherdv1.StreamLabelsResponse_Record{Record: e.record}
-		} else {
-			msg.Event = &shepherdv1.StreamLabelsResponse_Job{Job: e.job}
+			return ss.Send(&shepherdv1.StreamLabelsResponse{Cursor: e.cursor, Event: &shepherdv1.StreamLabelsResponse_Record{Record: e.record}})
 		}
-		return ss.Send(msg)
+		return ss.Send(&shepherdv1.StreamLabelsResponse{Cursor: e.cursor, Event: &shepherdv1.StreamLabelsResponse_Job{Job: e.job}})
 	})
 }
 
@@ -63,13 +60,10 @@ func (v *service) LabelSolutions(r *shepherdv1.LabelSolutionsRequest, ss grpc.Se
 		return err
 	}
 	return v.s.follow(ctx, m.ID, "0-0", "", time.Now(), func(e event) error {
-		msg := &shepherdv1.LabelSolutionsResponse{Cursor: e.cursor}
 		if e.record != nil {
-			msg.Event = &shepherdv1.LabelSolutionsResponse_Record{Record: e.record}
-		} else {
-			msg.Event = &shepherdv1.LabelSolutionsResponse_Job{Job: e.job}
+			return ss.Send(&shepherdv1.LabelSolutionsResponse{Cursor: e.cursor, Event: &shepherdv1.LabelSolutionsResponse_Record{Record: e.record}})
 		}
-		return ss.Send(msg)
+		return ss.Send(&shepherdv1.LabelSolutionsResponse{Cursor: e.cursor, Event: &shepherdv1.LabelSolutionsResponse_Job{Job: e.job}})
 	})
 }
 

@@ -10,7 +10,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/redisq"
+	"github.com/shepherd-prm/shepherd/server"
+	"github.com/shepherd-prm/shepherd/server/metrics"
 )
 
 // redisFlags are the Redis connection and queue flags shared by serve and
@@ -100,6 +103,26 @@ type redisLogger struct{ log *slog.Logger }
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
+
+// sharedQueue is what serve and worker use of the work queue they share:
+// the server's scheduling and admin operations, the worker's deliveries
+// and its routing registration (Register, Withdraw, Rejoin: see
+// redisq.Queue; a queue without routing accepts them and does nothing),
+// and the depth and lag metrics.
+type sharedQueue interface {
+	server.Queue
+	rollout.Queue
+	metrics.QueueInspector
+	Register(ctx context.Context, model string, capacity int) error
+	Withdraw(ctx context.Context, model string) error
+	Rejoin(ctx context.Context, model string) error
+	// Consumer is this process's name among the queue's consumers.
+	Consumer() string
+}
+
+// newQueue is the one place serve and worker choose the queue's
+// implementation: the Redis Streams queue.
+func newQueue(rdb redis.UniversalClient, opt redisq.Options) sharedQueue { return redisq.New(rdb, opt) }
 
 // queueOptions are the Redis queue's options from the flags; leaseTTL and
 // maxDeliveries are the worker's (zero: the defaults).

@@ -69,8 +69,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	defer stopScorer()
 	m := metrics.New("serve")
+	q := newQueue(rdb, qopt) // the server closes it
 	opt := f.limits()
-	opt.Scorer, opt.Redis, opt.Queue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, qopt, tokens, tlsConf, models, log
+	opt.Scorer, opt.Redis, opt.Queue, opt.WorkQueue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, qopt, q, tokens, tlsConf, models, log
 	opt.OnRPC, opt.Observer, opt.OnJobFinished = m.OnRPC, m.Observer(), m.JobFinished
 	s, err := server.New(opt)
 	if err != nil {
@@ -78,9 +79,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	m.CollectJobs(s)
 	if len(models) > 0 {
-		mq := redisq.New(rdb, qopt)
-		defer mq.Close()
-		m.CollectQueue(mq, models)
+		m.CollectQueue(q, models)
 	}
 
 	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)

@@ -56,7 +56,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	defer rdb.Close()
 	qopt := f.redis.queueOptions(f.leaseTTL, f.maxDeliveries)
 	qopt.Consumer = f.consumer
-	q := redisq.New(rdb, qopt)
+	q := newQueue(rdb, qopt)
 	defer q.Close()
 
 	// Registering makes schedulers route each problem's tasks to one
@@ -88,7 +88,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	defer stopMetrics()
 
 	log.Info("worker started", "model", f.backend.model, "backends", backendURLs(pool), "redis", where,
-		"group", q.Options().Group, "consumer", q.Options().Consumer, "tasks", tasks, "lease_ttl", f.leaseTTL)
+		"group", qopt.Group, "consumer", q.Consumer(), "tasks", tasks, "lease_ttl", f.leaseTTL)
 	if err := w.Run(ctx); err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func backendURLs(pool *rollout.Pool) string {
 // onBackendHealth steps a registered worker out of routing while it
 // cannot work, so that its problems go to workers that can, and back in
 // when a backend is usable again.
-func (f *workerFlags) onBackendHealth(ctx context.Context, log *slog.Logger, q *redisq.Queue) func(usable bool, reasons []string) {
+func (f *workerFlags) onBackendHealth(ctx context.Context, log *slog.Logger, q sharedQueue) func(usable bool, reasons []string) {
 	return func(usable bool, reasons []string) {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -59,17 +59,19 @@ func ProblemOf(p *shepherdv1.Problem) labeler.Problem {
 	return out
 }
 
+// SolutionBody is an API message holding a solution: a Solution, or a
+// Score request's Candidate. Its body is text or steps; the getter of the
+// other returns the zero value.
+type SolutionBody interface {
+	GetId() string
+	GetText() string
+	GetSteps() *shepherdv1.Steps
+}
+
 // SolutionOf is an API solution as labeling input, with the solution's id
 // as given (possibly empty).
-func SolutionOf(s *shepherdv1.Solution) labeler.SolutionInput {
-	in := labeler.SolutionInput{ID: s.GetId()}
-	switch b := s.GetBody().(type) {
-	case *shepherdv1.Solution_Text:
-		in.Text = b.Text
-	case *shepherdv1.Solution_Steps:
-		in.Steps = b.Steps.GetSteps()
-	}
-	return in
+func SolutionOf(s SolutionBody) labeler.SolutionInput {
+	return labeler.SolutionInput{ID: s.GetId(), Text: s.GetText(), Steps: s.GetSteps().GetSteps()}
 }
 
 // RecordOf is an API label record as the labeler's record: the same value

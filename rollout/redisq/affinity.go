@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -75,7 +76,7 @@ func (q *Queue) Register(ctx context.Context, model string, capacity int) error 
 }
 
 func (q *Queue) renew(ctx context.Context, model string, capacity int, ttl time.Duration) error {
-	err := registerScript.Run(ctx, q.rdb, []string{keysOfModel(model).workers},
+	err := registerScript.Run(ctx, q.rdb, []string{rediskeys.OfModel(model).Workers},
 		q.opt.Consumer, capacity, ttl.Milliseconds()).Err()
 	if err != nil {
 		return fmt.Errorf("register: model %s: %w", model, err)
@@ -181,10 +182,10 @@ func (q *Queue) workers(ctx context.Context, model string, fresh bool) ([]worker
 	q.mu.Lock()
 	wl := q.workerLists[model]
 	q.mu.Unlock()
-	if !fresh && wl != nil && time.Since(wl.at) < routesTTL {
+	if !fresh && wl != nil && q.now().Sub(wl.at) < routesTTL {
 		return wl.workers, nil
 	}
-	res, err := workersScript.Run(ctx, q.rdb, []string{keysOfModel(model).workers}).Slice()
+	res, err := workersScript.Run(ctx, q.rdb, []string{rediskeys.OfModel(model).Workers}).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("workers of model %s: %w", model, err)
 	}
@@ -202,7 +203,7 @@ func (q *Queue) workers(ctx context.Context, model string, fresh bool) ([]worker
 		ws = append(ws, workerInfo{name: name, capacity: capacity, alive: expiry > now})
 	}
 	q.mu.Lock()
-	q.workerLists[model] = &workerList{at: time.Now(), workers: ws}
+	q.workerLists[model] = &workerList{at: q.now(), workers: ws}
 	q.mu.Unlock()
 	return ws, nil
 }
@@ -235,11 +236,11 @@ func (q *Queue) routerFor(ctx context.Context, model string) (*router, error) {
 		r.load = make([]int64, len(r.workers))
 		return r, nil
 	}
-	mk := keysOfModel(model)
+	mk := rediskeys.OfModel(model)
 	lens := make([]*redis.IntCmd, len(r.workers))
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, w := range r.workers {
-			lens[i] = p.XLen(ctx, mk.workOf(w.name))
+			lens[i] = p.XLen(ctx, mk.WorkOf(w.name))
 		}
 		return nil
 	})
@@ -315,12 +316,12 @@ func (q *Queue) sources(ctx context.Context, model string) ([]string, error) {
 	if err != nil {
 		return out, err
 	}
-	mk := keysOfModel(model)
+	mk := rediskeys.OfModel(model)
 	for _, w := range ws {
 		if w.alive || w.name == q.opt.Consumer {
 			continue
 		}
-		dropped, err := dropWorkerScript.Run(ctx, q.rdb, []string{mk.workers, mk.workOf(w.name)}, w.name).Int()
+		dropped, err := dropWorkerScript.Run(ctx, q.rdb, []string{mk.Workers, mk.WorkOf(w.name)}, w.name).Int()
 		if err != nil {
 			return out, err
 		}

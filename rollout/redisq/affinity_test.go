@@ -1,12 +1,15 @@
 package redisq
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -16,6 +19,30 @@ func routedTask(job, id, model, key string) rollout.Task {
 	return t
 }
 
+// registeredPair starts two workers, worker-a and worker-b, registered
+// for model "m" with capacity 8 each.
+func registeredPair(t *testing.T, ctx context.Context, rdb redis.UniversalClient, opt Options) (a, b *Queue) {
+	t.Helper()
+	a = newQueue(t, rdb, withConsumer(opt, "worker-a"))
+	b = newQueue(t, rdb, withConsumer(opt, "worker-b"))
+	for _, w := range []*Queue{a, b} {
+		if err := w.Register(ctx, "m", 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, b
+}
+
+// scheduler is a scheduler's queue whose cache of registered workers
+// follows a fake clock, so that a test moves past routesTTL at once.
+func scheduler(t *testing.T, rdb redis.UniversalClient, opt Options) (*Queue, *clock.Fake) {
+	t.Helper()
+	q := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	clk := clock.NewFake()
+	q.now = clk.Now
+	return q, clk
+}
+
 // TestTasksReachTheirWorker checks that every task of a route key goes to
 // one registered worker, that keys spread over the workers, and that
 // Capacity sums the registered capacities.
@@ -23,13 +50,7 @@ func TestTasksReachTheirWorker(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 30*time.Second)
 	opt := Options{LeaseTTL: 2 * time.Second}
-	a := newQueue(t, rdb, withConsumer(opt, "worker-a"))
-	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
-	for _, w := range []*Queue{a, b} {
-		if err := w.Register(ctx, "m", 8); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := registeredPair(t, ctx, rdb, opt)
 	pure := opt
 	pure.LoadBound = -1 // no spill-over: every key stays on its worker
 	sched := newQueue(t, rdb, withConsumer(pure, "scheduler"))
@@ -43,9 +64,7 @@ func TestTasksReachTheirWorker(t *testing.T) {
 			in = append(in, routedTask("j", fmt.Sprintf("t%d-%d", k, i), "m", fmt.Sprint("problem-", k)))
 		}
 	}
-	if err := sched.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, in...)
 	// Backlog and lag see the workers' streams.
 	if ps, err := sched.Pending(ctx, "m"); err != nil || ps.Length != int64(len(in)) {
 		t.Errorf("pending %+v, %v; want %d entries", ps, err, len(in))
@@ -68,9 +87,7 @@ func TestTasksReachTheirWorker(t *testing.T) {
 					t.Errorf("key %s reached %s and %s", tk.RouteKey, o, w.opt.Consumer)
 				}
 				owner[tk.RouteKey] = w.opt.Consumer
-				if err := w.Complete(ctx, tk, result(2)); err != nil {
-					t.Fatal(err)
-				}
+				complete(t, ctx, w, tk, result(2))
 			}
 		}
 	}
@@ -109,14 +126,12 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	if err := live.Register(ctx, "m", 8); err != nil {
 		t.Fatal(err)
 	}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	sched, clk := scheduler(t, rdb, opt)
 	var in []rollout.Task
 	for k := range 40 {
 		in = append(in, routedTask("j", fmt.Sprint("t", k), "m", fmt.Sprint("problem-", k%10)))
 	}
-	if err := sched.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, in...)
 	held, err := dead.Reserve(ctx, "m", 3)
 	if err != nil || len(held) == 0 {
 		t.Fatalf("the doomed worker reserved %d tasks: %v", len(held), err)
@@ -137,9 +152,7 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 		}
 		for _, tk := range ts {
 			done[tk.ID]++
-			if err := live.Complete(ctx, tk, result(2)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, live, tk, result(2))
 		}
 	}
 	if len(done) != len(in) {
@@ -150,27 +163,23 @@ func TestDeadWorkerIsTakenOver(t *testing.T) {
 	}
 
 	// The dead worker's keys now route to the survivor.
-	time.Sleep(routesTTL)
+	clk.Advance(routesTTL)
 	var again []rollout.Task
 	for k := range deadKeys {
 		again = append(again, routedTask("j", "again-"+k, "m", k))
 	}
-	if err := sched.Enqueue(ctx, again...); err != nil {
-		t.Fatal(err)
-	}
-	mk := keysOfModel("m")
-	if n, _ := rdb.XLen(ctx, mk.workOf("survivor")).Result(); n != int64(len(again)) {
+	enqueue(t, ctx, sched, again...)
+	mk := rediskeys.OfModel("m")
+	if n, _ := rdb.XLen(ctx, mk.WorkOf("survivor")).Result(); n != int64(len(again)) {
 		t.Errorf("survivor's stream holds %d entries, want %d", n, len(again))
 	}
 	for _, tk := range reserveN(t, ctx, live, "m", len(again)) {
-		if err := live.Complete(ctx, tk, result(2)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, live, tk, result(2))
 	}
-	if n, _ := rdb.Exists(ctx, mk.workOf("doomed")).Result(); n != 0 {
+	if n, _ := rdb.Exists(ctx, mk.WorkOf("doomed")).Result(); n != 0 {
 		t.Errorf("the dead worker's drained stream is still there")
 	}
-	if ok, _ := rdb.HExists(ctx, mk.workers, "doomed").Result(); ok {
+	if ok, _ := rdb.HExists(ctx, mk.Workers, "doomed").Result(); ok {
 		t.Errorf("the dead worker is still registered")
 	}
 	st, err := sched.Stats(ctx, "j")
@@ -191,10 +200,10 @@ func TestSpillOverUnderSkewedLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mk := keysOfModel("m")
+	mk := rediskeys.OfModel("m")
 	backlog := func() (a, b int64) {
-		a, _ = rdb.XLen(ctx, mk.workOf("worker-a")).Result()
-		b, _ = rdb.XLen(ctx, mk.workOf("worker-b")).Result()
+		a, _ = rdb.XLen(ctx, mk.WorkOf("worker-a")).Result()
+		b, _ = rdb.XLen(ctx, mk.WorkOf("worker-b")).Result()
 		return a, b
 	}
 	hot := func(job string) []rollout.Task {
@@ -227,8 +236,8 @@ func TestSpillOverUnderSkewedLoad(t *testing.T) {
 	if err := newQueue(t, rdb, withConsumer(bounded, "s2")).Enqueue(ctx, hot("j2")...); err != nil {
 		t.Fatal(err)
 	}
-	ho, _ := rdb.XLen(ctx, mk.workOf(owner)).Result()
-	hs, _ := rdb.XLen(ctx, mk.workOf(other)).Result()
+	ho, _ := rdb.XLen(ctx, mk.WorkOf(owner)).Result()
+	hs, _ := rdb.XLen(ctx, mk.WorkOf(other)).Result()
 	if ho != 50 || hs != 30 {
 		t.Fatalf("with bound 1.25: %s holds %d, %s %d; want 50 and 30", owner, ho, other, hs)
 	}
@@ -240,7 +249,7 @@ func TestCapacityFollowsRegistrations(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	opt := Options{LeaseTTL: 2 * time.Second}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	sched, clk := scheduler(t, rdb, opt)
 	reporter := sched.CapacityOf("m")
 	if c := reporter.Capacity(); c != 0 {
 		t.Fatalf("capacity %d before any worker registered, want 0 (unknown)", c)
@@ -253,12 +262,22 @@ func TestCapacityFollowsRegistrations(t *testing.T) {
 	if err := b.Register(ctx, "m", 192); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(routesTTL) // the reporter caches the list that long
+	clk.Advance(routesTTL) // the reporter caches the list that long
 	if c := reporter.Capacity(); c != 256 {
 		t.Fatalf("capacity %d, want 256", c)
 	}
 	_ = a.Close() // a leaving worker ends its registration at once
-	time.Sleep(routesTTL + 100*time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := b.Capacity(ctx, "m"); err == nil && c == 192 {
+			break // b reads Redis, not the reporter's cache
+		} else if time.Now().After(deadline) {
+			t.Fatalf("worker-a still registered after Close: capacity %d, %v", c, err)
+		}
+	}
+	if c := reporter.Capacity(); c != 256 {
+		t.Fatalf("capacity %d within routesTTL, want the cached 256", c)
+	}
+	clk.Advance(routesTTL)
 	if c := reporter.Capacity(); c != 192 {
 		t.Fatalf("capacity %d after worker-a left, want 192", c)
 	}
@@ -275,35 +294,21 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 30*time.Second)
 	opt := Options{LeaseTTL: 2 * time.Second}
-	a := newQueue(t, rdb, withConsumer(opt, "worker-a"))
-	b := newQueue(t, rdb, withConsumer(opt, "worker-b"))
-	for _, w := range []*Queue{a, b} {
-		if err := w.Register(ctx, "m", 8); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sched := newQueue(t, rdb, withConsumer(opt, "scheduler"))
+	a, b := registeredPair(t, ctx, rdb, opt)
+	sched, clk := scheduler(t, rdb, opt)
 	// A key that routes to a.
 	var key string
 	for k := 0; key == ""; k++ {
 		cand := fmt.Sprint("problem-", k)
-		if err := sched.Enqueue(ctx, routedTask("j", "probe-"+cand, "m", cand)); err != nil {
-			t.Fatal(err)
-		}
+		enqueue(t, ctx, sched, routedTask("j", "probe-"+cand, "m", cand))
 		if ts, err := a.Reserve(ctxFor(t, 300*time.Millisecond), "m", 1); err == nil && len(ts) == 1 {
 			key = cand
-			if err := a.Complete(ctx, ts[0], result(1)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, a, ts[0], result(1))
 		} else if ts, err := b.Reserve(ctxFor(t, 300*time.Millisecond), "m", 1); err == nil && len(ts) == 1 {
-			if err := b.Complete(ctx, ts[0], result(1)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, b, ts[0], result(1))
 		}
 	}
-	if err := sched.Enqueue(ctx, routedTask("j", "held", "m", key)); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, sched, routedTask("j", "held", "m", key))
 	held, err := a.Reserve(ctx, "m", 1)
 	if err != nil || len(held) != 1 || held[0].ID != "held" {
 		t.Fatalf("worker a reserved %v, %v", held, err)
@@ -319,16 +324,12 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 		t.Fatalf("worker b reserved %v, %v; want the handed-back task", ts, err)
 	}
 	got["held"] = ts[0].Deliveries
-	if err := b.Complete(ctx, ts[0], result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, b, ts[0], result(1))
 	if err := a.Withdraw(ctx, "m"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(routesTTL + 100*time.Millisecond) // the scheduler's list of workers refreshes
-	if err := sched.Enqueue(ctx, routedTask("j", "after", "m", key)); err != nil {
-		t.Fatal(err)
-	}
+	clk.Advance(routesTTL) // the scheduler's list of workers refreshes
+	enqueue(t, ctx, sched, routedTask("j", "after", "m", key))
 	for len(got) < 2 {
 		ts, err := b.Reserve(ctxFor(t, 2*time.Second), "m", 10)
 		if err != nil {
@@ -336,9 +337,7 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 		}
 		for _, tk := range ts {
 			got[tk.ID] = tk.Deliveries
-			if err := b.Complete(ctx, tk, result(1)); err != nil {
-				t.Fatal(err)
-			}
+			complete(t, ctx, b, tk, result(1))
 		}
 	}
 	if got["held"] != 1 {
@@ -353,7 +352,7 @@ func TestWithdrawnWorkerHandsBack(t *testing.T) {
 	if err := a.Rejoin(ctx, "m"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(routesTTL + 100*time.Millisecond)
+	clk.Advance(routesTTL)
 	if c, err := sched.Capacity(ctx, "m"); err != nil || c != 16 {
 		t.Errorf("capacity after rejoining: %d, %v; want 16", c, err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout/redisq/redistest"
 )
 
@@ -17,9 +17,6 @@ import (
 // jobs and models whose keys land on different nodes: every script must
 // touch a single slot.
 func TestRedisCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a cluster")
-	}
 	c := redistest.StartCluster(t, 3)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -32,7 +29,7 @@ func TestRedisCluster(t *testing.T) {
 	jobs := []string{"j0", "j1", "j2", "j3", "j4", "j5"}
 	models := []string{"ma", "mb", "mc"}
 	for _, j := range jobs {
-		s, err := rdb.ClusterKeySlot(ctx, keysOfJob(j).results).Result()
+		s, err := rdb.ClusterKeySlot(ctx, rediskeys.OfJob(j).Results()).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,13 +40,8 @@ func TestRedisCluster(t *testing.T) {
 	}
 	for i, j := range jobs {
 		m := models[i%len(models)]
-		var in []rollout.Task
-		for k := range 4 {
-			in = append(in, task(j, fmt.Sprint("t", k), m))
-		}
-		if err := a.Enqueue(ctx, in...); err != nil {
-			t.Fatal(err)
-		}
+		in := tasks(j, m, 4)
+		enqueue(t, ctx, a, in...)
 		if err := a.Enqueue(ctx, in...); err != nil { // idempotent
 			t.Fatal(err)
 		}
@@ -115,9 +107,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 	// A restarted scheduler gets finished results back.
 	fresh := newQueue(t, rdb, withConsumer(opt, "s2"))
-	if err := fresh.Enqueue(ctx, task("j0", "t0", "ma"), task("j0", "t1", "ma")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, fresh, task("j0", "t0", "ma"), task("j0", "t1", "ma"))
 	if rs := collect(t, ctx, fresh, "j0", 2); rs[0].TaskID != "t0" || rs[1].TaskID != "t1" {
 		t.Fatalf("re-published %v", ids(rs))
 	}

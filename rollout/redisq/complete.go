@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -195,8 +196,8 @@ func (q *Queue) recordAll(ctx context.Context, jobID string, rs []rollout.TaskRe
 		}
 		args = append(args, r.TaskID, payloads[i], failed, len(r.Samples), r.PromptTokens, r.CompletionTokens, r.CachedTokens)
 	}
-	jk := keysOfJob(jobID)
-	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.results, jk.stats, jk.rstream}, args...).Int64Slice()
+	jk := rediskeys.OfJob(jobID)
+	flags, err := recordScript.Run(ctx, q.rdb, []string{jk.Results(), jk.Stats(), jk.ResultStream()}, args...).Int64Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +284,7 @@ func (q *Queue) fail(ctx context.Context, t rollout.Task, cause error) error {
 	if err != nil {
 		return err
 	}
-	return deadLetterScript.Run(ctx, q.rdb, []string{key, keysOfModel(t.Model).dead},
+	return deadLetterScript.Run(ctx, q.rdb, []string{key, rediskeys.OfModel(t.Model).Dead},
 		q.opt.Group, id, q.opt.DeadLetterMax, string(b), msg, t.Deliveries, q.opt.Consumer).Err()
 }
 
@@ -291,5 +292,29 @@ func (q *Queue) fail(ctx context.Context, t rollout.Task, cause error) error {
 // there.
 func streamOf(t rollout.Task) (key, id string) {
 	worker, id := splitReceipt(t.Receipt)
-	return keysOfModel(t.Model).workOf(worker), id
+	return rediskeys.OfModel(t.Model).WorkOf(worker), id
+}
+
+// Release implements rollout.Releaser: if this consumer still owns the
+// task, it goes to the tail of the model's shared work stream at once for
+// another worker, its delivery not counted, so a worker that cannot run
+// tasks never pushes them towards the dead-letter stream.
+func (q *Queue) Release(ctx context.Context, t rollout.Task) error {
+	if err := checkTask(t); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	if t.Receipt == "" {
+		return fmt.Errorf("release: task %s: no receipt (not reserved from this queue)", t.ID)
+	}
+	if err := q.ensureGroup(ctx, t.Model, ""); err != nil {
+		return fmt.Errorf("release: task %s: %w", t.ID, err)
+	}
+	key, id := streamOf(t)
+	// The copy goes to the shared stream, which every worker reads, not back
+	// to this worker's own, and this delivery is not counted (-1).
+	err := retryScript.Run(ctx, q.rdb, []string{key, rediskeys.OfModel(t.Model).WorkOf("")}, q.opt.Group, q.opt.Consumer, id, -1).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("release: task %s: %w", t.ID, err)
+	}
+	return nil
 }

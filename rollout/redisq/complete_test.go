@@ -1,6 +1,7 @@
 package redisq
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,9 +16,7 @@ import (
 // written in fewer script calls than calls, each result once, with every
 // counter and acknowledgement as if they had been written one by one.
 func TestConcurrentCompletesAreBatched(t *testing.T) {
-	rdb := startRedis(t)
-	q := newQueue(t, rdb, Options{})
-	ctx := ctxFor(t, 30*time.Second)
+	ctx, _, q := queueFor(t, 30*time.Second, Options{})
 	const perJob = 300 // more than completeBatch over both jobs
 	var in []rollout.Task
 	for _, job := range []string{"ja", "jb"} {
@@ -25,9 +24,7 @@ func TestConcurrentCompletesAreBatched(t *testing.T) {
 			in = append(in, task(job, fmt.Sprint("t", i), []string{"m1", "m2"}[i%2]))
 		}
 	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in...)
 	var reserved []rollout.Task
 	for _, m := range []string{"m1", "m2"} {
 		reserved = append(reserved, reserveN(t, ctx, q, m, perJob)...)
@@ -100,4 +97,35 @@ func scriptCalls(t *testing.T, q *Queue) int64 {
 		n += c
 	}
 	return n
+}
+
+// TestReleaseDoesNotCountTheDelivery: a task handed back by a worker that
+// cannot run it is delivered again at once with its delivery count
+// unchanged, however often that happens; a Retry after it still counts.
+func TestReleaseDoesNotCountTheDelivery(t *testing.T) {
+	ctx, _, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 2})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
+	for range 5 {
+		tk := reserveN(t, ctx, q, "m", 1)[0]
+		if tk.Deliveries != 1 {
+			t.Fatalf("after releases: %+v, want delivery 1", tk)
+		}
+		if err := q.Release(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk := reserveN(t, ctx, q, "m", 1)[0]
+	if err := q.Retry(ctx, tk, errors.New("backend 503")); err != nil {
+		t.Fatal(err)
+	}
+	if tk = reserveN(t, ctx, q, "m", 1)[0]; tk.Deliveries != 2 {
+		t.Fatalf("after a retry: %+v, want delivery 2", tk)
+	}
+	complete(t, ctx, q, tk, result(2))
+	if rs := collect(t, ctx, q, "j", 1); rs[0].Failed {
+		t.Fatalf("result %+v", rs[0])
+	}
+	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 || ps.Pending != 0 {
+		t.Fatalf("work stream %+v", ps)
+	}
 }

@@ -1,7 +1,9 @@
 // Package redisq is the Redis Streams rollout queue: it implements
 // rollout.Queue and rollout.Leaser over Redis, Redis Cluster or Valkey, so
 // any number of scheduler and worker processes on any hosts share work
-// through one Redis.
+// through one Redis. It is also the server's default server.Queue (Open and
+// the admin operations: Stats, Pending, Enqueued, ForgetJob) and serves the
+// metrics' queue gauges (Pending, OldestTaskAge).
 //
 // # Streams and keys
 //
@@ -9,8 +11,9 @@
 // with one consumer group; one entry is one JSON-encoded rollout.Task. Each
 // job has a results stream (results in completion order, which Results
 // reads), a results hash (task id -> its results stream entry, written
-// once), a set of enqueued task ids and a counters hash. keys.go lists the
-// layout. Keys carry hash tags, {job:<id>}
+// once), a set of enqueued task ids and a counters hash.
+// internal/rediskeys builds every key and lists the layout, next to the
+// job store's keys of the server. Keys carry hash tags, {job:<id>}
 // and {model:<name>}, and every Lua script touches keys of one tag only, so
 // the queue runs unchanged on Redis Cluster; operations that touch a job
 // and a model run two scripts, ordered so that a crash between them is

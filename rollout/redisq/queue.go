@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -22,8 +23,10 @@ const enqueueChunk = 512
 // Queue is the Redis Streams rollout.Queue and rollout.Leaser. It is safe
 // for concurrent use; one value per process is enough.
 type Queue struct {
-	rdb redis.UniversalClient
-	opt Options
+	rdb   redis.UniversalClient
+	opt   Options
+	given Options          // as passed to New, for Open
+	now   func() time.Time // for local caches; tests move a clock.Fake
 
 	closed   chan struct{}
 	closeOne sync.Once
@@ -51,6 +54,8 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 	return &Queue{
 		rdb:     client,
 		opt:     opt.withDefaults(),
+		given:   opt,
+		now:     time.Now,
 		closed:  make(chan struct{}),
 		groups:  map[string]bool{},
 		reclaim: map[string]string{},
@@ -63,8 +68,20 @@ func New(client redis.UniversalClient, opt Options) *Queue {
 	}
 }
 
+// Open returns a new queue on the same client and options, for one job
+// scheduler: its results cursors start fresh, as a restarted scheduler's
+// must (see Results). Close it when the scheduler is done.
+func (q *Queue) Open() rollout.Queue {
+	o := New(q.rdb, q.given) // a consumer name of its own unless one was given
+	o.now = q.now
+	return o
+}
+
 // Options returns the queue's options, defaults filled in.
 func (q *Queue) Options() Options { return q.opt }
+
+// Consumer is this process's name in the consumer group.
+func (q *Queue) Consumer() string { return q.opt.Consumer }
 
 // Close makes blocked and later Reserve and Results calls return
 // rollout.ErrClosed (within Options.Block). Tasks already reserved can
@@ -148,12 +165,12 @@ func (q *Queue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
 
 // enqueueJob enqueues tasks of one job.
 func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Task) error {
-	jk := keysOfJob(jobID)
+	jk := rediskeys.OfJob(jobID)
 	ids := make([]any, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 	}
-	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.results, jk.rstream, jk.enq}, ids...).Slice()
+	res, err := enqueueCheckScript.Run(ctx, q.rdb, []string{jk.Results(), jk.ResultStream(), jk.Enqueued()}, ids...).Slice()
 	if err != nil {
 		return fmt.Errorf("enqueue: job %s: %w", jobID, err)
 	}
@@ -195,13 +212,13 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 		added = append(added, t.ID)
 	}
 	for _, d := range order {
-		mk := keysOfModel(d.model)
-		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.workOf(d.worker), mk.workers, mk.work}, byDest[d]...).Err(); err != nil {
+		mk := rediskeys.OfModel(d.model)
+		if err := enqueueAddScript.Run(ctx, q.rdb, []string{mk.WorkOf(d.worker), mk.Workers, mk.Work}, byDest[d]...).Err(); err != nil {
 			return fmt.Errorf("enqueue: model %s: %w", d.model, err)
 		}
 	}
 	if len(added) > 0 {
-		if err := q.rdb.SAdd(ctx, jk.enq, added...).Err(); err != nil {
+		if err := q.rdb.SAdd(ctx, jk.Enqueued(), added...).Err(); err != nil {
 			return fmt.Errorf("enqueue: job %s: %w", jobID, err)
 		}
 	}
@@ -213,7 +230,7 @@ func (q *Queue) enqueueJob(ctx context.Context, jobID string, tasks []rollout.Ta
 // starts at id 0, so tasks enqueued before any worker started are
 // delivered too.
 func (q *Queue) ensureGroup(ctx context.Context, model, worker string) error {
-	key := keysOfModel(model).workOf(worker)
+	key := rediskeys.OfModel(model).WorkOf(worker)
 	q.mu.Lock()
 	ok := q.groups[key]
 	q.mu.Unlock()
@@ -325,7 +342,7 @@ func (q *Queue) blockFor(ctx context.Context) time.Duration {
 // reclaimExpired claims up to max entries of a work stream whose lease
 // expired.
 func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max int) ([]rollout.Task, error) {
-	key := keysOfModel(model).workOf(worker)
+	key := rediskeys.OfModel(model).WorkOf(worker)
 	q.mu.Lock()
 	start := q.reclaim[key]
 	scanned := q.scanned[key]
@@ -333,7 +350,7 @@ func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max in
 	if start == "" {
 		start = "0-0"
 	}
-	if start == "0-0" && !scanned.IsZero() && time.Since(scanned) < q.opt.LeaseTTL/4 {
+	if start == "0-0" && !scanned.IsZero() && q.now().Sub(scanned) < q.opt.LeaseTTL/4 {
 		return nil, nil // a scan has just been through every lease
 	}
 	res, err := reclaimScript.Run(ctx, q.rdb, []string{key},
@@ -348,7 +365,7 @@ func (q *Queue) reclaimExpired(ctx context.Context, model, worker string, max in
 	q.mu.Lock()
 	q.reclaim[key] = next
 	if next == "0-0" {
-		q.scanned[key] = time.Now()
+		q.scanned[key] = q.now()
 	}
 	q.mu.Unlock()
 	var tasks []rollout.Task
@@ -379,7 +396,7 @@ func (q *Queue) readNew(ctx context.Context, model, worker string, n int, block 
 	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group:    q.opt.Group,
 		Consumer: q.opt.Consumer,
-		Streams:  []string{keysOfModel(model).workOf(worker), ">"},
+		Streams:  []string{rediskeys.OfModel(model).WorkOf(worker), ">"},
 		Count:    int64(n),
 		Block:    block,
 	}).Result()
@@ -411,8 +428,8 @@ func (q *Queue) decodeTask(ctx context.Context, model, worker, id, payload strin
 		err = errors.New("task without id or job")
 	}
 	if err != nil {
-		mk := keysOfModel(model)
-		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.workOf(worker), mk.dead},
+		mk := rediskeys.OfModel(model)
+		_ = deadLetterScript.Run(ctx, q.rdb, []string{mk.WorkOf(worker), mk.Dead},
 			q.opt.Group, id, q.opt.DeadLetterMax, payload, "undecodable work entry: "+err.Error(), deliveries, q.opt.Consumer).Err()
 		return t, false
 	}

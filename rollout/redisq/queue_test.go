@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -46,6 +47,16 @@ func expectNoResults(t *testing.T, q *Queue, job string) {
 	}
 }
 
+// expectDrained checks that model m's work stream is empty (finished tasks
+// are deleted, none re-added) and that job j has no result left to read.
+func expectDrained(t *testing.T, ctx context.Context, q *Queue) {
+	t.Helper()
+	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 {
+		t.Fatalf("work stream not drained: %+v", ps)
+	}
+	expectNoResults(t, q, "j")
+}
+
 func reserveN(t *testing.T, ctx context.Context, q *Queue, model string, n int) []rollout.Task {
 	t.Helper()
 	var out []rollout.Task
@@ -60,16 +71,9 @@ func reserveN(t *testing.T, ctx context.Context, q *Queue, model string, n int) 
 }
 
 func TestRoundTripInCompletionOrder(t *testing.T) {
-	rdb := startRedis(t)
-	q := newQueue(t, rdb, Options{})
-	ctx := ctxFor(t, 20*time.Second)
-	var in []rollout.Task
-	for i := range 5 {
-		in = append(in, task("j1", fmt.Sprint("t", i), "m"))
-	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, q := queueFor(t, 20*time.Second, Options{})
+	in := tasks("j1", "m", 5)
+	enqueue(t, ctx, q, in...)
 	got := reserveN(t, ctx, q, "m", 5)
 	for i, tk := range got {
 		if tk.ID != in[i].ID || tk.Prefix != in[i].Prefix || tk.Deliveries != 1 || tk.Receipt == "" || tk.Model != "m" {
@@ -78,9 +82,7 @@ func TestRoundTripInCompletionOrder(t *testing.T) {
 	}
 	order := []int{3, 1, 4, 0, 2}
 	for _, i := range order {
-		if err := q.Complete(ctx, got[i], result(2)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, q, got[i], result(2))
 	}
 	rs := collect(t, ctx, q, "j1", 5)
 	for k, i := range order {
@@ -92,7 +94,7 @@ func TestRoundTripInCompletionOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (JobStats{TasksDone: 5, Samples: 10, PromptTokens: 50, CompletionTokens: 100, CachedTokens: 25}); st != want {
+	if want := (rollout.JobCounters{TasksDone: 5, Samples: 10, PromptTokens: 50, CompletionTokens: 100, CachedTokens: 25}); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
 	}
 	ps, err := q.Pending(ctx, "m")
@@ -105,28 +107,19 @@ func TestRoundTripInCompletionOrder(t *testing.T) {
 }
 
 func TestCompleteIsIdempotent(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: 150 * time.Millisecond})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: 150 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: 150 * time.Millisecond}, Options{LeaseTTL: 150 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, a, "m", 2)
 	// The same consumer completes t1 twice.
 	for range 2 {
-		if err := a.Complete(ctx, ts[0], result(2)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, a, ts[0], result(2))
 	}
 	// t2's lease expires; b reclaims it, and both complete it.
 	tb := reserveN(t, ctx, b, "m", 1)[0]
 	if tb.ID != "t2" || tb.Deliveries != 2 {
 		t.Fatalf("b reclaimed %+v", tb)
 	}
-	if err := b.Complete(ctx, tb, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, b, tb, result(2))
 	if err := a.Complete(ctx, ts[1], result(2)); err != nil { // the stale holder, late
 		t.Fatal(err)
 	}
@@ -145,36 +138,26 @@ func TestCompleteIsIdempotent(t *testing.T) {
 }
 
 func TestEnqueueIsIdempotent(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{})
 	t1 := task("j", "t1", "m")
 	for range 3 {
-		if err := q.Enqueue(ctx, t1, t1); err != nil {
-			t.Fatal(err)
-		}
+		enqueue(t, ctx, q, t1, t1)
 	}
 	if ps, _ := q.Pending(ctx, "m"); ps.Length != 1 {
 		t.Fatalf("work stream holds %d entries, want 1", ps.Length)
 	}
 	got := reserveN(t, ctx, q, "m", 1)[0]
 	// Re-enqueued while leased: still not added.
-	if err := q.Enqueue(ctx, t1); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, t1)
 	if ps, _ := q.Pending(ctx, "m"); ps.Length != 1 || ps.Pending != 1 {
 		t.Fatalf("pending %+v, want 1 entry on lease", ps)
 	}
-	if err := q.Complete(ctx, got, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, got, result(2))
 	if rs := collect(t, ctx, q, "j", 1); rs[0].TaskID != "t1" {
 		t.Fatalf("results %v", ids(rs))
 	}
 	// A finished task asked for again is not rerun; its result comes back.
-	if err := q.Enqueue(ctx, t1); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, t1)
 	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 {
 		t.Fatalf("finished task re-added: %+v", ps)
 	}
@@ -188,14 +171,9 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 }
 
 func TestLeaseExpiryIsReclaimed(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
 	ttl := 200 * time.Millisecond
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: ttl})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: ttl, Block: 50 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: ttl}, Options{LeaseTTL: ttl, Block: 50 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	ta := reserveN(t, ctx, a, "m", 1)[0]
 	start := time.Now()
 	tb := reserveN(t, ctx, b, "m", 1)[0] // a never extends
@@ -215,14 +193,9 @@ func TestLeaseExpiryIsReclaimed(t *testing.T) {
 }
 
 func TestExtendKeepsLeaseAlive(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
 	ttl := 200 * time.Millisecond
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: ttl})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: ttl, Block: 50 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: ttl}, Options{LeaseTTL: ttl, Block: 50 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	ta := reserveN(t, ctx, a, "m", 1)[0]
 	stop := make(chan struct{})
 	beat := make(chan error, 1)
@@ -260,13 +233,8 @@ func TestExtendKeepsLeaseAlive(t *testing.T) {
 }
 
 func TestExtendByNonOwnerIsLost(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	a := newQueue(t, rdb, Options{Consumer: "a"})
-	b := newQueue(t, rdb, Options{Consumer: "b"})
-	if err := a.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{}, Options{})
+	enqueue(t, ctx, a, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, a, "m", 2)
 	lost, err := b.Extend(ctx, ts)
 	if err != nil || len(lost) != 2 {
@@ -276,21 +244,15 @@ func TestExtendByNonOwnerIsLost(t *testing.T) {
 		t.Fatalf("owner's extend after a non-owner's: lost %v, err %v", lost, err)
 	}
 	// A finished task's lease is lost too.
-	if err := a.Complete(ctx, ts[0], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, a, ts[0], result(2))
 	if lost, _ := a.Extend(ctx, ts); len(lost) != 1 || lost[0].ID != "t1" {
 		t.Fatalf("extend after complete: lost %v", lost)
 	}
 }
 
 func TestRetryUpToMaxDeliveriesThenDeadLetter(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{MaxDeliveries: 3})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, q := queueFor(t, 20*time.Second, Options{MaxDeliveries: 3})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	for d := 1; d <= 3; d++ {
 		tk := reserveN(t, ctx, q, "m", 1)[0]
 		if tk.Deliveries != d || tk.ID != "t1" {
@@ -321,13 +283,8 @@ func TestRetryUpToMaxDeliveriesThenDeadLetter(t *testing.T) {
 }
 
 func TestRetryByLostHolderDoesNothing(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	a := newQueue(t, rdb, Options{Consumer: "a", LeaseTTL: 100 * time.Millisecond})
-	b := newQueue(t, rdb, Options{Consumer: "b", LeaseTTL: 100 * time.Millisecond})
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, a, b := consumersAB(t, Options{LeaseTTL: 100 * time.Millisecond}, Options{LeaseTTL: 100 * time.Millisecond})
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	ta := reserveN(t, ctx, a, "m", 1)[0]
 	tb := reserveN(t, ctx, b, "m", 1)[0]
 	if err := a.Retry(ctx, ta, errors.New("late")); err != nil {
@@ -339,9 +296,7 @@ func TestRetryByLostHolderDoesNothing(t *testing.T) {
 	if ps, _ := a.Pending(ctx, "m"); ps.Length != 1 || ps.Pending != 1 {
 		t.Fatalf("work stream %+v, want b's lease only", ps)
 	}
-	if err := b.Complete(ctx, tb, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, b, tb, result(2))
 	if rs := collect(t, ctx, a, "j", 1); rs[0].Failed {
 		t.Fatalf("a stale holder failed the task: %+v", rs[0])
 	}
@@ -351,23 +306,15 @@ func TestRetryByLostHolderDoesNothing(t *testing.T) {
 }
 
 func TestFailDeadLetters(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{DeadLetterMax: 5})
-	if err := q.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, q := queueFor(t, 20*time.Second, Options{DeadLetterMax: 5})
+	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
 	if err := q.Fail(ctx, ts[0], errors.New("400: context too long")); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Complete(ctx, ts[1], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[1], result(2))
 	// A failed task completed late by someone changes nothing.
-	if err := q.Complete(ctx, ts[0], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[0], result(2))
 	rs := collect(t, ctx, q, "j", 2)
 	if !rs[0].Failed || rs[0].TaskID != "t1" || rs[0].Error != "400: context too long" || rs[1].Failed {
 		t.Fatalf("results %+v", rs)
@@ -376,30 +323,20 @@ func TestFailDeadLetters(t *testing.T) {
 	if err != nil || len(dl) != 1 || dl[0].Cause != "400: context too long" || dl[0].Task.Prefix != ts[0].Prefix || dl[0].Consumer != q.Options().Consumer {
 		t.Fatalf("dead letters %+v, %v", dl, err)
 	}
-	if ps, _ := q.Pending(ctx, "m"); ps.Length != 0 {
-		t.Fatalf("work stream %+v", ps)
-	}
-	expectNoResults(t, q, "j")
+	expectDrained(t, ctx, q)
 }
 
 func TestDeadLetterStreamIsBounded(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 30*time.Second)
-	q := newQueue(t, rdb, Options{DeadLetterMax: 10})
+	ctx, rdb, q := queueFor(t, 30*time.Second, Options{DeadLetterMax: 10})
 	const n = 500
-	var in []rollout.Task
-	for i := range n {
-		in = append(in, task("j", fmt.Sprint("t", i), "m"))
-	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	in := tasks("j", "m", n)
+	enqueue(t, ctx, q, in...)
 	for _, tk := range reserveN(t, ctx, q, "m", n) {
 		if err := q.Fail(ctx, tk, errors.New("bad")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l, err := rdb.XLen(ctx, keysOfModel("m").dead).Result()
+	l, err := rdb.XLen(ctx, rediskeys.OfModel("m").Dead).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,9 +355,7 @@ func TestReclaimPastMaxDeliveriesDeadLetters(t *testing.T) {
 	opt := Options{LeaseTTL: 100 * time.Millisecond, MaxDeliveries: 2, Block: 50 * time.Millisecond}
 	mk := func(c string) *Queue { o := opt; o.Consumer = c; return newQueue(t, rdb, o) }
 	a, b, c := mk("a"), mk("b"), mk("c")
-	if err := a.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, a, task("j", "t1", "m"))
 	reserveN(t, ctx, a, "m", 1) // holders that die without a word
 	if tk := reserveN(t, ctx, b, "m", 1)[0]; tk.Deliveries != 2 {
 		t.Fatalf("second delivery %+v", tk)
@@ -440,16 +375,12 @@ func TestReclaimPastMaxDeliveriesDeadLetters(t *testing.T) {
 }
 
 func TestModelsHaveTheirOwnStreams(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, _, q := queueFor(t, 20*time.Second, Options{})
 	var in []rollout.Task
 	for i := range 4 {
 		in = append(in, task("j", fmt.Sprint("a", i), "model-a"), task("j", fmt.Sprint("b", i), "model-b"))
 	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in...)
 	for _, m := range []string{"model-a", "model-b"} {
 		ts := reserveN(t, ctx, q, m, 4)
 		for _, tk := range ts {
@@ -470,9 +401,7 @@ func TestResultsWakesOnNewResult(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{Block: 10 * time.Second}) // no polling: XREAD must wake
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	tk := reserveN(t, ctx, q, "m", 1)[0]
 	got := make(chan []rollout.TaskResult, 1)
 	go func() {
@@ -484,9 +413,7 @@ func TestResultsWakesOnNewResult(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	done := time.Now()
-	if err := q.Complete(ctx, tk, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, tk, result(2))
 	select {
 	case rs := <-got:
 		if len(rs) != 1 || rs[0].TaskID != "t1" {
@@ -522,103 +449,72 @@ func TestResultsEndsWithContextAndClose(t *testing.T) {
 // before the restart come back by re-publication; a result published
 // between the re-enqueue and the first Results call is not missed.
 func TestRestartedSchedulerGetsEveryResult(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	worker := newQueue(t, rdb, Options{Consumer: "w"})
+	ctx, rdb, worker := queueFor(t, 20*time.Second, Options{Consumer: "w"})
 	old := newQueue(t, rdb, Options{Consumer: "s1"})
 	all := []rollout.Task{task("j", "t1", "m"), task("j", "t2", "m"), task("j", "t3", "m")}
-	if err := old.Enqueue(ctx, all...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, old, all...)
 	ts := reserveN(t, ctx, worker, "m", 3)
-	if err := worker.Complete(ctx, ts[0], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, worker, ts[0], result(2))
 	if rs := collect(t, ctx, old, "j", 1); rs[0].TaskID != "t1" {
 		t.Fatalf("before restart %v", ids(rs))
 	}
 	// t2 finishes while no scheduler runs.
-	if err := worker.Complete(ctx, ts[1], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, worker, ts[1], result(2))
 	_ = old.Close()
 
 	restarted := newQueue(t, rdb, Options{Consumer: "s2"})
-	if err := restarted.Enqueue(ctx, all...); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, restarted, all...)
 	// t3 finishes after the re-enqueue, before the first Results call.
-	if err := worker.Complete(ctx, ts[2], result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, worker, ts[2], result(2))
 	rs := collect(t, ctx, restarted, "j", 3)
 	if got := strings.Join(ids(rs), ","); got != "t1,t2,t3" {
 		t.Fatalf("after restart: %s", got)
 	}
-	if ps, _ := restarted.Pending(ctx, "m"); ps.Length != 0 {
-		t.Fatalf("finished tasks re-added: %+v", ps)
-	}
-	expectNoResults(t, restarted, "j")
+	expectDrained(t, ctx, restarted)
 }
 
 // TestResultsFirstStartsAtStreamEnd: a queue whose first call for a job is
 // Results does not replay the job's history.
 func TestResultsFirstStartsAtStreamEnd(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
+	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
-	if err := q.Complete(ctx, ts[0], result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[0], result(1))
 	fresh := newQueue(t, rdb, Options{})
 	expectNoResults(t, fresh, "j")
-	if err := q.Complete(ctx, ts[1], result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, ts[1], result(1))
 	if rs := collect(t, ctx, fresh, "j", 1); len(rs) != 1 || rs[0].TaskID != "t2" {
 		t.Fatalf("results %v", ids(rs))
 	}
 }
 
 func TestForgetJobDropsResults(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	tk := reserveN(t, ctx, q, "m", 1)[0]
-	if err := q.Complete(ctx, tk, result(1)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, tk, result(1))
 	if err := q.ForgetJob(ctx, "j", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	// Only a live job's scheduler needs the results: they go at once, the
 	// counters stay until the TTL.
-	jk := keysOfJob("j")
-	if n, _ := rdb.Exists(ctx, jk.results, jk.rstream, jk.enq).Result(); n != 0 {
+	jk := rediskeys.OfJob("j")
+	if n, _ := rdb.Exists(ctx, jk.Results(), jk.ResultStream(), jk.Enqueued()).Result(); n != 0 {
 		t.Fatalf("%d result keys left", n)
 	}
-	if ttl, err := rdb.TTL(ctx, jk.stats).Result(); err != nil || ttl <= 0 {
-		t.Fatalf("%s: ttl %v, %v", jk.stats, ttl, err)
+	if ttl, err := rdb.TTL(ctx, jk.Stats()).Result(); err != nil || ttl <= 0 {
+		t.Fatalf("%s: ttl %v, %v", jk.Stats(), ttl, err)
 	}
 	if err := q.ForgetJob(ctx, "j", 0); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := rdb.Exists(ctx, keysOfJob("j").all()...).Result(); n != 0 {
+	if n, _ := rdb.Exists(ctx, rediskeys.OfJob("j").Queue()...).Result(); n != 0 {
 		t.Fatalf("%d job keys left", n)
 	}
 }
 
 func TestBadInput(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 5*time.Second)
-	q := newQueue(t, rdb, Options{})
+	ctx, _, q := queueFor(t, 5*time.Second, Options{})
 	for _, tk := range []rollout.Task{task("j{x}", "t", "m"), task("j", "t", ""), task("j", "", "m")} {
 		if err := q.Enqueue(ctx, tk); err == nil {
 			t.Errorf("enqueue accepted %+v", tk)
@@ -630,18 +526,12 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestUndecodableEntryIsDeadLettered(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: rediskeys.OfModel("m").Work, Values: []any{fieldTask, "{not json", fieldPrior, 0}}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: keysOfModel("m").work, Values: []any{fieldTask, "{not json", fieldPrior, 0}}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Enqueue(ctx, task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t2", "m"))
 	ts := reserveN(t, ctx, q, "m", 2)
 	if ts[0].ID != "t1" || ts[1].ID != "t2" {
 		t.Fatalf("reserved %+v", ts)
@@ -661,17 +551,13 @@ func TestWorkSurvivesRedisRestart(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	ctx := ctxFor(t, 30*time.Second)
 	q := newQueue(t, rdb, Options{LeaseTTL: 200 * time.Millisecond})
-	if err := q.Enqueue(ctx, task("j", "t1", "m"), task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t1", "m"), task("j", "t2", "m"))
 	t1 := reserveN(t, ctx, q, "m", 1)[0]
 	s.Restart()
 	// t1's lease survives the restart and expires; t2 was never delivered.
 	ts := reserveN(t, ctx, q, "m", 2)
 	for _, tk := range ts {
-		if err := q.Complete(ctx, tk, result(1)); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, q, tk, result(1))
 	}
 	if ts[0].ID == ts[1].ID || (ts[0].Receipt != t1.Receipt && ts[1].Receipt != t1.Receipt) {
 		t.Fatalf("after restart: %+v", ts)
@@ -684,20 +570,64 @@ func TestWorkSurvivesRedisRestart(t *testing.T) {
 // TestLostGroupIsRecreated: a work stream deleted under a running queue
 // (or lost by Redis) gets its consumer group back.
 func TestLostGroupIsRecreated(t *testing.T) {
-	rdb := startRedis(t)
-	ctx := ctxFor(t, 20*time.Second)
-	q := newQueue(t, rdb, Options{})
-	if err := q.Enqueue(ctx, task("j", "t1", "m")); err != nil {
-		t.Fatal(err)
-	}
+	ctx, rdb, q := queueFor(t, 20*time.Second, Options{})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
 	reserveN(t, ctx, q, "m", 1)
-	if err := rdb.Del(ctx, keysOfModel("m").work).Err(); err != nil {
+	if err := rdb.Del(ctx, rediskeys.OfModel("m").Work).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Enqueue(ctx, task("j", "t2", "m")); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, task("j", "t2", "m"))
 	if tk := reserveN(t, ctx, q, "m", 1)[0]; tk.ID != "t2" {
 		t.Fatalf("reserved %+v", tk)
+	}
+}
+
+func TestOldestTaskAge(t *testing.T) {
+	ctx, _, q := queueFor(t, 10*time.Second, Options{})
+	if age, err := q.OldestTaskAge(ctx, "m"); err != nil || age != 0 {
+		t.Fatalf("empty stream: %v, %v; want 0", age, err)
+	}
+	enqueue(t, ctx, q, task("j", "a", "m"))
+	time.Sleep(50 * time.Millisecond)
+	enqueue(t, ctx, q, task("j", "b", "m"))
+	age, err := q.OldestTaskAge(ctx, "m")
+	if err != nil || age < 40*time.Millisecond || age > 5*time.Second {
+		t.Fatalf("age %v, %v; want that of the first task (~50ms)", age, err)
+	}
+	// Leased tasks count until they are finished.
+	ts := reserveN(t, ctx, q, "m", 2)
+	for _, tk := range ts {
+		complete(t, ctx, q, tk, result(2))
+	}
+	if age, err := q.OldestTaskAge(ctx, "m"); err != nil || age != 0 {
+		t.Fatalf("drained stream: %v, %v; want 0", age, err)
+	}
+	if _, err := q.OldestTaskAge(ctx, "{bad}"); err == nil {
+		t.Error("a model with braces is accepted")
+	}
+}
+
+// TestOpenIsARestartedScheduler: Open gives a scheduler a queue of its own
+// on the same Redis and options, whose results cursor starts fresh (a job
+// re-enqueued there gets its finished results again) and whose consumer
+// name is its own.
+func TestOpenIsARestartedScheduler(t *testing.T) {
+	ctx, _, q := queueFor(t, 20*time.Second, Options{Group: "g", Block: 50 * time.Millisecond})
+	enqueue(t, ctx, q, task("j", "t1", "m"))
+	complete(t, ctx, q, reserveN(t, ctx, q, "m", 1)[0], result(2))
+	collect(t, ctx, q, "j", 1)
+	expectNoResults(t, q, "j")
+
+	opened, ok := q.Open().(*Queue)
+	if !ok {
+		t.Fatalf("Open returned %T", q.Open())
+	}
+	t.Cleanup(func() { _ = opened.Close() })
+	if o := opened.Options(); o.Group != "g" || o.Block != 50*time.Millisecond || o.Consumer == q.Options().Consumer {
+		t.Errorf("opened queue's options %+v, want group g, block 50ms and a consumer other than %q", o, q.Options().Consumer)
+	}
+	enqueue(t, ctx, opened, task("j", "t1", "m"))
+	if rs := collect(t, ctx, opened, "j", 1); rs[0].TaskID != "t1" || len(rs[0].Samples) != 2 {
+		t.Fatalf("re-published %+v", rs[0])
 	}
 }

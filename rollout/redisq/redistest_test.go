@@ -2,6 +2,7 @@ package redisq
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,8 +34,48 @@ func newQueue(t testing.TB, rdb redis.UniversalClient, opt Options) *Queue {
 	return q
 }
 
+// queueFor starts a Redis and a queue on it with opt, and returns them
+// with a context of d.
+func queueFor(t testing.TB, d time.Duration, opt Options) (context.Context, *redis.Client, *Queue) {
+	rdb := startRedis(t)
+	return ctxFor(t, d), rdb, newQueue(t, rdb, opt)
+}
+
+// consumersAB starts a Redis and two queues on it, consumers "a" and "b"
+// with options optA and optB, and returns them with a context of 20s.
+func consumersAB(t testing.TB, optA, optB Options) (context.Context, *Queue, *Queue) {
+	rdb := startRedis(t)
+	optA.Consumer, optB.Consumer = "a", "b"
+	return ctxFor(t, 20*time.Second), newQueue(t, rdb, optA), newQueue(t, rdb, optB)
+}
+
+// enqueue enqueues tasks on q, failing the test on an error.
+func enqueue(t testing.TB, ctx context.Context, q *Queue, tasks ...rollout.Task) {
+	t.Helper()
+	if err := q.Enqueue(ctx, tasks...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// complete completes tk on q, failing the test on an error.
+func complete(t testing.TB, ctx context.Context, q *Queue, tk rollout.Task, r rollout.TaskResult) {
+	t.Helper()
+	if err := q.Complete(ctx, tk, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func task(job, id, model string) rollout.Task {
 	return rollout.Task{ID: id, JobID: job, Model: model, Question: "q", Prefix: "p " + id, Gold: "1", N: 2, Seed: 7}
+}
+
+// tasks are n tasks of job for model, with ids t0, t1, ...
+func tasks(job, model string, n int) []rollout.Task {
+	out := make([]rollout.Task, n)
+	for i := range out {
+		out[i] = task(job, fmt.Sprint("t", i), model)
+	}
+	return out
 }
 
 func result(n int) rollout.TaskResult {

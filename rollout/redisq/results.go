@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/rollout"
 )
 
@@ -64,7 +65,7 @@ func (q *Queue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult
 	if err := checkName("results: job", jobID); err != nil {
 		return nil, err
 	}
-	jk := keysOfJob(jobID)
+	jk := rediskeys.OfJob(jobID)
 	js := q.job(jobID)
 	js.reading.Lock()
 	defer js.reading.Unlock()
@@ -73,7 +74,7 @@ func (q *Queue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult
 	cursor := js.cursor
 	q.mu.Unlock()
 	if cursor == "" {
-		last, err := q.lastID(ctx, jk.rstream)
+		last, err := q.lastID(ctx, jk.ResultStream())
 		if err != nil {
 			return nil, fmt.Errorf("results: job %s: %w", jobID, err)
 		}
@@ -90,7 +91,7 @@ func (q *Queue) Results(ctx context.Context, jobID string) ([]rollout.TaskResult
 			return nil, err
 		}
 		streams, err := q.rdb.XRead(ctx, &redis.XReadArgs{
-			Streams: []string{jk.rstream, cursor},
+			Streams: []string{jk.ResultStream(), cursor},
 			Count:   resultsBatch,
 			Block:   q.blockFor(ctx),
 		}).Result()
@@ -147,14 +148,14 @@ func (q *Queue) ReleaseResults(ctx context.Context, jobID string, taskIDs []stri
 	if err := checkName("release: job", jobID); err != nil {
 		return err
 	}
-	jk := keysOfJob(jobID)
+	jk := rediskeys.OfJob(jobID)
 	for start := 0; start < len(taskIDs); start += enqueueChunk {
 		chunk := taskIDs[start:min(start+enqueueChunk, len(taskIDs))]
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
-		if err := releaseScript.Run(ctx, q.rdb, []string{jk.results, jk.rstream}, args...).Err(); err != nil {
+		if err := releaseScript.Run(ctx, q.rdb, []string{jk.Results(), jk.ResultStream()}, args...).Err(); err != nil {
 			return fmt.Errorf("release: job %s: %w", jobID, err)
 		}
 	}

@@ -1,12 +1,11 @@
 package redisq
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/shepherd-prm/shepherd/rollout"
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 )
 
 // TestReleaseFreesResults checks that released results leave Redis, that
@@ -16,29 +15,22 @@ func TestReleaseFreesResults(t *testing.T) {
 	rdb := startRedis(t)
 	ctx := ctxFor(t, 20*time.Second)
 	q := newQueue(t, rdb, Options{})
-	const tasks = 200
-	var in []rollout.Task
-	for i := range tasks {
-		in = append(in, task("j", fmt.Sprint("t", i), "m"))
-	}
-	if err := q.Enqueue(ctx, in...); err != nil {
-		t.Fatal(err)
-	}
+	const total = 200
+	in := tasks("j", "m", total)
+	enqueue(t, ctx, q, in...)
 	big := result(8)
 	for i := range big.Samples {
 		big.Samples[i].Text = strings.Repeat("a step of reasoning ", 50)
 	}
-	got := reserveN(t, ctx, q, "m", tasks)
+	got := reserveN(t, ctx, q, "m", total)
 	for _, tk := range got {
-		if err := q.Complete(ctx, tk, big); err != nil {
-			t.Fatal(err)
-		}
+		complete(t, ctx, q, tk, big)
 	}
-	collect(t, ctx, q, "j", tasks)
-	jk := keysOfJob("j")
+	collect(t, ctx, q, "j", total)
+	jk := rediskeys.OfJob("j")
 	usage := func() int64 {
 		var sum int64
-		for _, k := range []string{jk.results, jk.rstream} {
+		for _, k := range []string{jk.Results(), jk.ResultStream()} {
 			n, err := rdb.MemoryUsage(ctx, k).Result()
 			if err != nil {
 				t.Fatalf("memory usage of %s: %v", k, err)
@@ -48,7 +40,7 @@ func TestReleaseFreesResults(t *testing.T) {
 		return sum
 	}
 	before := usage()
-	ids := make([]string, tasks)
+	ids := make([]string, total)
 	for i := range ids {
 		ids[i] = in[i].ID
 	}
@@ -56,8 +48,8 @@ func TestReleaseFreesResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := usage()
-	t.Logf("results of %d tasks: %d bytes before release, %d after", tasks, before, after)
-	if n, _ := rdb.XLen(ctx, jk.rstream).Result(); n != 0 {
+	t.Logf("results of %d tasks: %d bytes before release, %d after", total, before, after)
+	if n, _ := rdb.XLen(ctx, jk.ResultStream()).Result(); n != 0 {
 		t.Fatalf("%d results left in the stream", n)
 	}
 	if after*20 > before {
@@ -67,27 +59,21 @@ func TestReleaseFreesResults(t *testing.T) {
 	// A stale holder's late write of a released task counts nothing and
 	// publishes nothing.
 	stats, _ := q.Stats(ctx, "j")
-	if err := q.Complete(ctx, got[0], big); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, got[0], big)
 	if again, _ := q.Stats(ctx, "j"); again != stats {
 		t.Fatalf("late write counted: %+v, was %+v", again, stats)
 	}
-	if n, _ := rdb.XLen(ctx, jk.rstream).Result(); n != 0 {
+	if n, _ := rdb.XLen(ctx, jk.ResultStream()).Result(); n != 0 {
 		t.Fatalf("late write published %d results", n)
 	}
 
 	// A released task asked for again runs again, and its result arrives.
-	if err := q.Enqueue(ctx, in[1]); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, ctx, q, in[1])
 	re := reserveN(t, ctx, q, "m", 1)[0]
 	if re.ID != in[1].ID {
 		t.Fatalf("reserved %s, want %s", re.ID, in[1].ID)
 	}
-	if err := q.Complete(ctx, re, result(2)); err != nil {
-		t.Fatal(err)
-	}
+	complete(t, ctx, q, re, result(2))
 	if rs := collect(t, ctx, q, "j", 1); rs[0].TaskID != in[1].ID || len(rs[0].Samples) != 2 {
 		t.Fatalf("result %+v", rs[0])
 	}
@@ -95,7 +81,7 @@ func TestReleaseFreesResults(t *testing.T) {
 	if again, _ := q.Stats(ctx, "j"); again != stats {
 		t.Fatalf("re-run counted again: %+v, was %+v", again, stats)
 	}
-	if n, _ := q.Enqueued(ctx, "j"); n != tasks {
-		t.Fatalf("%d tasks enqueued, want %d", n, tasks)
+	if n, _ := q.Enqueued(ctx, "j"); n != total {
+		t.Fatalf("%d tasks enqueued, want %d", n, total)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/rediskeys"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -128,11 +129,11 @@ func TestWorkersAndJobOverRedis(t *testing.T) {
 	}
 	// Every record is committed, so every result was released: only the
 	// empty tombstones of exactly-once delivery are left.
-	jk := keysOfJob("job-1")
-	if n, err := rdb.XLen(ctx, jk.rstream).Result(); err != nil || n != 0 {
+	jk := rediskeys.OfJob("job-1")
+	if n, err := rdb.XLen(ctx, jk.ResultStream()).Result(); err != nil || n != 0 {
 		t.Errorf("results stream holds %d entries (%v), want 0", n, err)
 	}
-	kept, err := rdb.HGetAll(ctx, jk.results).Result()
+	kept, err := rdb.HGetAll(ctx, jk.Results()).Result()
 	if err != nil || len(kept) != stats.Tasks {
 		t.Errorf("results hash holds %d tasks (%v), want %d", len(kept), err, stats.Tasks)
 	}

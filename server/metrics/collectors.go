@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // collectTimeout bounds the reads of one scrape-time collector.
@@ -20,9 +19,10 @@ type BackendLister interface {
 	Backends() []rollout.BackendStats
 }
 
-// QueueInspector is what CollectQueue reads: *redisq.Queue.
+// QueueInspector is what CollectQueue reads: a shared work queue such as
+// *redisq.Queue.
 type QueueInspector interface {
-	Pending(ctx context.Context, model string) (redisq.PendingStats, error)
+	Pending(ctx context.Context, model string) (rollout.PendingStats, error)
 	OldestTaskAge(ctx context.Context, model string) (time.Duration, error)
 }
 
@@ -116,7 +116,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 
 // CollectQueue reports the depth and lag of the models' work streams at
 // scrape time (shepherd_queue_tasks, shepherd_queue_oldest_task_age_seconds),
-// reading q (a *redisq.Queue). Every process that shares the queue reports
+// reading q (such as a *redisq.Queue). Every process that shares the queue reports
 // the same values: aggregate them with max, not sum. Call it once per
 // process.
 func (m *Metrics) CollectQueue(q QueueInspector, models []string) {

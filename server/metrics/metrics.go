@@ -77,76 +77,50 @@ func New(component string) *Metrics {
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 	m := &Metrics{reg: reg}
 
-	m.rollouts = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "rollouts_total",
-		Help: "Graded rollout samples by result: correct, incorrect, no_answer (no final answer found) or truncated (cut off by max_tokens).",
-	}, []string{"result"})
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "inference_requests_total",
-		Help: "HTTP attempts against inference backends by backend and code: the HTTP status, or timeout, unreachable, conn_error, bad_response, canceled.",
-	}, []string{"backend", "code"})
-	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Name: "inference_request_duration_seconds",
-		Help:    "Duration of HTTP attempts against inference backends, whatever their outcome.",
-		Buckets: requestBuckets,
-	}, []string{"backend"})
-	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "inference_tokens_total",
-		Help: "Tokens reported by inference backends by kind: cached_prompt (prompt tokens served from the prefix cache), uncached_prompt (the rest of the prompt) and completion; the kinds partition the tokens, so a sum over kind counts each once.",
-	}, []string{"backend", "kind"})
-	m.taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Name: "rollout_task_duration_seconds",
-		Help:    "Time a worker spends on a rollout task, from delivery to reporting its result, by result: completed, retried (handed back) or failed (permanent error).",
-		Buckets: requestBuckets,
-	}, []string{"result"})
-	m.taskOverhead = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Namespace: namespace, Name: "task_overhead_seconds",
-		Help:    "Queueing overhead of completed rollout tasks, as their job's scheduler sees it: the time from enqueueing a task to receiving its result, minus the worker's generation and grading time.",
-		Buckets: overheadBuckets,
-	})
-	m.redeliveries = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Name: "task_redeliveries_total",
-		Help: "Rollout tasks a worker received again after an earlier delivery (a retry or a reclaimed lease).",
-	})
-	m.leasesLost = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Name: "task_leases_lost_total",
-		Help: "Rollout tasks whose lease another worker took over while this worker was running them.",
-	})
-	m.deadLettered = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Name: "tasks_dead_lettered_total",
-		Help: "Rollout tasks that failed for good (permanent error or too many deliveries), as their job's scheduler saw them.",
-	})
-	m.reserveErrors = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: namespace, Name: "queue_reserve_errors_total",
-		Help: "Failed attempts of a worker to reserve tasks from the queue.",
-	})
-	m.steps = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "steps_labelled_total",
-		Help: "Steps of committed label records by hard label (1 or 0) and source: measured (from rollouts), inferred (by the strategy) or outcome (the solution's own graded answer).",
-	}, []string{"label", "source"})
-	m.jobsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "jobs_finished_total",
-		Help: "Jobs this server moved to a terminal state, by state: succeeded, partial, failed or cancelled.",
-	}, []string{"state"})
-	m.rpcs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "grpc_requests_total",
-		Help: "Finished gRPC requests by service, method and status code.",
-	}, []string{"service", "method", "code"})
-	m.rpcDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Name: "grpc_request_duration_seconds",
-		Help:    "Duration of gRPC requests (streams: until they end) by service and method.",
-		Buckets: rpcBuckets,
-	}, []string{"service", "method"})
-	m.collectErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "collect_errors_total",
-		Help: "Failed reads of scrape-time gauges by source (queue, jobs); the gauges of a failed read are left out of that scrape.",
-	}, []string{"source"})
-
-	for _, c := range []prometheus.Collector{m.rollouts, m.requests, m.requestDuration, m.tokens, m.taskDuration, m.taskOverhead,
-		m.redeliveries, m.leasesLost, m.deadLettered, m.reserveErrors, m.steps, m.jobsFinished,
-		m.rpcs, m.rpcDuration, m.collectErrors} {
-		f(c)
+	// Each metric is registered as it is made.
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels))
 	}
+	counter := func(name, help string) prometheus.Counter {
+		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}))
+	}
+	histogramVec := func(name string, buckets []float64, help string, labels ...string) *prometheus.HistogramVec {
+		return register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}, labels))
+	}
+	histogram := func(name string, buckets []float64, help string) prometheus.Histogram {
+		return register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}))
+	}
+
+	m.rollouts = counterVec("rollouts_total",
+		"Graded rollout samples by result: correct, incorrect, no_answer (no final answer found) or truncated (cut off by max_tokens).", "result")
+	m.requests = counterVec("inference_requests_total",
+		"HTTP attempts against inference backends by backend and code: the HTTP status, or timeout, unreachable, conn_error, bad_response, canceled.", "backend", "code")
+	m.requestDuration = histogramVec("inference_request_duration_seconds", requestBuckets,
+		"Duration of HTTP attempts against inference backends, whatever their outcome.", "backend")
+	m.tokens = counterVec("inference_tokens_total",
+		"Tokens reported by inference backends by kind: cached_prompt (prompt tokens served from the prefix cache), uncached_prompt (the rest of the prompt) and completion; the kinds partition the tokens, so a sum over kind counts each once.", "backend", "kind")
+	m.taskDuration = histogramVec("rollout_task_duration_seconds", requestBuckets,
+		"Time a worker spends on a rollout task, from delivery to reporting its result, by result: completed, retried (handed back) or failed (permanent error).", "result")
+	m.taskOverhead = histogram("task_overhead_seconds", overheadBuckets,
+		"Queueing overhead of completed rollout tasks, as their job's scheduler sees it: the time from enqueueing a task to receiving its result, minus the worker's generation and grading time.")
+	m.redeliveries = counter("task_redeliveries_total",
+		"Rollout tasks a worker received again after an earlier delivery (a retry or a reclaimed lease).")
+	m.leasesLost = counter("task_leases_lost_total",
+		"Rollout tasks whose lease another worker took over while this worker was running them.")
+	m.deadLettered = counter("tasks_dead_lettered_total",
+		"Rollout tasks that failed for good (permanent error or too many deliveries), as their job's scheduler saw them.")
+	m.reserveErrors = counter("queue_reserve_errors_total",
+		"Failed attempts of a worker to reserve tasks from the queue.")
+	m.steps = counterVec("steps_labelled_total",
+		"Steps of committed label records by hard label (1 or 0) and source: measured (from rollouts), inferred (by the strategy) or outcome (the solution's own graded answer).", "label", "source")
+	m.jobsFinished = counterVec("jobs_finished_total",
+		"Jobs this server moved to a terminal state, by state: succeeded, partial, failed or cancelled.", "state")
+	m.rpcs = counterVec("grpc_requests_total",
+		"Finished gRPC requests by service, method and status code.", "service", "method", "code")
+	m.rpcDuration = histogramVec("grpc_request_duration_seconds", rpcBuckets,
+		"Duration of gRPC requests (streams: until they end) by service and method.", "service", "method")
+	m.collectErrors = counterVec("collect_errors_total",
+		"Failed reads of scrape-time gauges by source (queue, jobs); the gauges of a failed read are left out of that scrape.", "source")
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help:        "Always 1; the labels describe the running binary.",
@@ -175,6 +149,12 @@ func New(component string) *Metrics {
 		m.jobsFinished.WithLabelValues(stateLabel(s))
 	}
 	return m
+}
+
+// register registers c on reg and returns it.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) C {
+	reg.MustRegister(c)
+	return c
 }
 
 // version is Version, or the main module's version, or "unknown".

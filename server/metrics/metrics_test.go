@@ -25,7 +25,6 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/metrics.golden")
@@ -36,8 +35,8 @@ func (p fakePool) Backends() []rollout.BackendStats { return p }
 
 type fakeQueue struct{ err error }
 
-func (q fakeQueue) Pending(context.Context, string) (redisq.PendingStats, error) {
-	return redisq.PendingStats{Length: 10, Pending: 3}, q.err
+func (q fakeQueue) Pending(context.Context, string) (rollout.PendingStats, error) {
+	return rollout.PendingStats{Length: 10, Pending: 3}, q.err
 }
 
 func (q fakeQueue) OldestTaskAge(context.Context, string) (time.Duration, error) {

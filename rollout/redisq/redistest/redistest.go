@@ -176,8 +176,12 @@ type Cluster struct {
 // StartCluster starts n (at least 3) cluster-enabled servers, joins them
 // into one cluster with the hash slots spread evenly, and waits until every
 // node reports the cluster healthy. The servers stop when the test ends.
+// With -short it skips the test instead: a cluster takes seconds to start.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
 	requireRedis(t)
 	if n < 3 {
 		t.Fatalf("redistest: a cluster needs at least 3 masters, got %d", n)

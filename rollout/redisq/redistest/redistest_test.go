@@ -30,9 +30,6 @@ func TestStartRestartKill(t *testing.T) {
 }
 
 func TestStartCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a cluster")
-	}
 	c := StartCluster(t, 3)
 	if len(c.Addrs) != 3 {
 		t.Fatalf("addrs %v", c.Addrs)
