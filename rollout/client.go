@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -125,12 +124,10 @@ type Client struct {
 
 // NewClient validates opt and returns a client.
 func NewClient(opt ClientOptions) (*Client, error) {
-	base, err := normaliseBaseURL(opt.BaseURL)
+	base, err := httpretry.Target("rollout", "rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)",
+		"rollout: ClientOptions.Model is required", opt.BaseURL, opt.Model)
 	if err != nil {
 		return nil, err
-	}
-	if strings.TrimSpace(opt.Model) == "" {
-		return nil, errors.New("rollout: ClientOptions.Model is required")
 	}
 	w, api, err := lookupWire(string(opt.API))
 	if err != nil {
@@ -170,10 +167,6 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	}
 	c.authHeader = httpretry.BearerHeader(c.apiKey)
 	return c, nil
-}
-
-func normaliseBaseURL(raw string) (string, error) {
-	return httpretry.NormaliseBaseURL("rollout", "rollout: ClientOptions.BaseURL is required (e.g. http://127.0.0.1:8000/v1)", raw)
 }
 
 // BaseURL returns the normalised base URL (no trailing slash).

@@ -38,6 +38,20 @@ func NormaliseBaseURL(prefix, required, raw string) (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
+// Target checks the server a client talks to: its base URL, normalised as
+// NormaliseBaseURL does (baseRequired is the message for an empty one), and
+// a model name, which must not be blank (modelRequired is that message).
+func Target(prefix, baseRequired, modelRequired, rawBase, model string) (string, error) {
+	base, err := NormaliseBaseURL(prefix, baseRequired, rawBase)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(model) == "" {
+		return "", errors.New(modelRequired)
+	}
+	return base, nil
+}
+
 // NewHTTPClient is the client an HTTPClient option of nil stands for:
 // keep-alives with idlePerHost idle connections per server, so that as many
 // requests in flight to one server need not reopen TCP connections, and no

@@ -76,6 +76,17 @@ func TestClientSetupHelpers(t *testing.T) {
 	if _, err := OrDefault("prm", "PromptLogprobs", -2, 5); err == nil || err.Error() != "prm: ClientOptions.PromptLogprobs must be >= 0, got -2" {
 		t.Errorf("negative count: %v", err)
 	}
+	for _, c := range []struct{ base, model, want, err string }{
+		{"http://h:8000/v1/", "m", "http://h:8000/v1", ""},
+		{"", "m", "", "no base"},
+		{"ftp://h", "m", "", `x: ClientOptions.BaseURL "ftp://h": scheme must be http or https`},
+		{"http://h", " ", "", "no model"},
+	} {
+		got, err := Target("x", "no base", "no model", c.base, c.model)
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && err.Error() != c.err) {
+			t.Errorf("Target(%q, %q) = %q, %v; want %q, %q", c.base, c.model, got, err, c.want, c.err)
+		}
+	}
 	if BearerHeader("") != "" || BearerHeader("k") != "Bearer k" {
 		t.Error("BearerHeader")
 	}

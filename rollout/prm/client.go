@@ -72,13 +72,12 @@ type Client struct {
 
 // NewClient validates opt and returns a client.
 func NewClient(opt ClientOptions) (*Client, error) {
-	base, err := normaliseBaseURL(opt.BaseURL)
+	base, err := httpretry.Target("prm", "prm: ClientOptions.BaseURL is required (the server root, e.g. http://127.0.0.1:8000)",
+		"prm: ClientOptions.Model is required (the served reward model)", opt.BaseURL, opt.Model)
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(opt.Model) == "" {
-		return nil, errors.New("prm: ClientOptions.Model is required (the served reward model)")
-	}
+	base = serverRoot(base)
 	c := &Client{base: base, endpoint: base + "/pooling", model: opt.Model, authHeader: httpretry.BearerHeader(opt.APIKey), hc: opt.HTTPClient}
 	if c.timeout, err = httpretry.OrDefault("prm", "Timeout", opt.Timeout, DefaultTimeout); err != nil {
 		return nil, err
@@ -95,13 +94,10 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	return c, nil
 }
 
-func normaliseBaseURL(raw string) (string, error) {
-	s, err := httpretry.NormaliseBaseURL("prm", "prm: ClientOptions.BaseURL is required (the server root, e.g. http://127.0.0.1:8000)", raw)
-	if err != nil {
-		return "", err
-	}
-	s = strings.TrimSuffix(s, "/v1")
-	return strings.TrimRight(s, "/"), nil
+// serverRoot is a base URL without the /v1 a user may give out of habit:
+// the PRM endpoints (/pooling, /tokenize) sit at the server root.
+func serverRoot(base string) string {
+	return strings.TrimRight(strings.TrimSuffix(base, "/v1"), "/")
 }
 
 // BaseURL returns the server root requests go to (no trailing slash).
