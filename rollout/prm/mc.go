@@ -60,16 +60,17 @@ func (s *Scorer) scoreMC(ctx context.Context, in ScoreInput, gold string, hasGol
 
 	sols := make([]labeler.PreparedSolution, len(uniq))
 	for u, sol := range uniq {
-		sols[u] = labeler.PreparedSolution{ProblemID: problemID, SolutionID: strconv.Itoa(u), Question: in.Question, Gold: gold, Solution: sol}
+		// A candidate has no id of its own: its place is its id and key.
+		sols[u] = labeler.PreparedSolution{Key: strconv.Itoa(u), ProblemID: problemID, SolutionID: strconv.Itoa(u), Question: in.Question, Gold: gold, Solution: sol}
 	}
 	out := make([][]float64, len(uniq))
 	stats, err := rollout.RunJob(ctx, q, g, rollout.JobOptions{
 		ID: jobID, Model: opt.Model, Strategy: labeler.Exhaustive, N: opt.N, Seed: opt.Seed,
 		Params: opt.Params, Reuse: opt.Reuse, Window: len(uniq),
 	}, rollout.NewSliceSource(sols), func(r labeler.Record) error {
-		u, err := strconv.Atoi(r.SolutionID)
+		u, err := strconv.Atoi(r.Key)
 		if err != nil || u < 0 || u >= len(out) {
-			return fmt.Errorf("prm: unexpected solution id %q in the MC job", r.SolutionID)
+			return fmt.Errorf("prm: unexpected solution key %q in the MC job", r.Key)
 		}
 		out[u] = r.StepScores()
 		return nil
