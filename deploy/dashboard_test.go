@@ -201,6 +201,7 @@ func TestProvisioning(t *testing.T) {
 		"./grafana/provisioning:/etc/grafana/provisioning",
 		"./prometheus.yml:/etc/prometheus/prometheus.yml",
 		"noeviction",
+		"--latency-tracking",
 	} {
 		if !strings.Contains(compose, want) {
 			t.Errorf("compose.yaml lacks %q", want)
