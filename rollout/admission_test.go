@@ -193,6 +193,7 @@ type watchSource struct {
 	q         *countingQueue
 	yielded   int
 	seenTasks int // solutions yielded after the first tasks were enqueued
+	firstAt   int // solutions yielded when the first tasks were seen enqueued
 }
 
 func (w *watchSource) Next() (labeler.PreparedSolution, error) {
@@ -202,6 +203,9 @@ func (w *watchSource) Next() (labeler.PreparedSolution, error) {
 		w.q.mu.Lock()
 		if w.q.enqueuedTasks > 0 {
 			w.seenTasks++
+			if w.firstAt == 0 {
+				w.firstAt = w.yielded
+			}
 		}
 		w.q.mu.Unlock()
 	}
@@ -235,5 +239,38 @@ func TestAdmissionStartsTheFleetEarly(t *testing.T) {
 	}
 	if src.seenTasks == 0 {
 		t.Errorf("no task was enqueued before the last of %d solutions was admitted", src.yielded)
+	}
+}
+
+// The first hand-off is a few tasks, not half the fleet's worth: on a big
+// fleet (here 2,000 slots, hand-offs of up to 1,000 tasks) the first tasks
+// reach the idle backends while the rest of the first admission is read
+// and planned. Hand-offs then double, so a large admission is still handed
+// on in a few calls.
+func TestAdmissionHandsOnTheFirstTasksAtOnce(t *testing.T) {
+	sols := simtest.Dataset(40, 30, 3) // 90 solutions, some 350 one-sample tasks
+	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
+	defer q.Close()
+	q.SetCapacity(func() int { return 2000 })
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := grade.New(grade.Options{})
+	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := &watchSource{src: simtest.Source(sols), q: q}
+	n := 0
+	opt := rollout.JobOptions{Model: simtest.Model, Strategy: labeler.Exhaustive, N: 1, Seed: 3,
+		Params: rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 512}}
+	if _, err := rollout.RunJob(ctx, q, grader, opt, src, func(labeler.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sols) {
+		t.Fatalf("%d records for %d solutions", n, len(sols))
+	}
+	// Every solution has at least one task (exhaustive, N=1): the first
+	// 8 tasks are out by the 8th solution, so the 9th sees them.
+	if src.firstAt == 0 || src.firstAt > 9 {
+		t.Errorf("first tasks seen enqueued at solution %d of %d, want by the 9th", src.firstAt, src.yielded)
 	}
 }

@@ -107,6 +107,9 @@ func RunJob(ctx context.Context, q Queue, grader *grade.Grader, opt JobOptions, 
 	return s.stats, s.run(src)
 }
 
+// firstChunk is the tasks admission hands on first (see scheduler.run).
+const firstChunk = 8
+
 // Admission defaults.
 const (
 	// DefaultWindow is the solutions a job labels at once when its queue
@@ -220,11 +223,16 @@ func (s *scheduler) wantsMore() bool {
 
 func (s *scheduler) run(src Source) error {
 	exhausted := false
+	// chunk is how many tasks admission gathers before it hands them on
+	// (0: all). It starts small and doubles at each hand-off, up to half
+	// the fleet's slots: the first tasks reach the idle fleet within
+	// milliseconds, instead of after the hundreds of solutions read,
+	// graded and planned that half the fleet takes.
+	chunk := 0
+	if s.capacity != nil {
+		chunk = firstChunk
+	}
 	for {
-		chunk := 0 // tasks admission gathers before it hands them on (0: all)
-		if s.capacity != nil {
-			chunk = max(64, s.capacity.Capacity()/2)
-		}
 		for !exhausted && s.wantsMore() {
 			in, err := src.Next()
 			if errors.Is(err, io.EOF) {
@@ -238,11 +246,11 @@ func (s *scheduler) run(src Source) error {
 				return err
 			}
 			if chunk > 0 && len(s.outbox) >= chunk {
-				// Enough to busy half the fleet: start it while the rest
-				// are read, graded and planned.
+				// Start these while the rest are read, graded and planned.
 				if err := s.flush(); err != nil {
 					return err
 				}
+				chunk = min(2*chunk, max(64, s.capacity.Capacity()/2))
 			}
 		}
 		if err := s.flush(); err != nil {
