@@ -21,7 +21,8 @@ type countingQueue struct {
 	mu                      sync.Mutex
 	inflight, peak, total   int
 	enqueuedTasks, answered int
-	tasks                   []rollout.Task // every task enqueued
+	tasks                   []rollout.Task   // every task enqueued
+	batches                 [][]rollout.Task // the same, by Enqueue call
 }
 
 func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
@@ -32,6 +33,7 @@ func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) erro
 		q.enqueuedTasks++
 		q.tasks = append(q.tasks, t)
 	}
+	q.batches = append(q.batches, append([]rollout.Task(nil), tasks...))
 	q.peak = max(q.peak, q.inflight)
 	q.mu.Unlock()
 	return q.MemQueue.Enqueue(ctx, tasks...)
@@ -272,5 +274,54 @@ func TestAdmissionHandsOnTheFirstTasksAtOnce(t *testing.T) {
 	// 8 tasks are out by the 8th solution, so the 9th sees them.
 	if src.firstAt == 0 || src.firstAt > 9 {
 		t.Errorf("first tasks seen enqueued at solution %d of %d, want by the 9th", src.firstAt, src.yielded)
+	}
+}
+
+// Lookahead asks for the steps with the longest continuations first (the
+// most of their solution after the prefix): they are done by the time the
+// fleet drains, and what runs last is short. Each lookahead is handed on
+// in one Enqueue; within it, the steps asked ahead (all N samples from 0)
+// come longest first. An idle fleet takes every step asked ahead at once.
+func TestLookaheadAsksLongContinuationsFirst(t *testing.T) {
+	sols := simtest.Dataset(8, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Binary, N: 8, Seed: 4}
+	// How much of its solution follows each prefix; a prefix shared by
+	// solutions of different lengths is ambiguous and not checked.
+	remaining := map[string]int{}
+	for _, sol := range sols {
+		for k := range sol.Solution.Steps {
+			key := sol.Question + "\x00" + sol.Solution.Prefix(k)
+			r := len(sol.Solution.Text) - len(sol.Solution.Prefix(k))
+			if old, ok := remaining[key]; ok && old != r {
+				r = -1
+			}
+			remaining[key] = r
+		}
+	}
+	_, q := labelWithCapacity(t, sols, 1_000_000, opt)
+	checked := 0
+	for _, batch := range q.batches {
+		prev := -1
+		for _, task := range batch {
+			if task.From != 0 || task.N != opt.N {
+				prev = -1 // not asked ahead: a new run of lookahead tasks
+				continue
+			}
+			r := remaining[task.Question+"\x00"+task.Prefix]
+			if r < 0 {
+				prev = -1
+				continue
+			}
+			if prev >= 0 {
+				checked++
+				if r > prev {
+					t.Errorf("lookahead asked a prefix with %d bytes after it after one with %d", r, prev)
+				}
+			}
+			prev = r
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no two steps asked ahead in the same hand-off")
 	}
 }
