@@ -30,8 +30,9 @@ const (
 //
 //   - label-MB: the size of a job's label records as JSON lines;
 //   - first-MB, first-ratio: how much Redis's used_memory rose over the
-//     first job, from the empty Redis, and its ratio to label-MB (the
-//     issue's measure; the bound is 2);
+//     first job, from Redis with serve and the worker connected and no
+//     job yet, and its ratio to label-MB (the measure; the bound
+//     is 2);
 //   - redis-MB, ratio: the same for each later job (with -benchtime 2x or
 //     more);
 //   - first-hists, hist-kB: the per-command latency histograms Redis
@@ -48,7 +49,7 @@ const (
 // figures), allocated with zmalloc so counted in used_memory, freed only by
 // CONFIG RESETSTAT). That is about 25 kB per command name, paid once per
 // server whoever sends the command: the first job on a fresh Redis sends
-// some 28 names serve and the worker had not sent yet (~0.7 MB), later
+// some 30 names serve and the worker had not sent yet (~0.7 MB), later
 // jobs none. The sub-benchmark latency-tracking=no runs redis-server with
 // that setting, so the same measure shows what the job itself leaves.
 func BenchmarkRedisMemory(b *testing.B) {
