@@ -21,7 +21,8 @@ type countingQueue struct {
 	mu                      sync.Mutex
 	inflight, peak, total   int
 	enqueuedTasks, answered int
-	tasks                   []rollout.Task // every task enqueued
+	tasks                   []rollout.Task   // every task enqueued
+	batches                 [][]rollout.Task // the same, by Enqueue call
 }
 
 func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) error {
@@ -32,6 +33,7 @@ func (q *countingQueue) Enqueue(ctx context.Context, tasks ...rollout.Task) erro
 		q.enqueuedTasks++
 		q.tasks = append(q.tasks, t)
 	}
+	q.batches = append(q.batches, append([]rollout.Task(nil), tasks...))
 	q.peak = max(q.peak, q.inflight)
 	q.mu.Unlock()
 	return q.MemQueue.Enqueue(ctx, tasks...)
@@ -196,6 +198,7 @@ type watchSource struct {
 	q         *countingQueue
 	yielded   int
 	seenTasks int // solutions yielded after the first tasks were enqueued
+	firstAt   int // solutions yielded when the first tasks were seen enqueued
 }
 
 func (w *watchSource) Next() (labeler.PreparedSolution, error) {
@@ -205,6 +208,9 @@ func (w *watchSource) Next() (labeler.PreparedSolution, error) {
 		w.q.mu.Lock()
 		if w.q.enqueuedTasks > 0 {
 			w.seenTasks++
+			if w.firstAt == 0 {
+				w.firstAt = w.yielded
+			}
 		}
 		w.q.mu.Unlock()
 	}
@@ -236,5 +242,87 @@ func TestAdmissionStartsTheFleetEarly(t *testing.T) {
 	}
 	if src.seenTasks == 0 {
 		t.Errorf("no task was enqueued before the last of %d solutions was admitted", src.yielded)
+	}
+}
+
+// The first hand-off is a few tasks, not half the fleet's worth: on a big
+// fleet (here 2,000 slots, hand-offs of up to 1,000 tasks) the first tasks
+// reach the idle backends while the rest of the first admission is read
+// and planned. Hand-offs then double, so a large admission is still handed
+// on in a few calls.
+func TestAdmissionHandsOnTheFirstTasksAtOnce(t *testing.T) {
+	sols := simtest.Dataset(40, 30, 3) // 90 solutions, some 350 one-sample tasks
+	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
+	defer q.Close()
+	q.SetCapacity(func() int { return 2000 })
+	pool := simtest.Pool(t, sim.Options{Model: simtest.Model, Latency: 2 * time.Millisecond})
+	grader := grade.New(grade.Options{})
+	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := &watchSource{src: simtest.Source(sols), q: q}
+	n := 0
+	opt := rollout.JobOptions{Model: simtest.Model, Strategy: labeler.Exhaustive, N: 1, Seed: 3,
+		Params: rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 512}}
+	if _, err := rollout.RunJob(ctx, q, grader, opt, src, func(labeler.Record) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sols) {
+		t.Fatalf("%d records for %d solutions", n, len(sols))
+	}
+	// Every solution has at least one task (exhaustive, N=1): the first
+	// 8 tasks are out by the 8th solution, so the 9th sees them.
+	if src.firstAt == 0 || src.firstAt > 9 {
+		t.Errorf("first tasks seen enqueued at solution %d of %d, want by the 9th", src.firstAt, src.yielded)
+	}
+}
+
+// Lookahead asks for the steps with the longest continuations first (the
+// most of their solution after the prefix): they are done by the time the
+// fleet drains, and what runs last is short. Each lookahead is handed on
+// in one Enqueue; within it, the steps asked ahead (all N samples from 0)
+// come longest first. An idle fleet takes every step asked ahead at once.
+func TestLookaheadAsksLongContinuationsFirst(t *testing.T) {
+	sols := simtest.Dataset(8, 12, 3)
+	opt := rollout.JobOptions{Strategy: labeler.Binary, N: 8, Seed: 4}
+	// How much of its solution follows each prefix; a prefix shared by
+	// solutions of different lengths is ambiguous and not checked.
+	remaining := map[string]int{}
+	for _, sol := range sols {
+		for k := range sol.Solution.Steps {
+			key := sol.Question + "\x00" + sol.Solution.Prefix(k)
+			r := len(sol.Solution.Text) - len(sol.Solution.Prefix(k))
+			if old, ok := remaining[key]; ok && old != r {
+				r = -1
+			}
+			remaining[key] = r
+		}
+	}
+	_, q := labelWithCapacity(t, sols, 1_000_000, opt)
+	checked := 0
+	for _, batch := range q.batches {
+		prev := -1
+		for _, task := range batch {
+			if task.From != 0 || task.N != opt.N {
+				prev = -1 // not asked ahead: a new run of lookahead tasks
+				continue
+			}
+			r := remaining[task.Question+"\x00"+task.Prefix]
+			if r < 0 {
+				prev = -1
+				continue
+			}
+			if prev >= 0 {
+				checked++
+				if r > prev {
+					t.Errorf("lookahead asked a prefix with %d bytes after it after one with %d", r, prev)
+				}
+			}
+			prev = r
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no two steps asked ahead in the same hand-off")
 	}
 }

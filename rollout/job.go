@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,9 @@ func RunJob(ctx context.Context, q Queue, grader *grade.Grader, opt JobOptions, 
 	}
 	return s.stats, s.run(src)
 }
+
+// firstChunk is the tasks admission hands on first (see scheduler.run).
+const firstChunk = 8
 
 // Admission defaults.
 const (
@@ -220,11 +224,16 @@ func (s *scheduler) wantsMore() bool {
 
 func (s *scheduler) run(src Source) error {
 	exhausted := false
+	// chunk is how many tasks admission gathers before it hands them on
+	// (0: all). It starts small and doubles at each hand-off, up to half
+	// the fleet's slots: the first tasks reach the idle fleet within
+	// milliseconds, instead of after the hundreds of solutions read,
+	// graded and planned that half the fleet takes.
+	chunk := 0
+	if s.capacity != nil {
+		chunk = firstChunk
+	}
 	for {
-		chunk := 0 // tasks admission gathers before it hands them on (0: all)
-		if s.capacity != nil {
-			chunk = max(64, s.capacity.Capacity()/2)
-		}
 		for !exhausted && s.wantsMore() {
 			in, err := src.Next()
 			if errors.Is(err, io.EOF) {
@@ -238,11 +247,11 @@ func (s *scheduler) run(src Source) error {
 				return err
 			}
 			if chunk > 0 && len(s.outbox) >= chunk {
-				// Enough to busy half the fleet: start it while the rest
-				// are read, graded and planned.
+				// Start these while the rest are read, graded and planned.
 				if err := s.flush(); err != nil {
 					return err
 				}
+				chunk = min(2*chunk, max(64, s.capacity.Capacity()/2))
 			}
 		}
 		if err := s.flush(); err != nil {
@@ -371,9 +380,9 @@ const maxLookahead = 4
 
 // lookahead fills sequence slots that would otherwise idle, once the
 // source is exhausted and too few solutions are left to keep the fleet
-// busy: for each solution still labelled, oldest first and one level of
-// decisions at a time across them all, it asks for all N samples of the
-// steps its plan may probe next (labeler.Lookahead), while the samples in
+// busy: of the steps the plans of the solutions still labelled may probe
+// within their next maxLookahead decisions (labeler.Lookahead), longest
+// continuation first, it asks for all N samples, while the samples in
 // flight, these included, stay within the capacity the queue reports. A
 // binary search then finds its next steps' samples ready instead of
 // spending a round on each, and the job's tail shortens. Samples are
@@ -388,19 +397,35 @@ func (s *scheduler) lookahead() {
 	}
 	s.pruneLive()
 	c := s.capacity.Capacity()
-	for depth := 1; depth <= maxLookahead; depth++ {
-		for _, sol := range s.live {
-			if c <= 0 || s.inflight >= c {
-				return
-			}
-			for _, step := range sol.plan.(labeler.Lookahead).Lookahead(depth) {
-				e := s.entry(sol, step)
-				if s.inflight+missingSamples(e, s.opt.N) > c {
-					return
-				}
-				s.request(e, labeler.Probe{Step: step, From: 0, To: s.opt.N})
-			}
+	if c <= 0 || s.inflight >= c {
+		return
+	}
+	type candidate struct {
+		sol       *solutionState
+		step      int
+		remaining int // bytes of the solution after the step's prefix
+	}
+	var cands []candidate
+	for _, sol := range s.live {
+		for _, step := range sol.plan.(labeler.Lookahead).Lookahead(maxLookahead) {
+			text := sol.in.Solution
+			cands = append(cands, candidate{sol, step, len(text.Text) - text.Steps[step].PrefixEnd})
 		}
+	}
+	// Longest continuations first (a prefix with more of its solution
+	// after it is continued for longer): asked while the fleet is still
+	// full, they are done by the time it drains, and the requests left
+	// running at the very end are short ones. On the fleet benchmark with
+	// 10x its latencies (so that the CPU's share of the wall time is
+	// small) binary's utilization went from 0.91 to 0.93 with this order,
+	// against nearer decisions first.
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].remaining > cands[j].remaining })
+	for _, cd := range cands {
+		e := s.entry(cd.sol, cd.step)
+		if s.inflight+missingSamples(e, s.opt.N) > c {
+			return
+		}
+		s.request(e, labeler.Probe{Step: cd.step, From: 0, To: s.opt.N})
 	}
 }
 
