@@ -20,7 +20,7 @@ func init() {
 }
 
 // importFlags are the input format flags of import and label. The
-// importers and their decisions are described in labeler/importers.go.
+// importers and their decisions are described in labeler/dataset/importers.go.
 type importFlags struct {
 	format   string
 	goldFrom stringList
