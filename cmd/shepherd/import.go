@@ -244,12 +244,13 @@ type importCmd struct {
 
 func parseImportFlags(e env, args []string) (*importCmd, error) {
 	c := &importCmd{}
+	in, out, skip := &c.in, &c.out, &c.skip
 	fs := newFlagSet(e, "import", "--in-format gsm8k|math|processbench|prm800k|math-shepherd --in FILE [--gold-from FILE] [--out FILE] [--skip-bad]")
-	fs.StringVar(&c.in, "in", "-", "data set file, JSONL or one JSON array ('-' is stdin)")
-	fs.StringVar(&c.out, "out", "-", "labeling input JSONL for shepherd label ('-' is stdout), written whole or not at all")
+	fs.StringVar(in, "in", "-", "data set file, JSONL or one JSON array ('-' is stdin)")
+	fs.StringVar(out, "out", "-", "labeling input JSONL for shepherd label ('-' is stdout), written whole or not at all")
 	c.m.register(fs)
-	fs.BoolVar(&c.skip, "skip-bad", false, "leave out rows that cannot be used (no gold answer, no solution) instead of failing (the count is reported)")
-	fs.BoolVar(&c.skip, "skip-unusable", false, "the former name of --skip-bad")
+	fs.BoolVar(skip, "skip-bad", false, "leave out rows that cannot be used (no gold answer, no solution) instead of failing (the count is reported)")
+	fs.BoolVar(skip, "skip-unusable", false, "the former name of --skip-bad")
 	hideFlag(fs, "skip-unusable")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
