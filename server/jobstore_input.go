@@ -209,21 +209,26 @@ func (s *Server) checkProblem(i int, p *shepherdv1.Problem) error {
 }
 
 // inputError is the labeler's refusal of problems[i] (a
-// *labeler.InputError) as an InvalidArgument naming the API field.
+// *labeler.InputError) as an InvalidArgument naming the API field, and
+// the problem and solution by id: a client sending its input in several
+// requests (label --server) finds the line from the id.
 func inputError(i int, err error) error {
 	var e *labeler.InputError
 	if !errors.As(err, &e) {
 		return err
 	}
 	at := fmt.Sprintf("problems[%d]", i)
+	which := fmt.Sprintf("problem %q", e.ProblemID)
 	if e.Solution >= 0 {
 		at += fmt.Sprintf(".solutions[%d]", e.Solution)
+		which += fmt.Sprintf(", solution %q", e.SolutionID)
 	}
 	if e.Field != "" {
 		at += "." + e.Field
 	}
+	why := e.Reason
 	if e.Err != nil {
-		return invalid("%s: %s", at, splitMessage(e.Err))
+		why = splitMessage(e.Err)
 	}
-	return invalid("%s: %s", at, e.Reason)
+	return invalid("%s: %s; %s", at, why, which)
 }

@@ -130,7 +130,7 @@ func TestLabelThroughServer(t *testing.T) {
 	// The client leaves the split to the server, whose refusal names the
 	// solution and the limit.
 	code, _, errs := runShepherd(t, "", append(server, "--out", filepath.Join(dir, "long.jsonl"), "--max-steps", "2")...)
-	if want := "problems[0].solutions[0]: solution has 7 steps, more than the limit of 2 (spec.max_steps)"; code != 1 || !strings.Contains(errs, want) {
+	if want := `problems[0].solutions[0]: solution has 7 steps, more than the limit of 2 (spec.max_steps); problem "sim-0001", solution "sim-0001-1"`; code != 1 || !strings.Contains(errs, want) {
 		t.Errorf("--max-steps 2 through the server: exit %d, stderr %q; want %q", code, errs, want)
 	}
 }
