@@ -7,7 +7,7 @@ APT_PACKAGES := redis-server prometheus chromium
 
 SHELL := bash
 
-.PHONY: test deps lint unit python steptag readme bench bench-report build
+.PHONY: test deps lint unit python steptag readme bench bench-report build proto
 
 test: deps lint unit python steptag readme
 
@@ -21,6 +21,13 @@ deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Regenerates the API's Go code (buf, pinned plugins) and the Python
+# client's messages and stub from proto/shepherd/v1/shepherd.proto; each
+# script installs its pinned generators when missing.
+proto:
+	bash proto/generate.sh
+	bash client/python/generate.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

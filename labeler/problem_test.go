@@ -2,6 +2,7 @@ package labeler
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -66,6 +67,46 @@ func TestProblemValidation(t *testing.T) {
 	var p Problem
 	if err := json.Unmarshal([]byte(`{"solutions": [{"txt": "a"}]}`), &p); err == nil || !strings.Contains(err.Error(), "txt") {
 		t.Errorf("unknown solution field: %v", err)
+	}
+}
+
+// TestInputErrorNamesTheField: Check and Prepare say which field of which
+// solution is at fault, which the server restates under the API's paths.
+func TestInputErrorNamesTheField(t *testing.T) {
+	lim := InputLimits{MaxSolutions: 2, SplitOptions: SplitOptions{Mode: SplitLine, MaxSteps: 2}}
+	for _, c := range []struct {
+		p                  Problem
+		solution           int
+		id, field, message string
+		split              bool
+	}{
+		{Problem{Answer: "1", Solutions: []SolutionInput{{Text: "a"}}}, -1, "", "question", `problem d: field "question": missing or empty`, false},
+		{Problem{Question: "q", Answer: " ", Solutions: []SolutionInput{{Text: "a"}}}, -1, "", "answer", "the gold answer is missing or empty", false},
+		{Problem{Question: "q", Answer: "1"}, -1, "", "solutions", "none given (1..2 per problem)", false},
+		{Problem{Question: "q", Answer: "1", Solutions: make([]SolutionInput, 3)}, -1, "", "solutions", "3 solutions, more than the limit of 2", false},
+		{Problem{ID: "x", Question: "q", Answer: "1", Solutions: []SolutionInput{{Text: "a"}, {ID: "x-0", Text: "b"}}}, 1, "x-0", "id", `problem x: solutions[1] (x-0): duplicate solution id "x-0"`, false},
+		{Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{Text: " \n "}}}, 0, "d-0", "text", "solutions[0] (d-0): solution is empty", false},
+		{Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{Steps: []string{"", " "}}}}, 0, "d-0", "steps", "solution is empty (no non-empty step)", false},
+		{Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{}}}, 0, "d-0", "", `solution is empty (give "text" or "steps")`, false},
+		{Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{Text: "a", Steps: []string{"b"}}}}, 0, "d-0", "", "not both", false},
+		{Problem{Question: "q", Answer: "1", Solutions: []SolutionInput{{Text: "a"}, {Text: "a\nb\nc"}}}, 1, "d-1", "", "solutions[1] (d-1): labeler: solution has 3 steps, more than the limit of 2", true},
+	} {
+		_, err := c.p.Prepare("d", lim)
+		var e *InputError
+		if !errors.As(err, &e) {
+			t.Errorf("%+v: error %v, want an *InputError", c.p, err)
+			continue
+		}
+		if e.Solution != c.solution || e.SolutionID != c.id || e.Field != c.field || !strings.Contains(e.Error(), c.message) {
+			t.Errorf("%+v: %+v (%q), want solution %d (%q), field %q, %q", c.p, e, e.Error(), c.solution, c.id, c.field, c.message)
+		}
+		if split := errors.Is(err, ErrTooManySteps); split != c.split {
+			t.Errorf("%+v: the splitter's error kept: %v, want %v", c.p, split, c.split)
+		}
+		// Check stops short of splitting: it finds every fault but the split's.
+		if _, err := c.p.Check("d", lim); (err == nil) != c.split {
+			t.Errorf("%+v: Check: %v", c.p, err)
+		}
 	}
 }
 

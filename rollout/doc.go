@@ -37,9 +37,10 @@
 // # Backend pool
 //
 // Pool spreads requests over Backends (each a *Client) serving the same
-// model. Requests with the same RouteKey (one solution) go to the same
-// backend by rendezvous hashing, so each step prefix extends one the
-// backend has just cached.
+// model. Requests with the same RouteKey (the scheduler sets the problem
+// id: every prefix of a problem's solutions starts with its question) go
+// to the same backend by rendezvous hashing, so each step prefix extends
+// one the backend has just cached.
 // Backends that fail repeatedly are skipped for a while, their keys falling
 // to each key's next choice; backends at fault leave rotation until a probe
 // or a trial request passes, and a pool with none left fails at once with

@@ -17,13 +17,8 @@ import (
 
 const simAccuracy = 0.8
 
-// simDataset and sliceSource are simtest's data set and source under the
-// names this package's tests use.
+// simDataset is simtest's data set under the name this package's tests use.
 var simDataset = simtest.Dataset
-
-type sliceSource struct{ sols simtest.SliceSource }
-
-func (s *sliceSource) Next() (labeler.PreparedSolution, error) { return s.sols.Next() }
 
 // runner runs labeling jobs in-process against inference servers.
 type runner struct {

@@ -93,7 +93,7 @@ func observedJob(t *testing.T, opt sim.Options, maxRetries int) (*recorder, roll
 	wg.Go(func() { _ = w.Run(wctx) })
 	defer func() { stop(); wg.Wait(); q.Close() }()
 	stats, err := rollout.RunJob(ctx, q, grader, rollout.JobOptions{ID: "j", Model: "sim", N: 4, Seed: 1, Observer: rec},
-		&sliceSource{sols: simDataset(2, 3, 2)}, func(labeler.Record) error { return nil })
+		rollout.NewSliceSource(simDataset(2, 3, 2)), func(labeler.Record) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestTaskOverheadExcludesWorkTime(t *testing.T) {
 	defer func() { stop(); wg.Wait(); q.Close() }()
 	obs := &overheads{}
 	stats, err := rollout.RunJob(ctx, q, grader, rollout.JobOptions{ID: "j", Model: "sim", N: 2, Seed: 1, Observer: obs},
-		&sliceSource{sols: simDataset(2, 3, 2)}, func(labeler.Record) error { return nil })
+		rollout.NewSliceSource(simDataset(2, 3, 2)), func(labeler.Record) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
-	"github.com/shepherd-prm/shepherd/rollout/sim/simtest"
 )
 
 // TestRecordsSumToCompletionTokens: each record carries the completion
@@ -155,10 +154,9 @@ func TestSpeculativeTokensAfterTheRecord(t *testing.T) {
 		t.Fatal("the data set has no two wrong solutions of 4 steps or more")
 	}
 	q := &scriptedQueue{first: sols[0].ProblemID}
-	src := simtest.SliceSource(sols)
 	var recs []labeler.Record
 	stats, err := rollout.RunJob(context.Background(), q, grader,
-		rollout.JobOptions{Model: "m", Strategy: labeler.Binary, N: 8, Seed: 1}, &sliceSource{src},
+		rollout.JobOptions{Model: "m", Strategy: labeler.Binary, N: 8, Seed: 1}, rollout.NewSliceSource(sols),
 		func(r labeler.Record) error { recs = append(recs, r); return nil })
 	if err != nil {
 		t.Fatal(err)

@@ -64,7 +64,10 @@ func TestBadRequests(t *testing.T) {
 		{"empty question", func(r *shepherdv1.SubmitJobRequest) { r.Problems[0].Question = "" }, nil, "INVALID_ARGUMENT", "problems[0].question"},
 		{"empty solution", func(r *shepherdv1.SubmitJobRequest) {
 			r.Problems[0].Solutions[0].Body = &shepherdv1.Solution_Text{Text: "\n  \n"}
-		}, nil, "INVALID_ARGUMENT", "problems[0].solutions[0].text: empty"},
+		}, nil, "INVALID_ARGUMENT", "problems[0].solutions[0].text: solution is empty"},
+		{"blank steps", func(r *shepherdv1.SubmitJobRequest) {
+			r.Problems[0].Solutions[0].Body = &shepherdv1.Solution_Steps{Steps: &shepherdv1.Steps{Steps: []string{"", " \n"}}}
+		}, nil, "INVALID_ARGUMENT", `problems[0].solutions[0].steps: solution is empty (no non-empty step); problem "q", solution "q-0"`},
 		{"no body", func(r *shepherdv1.SubmitJobRequest) { r.Problems[0].Solutions[0].Body = nil }, nil, "INVALID_ARGUMENT", "problems[0].solutions[0]"},
 		{"no solutions", func(r *shepherdv1.SubmitJobRequest) { r.Problems[0].Solutions = nil }, nil, "INVALID_ARGUMENT", "problems[0].solutions: none"},
 		{"no problems", func(r *shepherdv1.SubmitJobRequest) { r.Problems = nil }, nil, "INVALID_ARGUMENT", "problems: none"},

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -164,17 +165,12 @@ func (s *Server) prepare(r *shepherdv1.SubmitJobRequest) ([][]labeler.PreparedSo
 	if err != nil {
 		return nil, nil, err
 	}
-	opt := labeler.SplitOptions{Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps())}
+	lim := labeler.InputLimits{MaxSolutions: s.opt.MaxSolutionsPerProblem,
+		SplitOptions: labeler.SplitOptions{Mode: convert.SplitModeOf(spec.GetSplit()), Tag: spec.GetSplitTag(), MaxSteps: int(spec.GetMaxSteps())}}
 	out := make([][]labeler.PreparedSolution, len(r.GetProblems()))
 	for i, p := range r.GetProblems() {
-		pid, gold := problemID(i, p), labeler.GoldAnswer(p.GetAnswer())
-		out[i] = make([]labeler.PreparedSolution, len(p.GetSolutions()))
-		for j, sol := range p.GetSolutions() {
-			steps, err := convert.SolutionOf(sol).Split(opt)
-			if err != nil {
-				return nil, nil, invalid("problems[%d].solutions[%d]: %s", i, j, splitMessage(err))
-			}
-			out[i][j] = labeler.PreparedSolution{ProblemID: pid, SolutionID: solutionID(pid, j, sol), Question: p.GetQuestion(), Gold: gold, Solution: steps}
+		if out[i], err = convert.ProblemOf(p).Prepare(problemID(i, p), lim); err != nil {
+			return nil, nil, inputError(i, err)
 		}
 	}
 	return out, spec, nil
@@ -195,62 +191,44 @@ func problemID(i int, p *shepherdv1.Problem) string {
 	return "p" + strconv.Itoa(i)
 }
 
-// solutionID is a solution's effective id.
-func solutionID(pid string, j int, s *shepherdv1.Solution) string {
-	if id := strings.TrimSpace(s.GetId()); id != "" {
-		return id
+// checkProblem checks what the API alone bounds, the ids' sizes, then the
+// problem as the labeler does (labeler.Problem.Check), its faults stated
+// under the API's field paths.
+func (s *Server) checkProblem(i int, p *shepherdv1.Problem) error {
+	at := fmt.Sprintf("problems[%d]", i)
+	if len(p.GetId()) > maxIDBytes {
+		return invalid("%s.id: %d bytes, more than the limit of %d", at, len(p.GetId()), maxIDBytes)
 	}
-	return pid + "-" + strconv.Itoa(j)
+	for j, sol := range p.GetSolutions() {
+		if len(sol.GetId()) > maxIDBytes {
+			return invalid("%s.solutions[%d].id: %d bytes, more than the limit of %d", at, j, len(sol.GetId()), maxIDBytes)
+		}
+	}
+	_, err := convert.ProblemOf(p).Check(problemID(i, p), labeler.InputLimits{MaxSolutions: s.opt.MaxSolutionsPerProblem})
+	return inputError(i, err)
 }
 
-func (s *Server) checkProblem(i int, p *shepherdv1.Problem, maxSteps int) error {
+// inputError is the labeler's refusal of problems[i] (a
+// *labeler.InputError) as an InvalidArgument naming the API field, and
+// the problem and solution by id: a client sending its input in several
+// requests (label --server) finds the line from the id.
+func inputError(i int, err error) error {
+	var e *labeler.InputError
+	if !errors.As(err, &e) {
+		return err
+	}
 	at := fmt.Sprintf("problems[%d]", i)
-	sols := p.GetSolutions()
-	switch {
-	case len(p.GetId()) > maxIDBytes:
-		return invalid("%s.id: %d bytes, more than the limit of %d", at, len(p.GetId()), maxIDBytes)
-	case strings.TrimSpace(p.GetQuestion()) == "":
-		return invalid("%s.question: missing or empty", at)
-	case strings.TrimSpace(p.GetAnswer()) == "":
-		return invalid("%s.answer: the gold answer is missing or empty", at)
-	case len(sols) == 0:
-		return invalid("%s.solutions: none given (1..%d per problem)", at, s.opt.MaxSolutionsPerProblem)
-	case len(sols) > s.opt.MaxSolutionsPerProblem:
-		return invalid("%s.solutions: %d solutions, more than the limit of %d", at, len(sols), s.opt.MaxSolutionsPerProblem)
+	which := fmt.Sprintf("problem %q", e.ProblemID)
+	if e.Solution >= 0 {
+		at += fmt.Sprintf(".solutions[%d]", e.Solution)
+		which += fmt.Sprintf(", solution %q", e.SolutionID)
 	}
-	pid := problemID(i, p)
-	seen := make(map[string]bool, len(sols))
-	for j, sol := range sols {
-		sat := fmt.Sprintf("%s.solutions[%d]", at, j)
-		if len(sol.GetId()) > maxIDBytes {
-			return invalid("%s.id: %d bytes, more than the limit of %d", sat, len(sol.GetId()), maxIDBytes)
-		}
-		sid := solutionID(pid, j, sol)
-		if seen[sid] {
-			return invalid("%s.id: duplicate solution id %q in problem %q", sat, sid, pid)
-		}
-		seen[sid] = true
-		switch b := sol.GetBody().(type) {
-		case *shepherdv1.Solution_Text:
-			if strings.TrimSpace(b.Text) == "" {
-				return invalid("%s.text: empty solution", sat)
-			}
-		case *shepherdv1.Solution_Steps:
-			n := 0
-			for _, st := range b.Steps.GetSteps() {
-				if strings.TrimSpace(st) != "" {
-					n++
-				}
-			}
-			switch {
-			case n == 0:
-				return invalid("%s.steps: empty solution (no non-empty step)", sat)
-			case n > maxSteps:
-				return invalid("%s.steps: %d steps, more than the limit of %d (spec.max_steps)", sat, n, maxSteps)
-			}
-		default:
-			return invalid("%s: empty solution (set text or steps)", sat)
-		}
+	if e.Field != "" {
+		at += "." + e.Field
 	}
-	return nil
+	why := e.Reason
+	if e.Err != nil {
+		why = splitMessage(e.Err)
+	}
+	return invalid("%s: %s; %s", at, why, which)
 }

@@ -106,7 +106,7 @@ func (s *Server) validateSubmit(r *shepherdv1.SubmitJobRequest) (*shepherdv1.Job
 	}
 	ids := make(map[string]int, len(probs))
 	for i, p := range probs {
-		if err := s.checkProblem(i, p, int(spec.GetMaxSteps())); err != nil {
+		if err := s.checkProblem(i, p); err != nil {
 			return nil, err
 		}
 		// Records name their problem and solution: ambiguous ids would make

@@ -88,39 +88,10 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 	if len(b.backends) == 0 {
 		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
 	}
-	var stops []func()
-	stop := func() {
-		for _, s := range stops {
-			s()
-		}
-	}
-	model := b.model
-	key := b.apiKey
-	if key == "" {
-		key = os.Getenv("OPENAI_API_KEY")
-	}
-	tmpl := ""
-	if b.promptTemplate != "" {
-		data, err := os.ReadFile(b.promptTemplate)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--prompt-template: %w", err)
-		}
-		tmpl = string(data)
-	}
-	api, err := rollout.ParseAPI(b.api)
-	if err != nil {
-		return nil, nil, usageErrorf("--api: %v", err)
-	}
-	kind, err := rollout.ParseServerKind(b.serverKind)
-	if err != nil {
-		return nil, nil, usageErrorf("--server-kind: %v", err)
-	}
-	extras, tmpl, err := b.extras(api, tmpl)
+	pb, err := b.newPoolBuilder(e, obs)
 	if err != nil {
 		return nil, nil, err
 	}
-	var clients []*rollout.Client
-	named := map[string]int{} // labels given so far, to keep them distinct
 	if b.loadBound != 0 && b.loadBound < 1 {
 		return nil, nil, usageErrorf("--load-bound %g: must be at least 1 (0 for no bound)", b.loadBound)
 	}
@@ -131,8 +102,78 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 	if b.seqs < 1 {
 		return nil, nil, usageErrorf("--backend-seqs %d: must be at least 1", b.seqs)
 	}
-	var seqs []int
-	for _, u := range b.backends {
+	if err := pb.addAll(); err != nil {
+		pb.stop()
+		return nil, nil, err
+	}
+	if len(pb.clients) == 0 {
+		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
+	}
+	b.model = pb.model
+	pool, err := rollout.NewPool(pb.clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, OnBackendState: b.onState, BackendSeqs: pb.seqs, LoadBound: loadBound})
+	if err != nil {
+		pb.stop()
+		return nil, nil, err
+	}
+	return pool, pb.stop, nil
+}
+
+// poolBuilder gathers the pool's clients, one per backend URL, as open
+// reads --backend: what every client shares, and what was built so far.
+type poolBuilder struct {
+	b      *backendFlags
+	e      env
+	obs    rollout.Observer
+	model  string // --model, or "sim" once a simulator starts without one
+	key    string
+	tmpl   string
+	api    rollout.API
+	kind   rollout.ServerKind
+	extras rollout.RequestExtras
+
+	named   map[string]int // labels given so far, to keep them distinct
+	clients []*rollout.Client
+	seqs    []int // each client's sequences at once
+	stops   []func()
+}
+
+// newPoolBuilder checks the flags every client shares.
+func (b *backendFlags) newPoolBuilder(e env, obs rollout.Observer) (*poolBuilder, error) {
+	pb := &poolBuilder{b: b, e: e, obs: obs, model: b.model, key: b.apiKey, named: map[string]int{}}
+	if pb.key == "" {
+		pb.key = os.Getenv("OPENAI_API_KEY")
+	}
+	if b.promptTemplate != "" {
+		data, err := os.ReadFile(b.promptTemplate)
+		if err != nil {
+			return nil, fmt.Errorf("--prompt-template: %w", err)
+		}
+		pb.tmpl = string(data)
+	}
+	var err error
+	if pb.api, err = rollout.ParseAPI(b.api); err != nil {
+		return nil, usageErrorf("--api: %v", err)
+	}
+	if pb.kind, err = rollout.ParseServerKind(b.serverKind); err != nil {
+		return nil, usageErrorf("--server-kind: %v", err)
+	}
+	if pb.extras, pb.tmpl, err = b.extras(pb.api, pb.tmpl); err != nil {
+		return nil, err
+	}
+	return pb, nil
+}
+
+// stop shuts down the simulators the builder started.
+func (pb *poolBuilder) stop() {
+	for _, s := range pb.stops {
+		s()
+	}
+}
+
+// addAll adds every backend of every --backend (each a comma-separated
+// list).
+func (pb *poolBuilder) addAll() error {
+	for _, u := range pb.b.backends {
 		for _, one := range strings.Split(u, ",") {
 			one = strings.TrimSpace(one)
 			if one == "" {
@@ -140,86 +181,100 @@ func (b *backendFlags) open(e env, obs rollout.Observer) (*rollout.Pool, func(),
 			}
 			name, one, err := splitBackendName(one)
 			if err != nil {
-				stop()
-				return nil, nil, usageErrorf("--backend: %v", err)
+				return usageErrorf("--backend: %v", err)
 			}
-			urls, seq := []string{one}, b.seqs
-			if one == "sim" || strings.HasPrefix(one, "sim?") {
-				if name == "" {
-					name = "sim" // not its ephemeral port
-				}
-				opt, count, err := sim.ParseSpec(one)
-				if err != nil {
-					stop()
-					return nil, nil, usageErrorf("--backend: %v", err)
-				}
-				if model == "" {
-					model = "sim"
-				}
-				if opt.Model == "" {
-					opt.Model = model
-				}
-				fleet, err := sim.StartFleet(count, opt)
-				if err != nil {
-					stop()
-					return nil, nil, fmt.Errorf("starting the simulator: %w", err)
-				}
-				stops = append(stops, fleet.Stop)
-				b.sims = append(b.sims, fleet.Servers...)
-				urls = fleet.URLs
-				if opt.MaxNumSeqs > 0 {
-					seq = opt.MaxNumSeqs
-				}
-			}
-			if model == "" {
-				stop()
-				return nil, nil, usageErrorf("--model is required with a real backend")
-			}
-			for _, one := range urls {
-				info := rollout.ServerInfo{Kind: kind}
-				if kind == "" || kind == rollout.ServerSGLang {
-					// An SGLang server says whether it runs with
-					// deterministic inference, which decides how to seed.
-					if d := rollout.DetectServer(context.Background(), nil, one, key); kind == "" || d.Kind == kind {
-						info = d
-					}
-				}
-				if !info.Seeded() {
-					fmt.Fprintf(e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
-				}
-				retries := b.maxRetries
-				if retries == 0 {
-					retries = -1 // ClientOptions: 0 is the default, negative none
-				}
-				c, err := rollout.NewClient(rollout.ClientOptions{
-					BaseURL: one, Model: model, API: api, PromptTemplate: tmpl, APIKey: key,
-					Timeout: b.timeout, MaxRetries: retries, MaxN: b.maxN, Server: info, Extras: extras,
-				})
-				if err != nil {
-					stop()
-					return nil, nil, fmt.Errorf("--backend %s: %w", one, err)
-				}
-				if n, ok := obs.(backendNamer); ok && name != "" {
-					label := name
-					if named[name]++; named[name] > 1 {
-						label = fmt.Sprintf("%s-%d", name, named[name]) // a second sim: sim-2
-					}
-					n.NameBackend(one, label)
-				}
-				clients, seqs = append(clients, c), append(seqs, seq)
+			if err := pb.add(name, one); err != nil {
+				return err
 			}
 		}
 	}
-	if len(clients) == 0 {
-		return nil, nil, usageErrorf("--backend is required (a base URL ending in /v1, or sim)")
+	return nil
+}
+
+// add adds one backend: a URL, or a simulator fleet it starts.
+func (pb *poolBuilder) add(name, target string) error {
+	urls, seq := []string{target}, pb.b.seqs
+	if target == "sim" || strings.HasPrefix(target, "sim?") {
+		if name == "" {
+			name = "sim" // not its ephemeral port
+		}
+		var err error
+		if urls, seq, err = pb.startSim(target); err != nil {
+			return err
+		}
 	}
-	b.model = model
-	pool, err := rollout.NewPool(clients, rollout.PoolOptions{MaxConcurrency: b.concurrency, Observer: obs, OnBackendState: b.onState, BackendSeqs: seqs, LoadBound: loadBound})
+	if pb.model == "" {
+		return usageErrorf("--model is required with a real backend")
+	}
+	for _, one := range urls {
+		if err := pb.addClient(name, one, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startSim starts the simulators a "sim?…" backend describes and returns
+// their URLs and the sequences each runs at once.
+func (pb *poolBuilder) startSim(spec string) ([]string, int, error) {
+	opt, count, err := sim.ParseSpec(spec)
 	if err != nil {
-		stop()
-		return nil, nil, err
+		return nil, 0, usageErrorf("--backend: %v", err)
 	}
-	return pool, stop, nil
+	if pb.model == "" {
+		pb.model = "sim"
+	}
+	if opt.Model == "" {
+		opt.Model = pb.model
+	}
+	fleet, err := sim.StartFleet(count, opt)
+	if err != nil {
+		return nil, 0, fmt.Errorf("starting the simulator: %w", err)
+	}
+	pb.stops = append(pb.stops, fleet.Stop)
+	pb.b.sims = append(pb.b.sims, fleet.Servers...)
+	seq := pb.b.seqs
+	if opt.MaxNumSeqs > 0 {
+		seq = opt.MaxNumSeqs
+	}
+	return fleet.URLs, seq, nil
+}
+
+// addClient adds the client of one backend URL, named name in metrics
+// when the observer names backends.
+func (pb *poolBuilder) addClient(name, one string, seq int) error {
+	b := pb.b
+	info := rollout.ServerInfo{Kind: pb.kind}
+	if pb.kind == "" || pb.kind == rollout.ServerSGLang {
+		// An SGLang server says whether it runs with
+		// deterministic inference, which decides how to seed.
+		if d := rollout.DetectServer(context.Background(), nil, one, pb.key); pb.kind == "" || d.Kind == pb.kind {
+			info = d
+		}
+	}
+	if !info.Seeded() {
+		fmt.Fprintf(pb.e.stderr, "warning: --backend %s: %s\n", one, info.Describe())
+	}
+	retries := b.maxRetries
+	if retries == 0 {
+		retries = -1 // ClientOptions: 0 is the default, negative none
+	}
+	c, err := rollout.NewClient(rollout.ClientOptions{
+		BaseURL: one, Model: pb.model, API: pb.api, PromptTemplate: pb.tmpl, APIKey: pb.key,
+		Timeout: b.timeout, MaxRetries: retries, MaxN: b.maxN, Server: info, Extras: pb.extras,
+	})
+	if err != nil {
+		return fmt.Errorf("--backend %s: %w", one, err)
+	}
+	if n, ok := pb.obs.(backendNamer); ok && name != "" {
+		label := name
+		if pb.named[name]++; pb.named[name] > 1 {
+			label = fmt.Sprintf("%s-%d", name, pb.named[name]) // a second sim: sim-2
+		}
+		n.NameBackend(one, label)
+	}
+	pb.clients, pb.seqs = append(pb.clients, c), append(pb.seqs, seq)
+	return nil
 }
 
 // extras checks --prompt-style, --system-prompt, --chat-template-kwargs and

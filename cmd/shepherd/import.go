@@ -20,7 +20,7 @@ func init() {
 }
 
 // importFlags are the input format flags of import and label. The
-// importers and their decisions are described in labeler/importers.go.
+// importers and their decisions are described in labeler/dataset/importers.go.
 type importFlags struct {
 	format   string
 	goldFrom stringList
@@ -203,66 +203,92 @@ func (r *problemReader) next() (inputProblem, error) {
 }
 
 func runImport(ctx context.Context, e env, args []string) error {
-	var m importFlags
-	var in, out string
-	var skip bool
-	fs := newFlagSet(e, "import", "--in-format gsm8k|math|processbench|prm800k|math-shepherd --in FILE [--gold-from FILE] [--out FILE] [--skip-bad]")
-	fs.StringVar(&in, "in", "-", "data set file, JSONL or one JSON array ('-' is stdin)")
-	fs.StringVar(&out, "out", "-", "labeling input JSONL for shepherd label ('-' is stdout), written whole or not at all")
-	m.register(fs)
-	fs.BoolVar(&skip, "skip-bad", false, "leave out rows that cannot be used (no gold answer, no solution) instead of failing (the count is reported)")
-	fs.BoolVar(&skip, "skip-unusable", false, "the former name of --skip-bad")
-	hideFlag(fs, "skip-unusable")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	f, opt, err := m.options(ctx)
+	c, err := parseImportFlags(e, args)
 	if err != nil {
 		return err
 	}
-	r, w, commit, done, err := convertFiles(e, in, out)
+	f, opt, err := c.m.options(ctx)
+	if err != nil {
+		return err
+	}
+	r, w, commit, done, err := convertFiles(e, c.in, c.out)
 	if err != nil {
 		return err
 	}
 	defer done()
-	var rows, skipped int
-	var firstSkip error
-	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}
-	err = readRows(ctx, r, func(row []byte, n int, what string) error {
-		rows++
-		im, err := dataset.Import(f, row, rowID(f, n), opt)
-		if skip && errors.Is(err, dataset.ErrUnusable) {
-			skipped++
-			if firstSkip == nil {
-				firstSkip = err
-			}
-			return nil
-		}
-		if err == nil {
-			_, err = im.Problem.Prepare(rowID(f, n), check)
-		}
-		if errors.Is(err, dataset.ErrUnusable) {
-			return fmt.Errorf("%s %d: %w (--skip-bad leaves such rows out)", what, n, err)
-		}
-		if err != nil {
-			return fmt.Errorf("%s %d: %w", what, n, err)
-		}
-		return w.Write(im.Problem)
-	})
+	n, err := c.importRows(ctx, r, w, f, opt)
 	if err != nil {
 		return fmt.Errorf("--in: %w", err)
 	}
 	if err := commit(); err != nil {
 		return err
 	}
-	dest := out
+	dest := c.out
 	if dest == "-" || dest == "" {
 		dest = "stdout"
 	}
 	why := ""
-	if firstSkip != nil {
-		why = fmt.Sprintf(" (the first: %v)", firstSkip)
+	if n.firstSkip != nil {
+		why = fmt.Sprintf(" (the first: %v)", n.firstSkip)
 	}
-	fmt.Fprintf(e.stderr, "imported %d of %d %s rows, %d left out as unusable%s; problems in %s\n", w.count, rows, f, skipped, why, dest)
+	fmt.Fprintf(e.stderr, "imported %d of %d %s rows, %d left out as unusable%s; problems in %s\n", w.count, n.rows, f, n.skipped, why, dest)
 	return nil
+}
+
+// importCmd is import's flags.
+type importCmd struct {
+	m       importFlags
+	in, out string
+	skip    bool // --skip-bad
+}
+
+func parseImportFlags(e env, args []string) (*importCmd, error) {
+	c := &importCmd{}
+	in, out, skip := &c.in, &c.out, &c.skip
+	fs := newFlagSet(e, "import", "--in-format gsm8k|math|processbench|prm800k|math-shepherd --in FILE [--gold-from FILE] [--out FILE] [--skip-bad]")
+	fs.StringVar(in, "in", "-", "data set file, JSONL or one JSON array ('-' is stdin)")
+	fs.StringVar(out, "out", "-", "labeling input JSONL for shepherd label ('-' is stdout), written whole or not at all")
+	c.m.register(fs)
+	fs.BoolVar(skip, "skip-bad", false, "leave out rows that cannot be used (no gold answer, no solution) instead of failing (the count is reported)")
+	fs.BoolVar(skip, "skip-unusable", false, "the former name of --skip-bad")
+	hideFlag(fs, "skip-unusable")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// importCounts are the rows import read and left out.
+type importCounts struct {
+	rows, skipped int
+	firstSkip     error // why the first row left out was
+}
+
+// importRows converts each row of r into a problem written to w, checked
+// as label checks it (any number of steps).
+func (c *importCmd) importRows(ctx context.Context, r io.Reader, w *recordWriter, f dataset.InputFormat, opt dataset.ImportOptions) (importCounts, error) {
+	var n importCounts
+	check := labeler.InputLimits{SplitOptions: labeler.SplitOptions{MaxSteps: 1 << 20}}
+	err := readRows(ctx, r, func(row []byte, i int, what string) error {
+		n.rows++
+		im, err := dataset.Import(f, row, rowID(f, i), opt)
+		if c.skip && errors.Is(err, dataset.ErrUnusable) {
+			n.skipped++
+			if n.firstSkip == nil {
+				n.firstSkip = err
+			}
+			return nil
+		}
+		if err == nil {
+			_, err = im.Problem.Prepare(rowID(f, i), check)
+		}
+		if errors.Is(err, dataset.ErrUnusable) {
+			return fmt.Errorf("%s %d: %w (--skip-bad leaves such rows out)", what, i, err)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %d: %w", what, i, err)
+		}
+		return w.Write(im.Problem)
+	})
+	return n, err
 }

@@ -293,11 +293,28 @@ func (f *labelFlags) checkInput(ctx context.Context, e env) error {
 		return err
 	}
 	defer closeIn()
-	src := &jsonlSource{in: in, limits: f.limits}
+	// The embedded path checks what it will label, split as it will be.
+	// A server validates and splits itself (its errors name the problem
+	// at fault): the client checks what it can without splitting.
+	check := func(p inputProblem) error {
+		_, err := p.Prepare(p.defaultID, f.limits)
+		return err
+	}
+	if f.remote.addr != "" {
+		check = func(p inputProblem) error {
+			_, err := p.Check(p.defaultID, f.limits)
+			return err
+		}
+	}
 	for {
-		_, err := src.Next()
+		p, err := in.next()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if err == nil {
+			if err = check(p); err != nil {
+				err = fmt.Errorf("%s: %v", p.where, err)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("--in %s: %w", f.in, err)

@@ -109,7 +109,12 @@ func (t *labelSummary) runJob(ctx context.Context, e env, c *client.Client, req 
 		}
 		return err
 	}
-	j := s.Job()
+	return t.addServerJob(s.Job())
+}
+
+// addServerJob adds the final counts of a server job that ended; an error for a job
+// that did not succeed, even in part.
+func (t *labelSummary) addServerJob(j *shepherdv1.Job) error {
 	switch j.GetState() {
 	case shepherdv1.JobState_JOB_STATE_SUCCEEDED, shepherdv1.JobState_JOB_STATE_PARTIAL:
 	default:

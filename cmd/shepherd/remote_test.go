@@ -126,6 +126,37 @@ func TestLabelThroughServer(t *testing.T) {
 	if !slices.Equal(fileLines(t, localTRL), fileLines(t, remoteTRL)) {
 		t.Error("--format trl through the server differs from the embedded path's")
 	}
+
+	// The client leaves the split to the server, whose refusal names the
+	// solution and the limit.
+	code, _, errs := runShepherd(t, "", append(server, "--out", filepath.Join(dir, "long.jsonl"), "--max-steps", "2")...)
+	if want := `problems[0].solutions[0]: solution has 7 steps, more than the limit of 2 (spec.max_steps); problem "sim-0001", solution "sim-0001-1"`; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("--max-steps 2 through the server: exit %d, stderr %q; want %q", code, errs, want)
+	}
+}
+
+// TestLabelServerChecksWithoutSplitting: before it connects, label
+// --server refuses what it can refuse without splitting (a problem
+// without a question) and leaves the split to the server: a solution of
+// more steps than --max-steps gets as far as connecting.
+func TestLabelServerChecksWithoutSplitting(t *testing.T) {
+	dir := t.TempDir()
+	noQuestion := writeFile(t, dir, "noq.jsonl", twoProblems+`{"id": "p3", "answer": "1", "solutions": ["1"]}`+"\n")
+	longSteps := writeFile(t, dir, "long.jsonl", twoProblems)
+	server := []string{"label", "--server", "127.0.0.1:1", "--insecure", "--model", "sim", "--max-steps", "2", "--progress", "never"}
+	code, _, stderr := runShepherd(t, "", append(server, "--in", noQuestion)...)
+	if want := `input line 3: problem p3: field "question": missing or empty`; code != 1 || !strings.Contains(stderr, want) || strings.Contains(stderr, "connecting") {
+		t.Errorf("no question: exit %d, stderr %q; want 1 and %q before connecting", code, stderr, want)
+	}
+	code, _, stderr = runShepherd(t, "", append(server, "--in", longSteps)...)
+	if code != 1 || !strings.Contains(stderr, "connecting to 127.0.0.1:1") || strings.Contains(stderr, "more than the limit") {
+		t.Errorf("3 steps over --max-steps 2: exit %d, stderr %q; want the client to leave the split to the server", code, stderr)
+	}
+	// The embedded path splits, and refuses the same input up front.
+	code, _, stderr = runShepherd(t, "", "label", "--backend", "sim", "--max-steps", "2", "--in", longSteps, "--progress", "never")
+	if want := "input line 1: problem p1: solutions[0] (p1-0): labeler: solution has 3 steps, more than the limit of 2"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("embedded: exit %d, stderr %q; want %q", code, stderr, want)
+	}
 }
 
 func TestLabelServerBadFlags(t *testing.T) {

@@ -41,10 +41,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer stopBackends()
-	tasks := f.tasks
-	if tasks <= 0 {
-		tasks = f.backend.concurrency * len(pool.Backends())
-	}
+	tasks := f.taskLimit(pool)
 
 	if f.redis.poolSize <= 0 {
 		f.redis.poolSize = tasks + 16
@@ -67,21 +64,8 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	m.CollectPool(pool)
-	m.CollectQueue(q, []string{f.backend.model})
-	w := &rollout.Worker{
-		Queue: q, Generator: pool, Grader: grade.New(grade.Options{}), Model: f.backend.model,
-		Concurrency: tasks, DrainTimeout: f.drainTimeout, Observer: m.Observer(),
-		OnQueueError:     func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
-		NoBackendTimeout: f.backendWait,
-		OnBackendHealth:  f.onBackendHealth(ctx, log, q),
-	}
-	stopMetrics, err := serveMetrics(ctx, f.metricsListen, f.pprof, m, log, func() error {
-		if !w.Usable() {
-			return fmt.Errorf("no usable backend: %s", strings.Join(pool.OutReasons(), "; "))
-		}
-		return nil
-	})
+	w := f.newWorker(ctx, pool, q, m, tasks)
+	stopMetrics, err := f.serveWorkerMetrics(ctx, m, w, pool, q)
 	if err != nil {
 		return err
 	}
@@ -94,6 +78,40 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+// taskLimit is --tasks, by default --concurrency for each backend.
+func (f *workerFlags) taskLimit(pool *rollout.Pool) int {
+	if f.tasks > 0 {
+		return f.tasks
+	}
+	return f.backend.concurrency * len(pool.Backends())
+}
+
+// newWorker is the worker running tasks of q on pool, at most tasks at
+// once.
+func (f *workerFlags) newWorker(ctx context.Context, pool *rollout.Pool, q sharedQueue, m *metrics.Metrics, tasks int) *rollout.Worker {
+	log := f.log
+	return &rollout.Worker{
+		Queue: q, Generator: pool, Grader: grade.New(grade.Options{}), Model: f.backend.model,
+		Concurrency: tasks, DrainTimeout: f.drainTimeout, Observer: m.Observer(),
+		OnQueueError:     func(err error) { log.Warn("reserving tasks failed; retrying", "error", err) },
+		NoBackendTimeout: f.backendWait,
+		OnBackendHealth:  f.onBackendHealth(ctx, log, q),
+	}
+}
+
+// serveWorkerMetrics collects the pool's and the queue's gauges and
+// serves --metrics-listen, ready while w has a usable backend.
+func (f *workerFlags) serveWorkerMetrics(ctx context.Context, m *metrics.Metrics, w *rollout.Worker, pool *rollout.Pool, q sharedQueue) (func(), error) {
+	m.CollectPool(pool)
+	m.CollectQueue(q, []string{f.backend.model})
+	return serveMetrics(ctx, f.metricsListen, f.pprof, m, f.log, func() error {
+		if !w.Usable() {
+			return fmt.Errorf("no usable backend: %s", strings.Join(pool.OutReasons(), "; "))
+		}
+		return nil
+	})
 }
 
 // parseWorkerFlags parses and checks worker's flags.

@@ -2,7 +2,7 @@
 
 The rows are those of `shepherd export --format trl` (with `soft=True`,
 those of `shepherd export --format trl --soft`); the rules are stated once,
-in labeler/formats.go, and repeated here:
+in labeler/dataset/formats.go, and repeated here:
 
 - soft_labels holds one float per step: the share of rollouts that reached
   the gold answer where it was measured, and the hard label as 1.0 or 0.0

@@ -142,36 +142,54 @@ func meansBy(sum, count map[string]int64) string {
 	return out
 }
 
+// charts are the page's charts, in the order it shows them.
 func (s *runStats) charts() []chart {
-	var out []chart
-	add := func(id, title, caption, svg string, ok bool, noData string) {
-		c := chart{ID: id, Title: title, Caption: caption}
-		if ok {
-			c.SVG = template.HTML(svg)
-		} else {
-			c.NoData = noData
-		}
-		out = append(out, c)
-	}
 	np := len(s.positions)
 	cats := make([]string, np)
 	for i := range cats {
 		cats[i] = posLabel(i, np)
 	}
+	out := s.firstErrorCharts(cats)
+	out = append(out, s.softLabelCharts(cats)...)
+	out = append(out, s.hardShareChart(cats))
+	out = append(out, s.costCharts()...)
+	return append(out, s.minScoreChart())
+}
 
+// newChart is a chart of svg when ok, else one saying noData.
+func newChart(id, title, caption, svg string, ok bool, noData string) chart {
+	c := chart{ID: id, Title: title, Caption: caption}
+	if ok {
+		c.SVG = template.HTML(svg)
+	} else {
+		c.NoData = noData
+	}
+	return c
+}
+
+// firstErrorCharts: where the first errors sit, by step and relative to
+// the solution's length. cats labels the step positions.
+func (s *runStats) firstErrorCharts(cats []string) []chart {
+	var out []chart
 	fe := barChart{XLabel: "first error step (0-based)", YLabel: "solutions", Categories: cats, Series: []series{{Name: "solutions"}}}
 	for _, p := range s.positions {
 		fe.Series[0].Values = append(fe.Series[0].Values, float64(p.firstErrors))
 	}
-	add("first-error-abs", "First error step", fmt.Sprintf("%s of %s solutions have a first error.", groupDigits(s.FirstError), groupDigits(s.Solutions)), fe.svg(), s.FirstError > 0, "No solution has a first error.")
+	out = append(out, newChart("first-error-abs", "First error step", fmt.Sprintf("%s of %s solutions have a first error.", groupDigits(s.FirstError), groupDigits(s.Solutions)), fe.svg(), s.FirstError > 0, "No solution has a first error."))
 
 	rel := barChart{XLabel: "first error step relative to solution length ((step+1)/steps)", YLabel: "solutions", Series: []series{{Name: "solutions"}}}
 	for b := range relBins {
 		rel.Categories = append(rel.Categories, fmt.Sprintf("%d–%d%%", b*100/relBins, (b+1)*100/relBins))
 		rel.Series[0].Values = append(rel.Series[0].Values, float64(s.firstRel[b]))
 	}
-	add("first-error-rel", "First error step, relative to length", "Where in the solution the first error sits.", rel.svg(), s.FirstError > 0, "No solution has a first error.")
+	out = append(out, newChart("first-error-rel", "First error step, relative to length", "Where in the solution the first error sits.", rel.svg(), s.FirstError > 0, "No solution has a first error."))
+	return out
+}
 
+// softLabelCharts: the soft labels' quantiles by step position, and their
+// histogram.
+func (s *runStats) softLabelCharts(cats []string) []chart {
+	var out []chart
 	var band bandChart
 	band.XLabel, band.YLabel = "step (0-based)", "soft label"
 	var softN int64
@@ -188,15 +206,19 @@ func (s *runStats) charts() []chart {
 		band.P90 = append(band.P90, quantile(&p.soft, p.softN, 0.90))
 		band.Counts = append(band.Counts, p.softN)
 	}
-	add("soft-bands", "Soft labels by step position", fmt.Sprintf("Quantiles of the %s measured soft labels at each position (inferred and failed steps have none).", groupDigits(softN)), band.svg(), softN > 0, "No step has a measured soft label.")
+	out = append(out, newChart("soft-bands", "Soft labels by step position", fmt.Sprintf("Quantiles of the %s measured soft labels at each position (inferred and failed steps have none).", groupDigits(softN)), band.svg(), softN > 0, "No step has a measured soft label."))
 
 	sh := barChart{XLabel: "soft label", YLabel: "steps", Series: []series{{Name: "steps"}}}
 	for b := range softHistBins {
 		sh.Categories = append(sh.Categories, fmt.Sprintf("%.2f", float64(b)/softHistBins))
 		sh.Series[0].Values = append(sh.Series[0].Values, float64(s.softHist[b]))
 	}
-	add("soft-hist", "Soft label histogram", "Bins 0.05 wide, labelled by their lower edge; 1.0 falls in the last.", sh.svg(), softN > 0, "No step has a measured soft label.")
+	out = append(out, newChart("soft-hist", "Soft label histogram", "Bins 0.05 wide, labelled by their lower edge; 1.0 falls in the last.", sh.svg(), softN > 0, "No step has a measured soft label."))
+	return out
+}
 
+// hardShareChart: the share of hard label 1 by step position.
+func (s *runStats) hardShareChart(cats []string) chart {
 	hs := barChart{XLabel: "step (0-based)", YLabel: "hard label 1", Categories: cats, Series: []series{{Name: "share"}}, YMax: 1, Percent: true}
 	var hardN int64
 	for _, p := range s.positions {
@@ -211,15 +233,23 @@ func (s *runStats) charts() []chart {
 		p := s.positions[c]
 		return fmt.Sprintf("step %s: %s of %s labelled steps correct (%s failed)", cats[c], groupDigits(p.hardTrue), groupDigits(p.hardN), groupDigits(p.failed))
 	}
-	add("hard-share", "Hard-label share by step position", "Share of labelled steps with hard label 1; failed steps are left out.", hs.svg(), hardN > 0, "No step has a hard label.")
+	return newChart("hard-share", "Hard-label share by step position", "Share of labelled steps with hard label 1; failed steps are left out.", hs.svg(), hardN > 0, "No step has a hard label.")
+}
 
+// costCharts: rollouts and completion tokens per solution, by strategy.
+func (s *runStats) costCharts() []chart {
+	var out []chart
 	rsvg, ok := log2Chart(s.rollouts, "rollouts per solution")
-	add("rollouts", "Rollouts per solution, by strategy", meansBy(s.rolloutSum, s.strategyCounts()), rsvg, ok, "No solution.")
+	out = append(out, newChart("rollouts", "Rollouts per solution, by strategy", meansBy(s.rolloutSum, s.strategyCounts()), rsvg, ok, "No solution."))
 
 	tsvg, ok := log2Chart(s.tokens, "completion tokens per solution")
-	add("tokens", "Completion tokens per solution, by strategy", meansBy(s.tokenSum, s.tokenCount), tsvg, ok,
-		"These records carry no completion_tokens field, so there is nothing to draw; the job's total is in the summary line of shepherd label.")
+	out = append(out, newChart("tokens", "Completion tokens per solution, by strategy", meansBy(s.tokenSum, s.tokenCount), tsvg, ok,
+		"These records carry no completion_tokens field, so there is nothing to draw; the job's total is in the summary line of shepherd label."))
+	return out
+}
 
+// minScoreChart: solutions by outcome per bin of their min-step score.
+func (s *runStats) minScoreChart() chart {
 	ms := barChart{XLabel: "min-step score", YLabel: "solutions", Series: []series{{Name: "outcome correct"}, {Name: "outcome wrong"}}}
 	var scored int64
 	for b := range scoreBins {
@@ -231,8 +261,7 @@ func (s *runStats) charts() []chart {
 	ms.Notes = func(c, k int) string {
 		return fmt.Sprintf("min-step score %s: %s of %s solutions (%s correct)", ms.Categories[c], groupDigits(int64(ms.Series[k].Values[c])), groupDigits(s.scoreN[c]), pct(s.scoreRight[c], s.scoreN[c]))
 	}
-	add("min-score-outcome", "Min-step score against outcome correctness", fmt.Sprintf("Solutions by outcome per bin of the min-step score over the steps judged by rollouts (a last step without rollouts is the graded outcome itself and is left out; %s solutions, %s without such a step).", groupDigits(scored), groupDigits(s.noScore)), ms.svg(), scored > 0, "No solution has a min-step score.")
-	return out
+	return newChart("min-score-outcome", "Min-step score against outcome correctness", fmt.Sprintf("Solutions by outcome per bin of the min-step score over the steps judged by rollouts (a last step without rollouts is the graded outcome itself and is left out; %s solutions, %s without such a step).", groupDigits(scored), groupDigits(s.noScore)), ms.svg(), scored > 0, "No solution has a min-step score.")
 }
 
 func (s *runStats) strategyCounts() map[string]int64 {

@@ -120,7 +120,36 @@ func groupOf(m map[string]*group, k string) *group {
 
 // add folds one record in.
 func (s *runStats) add(r *record, states []uint8, firstError int) {
-	n := len(states)
+	strategy, gs, gm := s.addCounts(r, len(states))
+	failed, correctAfter := s.addSteps(r, states, firstError)
+	if failed > 0 {
+		s.FailedSteps += int64(failed)
+		gs.FailedSteps += int64(failed)
+		gm.FailedSteps += int64(failed)
+		s.Failed.add(s.maxItems, func() flagItem {
+			return flagItem{r.name(), r.ProblemID, failedDetail(states)}
+		})
+	}
+	if firstError >= 0 {
+		s.FirstError++
+		gs.FirstError++
+		gm.FirstError++
+		s.pos(firstError).firstErrors++
+		rel := float64(firstError+1) / float64(max(len(states), 1))
+		s.firstRel[min(max(int(math.Ceil(rel*relBins))-1, 0), relBins-1)]++
+	}
+	if correctAfter >= 0 {
+		s.CorrectAfterError.add(s.maxItems, func() flagItem {
+			return flagItem{r.name(), r.ProblemID, sprintf("first error at step %d, step %d labelled correct", firstError, correctAfter)}
+		})
+	}
+	s.addScore(r, states)
+	s.addCosts(r, strategy)
+}
+
+// addCounts counts a solution of n steps and its outcome, in the totals
+// and in its strategy's and model's groups, which it returns.
+func (s *runStats) addCounts(r *record, n int) (strategy string, gs, gm *group) {
 	s.Solutions++
 	s.Steps += int64(n)
 	strategy, model := r.Strategy, r.Model
@@ -130,7 +159,7 @@ func (s *runStats) add(r *record, states []uint8, firstError int) {
 	if model == "" {
 		model = "(none)"
 	}
-	gs, gm := groupOf(s.ByStrategy, strategy), groupOf(s.ByModel, model)
+	gs, gm = groupOf(s.ByStrategy, strategy), groupOf(s.ByModel, model)
 	for _, g := range []*group{gs, gm} {
 		g.Solutions++
 		g.Steps += int64(n)
@@ -143,9 +172,14 @@ func (s *runStats) add(r *record, states []uint8, firstError int) {
 		gs.OutcomeCorrect++
 		gm.OutcomeCorrect++
 	}
+	return strategy, gs, gm
+}
 
-	failed := 0
-	correctAfter := -1
+// addSteps adds each step's label to the statistics of its position and
+// returns the solution's failed steps and the first step labelled correct
+// after its first error (-1 for none).
+func (s *runStats) addSteps(r *record, states []uint8, firstError int) (failed, correctAfter int) {
+	correctAfter = -1
 	for i, st := range states {
 		p := s.pos(i)
 		switch st {
@@ -167,41 +201,31 @@ func (s *runStats) add(r *record, states []uint8, firstError int) {
 			s.softHist[min(int(v*softHistBins), softHistBins-1)]++
 		}
 	}
-	if failed > 0 {
-		s.FailedSteps += int64(failed)
-		gs.FailedSteps += int64(failed)
-		gm.FailedSteps += int64(failed)
-		s.Failed.add(s.maxItems, func() flagItem {
-			return flagItem{r.name(), r.ProblemID, failedDetail(states)}
-		})
-	}
-	if firstError >= 0 {
-		s.FirstError++
-		gs.FirstError++
-		gm.FirstError++
-		s.pos(firstError).firstErrors++
-		rel := float64(firstError+1) / float64(max(n, 1))
-		s.firstRel[min(max(int(math.Ceil(rel*relBins))-1, 0), relBins-1)]++
-	}
-	if correctAfter >= 0 {
-		s.CorrectAfterError.add(s.maxItems, func() flagItem {
-			return flagItem{r.name(), r.ProblemID, sprintf("first error at step %d, step %d labelled correct", firstError, correctAfter)}
-		})
-	}
-	if m, ok := r.processMin(states); !ok || r.OutcomeCorrect == nil {
-		s.noScore++
-	} else {
-		b := min(int(m*scoreBins), scoreBins-1)
-		s.scoreN[b]++
-		if *r.OutcomeCorrect {
-			s.scoreRight[b]++
-		} else if m >= s.highMin {
-			s.HighMinWrong.add(s.maxItems, func() flagItem {
-				return flagItem{r.name(), r.ProblemID, sprintf("min-step score %.3f, outcome wrong", m)}
-			})
-		}
-	}
+	return failed, correctAfter
+}
 
+// addScore adds the solution's min-step score against its outcome, and
+// flags a high score on a wrong outcome.
+func (s *runStats) addScore(r *record, states []uint8) {
+	m, ok := r.processMin(states)
+	if !ok || r.OutcomeCorrect == nil {
+		s.noScore++
+		return
+	}
+	b := min(int(m*scoreBins), scoreBins-1)
+	s.scoreN[b]++
+	if *r.OutcomeCorrect {
+		s.scoreRight[b]++
+	} else if m >= s.highMin {
+		s.HighMinWrong.add(s.maxItems, func() flagItem {
+			return flagItem{r.name(), r.ProblemID, sprintf("min-step score %.3f, outcome wrong", m)}
+		})
+	}
+}
+
+// addCosts adds the solution's rollouts and completion tokens to its
+// strategy's histograms.
+func (s *runStats) addCosts(r *record, strategy string) {
 	ro := r.rolloutSum()
 	h := s.rollouts[strategy]
 	if h == nil {
