@@ -29,7 +29,7 @@ const (
 	DefaultMaxProblems            = 10000
 	DefaultMaxSolutionsPerProblem = 256
 	DefaultMaxStepsCap            = 1024
-	DefaultMaxTokens              = 32768
+	DefaultMaxTokensCap           = 32768
 	DefaultMaxQueuedTasks         = 1 << 20
 	DefaultMaxMessageBytes        = 64 << 20
 	DefaultJobTTL                 = 7 * 24 * time.Hour
@@ -89,7 +89,7 @@ type Options struct {
 	MaxProblems            int // problems per request (DefaultMaxProblems)
 	MaxSolutionsPerProblem int // (DefaultMaxSolutionsPerProblem)
 	MaxSteps               int // largest spec.max_steps accepted (DefaultMaxStepsCap)
-	MaxTokens              int // largest spec.max_tokens accepted (DefaultMaxTokens)
+	MaxTokens              int // largest spec.max_tokens accepted (DefaultMaxTokensCap)
 	MaxMessageBytes        int // largest request message (DefaultMaxMessageBytes)
 	// MaxQueuedTasks is the admission bound: SubmitJob fails with
 	// RESOURCE_EXHAUSTED while the model's work stream holds this many
@@ -174,7 +174,7 @@ func (o Options) withDefaults() (Options, error) {
 	setInt(&o.MaxProblems, DefaultMaxProblems)
 	setInt(&o.MaxSolutionsPerProblem, DefaultMaxSolutionsPerProblem)
 	setInt(&o.MaxSteps, DefaultMaxStepsCap)
-	setInt(&o.MaxTokens, DefaultMaxTokens)
+	setInt(&o.MaxTokens, DefaultMaxTokensCap)
 	setInt(&o.MaxMessageBytes, DefaultMaxMessageBytes)
 	if o.MaxQueuedTasks == 0 {
 		o.MaxQueuedTasks = DefaultMaxQueuedTasks

@@ -139,7 +139,7 @@ func parseServeFlags(e env, args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxProblems, "max-problems", server.DefaultMaxProblems, "problems per request at most")
 	fs.IntVar(&f.maxSolutions, "max-solutions-per-problem", server.DefaultMaxSolutionsPerProblem, "solutions per problem at most")
 	fs.IntVar(&f.maxSteps, "max-steps", server.DefaultMaxStepsCap, "largest max_steps (steps per solution) a job may ask for")
-	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokens, fmt.Sprintf("a cap: the largest max_tokens (tokens per rollout) a job may ask for; a job that names none gets %d (label --max-tokens is the value a job asks for)", server.DefaultJobMaxTokens))
+	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokensCap, fmt.Sprintf("a cap: the largest max_tokens (tokens per rollout) a job may ask for; a job that names none gets %d (label --max-tokens is the value a job asks for)", server.DefaultJobMaxTokens))
 	fs.IntVar(&f.maxQueuedTasks, "max-queued-tasks", server.DefaultMaxQueuedTasks, "refuse new jobs (RESOURCE_EXHAUSTED) while a model's work stream holds this many tasks; -1: no bound")
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
 	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")
