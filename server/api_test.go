@@ -370,11 +370,28 @@ func TestLoadTokens(t *testing.T) {
 	}
 }
 
+// TestNewNeedsRedisAndWorkQueue: the required options are named when
+// missing; the server chooses no queue of its own.
+func TestNewNeedsRedisAndWorkQueue(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{WorkQueue: h.env.NewQueue()}, "Options.Redis is required"},
+		{Options{Redis: h.rdb}, "Options.WorkQueue is required"},
+	} {
+		if _, err := New(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New: error %v, want one saying %q", err, c.want)
+		}
+	}
+}
+
 // TestPanicIsInternal: the recovery interceptor turns a handler's panic
 // into INTERNAL.
 func TestPanicIsInternal(t *testing.T) {
 	h := newHarness(t)
-	s, err := New(Options{Redis: h.rdb, Logger: quietLogger()})
+	s, err := New(Options{Redis: h.rdb, WorkQueue: h.env.NewQueue(), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

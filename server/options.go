@@ -17,7 +17,6 @@ import (
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // Defaults of Options. The Max* ones are caps on what a request may ask
@@ -63,13 +62,10 @@ type Options struct {
 	// running job and per open label stream besides the usual traffic.
 	Redis redis.UniversalClient
 	// WorkQueue is the queue between the job schedulers and the workers;
-	// nil is the Redis Streams queue (rollout/redisq) on Redis with the
-	// Queue options. Shutdown closes it.
+	// required. The caller chooses its implementation (`shepherd serve`:
+	// the Redis Streams queue, rollout/redisq, sharing the workers'
+	// consumer group). Shutdown closes it.
 	WorkQueue Queue
-	// Queue configures the default Redis rollout queue; Group must be the
-	// workers'. Queue.Block also bounds how long a stopping scheduler takes
-	// to notice.
-	Queue redisq.Options
 
 	// Tokens are the accepted bearer tokens; empty turns authentication
 	// off. LoadTokens reads them from a file.
@@ -158,7 +154,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("server: Options.Redis is required")
 	}
 	if o.WorkQueue == nil {
-		o.WorkQueue = defaultQueue(o)
+		return o, errors.New("server: Options.WorkQueue is required (the queue between the job schedulers and the workers, such as a redisq.Queue)")
 	}
 	setInt := func(p *int, d int) {
 		if *p <= 0 {

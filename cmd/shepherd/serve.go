@@ -61,17 +61,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer rdb.Close()
-	qopt := f.redis.queueOptions(0, 0)
-	qopt.LoadBound = f.routeLoadBound
 	scorer, stopScorer, err := f.score.scorer()
 	if err != nil {
 		return err
 	}
 	defer stopScorer()
 	m := metrics.New("serve")
-	q := newQueue(rdb, qopt) // the server closes it
+	q := f.redis.newQueue(rdb, queueSettings{loadBound: f.routeLoadBound}) // the server closes it
 	opt := f.limits()
-	opt.Scorer, opt.Redis, opt.Queue, opt.WorkQueue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, qopt, q, tokens, tlsConf, models, log
+	opt.Scorer, opt.Redis, opt.WorkQueue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, q, tokens, tlsConf, models, log
 	opt.OnRPC, opt.Observer, opt.OnJobFinished = m.OnRPC, m.Observer(), m.JobFinished
 	s, err := server.New(opt)
 	if err != nil {
@@ -82,7 +80,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		m.CollectQueue(q, models)
 	}
 
-	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
+	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", f.redis.group)
 }
 
 // limits are the server options the flags set: the request limits and
