@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -269,14 +270,15 @@ func TestAdmission(t *testing.T) {
 // TestListJobs pages through jobs newest first, with a state filter.
 func TestListJobs(t *testing.T) {
 	h := newHarness(t)
-	ts := h.startServer(Options{})
+	clk := clock.NewFake()
+	ts := h.startServer(Options{Clock: clk})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 1, 1, 1)
 	var ids []string
 	for i := range 5 {
 		id := ts.submit(t, ctx, submitReq("list-"+string(rune('a'+i)), problems, nil))
 		ids = append(ids, id)
-		time.Sleep(2 * time.Millisecond) // distinct creation times
+		clk.Advance(time.Millisecond) // distinct creation times
 	}
 	if _, err := ts.client.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: ids[1]}); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -147,6 +148,13 @@ type Options struct {
 	// OnJobFinished, when set, sees every terminal transition this server
 	// makes (LiveJobs counts the jobs still live).
 	OnJobFinished JobObserver
+
+	// Clock is the time the server keeps itself (default clock.Real): job
+	// times and the expiry index, lease renewals, snapshot spacing, the
+	// pause between a scheduler's attempts. Tests move a clock.Fake. What
+	// Redis times (key expiry, leases, consumers' idle time) and the
+	// background loops' periods stay real.
+	Clock clock.Clock
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -190,6 +198,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ID == "" {
 		o.ID = defaultID()
 	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

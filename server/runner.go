@@ -77,7 +77,7 @@ func (s *Server) tryStart(jobID string) bool {
 		return false
 	}
 	rctx, rcancel := context.WithCancel(s.runCtx)
-	r := &runner{s: s, jobID: jobID, token: token, ctx: rctx, cancel: rcancel, done: make(chan struct{}), release: true, renewed: time.Now()}
+	r := &runner{s: s, jobID: jobID, token: token, ctx: rctx, cancel: rcancel, done: make(chan struct{}), release: true, renewed: s.opt.Clock.Now()}
 	s.mu.Lock()
 	if s.stopping || s.runners[jobID] != nil {
 		s.mu.Unlock()
@@ -166,7 +166,7 @@ func (r *runner) run() {
 		select {
 		case <-r.ctx.Done():
 			return
-		case <-time.After(time.Duration(min(round, 5)) * time.Second):
+		case <-r.s.opt.Clock.After(time.Duration(min(round, 5)) * time.Second):
 		}
 	}
 }
