@@ -151,9 +151,9 @@ type Options struct {
 
 	// Clock is the time the server keeps itself (default clock.Real): job
 	// times and the expiry index, lease renewals, snapshot spacing, the
-	// pause between a scheduler's attempts. Tests move a clock.Fake. What
-	// Redis times (key expiry, leases, consumers' idle time) and the
-	// background loops' periods stay real.
+	// pause between a scheduler's attempts, its tasks' queueing overhead.
+	// Tests move a clock.Fake. What Redis times (key expiry, leases,
+	// consumers' idle time) and the background loops' periods stay real.
 	Clock clock.Clock
 }
 

@@ -210,7 +210,7 @@ func (r *runner) runWith(ctx context.Context) error {
 	q, closeQueue := r.s.openQueue()
 	defer closeQueue()
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
-	opts.Observer = r.s.opt.Observer
+	opts.Observer, opts.Clock = r.s.opt.Observer, r.s.opt.Clock
 	opts.BeforeEmit = func(delivered int) { r.delivering = delivered } // the emit below follows at once
 	wq := &watchedQueue{Queue: q, r: r, capacity: r.s.capacityOf(m.Model)}
 	_, err = rollout.RunJob(ctx, wq, r.s.grader, opts, src,
