@@ -315,7 +315,8 @@ func TestListJobs(t *testing.T) {
 }
 
 // TestFinishedJobsExpire: after JobTTL a finished job is gone, from the
-// index too.
+// index too. Redis expires the job's keys on its own time, so this test
+// waits on real time, not a fake clock.
 func TestFinishedJobsExpire(t *testing.T) {
 	h := newHarness(t)
 	ts := h.startServer(Options{JobTTL: time.Second})
