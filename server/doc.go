@@ -53,7 +53,7 @@
 // Each live job is scheduled by one server at a time, the holder of its
 // lease (SET NX PX with an owner token, renewed by a heartbeat with an
 // owner check, released with an owner check). The scheduler is
-// rollout.RunJob over the Redis queue: its source replays the stored input
+// rollout.RunJob over the work queue: its source replays the stored input
 // and skips the solutions already in the job's done set, and each record
 // is committed by one script that checks the done set, appends the record
 // to the job's labels stream and adds the solution to the done set, so a

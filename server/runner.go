@@ -16,7 +16,7 @@ import (
 )
 
 // runner schedules one job on this server while it holds the job's lease:
-// it runs rollout.RunJob over the Redis queue with the job's stored input
+// it runs rollout.RunJob over the work queue with the job's stored input
 // as the source (solutions already committed are skipped) and commits each
 // record with the emit script. It sets the job's terminal state when
 // RunJob returns, unless it was stopped (shutdown, lost lease, cancel).

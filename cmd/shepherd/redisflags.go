@@ -123,7 +123,7 @@ type sharedQueue interface {
 // queueSettings are a command's own settings of the work queue, besides
 // the shared flags (zero: the queue's defaults).
 type queueSettings struct {
-	leaseTTL      time.Duration // worker: how long a delivered task stays its
+	leaseTTL      time.Duration // worker: how long a delivered task stays leased to it
 	maxDeliveries int           // worker: deliveries before a task is dead-lettered
 	consumer      string        // worker: its name among the consumers
 	loadBound     float64       // serve: how far a worker's backlog may exceed its share before routing spills
