@@ -44,8 +44,7 @@ type testServer struct {
 // quick test timings.
 func (h *harness) startServer(addr string, opt server.Options) *testServer {
 	h.t.Helper()
-	opt.Redis = h.Redis
-	opt.Queue = h.Queue
+	opt.Redis, opt.WorkQueue = h.Redis, h.NewQueue()
 	servertest.QuickTimings(&opt.LeaseTTL, &opt.ProgressInterval, &opt.SnapshotInterval, &opt.StreamBlock, &opt.ShutdownTimeout)
 	opt.Logger = servertest.QuietLogger()
 	s, err := server.New(opt)

@@ -276,7 +276,7 @@ func startWorker(t *testing.T, rdb redis.UniversalClient, qopt redisq.Options) s
 func startServer(t *testing.T, rdb redis.UniversalClient, qopt redisq.Options) (string, shepherdv1.ShepherdServiceClient) {
 	t.Helper()
 	m := metrics.New("serve")
-	opt := server.Options{Redis: rdb, Queue: qopt, Models: []string{model}, Logger: servertest.QuietLogger(), ShutdownTimeout: time.Second,
+	opt := server.Options{Redis: rdb, WorkQueue: redisq.New(rdb, qopt), Models: []string{model}, Logger: servertest.QuietLogger(), ShutdownTimeout: time.Second,
 		OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished}
 	servertest.QuickTimings(&opt.LeaseTTL, &opt.ProgressInterval, &opt.SnapshotInterval, &opt.StreamBlock, &opt.ShutdownTimeout)
 	s, err := server.New(opt)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 )
@@ -54,6 +55,8 @@ type JobOptions struct {
 	// queueing overhead of its completed tasks (nil: none). Labelled steps
 	// are reported by whoever commits the records (see ObserveRecord).
 	Observer Observer
+	// Clock times the tasks' queueing overhead (nil: clock.Real).
+	Clock clock.Clock
 }
 
 // Source yields a job's solutions; io.EOF ends it.
@@ -99,6 +102,7 @@ func RunJob(ctx context.Context, q Queue, grader *grade.Grader, opt JobOptions, 
 	if opt.Strategy == "" {
 		opt.Strategy = labeler.Exhaustive
 	}
+	opt.Clock = clock.Or(opt.Clock)
 	s := &scheduler{
 		ctx: ctx, q: q, grader: grader, opt: opt, emit: emit,
 		entries:  map[string]*prefixEntry{},
@@ -509,7 +513,7 @@ func (s *scheduler) flush() error {
 		return nil
 	}
 	s.stats.Tasks += len(s.outbox)
-	now := time.Now()
+	now := s.opt.Clock.Now()
 	for i, ref := range s.outRefs {
 		ref.enqueued = now
 		s.outRefs[i] = nil
@@ -569,7 +573,7 @@ func (s *scheduler) receive(r TaskResult) error {
 			return fmt.Errorf("task %s: got %d samples, asked for %d", r.TaskID, len(r.Samples), ref.to-ref.from)
 		}
 		if s.opt.Observer != nil {
-			s.opt.Observer.TaskOverhead(overhead(ref.enqueued, r.WorkSeconds))
+			s.opt.Observer.TaskOverhead(overhead(s.opt.Clock.Now(), ref.enqueued, r.WorkSeconds))
 		}
 		s.stats.Samples += len(r.Samples)
 		s.stats.PromptTokens += r.PromptTokens
@@ -614,8 +618,8 @@ func (s *scheduler) receive(r TaskResult) error {
 // on it. A result stored before this scheduler enqueued the task (a
 // restarted job's finished task, re-published) can make that negative; it
 // counts as 0.
-func overhead(enqueued time.Time, workSeconds float64) time.Duration {
-	d := time.Since(enqueued) - time.Duration(workSeconds*float64(time.Second))
+func overhead(now, enqueued time.Time, workSeconds float64) time.Duration {
+	d := now.Sub(enqueued) - time.Duration(workSeconds*float64(time.Second))
 	return max(d, 0)
 }
 

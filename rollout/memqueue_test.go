@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -57,7 +58,11 @@ func TestMemQueueResultsWakesAndCloses(t *testing.T) {
 		_, err := q.Results(context.Background(), "j")
 		done <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	for waiting := false; !waiting; runtime.Gosched() { // Results is waiting, not just started
+		q.mu.Lock()
+		_, waiting = q.resWake["j"]
+		q.mu.Unlock()
+	}
 	q.Close()
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Results after Close: %v", err)
@@ -161,7 +166,9 @@ func TestWorkerDrainsOnStop(t *testing.T) {
 	gen := &scriptedGenerator{delay: 100 * time.Millisecond}
 	stop := runWorker(t, &Worker{Queue: q, Generator: gen, Grader: grade.New(grade.Options{}), Model: "m", Concurrency: 2, DrainTimeout: 5 * time.Second})
 	q.Enqueue(ctx, Task{ID: "a", JobID: "j", Model: "m", Gold: "1", N: 1}, Task{ID: "b", JobID: "j", Model: "m", Gold: "1", N: 1})
-	time.Sleep(30 * time.Millisecond) // both are in flight
+	for gen.calls.Load() < 2 { // both are in flight
+		runtime.Gosched()
+	}
 	stop()
 	rs, err := q.Results(ctx, "j")
 	if err != nil || len(rs) != 2 {

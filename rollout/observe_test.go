@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/labeler"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -216,6 +217,54 @@ func TestTaskOverheadExcludesWorkTime(t *testing.T) {
 	for _, d := range obs.d {
 		if d < 0 || d >= latency/2 {
 			t.Errorf("overhead %v: want at least 0 and well below the work time %v", d, latency)
+		}
+	}
+}
+
+// TestTaskOverheadOnTheJobClock: the overhead is measured on the job's
+// clock. A worker that moves a fake clock 5s per batch of tasks it
+// reserves and reports 3s of work for each task makes every overhead 2s,
+// plus 5s for each further batch the task waited through: nothing else,
+// however the scheduler's and the worker's goroutines interleave.
+func TestTaskOverheadOnTheJobClock(t *testing.T) {
+	const batch, work = 5 * time.Second, 3 * time.Second
+	clk := clock.NewFake()
+	q := rollout.NewMemQueue(3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			tasks, err := q.Reserve(wctx, "sim", 1024)
+			if err != nil {
+				return
+			}
+			clk.Advance(batch)
+			for _, task := range tasks {
+				samples := make([]rollout.SampleResult, task.N)
+				for i := range samples {
+					samples[i] = rollout.SampleResult{Text: "The answer is 0.", FinishReason: "stop"}
+				}
+				_ = q.Complete(wctx, task, rollout.TaskResult{Samples: samples, WorkSeconds: work.Seconds()})
+			}
+		}
+	})
+	defer func() { stop(); wg.Wait(); q.Close() }()
+	obs := &overheads{}
+	stats, err := rollout.RunJob(ctx, q, grade.New(grade.Options{}), rollout.JobOptions{ID: "j", Model: "sim", N: 2, Seed: 1, Observer: obs, Clock: clk},
+		&sliceSource{sols: simDataset(2, 3, 2)}, func(labeler.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if stats.Tasks == 0 || len(obs.d) != stats.Tasks {
+		t.Fatalf("%d overheads for %d tasks", len(obs.d), stats.Tasks)
+	}
+	for _, d := range obs.d {
+		if d < batch-work || (d-(batch-work))%batch != 0 {
+			t.Errorf("overhead %v, want %v plus a multiple of %v", d, batch-work, batch)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
@@ -272,14 +273,15 @@ func TestAdmission(t *testing.T) {
 // TestListJobs pages through jobs newest first, with a state filter.
 func TestListJobs(t *testing.T) {
 	h := newHarness(t)
-	ts := h.startServer(Options{})
+	clk := clock.NewFake()
+	ts := h.startServer(Options{Clock: clk})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 1, 1, 1)
 	var ids []string
 	for i := range 5 {
 		id := ts.submit(t, ctx, submitReq("list-"+string(rune('a'+i)), problems, nil))
 		ids = append(ids, id)
-		time.Sleep(2 * time.Millisecond) // distinct creation times
+		clk.Advance(time.Millisecond) // distinct creation times
 	}
 	if _, err := ts.client.CancelJob(ctx, &shepherdv1.CancelJobRequest{JobId: ids[1]}); err != nil {
 		t.Fatal(err)
@@ -316,7 +318,8 @@ func TestListJobs(t *testing.T) {
 }
 
 // TestFinishedJobsExpire: after JobTTL a finished job is gone, from the
-// index too.
+// index too. Redis expires the job's keys on its own time, so this test
+// waits on real time, not a fake clock.
 func TestFinishedJobsExpire(t *testing.T) {
 	h := newHarness(t)
 	ts := h.startServer(Options{JobTTL: time.Second})
@@ -373,11 +376,28 @@ func TestLoadTokens(t *testing.T) {
 	}
 }
 
+// TestNewNeedsRedisAndWorkQueue: the required options are named when
+// missing; the server chooses no queue of its own.
+func TestNewNeedsRedisAndWorkQueue(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{WorkQueue: h.env.NewQueue()}, "Options.Redis is required"},
+		{Options{Redis: h.rdb}, "Options.WorkQueue is required"},
+	} {
+		if _, err := New(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New: error %v, want one saying %q", err, c.want)
+		}
+	}
+}
+
 // TestPanicIsInternal: the recovery interceptor turns a handler's panic
 // into INTERNAL.
 func TestPanicIsInternal(t *testing.T) {
 	h := newHarness(t)
-	s, err := New(Options{Redis: h.rdb, Logger: quietLogger()})
+	s, err := New(Options{Redis: h.rdb, WorkQueue: h.env.NewQueue(), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 // TestDeadConsumersRemoved: consumers of the workers' group that hold no
 // task and read nothing for ConsumerIdleTTL are deleted; one that holds a
 // task is kept however long it is idle (its task would be lost from the
-// pending list), and so is one that reads.
+// pending list), and so is one that reads. A consumer's idle time is
+// Redis's own, so this test waits on real time, not a fake clock.
 func TestDeadConsumersRemoved(t *testing.T) {
 	h := newHarness(t)
 	ctx := testCtx(t)

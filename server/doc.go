@@ -8,7 +8,8 @@
 //
 //	tlsConf, _ := server.TLSConfig(certFile, keyFile, clientCAFile) // optional
 //	tokens, _ := server.LoadTokens(tokenFile)                      // optional
-//	s, err := server.New(server.Options{Redis: rdb, Queue: redisq.Options{...}, Tokens: tokens, TLS: tlsConf})
+//	q := redisq.New(rdb, redisq.Options{...})                      // the work queue, shared with the workers
+//	s, err := server.New(server.Options{Redis: rdb, WorkQueue: q, Tokens: tokens, TLS: tlsConf})
 //	lis, _ := net.Listen("tcp", addr)
 //	err = s.Serve(ctx, lis) // until ctx ends; then a graceful shutdown
 //
@@ -21,13 +22,14 @@
 // The work queue between the job schedulers and the workers is
 // Options.WorkQueue, a Queue: the scheduler's operations (Open) and the
 // admin ones the server needs (Pending for admission, Stats and Enqueued
-// for a job's counts, ForgetJob for expiry). It defaults to the Redis
-// Streams queue (rollout/redisq) on Options.Redis with Options.Queue;
-// queue.go is the only file that names it. Another queue is a package
-// implementing Queue and rollout.Queue, set in Options.WorkQueue.
+// for a job's counts, ForgetJob for expiry). It is required, and the
+// server names no implementation: the caller chooses one (`shepherd
+// serve` the Redis Streams queue, rollout/redisq, in cmd/shepherd's
+// newQueue). Another queue is a package implementing Queue and
+// rollout.Queue, set in Options.WorkQueue.
 //
 // Workers are rollout.Worker values on the same queue (a redisq.Queue
-// with the same Redis and Queue.Group), pulling the models jobs name
+// with the same Redis and consumer group), pulling the models jobs name
 // (Options.Models restricts those to the ones the workers serve). Scoring with a reward model is
 // served by Options.Scorer; without one such a Score answers
 // UNIMPLEMENTED. Score in Monte-Carlo mode is always served: its rollouts
@@ -51,7 +53,7 @@
 // Each live job is scheduled by one server at a time, the holder of its
 // lease (SET NX PX with an owner token, renewed by a heartbeat with an
 // owner check, released with an owner check). The scheduler is
-// rollout.RunJob over the Redis queue: its source replays the stored input
+// rollout.RunJob over the work queue: its source replays the stored input
 // and skips the solutions already in the job's done set, and each record
 // is committed by one script that checks the done set, appends the record
 // to the job's labels stream and adds the solution to the done set, so a

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/labeler"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
@@ -249,7 +250,7 @@ func TestServerRestartMidJob(t *testing.T) {
 	}
 }
 
-func (h *harness) store() *store { return &store{rdb: h.rdb, ttl: time.Hour} }
+func (h *harness) store() *store { return &store{rdb: h.rdb, ttl: time.Hour, now: time.Now} }
 
 // TestCancel stops a running job: it becomes CANCELLED, its stream ends
 // after the records produced before, and cancelling again changes
@@ -316,10 +317,13 @@ func TestDeadLetterPartial(t *testing.T) {
 }
 
 // TestFailedJob: a scheduler error that recurs (here a corrupt result: one
-// sample for a task that asked for two) fails the job after RunAttempts.
+// sample for a task that asked for two) fails the job after RunAttempts,
+// the attempts a pause apart (1s on the server's clock, a fake one here:
+// the job stays RUNNING until it moves).
 func TestFailedJob(t *testing.T) {
 	h := newHarness(t)
-	ts := h.startServer(Options{RunAttempts: 2})
+	clk := clock.NewFake()
+	ts := h.startServer(Options{RunAttempts: 2, Clock: clk})
 	ctx := testCtx(t)
 	problems, _ := simProblems(t, 3, 1, 1)
 	id := ts.submit(t, ctx, submitReq("fail", problems, &shepherdv1.JobSpec{N: proto.Int32(2)}))
@@ -331,6 +335,16 @@ func TestFailedJob(t *testing.T) {
 	if err := q.Complete(ctx, tasks[0], rollout.TaskResult{Samples: []rollout.SampleResult{{Text: "x"}}}); err != nil {
 		t.Fatal(err)
 	}
+	for clk.Waiters() == 0 { // the first attempt failed; the pause begins
+		if ctx.Err() != nil {
+			t.Fatal("the scheduler did not pause after its first error")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if j, err := ts.client.GetJob(ctx, &shepherdv1.GetJobRequest{JobId: id}); err != nil || j.Job.State != shepherdv1.JobState_JOB_STATE_RUNNING {
+		t.Fatalf("during the pause the job is %v (%v), want RUNNING", j.GetJob().GetState(), err)
+	}
+	clk.Advance(time.Second)
 	got := mustCollect(t, ctx, ts.client, id, "", 0)
 	if got.final.GetState() != shepherdv1.JobState_JOB_STATE_FAILED || !contains(got.final.GetError(), "asked for 2") {
 		t.Fatalf("final %v, want FAILED with the scheduler's error", got.final)

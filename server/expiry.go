@@ -30,7 +30,7 @@ func (s *Server) expiryLoop(ctx context.Context) {
 func (s *Server) expire(ctx context.Context) error {
 	for {
 		members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
-			Key: expiryKey, Start: "-inf", Stop: strconv.FormatInt(nowMS(), 10), ByScore: true, Count: expiryBatch,
+			Key: expiryKey, Start: "-inf", Stop: strconv.FormatInt(s.store.nowMS(), 10), ByScore: true, Count: expiryBatch,
 		}).Result()
 		if err != nil || len(members) == 0 {
 			return err

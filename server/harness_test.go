@@ -67,7 +67,9 @@ func quietLogger() *slog.Logger { return servertest.QuietLogger() }
 func (h *harness) startServer(opt Options) *testServer {
 	h.t.Helper()
 	opt.Redis = h.rdb
-	opt.Queue = h.qopt
+	if opt.WorkQueue == nil {
+		opt.WorkQueue = h.env.NewQueue()
+	}
 	servertest.QuickTimings(&opt.LeaseTTL, &opt.ProgressInterval, &opt.SnapshotInterval, &opt.StreamBlock, &opt.ShutdownTimeout)
 	if opt.Logger == nil {
 		opt.Logger = quietLogger()

@@ -26,11 +26,11 @@ func (s *Server) renew(ctx context.Context, r *runner) {
 	r.mu.Lock()
 	last := r.renewed
 	if err == nil && ok {
-		r.renewed = time.Now()
+		r.renewed = s.opt.Clock.Now()
 	}
 	r.mu.Unlock()
 	switch {
-	case err != nil && ctx.Err() == nil && time.Since(last) > s.opt.LeaseTTL:
+	case err != nil && ctx.Err() == nil && s.opt.Clock.Now().Sub(last) > s.opt.LeaseTTL:
 		s.log.Warn("job lease not renewed for a whole TTL; stopping its scheduler", "job", r.jobID, "error", err)
 		r.stop(false)
 	case err == nil && !ok:

@@ -19,7 +19,8 @@ import (
 // scripts).
 type store struct {
 	rdb redis.UniversalClient
-	ttl time.Duration // of finished jobs
+	ttl time.Duration    // of finished jobs
+	now func() time.Time // Options.Clock's
 }
 
 // errJobNotFound: the job does not exist, has expired, or is another
@@ -169,4 +170,6 @@ func validJobID(id string) bool {
 	return true
 }
 
-func nowMS() int64 { return time.Now().UnixMilli() }
+// nowMS is the time the job store writes (creation, update and finish
+// times, the expiry index). The keys' own expiry is Redis's time.
+func (st *store) nowMS() int64 { return st.now().UnixMilli() }

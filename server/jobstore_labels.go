@@ -32,7 +32,7 @@ func (st *store) emit(ctx context.Context, jobID, solKey string, r labeler.Recor
 		failed = "1"
 	}
 	k := rediskeys.OfJob(jobID)
-	res, err := emitScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done()}, solKey, string(b), nowMS(), failed, delivered).Slice()
+	res, err := emitScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done()}, solKey, string(b), st.nowMS(), failed, delivered).Slice()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", 0, nil

@@ -24,7 +24,7 @@ import (
 
 // start moves a QUEUED job to RUNNING and returns the state after.
 func (st *store) start(ctx context.Context, id string) (shepherdv1.JobState, error) {
-	s, err := startScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, nowMS()).Text()
+	s, err := startScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, st.nowMS()).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errJobNotFound
 	}
@@ -36,7 +36,7 @@ func (st *store) start(ctx context.Context, id string) (shepherdv1.JobState, err
 
 // progress writes a live job's counters; pairs are field, value.
 func (st *store) progress(ctx context.Context, id string, pairs []any) error {
-	args := append([]any{nowMS()}, pairs...)
+	args := append([]any{st.nowMS()}, pairs...)
 	return progressScript.Run(ctx, st.rdb, []string{rediskeys.OfJob(id).Meta()}, args...).Err()
 }
 
@@ -45,7 +45,7 @@ func (st *store) progress(ctx context.Context, id string, pairs []any) error {
 // had one already).
 func (st *store) finish(ctx context.Context, id string, to shepherdv1.JobState, errText string, pairs []any) (shepherdv1.JobState, error) {
 	k := rediskeys.OfJob(id)
-	args := append([]any{stateNames[to], errText, nowMS(), st.ttl.Milliseconds()}, pairs...)
+	args := append([]any{stateNames[to], errText, st.nowMS(), st.ttl.Milliseconds()}, pairs...)
 	s, err := finishScript.Run(ctx, st.rdb, []string{k.Meta(), k.Labels(), k.Done(), k.Input(), k.Lease()}, args...).Text()
 	if errors.Is(err, redis.Nil) {
 		return 0, errJobNotFound
@@ -70,7 +70,7 @@ func (s *Server) finalize(ctx context.Context, m *jobMeta) error {
 	}
 	expireAt := m.FinishMS + ttl.Milliseconds()
 	if m.FinishMS == 0 {
-		expireAt = nowMS() + ttl.Milliseconds()
+		expireAt = s.store.nowMS() + ttl.Milliseconds()
 	}
 	if err := s.rdb.ZAdd(ctx, expiryKey, redis.Z{Score: float64(expireAt), Member: m.ID + " " + m.Owner}).Err(); err != nil {
 		return err

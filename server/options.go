@@ -14,10 +14,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 
+	"github.com/shepherd-prm/shepherd/internal/clock"
 	"github.com/shepherd-prm/shepherd/labeler/grade"
 	shepherdv1 "github.com/shepherd-prm/shepherd/proto/shepherd/v1"
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // Defaults of Options. The Max* ones are caps on what a request may ask
@@ -29,7 +29,7 @@ const (
 	DefaultMaxProblems            = 10000
 	DefaultMaxSolutionsPerProblem = 256
 	DefaultMaxStepsCap            = 1024
-	DefaultMaxTokens              = 32768
+	DefaultMaxTokensCap           = 32768
 	DefaultMaxQueuedTasks         = 1 << 20
 	DefaultMaxMessageBytes        = 64 << 20
 	DefaultJobTTL                 = 7 * 24 * time.Hour
@@ -63,13 +63,10 @@ type Options struct {
 	// running job and per open label stream besides the usual traffic.
 	Redis redis.UniversalClient
 	// WorkQueue is the queue between the job schedulers and the workers;
-	// nil is the Redis Streams queue (rollout/redisq) on Redis with the
-	// Queue options. Shutdown closes it.
+	// required. The caller chooses its implementation (`shepherd serve`:
+	// the Redis Streams queue, rollout/redisq, sharing the workers'
+	// consumer group). Shutdown closes it.
 	WorkQueue Queue
-	// Queue configures the default Redis rollout queue; Group must be the
-	// workers'. Queue.Block also bounds how long a stopping scheduler takes
-	// to notice.
-	Queue redisq.Options
 
 	// Tokens are the accepted bearer tokens; empty turns authentication
 	// off. LoadTokens reads them from a file.
@@ -89,7 +86,7 @@ type Options struct {
 	MaxProblems            int // problems per request (DefaultMaxProblems)
 	MaxSolutionsPerProblem int // (DefaultMaxSolutionsPerProblem)
 	MaxSteps               int // largest spec.max_steps accepted (DefaultMaxStepsCap)
-	MaxTokens              int // largest spec.max_tokens accepted (DefaultMaxTokens)
+	MaxTokens              int // largest spec.max_tokens accepted (DefaultMaxTokensCap)
 	MaxMessageBytes        int // largest request message (DefaultMaxMessageBytes)
 	// MaxQueuedTasks is the admission bound: SubmitJob fails with
 	// RESOURCE_EXHAUSTED while the model's work stream holds this many
@@ -151,6 +148,13 @@ type Options struct {
 	// OnJobFinished, when set, sees every terminal transition this server
 	// makes (LiveJobs counts the jobs still live).
 	OnJobFinished JobObserver
+
+	// Clock is the time the server keeps itself (default clock.Real): job
+	// times and the expiry index, lease renewals, snapshot spacing, the
+	// pause between a scheduler's attempts, its tasks' queueing overhead.
+	// Tests move a clock.Fake. What Redis times (key expiry, leases,
+	// consumers' idle time) and the background loops' periods stay real.
+	Clock clock.Clock
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -158,7 +162,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("server: Options.Redis is required")
 	}
 	if o.WorkQueue == nil {
-		o.WorkQueue = defaultQueue(o)
+		return o, errors.New("server: Options.WorkQueue is required (the queue between the job schedulers and the workers, such as a redisq.Queue)")
 	}
 	setInt := func(p *int, d int) {
 		if *p <= 0 {
@@ -174,7 +178,7 @@ func (o Options) withDefaults() (Options, error) {
 	setInt(&o.MaxProblems, DefaultMaxProblems)
 	setInt(&o.MaxSolutionsPerProblem, DefaultMaxSolutionsPerProblem)
 	setInt(&o.MaxSteps, DefaultMaxStepsCap)
-	setInt(&o.MaxTokens, DefaultMaxTokens)
+	setInt(&o.MaxTokens, DefaultMaxTokensCap)
 	setInt(&o.MaxMessageBytes, DefaultMaxMessageBytes)
 	if o.MaxQueuedTasks == 0 {
 		o.MaxQueuedTasks = DefaultMaxQueuedTasks
@@ -194,6 +198,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ID == "" {
 		o.ID = defaultID()
 	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

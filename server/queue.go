@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/rollout"
-	"github.com/shepherd-prm/shepherd/rollout/redisq"
 )
 
 // Queue is the work queue between the server's job schedulers and the
 // workers, with the admin operations the server needs on it. The Redis
-// Streams queue (rollout/redisq) implements it and is the default;
-// another queue (NATS JetStream, Kafka) implements it in a package of its
-// own and is set in Options.WorkQueue. Only rollout types cross it.
+// Streams queue (rollout/redisq) implements it; another queue (NATS
+// JetStream, Kafka) implements it in a package of its own. The caller
+// chooses one and sets it in Options.WorkQueue: the server names no
+// implementation. Only rollout types cross it.
 type Queue interface {
 	// Open returns a queue for one job scheduler or one Monte-Carlo Score
 	// call, whose results cursors start fresh, as a restarted scheduler's
@@ -47,11 +47,6 @@ type (
 		RemoveIdleConsumers(ctx context.Context, idle time.Duration) (map[string][]string, error)
 	}
 )
-
-// defaultQueue is the queue when Options.WorkQueue is unset: the Redis
-// Streams queue on Options.Redis. It is the one place the server names an
-// implementation.
-func defaultQueue(o Options) Queue { return redisq.New(o.Redis, o.Queue) }
 
 // openQueue opens a scheduler's queue and returns it with its closer.
 func (s *Server) openQueue() (rollout.Queue, func()) {

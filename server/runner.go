@@ -16,7 +16,7 @@ import (
 )
 
 // runner schedules one job on this server while it holds the job's lease:
-// it runs rollout.RunJob over the Redis queue with the job's stored input
+// it runs rollout.RunJob over the work queue with the job's stored input
 // as the source (solutions already committed are skipped) and commits each
 // record with the emit script. It sets the job's terminal state when
 // RunJob returns, unless it was stopped (shutdown, lost lease, cancel).
@@ -77,7 +77,7 @@ func (s *Server) tryStart(jobID string) bool {
 		return false
 	}
 	rctx, rcancel := context.WithCancel(s.runCtx)
-	r := &runner{s: s, jobID: jobID, token: token, ctx: rctx, cancel: rcancel, done: make(chan struct{}), release: true, renewed: time.Now()}
+	r := &runner{s: s, jobID: jobID, token: token, ctx: rctx, cancel: rcancel, done: make(chan struct{}), release: true, renewed: s.opt.Clock.Now()}
 	s.mu.Lock()
 	if s.stopping || s.runners[jobID] != nil {
 		s.mu.Unlock()
@@ -166,7 +166,7 @@ func (r *runner) run() {
 		select {
 		case <-r.ctx.Done():
 			return
-		case <-time.After(time.Duration(min(round, 5)) * time.Second):
+		case <-r.s.opt.Clock.After(time.Duration(min(round, 5)) * time.Second):
 		}
 	}
 }
@@ -210,7 +210,7 @@ func (r *runner) runWith(ctx context.Context) error {
 	q, closeQueue := r.s.openQueue()
 	defer closeQueue()
 	opts := jobOptions(m, r.s.opt.Window, r.onProgress)
-	opts.Observer = r.s.opt.Observer
+	opts.Observer, opts.Clock = r.s.opt.Observer, r.s.opt.Clock
 	opts.BeforeEmit = func(delivered int) { r.delivering = delivered } // the emit below follows at once
 	wq := &watchedQueue{Queue: q, r: r, capacity: r.s.capacityOf(m.Model)}
 	_, err = rollout.RunJob(ctx, wq, r.s.grader, opts, src,

@@ -148,7 +148,7 @@ func (s *Server) scoreQueue() (rollout.Queue, func([]string)) {
 			// A cancelled call leaves tasks behind whose late results
 			// re-create the keys: the expiry loop deletes them again once
 			// a finished job's time to live has passed.
-			exp := float64(time.Now().Add(s.opt.JobTTL).UnixMilli())
+			exp := float64(s.opt.Clock.Now().Add(s.opt.JobTTL).UnixMilli())
 			if err := s.rdb.ZAdd(ctx, expiryKey, redis.Z{Score: exp, Member: id + " "}).Err(); err != nil {
 				s.log.Warn("scheduling a scoring job's cleanup", "job", id, "error", err)
 			}

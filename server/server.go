@@ -64,7 +64,7 @@ func New(opt Options) (*Server, error) {
 		opt:      opt,
 		rdb:      opt.Redis,
 		q:        opt.WorkQueue,
-		store:    &store{rdb: opt.Redis, ttl: opt.JobTTL},
+		store:    &store{rdb: opt.Redis, ttl: opt.JobTTL, now: opt.Clock.Now},
 		grader:   opt.Grader,
 		log:      opt.Logger,
 		auth:     newAuthenticator(opt.Tokens, opt.ReflectionWithoutAuth),

@@ -85,7 +85,7 @@ func (s *Server) submit(ctx context.Context, r *shepherdv1.SubmitJobRequest) (*j
 		}
 		total += len(sols)
 	}
-	now := nowMS()
+	now := s.store.nowMS()
 	m := &jobMeta{
 		ID: newJobID(time.UnixMilli(now)), RequestID: r.GetRequestId(), RequestHash: reqHash, Owner: owner,
 		State: shepherdv1.JobState_JOB_STATE_QUEUED, Model: r.GetModel(), Spec: spec,

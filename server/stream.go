@@ -59,7 +59,7 @@ func (v *service) LabelSolutions(r *shepherdv1.LabelSolutionsRequest, ss grpc.Se
 	if err := ss.Send(&shepherdv1.LabelSolutionsResponse{Event: &shepherdv1.LabelSolutionsResponse_Job{Job: jobProto(m)}}); err != nil {
 		return err
 	}
-	return v.s.follow(ctx, m.ID, "0-0", "", time.Now(), func(e event) error {
+	return v.s.follow(ctx, m.ID, "0-0", "", v.s.opt.Clock.Now(), func(e event) error {
 		if e.record != nil {
 			return ss.Send(&shepherdv1.LabelSolutionsResponse{Cursor: e.cursor, Event: &shepherdv1.LabelSolutionsResponse_Record{Record: e.record}})
 		}
@@ -110,8 +110,8 @@ func (s *Server) follow(ctx context.Context, jobID, after, cursor string, lastSn
 		if terminal && len(entries) == 0 {
 			return send(event{job: jobProto(m), cursor: cursor})
 		}
-		if !terminal && m.UpdateMS != lastUpdate && time.Since(lastSnap) >= s.opt.SnapshotInterval {
-			lastUpdate, lastSnap = m.UpdateMS, time.Now()
+		if !terminal && m.UpdateMS != lastUpdate && s.opt.Clock.Now().Sub(lastSnap) >= s.opt.SnapshotInterval {
+			lastUpdate, lastSnap = m.UpdateMS, s.opt.Clock.Now()
 			if err := send(event{job: jobProto(m), cursor: cursor}); err != nil {
 				return err
 			}

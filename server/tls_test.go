@@ -26,7 +26,7 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Redis: h.rdb, Queue: h.qopt, TLS: tlsConf, Logger: quietLogger()})
+	s, err := New(Options{Redis: h.rdb, WorkQueue: h.env.NewQueue(), TLS: tlsConf, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,12 +120,18 @@ type sharedQueue interface {
 	Consumer() string
 }
 
-// newQueue is the one place serve and worker choose the queue's
-// implementation: the Redis Streams queue.
-func newQueue(rdb redis.UniversalClient, opt redisq.Options) sharedQueue { return redisq.New(rdb, opt) }
+// queueSettings are a command's own settings of the work queue, besides
+// the shared flags (zero: the queue's defaults).
+type queueSettings struct {
+	leaseTTL      time.Duration // worker: how long a delivered task stays leased to it
+	maxDeliveries int           // worker: deliveries before a task is dead-lettered
+	consumer      string        // worker: its name among the consumers
+	loadBound     float64       // serve: how far a worker's backlog may exceed its share before routing spills
+}
 
-// queueOptions are the Redis queue's options from the flags; leaseTTL and
-// maxDeliveries are the worker's (zero: the defaults).
-func (r *redisFlags) queueOptions(leaseTTL time.Duration, maxDeliveries int) redisq.Options {
-	return redisq.Options{Group: r.group, LeaseTTL: leaseTTL, MaxDeliveries: maxDeliveries, Block: r.queueWait}
+// newQueue is the one place serve and worker choose the work queue's
+// implementation: the Redis Streams queue, configured from the flags.
+func (r *redisFlags) newQueue(rdb redis.UniversalClient, s queueSettings) sharedQueue {
+	return redisq.New(rdb, redisq.Options{Group: r.group, Block: r.queueWait,
+		LeaseTTL: s.leaseTTL, MaxDeliveries: s.maxDeliveries, Consumer: s.consumer, LoadBound: s.loadBound})
 }

@@ -61,17 +61,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer rdb.Close()
-	qopt := f.redis.queueOptions(0, 0)
-	qopt.LoadBound = f.routeLoadBound
 	scorer, stopScorer, err := f.score.scorer()
 	if err != nil {
 		return err
 	}
 	defer stopScorer()
 	m := metrics.New("serve")
-	q := newQueue(rdb, qopt) // the server closes it
+	q := f.redis.newQueue(rdb, queueSettings{loadBound: f.routeLoadBound}) // the server closes it
 	opt := f.limits()
-	opt.Scorer, opt.Redis, opt.Queue, opt.WorkQueue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, qopt, q, tokens, tlsConf, models, log
+	opt.Scorer, opt.Redis, opt.WorkQueue, opt.Tokens, opt.TLS, opt.Models, opt.Logger = scorer, rdb, q, tokens, tlsConf, models, log
 	opt.OnRPC, opt.Observer, opt.OnJobFinished = m.OnRPC, m.Observer(), m.JobFinished
 	s, err := server.New(opt)
 	if err != nil {
@@ -82,7 +80,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		m.CollectQueue(q, models)
 	}
 
-	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", qopt.Group)
+	return f.listenAndServe(ctx, s, m, log, len(tokens) == 0, "redis", where, "tls", tlsConf != nil, "mtls", f.tlsClientCA != "", "tokens", len(tokens), "group", f.redis.group)
 }
 
 // limits are the server options the flags set: the request limits and
@@ -139,7 +137,7 @@ func parseServeFlags(e env, args []string) (*serveFlags, error) {
 	fs.IntVar(&f.maxProblems, "max-problems", server.DefaultMaxProblems, "problems per request at most")
 	fs.IntVar(&f.maxSolutions, "max-solutions-per-problem", server.DefaultMaxSolutionsPerProblem, "solutions per problem at most")
 	fs.IntVar(&f.maxSteps, "max-steps", server.DefaultMaxStepsCap, "largest max_steps (steps per solution) a job may ask for")
-	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokens, fmt.Sprintf("a cap: the largest max_tokens (tokens per rollout) a job may ask for; a job that names none gets %d (label --max-tokens is the value a job asks for)", server.DefaultJobMaxTokens))
+	fs.IntVar(&f.maxTokens, "max-tokens", server.DefaultMaxTokensCap, fmt.Sprintf("a cap: the largest max_tokens (tokens per rollout) a job may ask for; a job that names none gets %d (label --max-tokens is the value a job asks for)", server.DefaultJobMaxTokens))
 	fs.IntVar(&f.maxQueuedTasks, "max-queued-tasks", server.DefaultMaxQueuedTasks, "refuse new jobs (RESOURCE_EXHAUSTED) while a model's work stream holds this many tasks; -1: no bound")
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", server.DefaultMaxMessageBytes, "largest request message in bytes")
 	fs.IntVar(&f.maxRunningJobs, "max-running-jobs", 0, "jobs this server schedules at once; 0: no bound (others wait QUEUED for a server with room)")

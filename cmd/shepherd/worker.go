@@ -51,9 +51,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer rdb.Close()
-	qopt := f.redis.queueOptions(f.leaseTTL, f.maxDeliveries)
-	qopt.Consumer = f.consumer
-	q := newQueue(rdb, qopt)
+	q := f.redis.newQueue(rdb, queueSettings{leaseTTL: f.leaseTTL, maxDeliveries: f.maxDeliveries, consumer: f.consumer})
 	defer q.Close()
 
 	// Registering makes schedulers route each problem's tasks to one
@@ -72,7 +70,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	defer stopMetrics()
 
 	log.Info("worker started", "model", f.backend.model, "backends", backendURLs(pool), "redis", where,
-		"group", qopt.Group, "consumer", q.Consumer(), "tasks", tasks, "lease_ttl", f.leaseTTL)
+		"group", f.redis.group, "consumer", q.Consumer(), "tasks", tasks, "lease_ttl", f.leaseTTL)
 	if err := w.Run(ctx); err != nil {
 		return err
 	}

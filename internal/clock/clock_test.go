@@ -40,3 +40,44 @@ func TestFakeMovesOnlyWhenAdvanced(t *testing.T) {
 		t.Errorf("advanced %v, want 1s", d)
 	}
 }
+
+func TestFakeAfterFiresWhenDue(t *testing.T) {
+	f := NewFake()
+	ch := f.After(time.Second)
+	if f.Waiters() != 1 {
+		t.Fatalf("%d waiters, want 1", f.Waiters())
+	}
+	f.Advance(999 * time.Millisecond)
+	select {
+	case <-ch:
+		t.Fatal("After fired before its time")
+	default:
+	}
+	f.Advance(time.Millisecond)
+	select {
+	case got := <-ch:
+		if !got.Equal(f.Now()) {
+			t.Errorf("fired with %v, want %v", got, f.Now())
+		}
+	default:
+		t.Fatal("After did not fire once due")
+	}
+	if f.Waiters() != 0 {
+		t.Errorf("%d waiters left, want 0", f.Waiters())
+	}
+	select {
+	case <-f.After(0):
+	default:
+		t.Error("After(0) did not fire at once")
+	}
+}
+
+func TestOrDefaultsToReal(t *testing.T) {
+	if Or(nil) != Real {
+		t.Error("Or(nil) is not Real")
+	}
+	f := NewFake()
+	if Or(f) != Clock(f) {
+		t.Error("Or(f) is not f")
+	}
+}

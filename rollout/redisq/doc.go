@@ -1,9 +1,10 @@
 // Package redisq is the Redis Streams rollout queue: it implements
 // rollout.Queue and rollout.Leaser over Redis, Redis Cluster or Valkey, so
 // any number of scheduler and worker processes on any hosts share work
-// through one Redis. It is also the server's default server.Queue (Open and
-// the admin operations: Stats, Pending, Enqueued, ForgetJob) and serves the
-// metrics' queue gauges (Pending, OldestTaskAge).
+// through one Redis. It is also the server.Queue that `shepherd serve`
+// gives its server (Open and the admin operations: Stats, Pending,
+// Enqueued, ForgetJob) and serves the metrics' queue gauges (Pending,
+// OldestTaskAge).
 //
 // # Streams and keys
 //

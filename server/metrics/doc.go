@@ -19,9 +19,10 @@
 // A server process:
 //
 //	m := metrics.New("serve")
-//	s, _ := server.New(server.Options{..., OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished})
+//	q := redisq.New(rdb, redisq.Options{...})
+//	s, _ := server.New(server.Options{..., WorkQueue: q, OnRPC: m.OnRPC, Observer: m.Observer(), OnJobFinished: m.JobFinished})
 //	m.CollectJobs(s)
-//	m.CollectQueue(redisq.New(rdb, opt.Queue), opt.Models)
+//	m.CollectQueue(q, models)
 //
 // The scrape-time gauges (shepherd_queue_*, shepherd_jobs) describe shared
 // state: every process that reports them reports the same values, so

@@ -57,6 +57,15 @@ func EnvOn(t testing.TB, rdb redis.UniversalClient, queue redisq.Options, concur
 	return &Env{Redis: rdb, Queue: queue, Concurrency: concurrency, t: t}
 }
 
+// NewQueue is a Redis Streams queue on the Redis with the workers' queue
+// options: a server's Options.WorkQueue (the server closes it on
+// Shutdown; it is closed at the end of the test too).
+func (e *Env) NewQueue() *redisq.Queue {
+	q := redisq.New(e.Redis, e.Queue)
+	e.t.Cleanup(func() { q.Close() })
+	return q
+}
+
 // StartWorker runs a rollout worker on the Redis queue, against a
 // simulator with opt, until the test ends.
 func (e *Env) StartWorker(opt sim.Options) {
