@@ -253,7 +253,7 @@ func TestTaskOverheadOnTheJobClock(t *testing.T) {
 	defer func() { stop(); wg.Wait(); q.Close() }()
 	obs := &overheads{}
 	stats, err := rollout.RunJob(ctx, q, grade.New(grade.Options{}), rollout.JobOptions{ID: "j", Model: "sim", N: 2, Seed: 1, Observer: obs, Clock: clk},
-		&sliceSource{sols: simDataset(2, 3, 2)}, func(labeler.Record) error { return nil })
+		rollout.NewSliceSource(simDataset(2, 3, 2)), func(labeler.Record) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
