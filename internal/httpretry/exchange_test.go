@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,13 +120,9 @@ func TestPostCanceled(t *testing.T) {
 }
 
 func TestPostUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	x := post(t, context.Background(), "http://"+addr+"/v1/completions", time.Second)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // its port now refuses connections
+	x := post(t, context.Background(), gone.URL+"/v1/completions", time.Second)
 	if x.Outcome != OutcomeUnreachable || x.Status != 0 || !strings.Contains(x.Message, "connection refused") {
 		t.Fatalf("exchange %+v", x)
 	}
