@@ -2,14 +2,10 @@ package rollout
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/shepherd-prm/shepherd/internal/httpretry"
@@ -99,10 +95,6 @@ const (
 	DefaultBackoffMax  = httpretry.DefaultBackoffMax
 )
 
-// maxResponseBytes bounds a response body; anything larger is treated as a
-// broken response.
-const maxResponseBytes = 64 << 20
-
 // Client talks to one OpenAI-compatible inference server. It is safe for
 // concurrent use.
 type Client struct {
@@ -183,7 +175,7 @@ func (c *Client) Model() string { return c.model }
 // sends the same seeds, so a retry asks for the same samples.
 func (c *Client) Generate(ctx context.Context, req GenerateRequest) (GenerateResult, error) {
 	if err := validateRequest(req); err != nil {
-		return GenerateResult{}, c.invalid(err)
+		return GenerateResult{}, invalidRequest(c.base, err)
 	}
 	return c.retry.run(ctx, func(ctx context.Context, _ int) (GenerateResult, attemptOutcome, bool) {
 		start := time.Now()
@@ -193,8 +185,10 @@ func (c *Client) Generate(ctx context.Context, req GenerateRequest) (GenerateRes
 	})
 }
 
-func (c *Client) invalid(err error) error {
-	return &APIError{Backend: c.base, Message: err.Error(), Permanent: true, Err: err}
+// invalidRequest is the permanent error of a request refused before it
+// was sent; backend is "" when no backend was chosen yet (a Pool).
+func invalidRequest(backend string, err error) error {
+	return httpretry.Invalid("rollout", backend, err)
 }
 
 func validateRequest(req GenerateRequest) error {
@@ -212,40 +206,19 @@ func validateRequest(req GenerateRequest) error {
 }
 
 // APIError is a permanent error, or the last error once retries are
-// exhausted, from an inference backend.
-type APIError struct {
-	Backend   string // base URL
-	Status    int    // HTTP status of the last attempt; 0 if no response arrived (or the request was invalid)
-	Message   string // the server's message, or a description of the failure
-	Permanent bool   // the request itself is at fault: retrying it cannot succeed (400, 413, 422, invalid request)
-	// BackendFault: the backend, not the request, is at fault (the model
-	// is not served there, the key is refused, nothing listens): another
-	// backend or worker may well succeed, so the task goes back unharmed.
-	BackendFault bool
-	Attempts     int   // HTTP attempts made
-	Err          error // the last underlying cause
-}
-
-func (e *APIError) Error() string {
-	return httpretry.ErrorText("rollout", e.Backend, e.Status, !e.Permanent && !e.BackendFault, e.Attempts, e.Message)
-}
-
-func (e *APIError) Unwrap() error { return e.Err }
+// exhausted, from an inference backend: Permanent blames the request,
+// BackendFault the backend, neither means the retries ran out. The PRM
+// client returns the same type (prm.APIError).
+type APIError = httpretry.APIError
 
 // IsPermanent reports whether err is (or wraps) an APIError that retrying
 // cannot fix: the task should be dead-lettered rather than redelivered.
-func IsPermanent(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.Permanent
-}
+func IsPermanent(err error) bool { return httpretry.IsPermanent(err) }
 
 // IsBackendFault reports whether err is (or wraps) an APIError blaming the
 // backend rather than the request: the task should be handed back for
 // another worker without counting against it.
-func IsBackendFault(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.BackendFault
-}
+func IsBackendFault(err error) bool { return httpretry.IsBackendFault(err) }
 
 // outcomeKind classifies one HTTP attempt.
 type outcomeKind int
@@ -394,83 +367,48 @@ func (c *Client) requestBody(req GenerateRequest, n int, seedValue int64) ([]byt
 	return c.extras.merge(body)
 }
 
-// post sends one HTTP request under the per-attempt deadline and classifies
-// the result.
+// post sends one HTTP request under the per-attempt deadline and maps the
+// exchange to an outcome.
 func (c *Client) post(ctx context.Context, body []byte, n int) (GenerateResult, attemptOutcome) {
-	o := attemptOutcome{backend: c.base}
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	hreq, err := httpretry.NewJSONRequest(actx, c.endpoint, c.authHeader, body)
-	if err != nil {
-		o.kind, o.message, o.err = outcomePermanent, err.Error(), err
+	x := httpretry.Post(ctx, c.hc, c.timeout, c.endpoint, c.authHeader, body)
+	o := attemptOutcome{kind: kindOf(x), backend: c.base, status: x.Status, retryAfter: x.RetryAfter, message: x.Message, err: x.Err}
+	if o.kind != outcomeOK {
 		return GenerateResult{}, o
 	}
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		return GenerateResult{}, c.transportFailure(ctx, err)
-	}
-	defer resp.Body.Close()
-	o.status = resp.StatusCode
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-
-	if resp.StatusCode/100 != 2 {
-		o.message = httpretry.ErrorMessage(data, resp.StatusCode)
-		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
-		if ctx.Err() != nil {
-			o.kind, o.err = outcomeCanceled, ctx.Err()
-			return GenerateResult{}, o
-		}
-		switch httpretry.ClassifyStatus(resp.StatusCode) {
-		case httpretry.StatusThrottled:
-			o.kind = outcomeThrottled
-			o.retryAfter, _ = httpretry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		case httpretry.StatusServerError:
-			o.kind = outcomeServerError
-			o.retryAfter, _ = httpretry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		case httpretry.StatusMisconfigured:
-			o.kind = outcomeMisconfigured
-		default:
-			o.kind = outcomePermanent
-		}
-		return GenerateResult{}, o
-	}
-	if readErr != nil {
-		fo := c.transportFailure(ctx, readErr)
-		fo.status = resp.StatusCode
-		return GenerateResult{}, fo
-	}
-	if len(data) > maxResponseBytes {
-		o.kind, o.message = outcomeBadResponse, fmt.Sprintf("response body larger than %d bytes", maxResponseBytes)
-		o.err = errors.New(o.message)
-		return GenerateResult{}, o
-	}
-	res, err := c.wire.Decode(data, n)
+	res, err := c.wire.Decode(x.Body, n)
 	if err != nil {
 		o.kind, o.message, o.err = outcomeBadResponse, err.Error(), err
 		return GenerateResult{}, o
 	}
-	o.kind = outcomeOK
 	return res, o
 }
 
-// transportFailure classifies an error that left no usable response.
-func (c *Client) transportFailure(ctx context.Context, err error) attemptOutcome {
-	o := attemptOutcome{backend: c.base, message: err.Error(), err: err}
-	var nerr net.Error
-	var dnsErr *net.DNSError
-	switch {
-	case ctx.Err() != nil:
-		o.kind, o.err = outcomeCanceled, ctx.Err()
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()):
-		o.kind = outcomeTimeout
-		o.message = fmt.Sprintf("no complete response within %v", c.timeout)
-		o.err = fmt.Errorf("%s: %w", o.message, err)
-	case errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr):
-		o.kind = outcomeUnreachable
-	default:
-		o.kind = outcomeConnError
+// kindOf maps an exchange to the outcome a backend's health counts.
+func kindOf(x httpretry.Exchange) outcomeKind {
+	switch x.Outcome {
+	case httpretry.OutcomeOK:
+		return outcomeOK
+	case httpretry.OutcomeCanceled:
+		return outcomeCanceled
+	case httpretry.OutcomeTimeout:
+		return outcomeTimeout
+	case httpretry.OutcomeUnreachable:
+		return outcomeUnreachable
+	case httpretry.OutcomeConnError:
+		return outcomeConnError
+	case httpretry.OutcomeTooLarge:
+		return outcomeBadResponse
+	case httpretry.OutcomeStatus:
+		switch httpretry.ClassifyStatus(x.Status) {
+		case httpretry.StatusThrottled:
+			return outcomeThrottled
+		case httpretry.StatusServerError:
+			return outcomeServerError
+		case httpretry.StatusMisconfigured:
+			return outcomeMisconfigured
+		}
 	}
-	return o
+	return outcomePermanent
 }
 
 // retryPolicy runs attempts with capped, jittered exponential backoff.
@@ -500,12 +438,8 @@ func (p retryPolicy) run(ctx context.Context, try attemptFunc) (GenerateResult, 
 		return res, nil
 	case httpretry.Canceled:
 		return GenerateResult{}, fmt.Errorf("rollout: generate on %s: %w", o.backend, ctx.Err())
-	case httpretry.Permanent:
-		return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Permanent: true, Attempts: st.Attempts, Err: o.err}
-	case httpretry.BackendFault:
-		return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, BackendFault: true, Attempts: st.Attempts, Err: o.err}
 	}
-	return GenerateResult{}, &APIError{Backend: o.backend, Status: o.status, Message: o.message, Attempts: st.Attempts, Err: o.err}
+	return GenerateResult{}, st.APIError("rollout", o.backend, o.status, o.message, o.err)
 }
 
 // verdict maps an outcome to the retry loop's verdict. A misconfigured

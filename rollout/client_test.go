@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -371,6 +372,23 @@ func TestNewClientValidation(t *testing.T) {
 		if got, err := ParseAPI(in); err != nil || got != want {
 			t.Errorf("ParseAPI(%q) = %q, %v", in, got, err)
 		}
+	}
+}
+
+// The names --api lists and ParseAPI accepts come from wires alone: a new
+// wire needs no edit elsewhere.
+func TestAPINamesFollowTheWireTable(t *testing.T) {
+	if got := APINames(); !slices.Equal(got, []string{"completions", "chat"}) {
+		t.Errorf("APINames() = %q", got)
+	}
+	saved := wires
+	t.Cleanup(func() { wires = saved })
+	wires = append(slices.Clone(wires), wireEntry{"tgi", nil})
+	if got := APINames(); !slices.Equal(got, []string{"completions", "chat", "tgi"}) {
+		t.Errorf("APINames() with a TGI wire = %q", got)
+	}
+	if _, err := ParseAPI("responses"); err == nil || err.Error() != `rollout: unknown API "responses" (want "completions", "chat" or "tgi")` {
+		t.Errorf("err = %v", err)
 	}
 }
 

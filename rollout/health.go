@@ -76,7 +76,7 @@ func (c *Client) Probe(ctx context.Context) error {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		perr.Message = c.transportFailure(ctx, err).message
+		perr.Message = httpretry.TransportFailure(ctx, ctx, err, c.timeout).Message
 		return perr
 	}
 	defer resp.Body.Close()

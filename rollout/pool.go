@@ -209,7 +209,7 @@ func NewPool[B Backend](backends []B, opt PoolOptions) (*Pool, error) {
 // throttled requests (429/503) stay where their prefix is cached and wait.
 func (p *Pool) Generate(ctx context.Context, req GenerateRequest) (GenerateResult, error) {
 	if err := validateRequest(req); err != nil {
-		return GenerateResult{}, &APIError{Message: err.Error(), Permanent: true, Err: err}
+		return GenerateResult{}, invalidRequest("", err)
 	}
 	return p.retry.run(ctx, func(ctx context.Context, _ int) (GenerateResult, attemptOutcome, bool) {
 		b := p.pickLoaded(req.RouteKey, req.N)

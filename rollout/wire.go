@@ -46,17 +46,29 @@ func ParseAPI(s string) (API, error) {
 	return api, err
 }
 
+// APINames are the names of the APIs in wires, in their order: what
+// ParseAPI accepts (and --api lists).
+func APINames() []string {
+	names := make([]string, len(wires))
+	for i, w := range wires {
+		names[i] = string(w.api)
+	}
+	return names
+}
+
 func lookupWire(s string) (wireEntry, API, error) {
 	name := API(strings.ToLower(strings.TrimSpace(s)))
 	if name == "" {
 		name = APICompletions
 	}
-	names := make([]string, len(wires))
-	for i, w := range wires {
+	for _, w := range wires {
 		if w.api == name {
 			return w, name, nil
 		}
-		names[i] = strconv.Quote(string(w.api))
+	}
+	names := APINames()
+	for i, n := range names {
+		names[i] = strconv.Quote(n)
 	}
 	last := len(names) - 1
 	return wireEntry{}, "", fmt.Errorf("rollout: unknown API %q (want %s or %s)", s, strings.Join(names[:last], ", "), names[last])

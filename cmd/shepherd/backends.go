@@ -43,7 +43,7 @@ type backendFlags struct {
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.Var(&b.backends, "backend", "inference server base URL ending in /v1 (repeatable), or 'sim' for the built-in simulator ('sim?count=16&max-num-seqs=64&latency=40ms&token-latency=5ms': 16 simulated GPUs; keys are 'shepherd sim' flags); NAME=URL names it in metrics (default host:port)")
 	fs.StringVar(&b.model, "model", "", "served model name (default \"sim\" with --backend sim)")
-	fs.StringVar(&b.api, "api", "completions", "inference API: completions or chat")
+	fs.StringVar(&b.api, "api", "completions", "inference API: "+orList(rollout.APINames()))
 	fs.StringVar(&b.promptTemplate, "prompt-template", "", "file with a Go text/template for --api completions over {{.Question}}, {{.Prefix}} and {{.System}}")
 	fs.StringVar(&b.promptStyle, "prompt-style", "plain", "built-in prompt for --api completions: plain (Question:/Answer:, for base models) or chatml (the ChatML chat format of Qwen-style instruct models)")
 	fs.StringVar(&b.systemPrompt, "system-prompt", "", "system prompt: the system turn with --api chat, {{.System}} in the completions prompt (--prompt-style chatml or your template)")

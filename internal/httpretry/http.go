@@ -142,9 +142,8 @@ func ErrorMessage(data []byte, status int) string {
 
 // ErrorText is the message of a client's API error: "prefix: backend",
 // then the HTTP status and its text when a response arrived, the attempts
-// made when the retries ran out (exhausted), and the server's message.
-// Each client keeps its own error type, since callers tell the clients'
-// errors apart with errors.As.
+// made when the retries ran out (exhausted), and the server's message: the
+// text of an APIError.
 func ErrorText(prefix, backend string, status int, exhausted bool, attempts int, message string) string {
 	var b strings.Builder
 	b.WriteString(prefix)

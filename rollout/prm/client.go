@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -49,9 +48,6 @@ const DefaultPromptLogprobs = 5
 // thousand tokens takes well under a second on a GPU; a long queue on the
 // server is what this waits for.
 const DefaultTimeout = 60 * time.Second
-
-// maxResponseBytes bounds a response body.
-const maxResponseBytes = 64 << 20
 
 // probabilitySlack is how far outside [0, 1] a probability may stray by
 // rounding (half-precision softmax outputs) before it is rejected.
@@ -107,34 +103,19 @@ func (c *Client) BaseURL() string { return c.base }
 func (c *Client) Model() string { return c.model }
 
 // APIError is a permanent error, or the last error once retries are
-// exhausted, from a reward model server. Its semantics mirror
-// rollout.APIError: Permanent means retrying the same request cannot
-// succeed.
-type APIError struct {
-	Server    string // base URL
-	Status    int    // HTTP status of the last attempt; 0 if no response arrived (or the request was invalid)
-	Message   string // the server's message, or a description of the failure
-	Permanent bool   // a 4xx other than 408/429, an invalid request, or an answer that does not fit the layout
-	Attempts  int    // HTTP attempts made
-	Err       error  // the last underlying cause
-}
-
-func (e *APIError) Error() string {
-	return httpretry.ErrorText("prm", e.Server, e.Status, !e.Permanent, e.Attempts, e.Message)
-}
-
-func (e *APIError) Unwrap() error { return e.Err }
+// exhausted, from a reward model server: rollout.APIError, the same type.
+// Permanent means retrying the same request cannot succeed: a 4xx other
+// than 408/429, an invalid request, or an answer that does not fit the
+// layout. A reward model server has no other server to fail over to, so
+// BackendFault is never set.
+type APIError = httpretry.APIError
 
 // IsPermanent reports whether err is (or wraps) an APIError that retrying
 // cannot fix.
-func IsPermanent(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.Permanent
-}
+func IsPermanent(err error) bool { return httpretry.IsPermanent(err) }
 
 func (c *Client) invalid(format string, a ...any) error {
-	err := fmt.Errorf(format, a...)
-	return &APIError{Server: c.base, Message: err.Error(), Permanent: true, Err: err}
+	return httpretry.Invalid("prm", c.base, fmt.Errorf(format, a...))
 }
 
 // ScoreSteps scores the steps of one solution: it renders question and
@@ -178,7 +159,7 @@ func (c *Client) stepProbabilities(rows [][]float64, steps, positive int) ([]flo
 }
 
 func (c *Client) permanent(status int, msg string) error {
-	return &APIError{Server: c.base, Status: status, Message: msg, Permanent: true, Attempts: 1, Err: errors.New(msg)}
+	return &APIError{Prefix: "prm", Backend: c.base, Status: status, Message: msg, Permanent: true, Attempts: 1, Err: errors.New(msg)}
 }
 
 // Pool posts inputs to /pooling and returns each input's rows, in input
@@ -224,10 +205,8 @@ func (c *Client) post(ctx context.Context, what, endpoint string, req any, decod
 		return nil
 	case st.Verdict == httpretry.Canceled:
 		return fmt.Errorf("prm: %s on %s: %w", what, c.base, ctx.Err())
-	case st.Verdict == httpretry.Permanent:
-		return &APIError{Server: c.base, Status: o.status, Message: o.message, Permanent: true, Attempts: st.Attempts, Err: o.err}
 	}
-	return &APIError{Server: c.base, Status: o.status, Message: o.message, Attempts: st.Attempts, Err: o.err}
+	return st.APIError("prm", c.base, o.status, o.message, o.err)
 }
 
 // The PRM client's outcomes are the retry loop's verdicts: a reward model
@@ -248,57 +227,36 @@ type outcome struct {
 	err        error
 }
 
+// attempt posts body once and maps the exchange to a verdict: a
+// retryable status or a transport failure is transient, another status
+// permanent; a 2xx body goes to decode, whose error is transient unless it
+// is a permanentError.
 func (c *Client) attempt(ctx context.Context, endpoint string, body []byte, decode func([]byte) error) outcome {
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := httpretry.NewJSONRequest(actx, endpoint, c.authHeader, body)
-	if err != nil {
-		return outcome{kind: permanent, message: err.Error(), err: err}
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return c.transportFailure(ctx, actx, err)
-	}
-	defer resp.Body.Close()
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	o := outcome{status: resp.StatusCode}
-	if resp.StatusCode/100 != 2 {
-		o.message = httpretry.ErrorMessage(data, resp.StatusCode)
-		if hint := endpointHint(endpoint, resp.StatusCode); hint != "" && !strings.Contains(o.message, "model") {
+	x := httpretry.Post(ctx, c.hc, c.timeout, endpoint, c.authHeader, body)
+	o := outcome{kind: transient, status: x.Status, retryAfter: x.RetryAfter, message: x.Message, err: x.Err}
+	switch x.Outcome {
+	case httpretry.OutcomeCanceled:
+		o.kind = canceled
+	case httpretry.OutcomeBadRequest:
+		o.kind = permanent
+	case httpretry.OutcomeStatus:
+		if hint := endpointHint(endpoint, x.Status); hint != "" && !strings.Contains(o.message, "model") {
 			o.message += hint
+			o.err = httpretry.StatusError(x.Status, o.message)
 		}
-		o.err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, o.message)
-		switch {
-		case ctx.Err() != nil:
-			o.kind, o.err = canceled, ctx.Err()
-		case httpretry.ClassifyStatus(resp.StatusCode).Retryable():
-			o.kind = transient
-			o.retryAfter, _ = httpretry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		default:
+		if !httpretry.ClassifyStatus(x.Status).Retryable() {
 			o.kind = permanent
 		}
-		return o
-	}
-	if readErr != nil {
-		fo := c.transportFailure(ctx, actx, readErr)
-		fo.status = resp.StatusCode
-		return fo
-	}
-	o.kind = transient
-	if len(data) > maxResponseBytes {
-		o.message = fmt.Sprintf("response body larger than %d bytes", maxResponseBytes)
-		o.err = errors.New(o.message)
-		return o
-	}
-	if err := decode(data); err != nil {
-		var pe permanentError
-		if errors.As(err, &pe) {
-			o.kind = permanent
+	case httpretry.OutcomeOK:
+		o.kind = ok
+		if err := decode(x.Body); err != nil {
+			o.kind, o.message, o.err = transient, err.Error(), err
+			var pe permanentError
+			if errors.As(err, &pe) {
+				o.kind = permanent
+			}
 		}
-		o.message, o.err = err.Error(), err
-		return o
 	}
-	o.kind = ok
 	return o
 }
 
@@ -353,18 +311,4 @@ func decodeRows(r PoolingResponse, n int) ([][][]float64, error) {
 		out[i] = rows
 	}
 	return out, nil
-}
-
-// transportFailure classifies an error that left no usable response:
-// the caller's cancellation ends the request, anything else (the attempt's
-// deadline, a refused or reset connection, a body cut short) is retried.
-func (c *Client) transportFailure(ctx, actx context.Context, err error) outcome {
-	switch {
-	case ctx.Err() != nil:
-		return outcome{kind: canceled, message: err.Error(), err: ctx.Err()}
-	case actx.Err() != nil:
-		msg := fmt.Sprintf("no complete response within %v", c.timeout)
-		return outcome{kind: transient, message: msg, err: fmt.Errorf("%s: %w", msg, err)}
-	}
-	return outcome{kind: transient, message: err.Error(), err: err}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shepherd-prm/shepherd/internal/testkit"
+	"github.com/shepherd-prm/shepherd/rollout"
 	"github.com/shepherd-prm/shepherd/rollout/prm"
 )
 
@@ -177,11 +178,17 @@ func TestScoreClientPermanent4xxCarriesMessage(t *testing.T) {
 	cl := newClient(t, ps.URL, prm.ClientOptions{})
 	_, err := cl.ScoreSteps(context.Background(), prm.QwenPRM, question, steps)
 	var ae *prm.APIError
-	if !errors.As(err, &ae) || !ae.Permanent || ae.Status != 400 || ae.Message != msg || ae.Attempts != 1 {
+	if !errors.As(err, &ae) || !ae.Permanent || ae.Status != 400 || ae.Message != msg || ae.Attempts != 1 || ae.Backend != cl.BaseURL() {
 		t.Fatalf("error %#v", err)
 	}
-	if !strings.Contains(err.Error(), msg) || ps.Attempts.Load() != 1 {
+	if err.Error() != "prm: "+cl.BaseURL()+": 400 Bad Request: "+msg || ps.Attempts.Load() != 1 {
 		t.Errorf("%v after %d attempts", err, ps.Attempts.Load())
+	}
+	// One error type serves both clients: a caller that knows the rollout
+	// client's errors knows these.
+	var re *rollout.APIError
+	if !errors.As(err, &re) || re != ae || !rollout.IsPermanent(err) || rollout.IsBackendFault(err) {
+		t.Errorf("a PRM error is not a rollout.APIError: %v", err)
 	}
 }
 
