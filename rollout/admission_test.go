@@ -217,17 +217,10 @@ func (w *watchSource) Next() (labeler.PreparedSolution, error) {
 	return sol, err
 }
 
-// Admission hands tasks to the queue once it has enough to busy half the
-// fleet, instead of after it has read and planned every solution it admits.
-func TestAdmissionStartsTheFleetEarly(t *testing.T) {
-	sols := simtest.Dataset(40, 30, 3) // 90 solutions, some 350 one-sample tasks
-	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
-	defer q.Close()
-	// Admission goes on while fewer than 2.5 x 200 samples are in flight,
-	// so it admits every solution at once; tasks go out 100 at a time.
-	q.SetCapacity(func() int { return 200 })
-	grader, stop := runSimWorker(t, q, 16)
-	defer stop()
+// runWatchedJob labels sols exhaustively with one sample a step on q,
+// through a watchSource that notes when tasks reach q.
+func runWatchedJob(t *testing.T, q *countingQueue, grader *grade.Grader, sols []labeler.PreparedSolution) *watchSource {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	src := &watchSource{src: simtest.Source(sols), q: q}
@@ -240,6 +233,21 @@ func TestAdmissionStartsTheFleetEarly(t *testing.T) {
 	if n != len(sols) {
 		t.Fatalf("%d records for %d solutions", n, len(sols))
 	}
+	return src
+}
+
+// Admission hands tasks to the queue once it has enough to busy half the
+// fleet, instead of after it has read and planned every solution it admits.
+func TestAdmissionStartsTheFleetEarly(t *testing.T) {
+	sols := simtest.Dataset(40, 30, 3) // 90 solutions, some 350 one-sample tasks
+	q := &countingQueue{MemQueue: rollout.NewMemQueue(0)}
+	defer q.Close()
+	// Admission goes on while fewer than 2.5 x 200 samples are in flight,
+	// so it admits every solution at once; tasks go out 100 at a time.
+	q.SetCapacity(func() int { return 200 })
+	grader, stop := runSimWorker(t, q, 16)
+	defer stop()
+	src := runWatchedJob(t, q, grader, sols)
 	if src.seenTasks == 0 {
 		t.Errorf("no task was enqueued before the last of %d solutions was admitted", src.yielded)
 	}
@@ -259,18 +267,7 @@ func TestAdmissionHandsOnTheFirstTasksAtOnce(t *testing.T) {
 	grader := grade.New(grade.Options{})
 	stop := simtest.RunWorker(t, &rollout.Worker{Queue: q, Generator: pool, Grader: grader, Model: simtest.Model, Concurrency: 16})
 	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	src := &watchSource{src: simtest.Source(sols), q: q}
-	n := 0
-	opt := rollout.JobOptions{Model: simtest.Model, Strategy: labeler.Exhaustive, N: 1, Seed: 3,
-		Params: rollout.SamplingParams{Temperature: 1, TopP: 1, MaxTokens: 512}}
-	if _, err := rollout.RunJob(ctx, q, grader, opt, src, func(labeler.Record) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if n != len(sols) {
-		t.Fatalf("%d records for %d solutions", n, len(sols))
-	}
+	src := runWatchedJob(t, q, grader, sols)
 	// Every solution has at least one task (exhaustive, N=1): the first
 	// 8 tasks are out by the 8th solution, so the 9th sees them.
 	if src.firstAt == 0 || src.firstAt > 9 {
