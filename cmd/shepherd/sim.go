@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shepherd-prm/shepherd/internal/httpserve"
 	"github.com/shepherd-prm/shepherd/rollout/sim"
 )
 
@@ -38,20 +38,8 @@ func runSim(ctx context.Context, e env, args []string) error {
 	s := sim.New(o)
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(e.stderr, "shepherd sim: serving model %q at http://%s/v1 (step accuracy %g, %d phrasings)\n", s.ModelName(), ln.Addr(), o.StepAccuracy, o.Phrasings)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	s.Close() // release hung requests so that shutdown does not wait for them
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// s.Close releases hung requests so that shutdown does not wait for them.
+	if err := httpserve.Serve(ctx, srv, ln, 10*time.Second, s.Close); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "shepherd sim: stopped; %s\n", statsLine(s.Stats()))
