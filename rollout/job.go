@@ -106,10 +106,13 @@ func RunJob(ctx context.Context, q Queue, grader *grade.Grader, opt JobOptions, 
 	s := &scheduler{
 		ctx: ctx, q: q, grader: grader, opt: opt, emit: emit,
 		entries:  map[string]*prefixEntry{},
+		retired:  map[string]*prefixEntry{},
 		tasks:    map[string]*taskRef{},
 		capacity: capacity,
 	}
-	return s.stats, s.run(src)
+	err := s.run(src)
+	s.tally() // a last solution served from memory ends the job with no result to count
+	return s.stats, err
 }
 
 // firstChunk is the tasks admission hands on first (see scheduler.run).
@@ -189,10 +192,18 @@ type scheduler struct {
 	emit    func(labeler.Record) error
 	stats   JobStats
 	entries map[string]*prefixEntry
-	tasks   map[string]*taskRef
-	active  int
-	outbox  []Task
-	outRefs []*taskRef // the refs of outbox's tasks
+	// retired keeps, oldest first in retiredOrder, the fully had sample
+	// stores that no solution in the window holds any more, so that a
+	// solution admitted later with the same prefix (another solution of the
+	// problem) is served from memory instead of generating them again: with
+	// demand-driven admission a solution can finish before its sibling is
+	// admitted. At most maxRetired are kept.
+	retired      map[string]*prefixEntry
+	retiredOrder []string
+	tasks        map[string]*taskRef
+	active       int
+	outbox       []Task
+	outRefs      []*taskRef // the refs of outbox's tasks
 	// delivered counts samples handed to probes; beyond the samples
 	// generated, they were shared between solutions.
 	delivered int
@@ -279,12 +290,17 @@ func (s *scheduler) run(src Source) error {
 		if exhausted {
 			s.lookahead()
 		}
-		s.stats.SharedSamples = max(0, s.delivered-s.stats.Samples)
-		s.stats.Delivered = s.delivered
+		s.tally()
 		if s.opt.OnProgress != nil {
 			s.opt.OnProgress(s.stats)
 		}
 	}
+}
+
+// tally brings the stats' shared and delivered samples up to date.
+func (s *scheduler) tally() {
+	s.stats.SharedSamples = max(0, s.delivered-s.stats.Samples)
+	s.stats.Delivered = s.delivered
 }
 
 func (s *scheduler) admit(in labeler.PreparedSolution) error {
@@ -336,6 +352,12 @@ func (s *scheduler) entry(sol *solutionState, step int) *prefixEntry {
 	sum := sha256.Sum256([]byte(sol.in.Question + "\x00" + prefix))
 	key := hex.EncodeToString(sum[:12])
 	e, ok := s.entries[key]
+	if !ok {
+		if e, ok = s.retired[key]; ok {
+			delete(s.retired, key)
+			s.entries[key] = e
+		}
+	}
 	if !ok {
 		e = &prefixEntry{
 			key:      key,
@@ -623,6 +645,41 @@ func overhead(now, enqueued time.Time, workSeconds float64) time.Duration {
 	return max(d, 0)
 }
 
+// maxRetired bounds the retired sample stores a job keeps in memory (with
+// n=8 samples of some 500 bytes each, about 4 MB).
+const maxRetired = 1024
+
+// retire keeps e, released by the last solution holding it, for a later
+// solution with the same prefix, if every sample it asked for is had: a
+// pending sample's task may be released while in flight, and a failed one
+// is asked again by whoever needs it next.
+func (s *scheduler) retire(e *prefixEntry) {
+	if len(e.state) == 0 {
+		return
+	}
+	for _, st := range e.state {
+		if st != have {
+			return
+		}
+	}
+	e.tasks, e.asker = nil, nil // its results were released with the record
+	s.retired[e.key] = e
+	s.retiredOrder = append(s.retiredOrder, e.key)
+	for len(s.retired) > maxRetired {
+		delete(s.retired, s.retiredOrder[0])
+		s.retiredOrder = s.retiredOrder[1:]
+	}
+	if len(s.retiredOrder) > 2*maxRetired { // keys revived since: drop them
+		kept := make([]string, 0, len(s.retired))
+		for _, k := range s.retiredOrder {
+			if _, ok := s.retired[k]; ok {
+				kept = append(kept, k)
+			}
+		}
+		s.retiredOrder = kept
+	}
+}
+
 func settled(e *prefixEntry, p labeler.Probe) bool {
 	for i := p.From; i < p.To; i++ {
 		if e.state[i] != have && e.state[i] != failed {
@@ -643,6 +700,7 @@ func (s *scheduler) finish(sol *solutionState) error {
 		if e.refs == 0 && len(e.waiters) == 0 {
 			delete(s.entries, e.key)
 			released = append(released, e.tasks...)
+			s.retire(e)
 		}
 	}
 	sol.entries = nil

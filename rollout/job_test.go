@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -331,5 +332,29 @@ func TestSimtestLabelOnPool(t *testing.T) {
 		rollout.JobOptions{ID: "j", Model: simtest.Model, Strategy: labeler.Exhaustive, N: 2, Seed: 1})
 	if len(recs) != len(sols) || stats.Samples == 0 {
 		t.Fatalf("%d records for %d solutions, stats %+v", len(recs), len(sols), stats)
+	}
+}
+
+// A solution admitted after the last one holding its prefixes finished
+// (here a window of one, so each solution waits for the one before) is
+// served the samples already had, from memory: the same labels, and not
+// one sample generated again.
+func TestLaterSolutionReusesFinishedPrefixes(t *testing.T) {
+	r, _ := newSimRunner(t, 1, sim.Options{})
+	a := simDataset(6, 1, 1)[0]
+	b := a
+	b.SolutionID += "-again"
+	opt := rollout.JobOptions{N: 4, Seed: 2, Window: 1}
+	_, alone := r.label(t, []labeler.PreparedSolution{a}, opt)
+	recs, both := r.label(t, []labeler.PreparedSolution{a, b}, opt)
+	if alone.Samples == 0 {
+		t.Fatal("the solution needed no samples: the test shows nothing")
+	}
+	if both.Samples != alone.Samples || both.SharedSamples != alone.Samples {
+		t.Errorf("two identical solutions in turn generated %d samples and shared %d; want %d generated and all shared",
+			both.Samples, both.SharedSamples, alone.Samples)
+	}
+	if !reflect.DeepEqual(recs[0].Labels, recs[1].Labels) || !equalInts(recs[0].Rollouts, recs[1].Rollouts) {
+		t.Errorf("labels differ: %v %v, rollouts %v %v", recs[0].Labels, recs[1].Labels, recs[0].Rollouts, recs[1].Rollouts)
 	}
 }
