@@ -84,7 +84,7 @@ func (p *Pool) pickLoaded(key string, n int) *poolBackend {
 		b     *poolBackend
 		score uint64
 	}
-	kh := hashString(key)
+	kh := HashKey(key)
 	order := make([]choice, 0, len(p.backends))
 	var total, slots int64
 	for _, b := range p.backends {

@@ -8,7 +8,7 @@ import (
 
 // rendezvousOrder is key's backends from first to last choice.
 func rendezvousOrder(p *Pool, key string) []*poolBackend {
-	kh := hashString(key)
+	kh := HashKey(key)
 	order := append([]*poolBackend(nil), p.backends...)
 	sort.Slice(order, func(i, j int) bool { return mix64(kh^order[i].seed) > mix64(kh^order[j].seed) })
 	return order

@@ -185,7 +185,7 @@ func NewPool[B Backend](backends []B, opt PoolOptions) (*Pool, error) {
 		seen[base] = true
 		p.backends = append(p.backends, &poolBackend{
 			client: c,
-			seed:   hashString(base),
+			seed:   HashKey(base),
 			lim:    newAIMDLimiter(opt.MinConcurrency, opt.MaxConcurrency),
 			seqs:   backendSeqs(opt.BackendSeqs, i),
 			counts: make(map[string]uint64),
@@ -289,7 +289,7 @@ func (p *Pool) pick(key string) *poolBackend {
 	if key == "" {
 		return p.pickLeastLoaded(now)
 	}
-	kh := hashString(key)
+	kh := HashKey(key)
 	var best, bestAny *poolBackend
 	var bestScore, bestAnyScore uint64
 	for _, b := range p.backends {
@@ -356,7 +356,10 @@ func (p *Pool) Backends() []BackendStats {
 	return out
 }
 
-func hashString(s string) uint64 {
+// HashKey hashes a routing key (FNV-1a, then mix64 so that similar keys
+// spread): the one hash of the pool's and the Redis queue's rendezvous
+// routing.
+func HashKey(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
 	return mix64(h.Sum64())

@@ -268,7 +268,7 @@ func (r *router) route(key string) string {
 	scores := make([]float64, len(r.workers))
 	for i, w := range r.workers {
 		order[i] = i
-		u := (float64(hash64(key+"\x00"+w.name)>>11) + 0.5) / (1 << 53)
+		u := (float64(rollout.HashKey(key+"\x00"+w.name)>>11) + 0.5) / (1 << 53)
 		scores[i] = -float64(w.capacity) / math.Log(u)
 	}
 	sort.Slice(order, func(a, b int) bool { return scores[order[a]] > scores[order[b]] })
@@ -285,21 +285,6 @@ func (r *router) route(key string) string {
 	r.load[pick]++
 	r.total++
 	return r.workers[pick].name
-}
-
-// hash64 is FNV-1a followed by a finalizer, so that similar keys spread.
-func hash64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
 }
 
 // sources are the work streams a Reserve of model reads, in order: this
